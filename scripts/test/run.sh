@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `npm test`: type checks, then every jest suite. Needs no network and no Python: the models
+# under models/ are committed, and tests run them with onnxruntime-node.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+echo "== typecheck"
+npx tsc -p tsconfig.json --noEmit
+echo "== jest"
+mkdir -p build
+status=0
+npx jest --json --outputFile=build/jest-results.json "$@" || status=$?
+# One plain closing line ("N passed, N failed") that any CI reader understands.
+node -e '
+  const r = require(process.argv[1]);
+  if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+' "$PWD/build/jest-results.json" || status=1
+exit $status
