@@ -1,0 +1,76 @@
+"""Model pipeline entry point: corpus -> train -> export -> reference -> card (tinygpt), the
+tinyllama fixture and the bench-26m model. Run through `npm run model:build` (scripts/model/build.sh),
+which installs the Debian packages and sets the thread environment first.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import configs
+from corpus import prepare
+from train import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("phases", nargs="*", default=["all"],
+                   help="corpus, train, export, reference, card, llama, bench, all (default: all but bench)")
+    p.add_argument("--quick", action="store_true", help="one-minute smoke build into build/quick")
+    p.add_argument("--out", type=Path, help="models directory (default: models, or build/quick/models)")
+    p.add_argument("--work", type=Path, help="scratch directory (default: build/model or build/quick)")
+    return p.parse_args(argv)
+
+
+def main(argv):
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    mode = "quick" if args.quick else "full"
+    work = (args.work or ROOT / ("build/quick" if args.quick else "build/model")).resolve()
+    out = (args.out or (work / "models" if args.quick else ROOT / "models")).resolve()
+    phases = set(args.phases)
+    if "all" in phases:
+        phases |= {"corpus", "train", "export", "reference", "card", "llama"}
+    cfg = configs.TINYGPT[mode]
+    gpt_dir = out / "tinygpt"
+    log_path = gpt_dir / "training_log.jsonl"
+
+    if "corpus" in phases:
+        stats = prepare(work / "corpus", seed=cfg["train"]["seed"])
+        print("corpus:", json.dumps(stats), flush=True)
+    if "train" in phases:
+        t0 = time.time()
+        train(cfg["model"], cfg["train"], work / "corpus", work / "tinygpt", log_path)
+        print(f"train: {time.time() - t0:.0f} s", flush=True)
+    if phases & {"export", "reference", "card"}:
+        from gpt2 import GPT2
+        from pipeline import export_gpt2, reference_gpt2, write_card
+
+        ckpt = torch.load(work / "tinygpt" / "checkpoint.pt")
+        model = GPT2(ckpt["model_cfg"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval()
+        if "export" in phases:
+            export_gpt2(model, gpt_dir, work / "corpus")
+        if "reference" in phases:
+            reference_gpt2(model, gpt_dir)
+        if "card" in phases:
+            write_card(model, gpt_dir, work / "corpus", log_path)
+    if "llama" in phases:
+        from pipeline import build_llama
+
+        build_llama(configs.TINYLLAMA, out / "tinyllama")
+    if "bench" in phases:
+        from pipeline import build_bench
+
+        build_bench(configs.BENCH_26M, out / "bench-26m")
+    print(f"models written to {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
