@@ -1,0 +1,6 @@
+export * from './batch-inputs';
+export * from './causal-lm';
+export * from './greedy';
+export * from './model-config';
+export * from './onnx-io';
+export * from './reference';
