@@ -1,0 +1,8 @@
+// Generated code lives in ./gen (npm run generate); this file only re-exports it.
+export * from './gen/grpc/health/v1/health_pb';
+export * from './gen/tokenmesh/common/v1/common_pb';
+export * from './gen/tokenmesh/events/v1/events_pb';
+export * from './gen/tokenmesh/feedback/v1/feedback_pb';
+export * from './gen/tokenmesh/generation/v1/generation_pb';
+export * from './gen/tokenmesh/inference/v1/inference_pb';
+export * from './gen/tokenmesh/tokenizer/v1/tokenizer_pb';
