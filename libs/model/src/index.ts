@@ -4,3 +4,4 @@ export * from './greedy';
 export * from './model-config';
 export * from './onnx-io';
 export * from './reference';
+export * from './sampling';

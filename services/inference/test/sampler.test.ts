@@ -1,0 +1,50 @@
+import { validateSampling, type SamplingInput } from '@tokenmesh/model';
+import { Sampler } from '../src/sampler';
+
+const params = (input: SamplingInput) => validateSampling(input, { promptTokens: 1, contextLength: 64, vocabSize: 8 });
+const logits = Float32Array.from([1.0, 3.0, 2.0, 0.5, -1, -2, 2.9, 0]);
+
+function draws(s: Sampler, n: number, l = logits): number[] {
+  return Array.from({ length: n }, () => s.next(l).token);
+}
+
+describe('Sampler', () => {
+  it('temperature 0 is greedy and reports the raw log-probability', () => {
+    const s = new Sampler(params({ temperature: 0, logprobs: true }), []);
+    const { token, logprob } = s.next(logits);
+    expect(token).toBe(1);
+    const z = logits.reduce((a, v) => a + Math.exp(v), 0);
+    expect(logprob).toBeCloseTo(3 - Math.log(z), 5);
+  });
+
+  it('the same seed gives the same draws; another seed gives others', () => {
+    const a = draws(new Sampler(params({ seed: 42 }), []), 50);
+    expect(draws(new Sampler(params({ seed: 42 }), []), 50)).toEqual(a);
+    expect(draws(new Sampler(params({ seed: 43 }), []), 50)).not.toEqual(a);
+  });
+
+  it('draws in proportion to softmax(logits / temperature)', () => {
+    const l = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
+    const n = 20000;
+    const counts = [0, 0, 0];
+    for (const t of draws(new Sampler(params({ seed: 1 }), []), n, l)) counts[t]!++;
+    expect(counts.map((c) => c / n)).toEqual([expect.closeTo(0.5, 1), expect.closeTo(0.3, 1), expect.closeTo(0.2, 1)]);
+    // Temperature 0.5 squares the odds: 0.25 : 0.09 : 0.04.
+    const hot = [0, 0, 0];
+    for (const t of draws(new Sampler(params({ seed: 2, temperature: 0.5 }), []), n, l)) hot[t]!++;
+    expect(hot[0]! / n).toBeCloseTo(0.25 / 0.38, 1);
+  });
+
+  it('top_k, top_p and min_p never draw filtered tokens', () => {
+    expect(new Set(draws(new Sampler(params({ seed: 3, topK: 2, temperature: 2 }), []), 500))).toEqual(new Set([1, 6]));
+    expect(new Set(draws(new Sampler(params({ seed: 4, topP: 0.01, temperature: 2 }), []), 200))).toEqual(new Set([1]));
+    // min_p 0.5: only tokens with p >= 0.5 * p(top): ids 1 (3.0), 6 (2.9), 2 (2.0 → e^-1 = 0.37 < 0.5 excluded).
+    expect(new Set(draws(new Sampler(params({ seed: 5, minP: 0.5 }), []), 500))).toEqual(new Set([1, 6]));
+  });
+
+  it('repetition penalty lowers tokens already in the prompt or generated', () => {
+    const s = new Sampler(params({ temperature: 0, repetitionPenalty: 2 }), [1]);
+    expect(s.next(logits).token).toBe(6); // 3.0 / 2 = 1.5 < 2.9
+    expect(s.next(logits).token).toBe(2); // 6 now seen too: 2.9 / 2 = 1.45 < 2.0
+  });
+});
