@@ -1,0 +1,63 @@
+import { basename, resolve } from 'node:path';
+import type { ModelSpec } from '@tokenmesh/model';
+import { Engine } from './engine';
+import { ModelRunner, type RunnerOptions } from './model-runner';
+
+/** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
+export interface ModelEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly dir: string;
+}
+
+/** @throws Error naming the entry when it cannot be parsed. */
+export function parseModelEntry(entry: string): ModelEntry {
+  const eq = entry.indexOf('=');
+  const dir = resolve(eq >= 0 ? entry.slice(eq + 1) : entry);
+  const id = eq >= 0 ? entry.slice(0, eq) : basename(dir);
+  const [name, version = '1', ...rest] = id.split('@');
+  if (!name || !/^[\w.-]+$/.test(name) || !/^[\w.-]+$/.test(version) || rest.length > 0) {
+    throw new Error(`model entry ${JSON.stringify(entry)}: expected "path" or "name@version=path"`);
+  }
+  return { name, version, dir };
+}
+
+/** A loaded model: its worker thread and the engine that streams its tokens. */
+export interface LoadedModel {
+  readonly entry: ModelEntry;
+  readonly spec: ModelSpec;
+  readonly runner: ModelRunner;
+  readonly engine: Engine;
+  /** name@version, as reported to callers. */
+  readonly id: string;
+}
+
+/** The models one worker serves, addressed as `name` (newest version loaded) or `name@version`. */
+export class ModelRepo {
+  private constructor(readonly models: readonly LoadedModel[]) {}
+
+  static async load(entries: readonly ModelEntry[], options: RunnerOptions): Promise<ModelRepo> {
+    const models: LoadedModel[] = [];
+    try {
+      for (const entry of entries) {
+        const runner = await ModelRunner.start(entry.dir, options);
+        models.push({ entry, spec: runner.spec, runner, engine: new Engine(runner), id: `${entry.name}@${entry.version}` });
+      }
+    } catch (err) {
+      await Promise.all(models.map((m) => m.runner.close()));
+      throw err;
+    }
+    return new ModelRepo(models);
+  }
+
+  /** undefined when no loaded model matches. */
+  resolve(ref: string): LoadedModel | undefined {
+    const [name, version] = ref.split('@');
+    const candidates = this.models.filter((m) => m.entry.name === name && (version === undefined || m.entry.version === version));
+    return candidates.at(-1);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.models.map((m) => m.runner.close()));
+  }
+}

@@ -1,0 +1,78 @@
+import { resolve } from 'node:path';
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { loadReference } from '@tokenmesh/model';
+import { FinishReason, GenerationService } from '@tokenmesh/proto';
+import { ModelRepo, parseModelEntry } from '../src/model-repo';
+import { generationService } from '../src/service';
+
+const MODELS = resolve(__dirname, '../../../models');
+
+describe('GenerationService handlers (in-memory transport)', () => {
+  let repo: ModelRepo;
+  let client: Client<typeof GenerationService>;
+
+  beforeAll(async () => {
+    repo = await ModelRepo.load([parseModelEntry(resolve(MODELS, 'tinyllama')), parseModelEntry(`tinyllama@2=${resolve(MODELS, 'tinyllama')}`)], {
+      intraOpThreads: 1,
+      executionProviders: ['cpu'],
+    });
+    const transport = createRouterTransport((router) => router.service(GenerationService, generationService(repo, 'w1')));
+    client = createClient(GenerationService, transport);
+  });
+  afterAll(() => repo.close());
+
+  it('streams the reference tokens one per message, then finish reason, usage and timings', async () => {
+    const c = (await loadReference(resolve(MODELS, 'tinyllama'))).cases[0]!;
+    const tokens: number[] = [];
+    let last;
+    for await (const m of client.generate({ model: 'tinyllama@1', promptTokenIds: c.input_ids[0]!, sampling: { temperature: 0, maxTokens: 32 } })) {
+      tokens.push(...m.tokenIds);
+      last = m;
+      expect(m.model).toBe('tinyllama@1');
+      expect(m.workerId).toBe('w1');
+    }
+    expect(tokens).toEqual(c.greedy_ids[0]);
+    expect(last!.finishReason).toBe(FinishReason.LENGTH);
+    expect(last!.usage).toMatchObject({ promptTokens: 28, completionTokens: 32, totalTokens: 60 });
+    expect(last!.timings!.totalMs).toBeGreaterThan(0);
+  });
+
+  it('resolves a bare name to the newest loaded version', async () => {
+    for await (const m of client.generate({ model: 'tinyllama', promptTokenIds: [65], sampling: { maxTokens: 1 } })) expect(m.model).toBe('tinyllama@2');
+  });
+
+  it.each([
+    [{ model: 'nope', promptTokenIds: [65] }, Code.NotFound, 'model: "nope" is not served here (served: tinyllama@1, tinyllama@2)'],
+    [{ model: 'tinyllama', promptTokenIds: [] }, Code.InvalidArgument, 'prompt_token_ids: must not be empty'],
+    [{ model: 'tinyllama', promptTokenIds: [65, 999] }, Code.InvalidArgument, 'prompt_token_ids[1]: 999 is outside the vocabulary (0..256)'],
+    [{ model: 'tinyllama', promptTokenIds: [65], sampling: { maxTokens: 0 } }, Code.InvalidArgument, 'sampling.max_tokens: must be an integer >= 1, got 0'],
+    [{ model: 'tinyllama', promptTokenIds: [65], sampling: { maxTokens: 600 } }, Code.InvalidArgument, 'sampling.max_tokens: must be at most 511'],
+    [{ model: 'tinyllama', promptTokenIds: [65], sampling: { temperature: -1 } }, Code.InvalidArgument, 'sampling.temperature: must be in [0, 2], got -1'],
+    [{ model: 'tinyllama', promptTokenIds: [65], sampling: { topP: 0 } }, Code.InvalidArgument, 'sampling.top_p: must be in (0, 1], got 0'],
+    [{ model: 'tinyllama', promptTokenIds: [65], sampling: { topK: -2 } }, Code.InvalidArgument, 'sampling.top_k: must be an integer >= 0, got -2'],
+  ])('rejects %j with a code and a message naming the field', async (req, code, message) => {
+    let err: ConnectError | undefined;
+    try {
+      for await (const _ of client.generate(req)) void _;
+    } catch (e) {
+      err = ConnectError.from(e);
+    }
+    expect(err?.code).toBe(code);
+    expect(err?.rawMessage).toContain(message);
+    expect(repo.models.every((m) => m.engine.running === 0)).toBe(true);
+  });
+
+  it('a cancelled call frees its sequence', async () => {
+    const abort = new AbortController();
+    let n = 0;
+    await expect(
+      (async () => {
+        for await (const _ of client.generate({ model: 'tinyllama', promptTokenIds: [65], sampling: { maxTokens: 400, temperature: 0 } }, { signal: abort.signal })) {
+          if (++n === 2) abort.abort();
+        }
+      })(),
+    ).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(repo.models.every((m) => m.engine.running === 0)).toBe(true);
+  });
+});
