@@ -1,0 +1,135 @@
+import { Code, type Client } from '@connectrpc/connect';
+import { FieldError, validateSampling, type Sampling } from '@tokenmesh/model';
+import {
+  FinishReason,
+  type ChatMessage,
+  type GenerationService,
+  type SamplingParams,
+  type Timings,
+  type TokenizerService,
+  type Usage,
+} from '@tokenmesh/proto';
+import { apiError, fromUpstream } from './api-error';
+import { StopMatcher } from './stop-matcher';
+
+/** The upstream services the gateway calls. */
+export interface Upstreams {
+  readonly tokenizer: Client<typeof TokenizerService>;
+  readonly router: Client<typeof GenerationService>;
+  /** Used when a request names no model. */
+  readonly defaultModel: string;
+}
+
+/** A text request as every front end (REST, OpenAI, gRPC, Connect) hands it over. */
+export interface TextRequest {
+  readonly requestId: string;
+  readonly model: string;
+  readonly prompt: string;
+  readonly messages: readonly Pick<ChatMessage, 'role' | 'content'>[];
+  readonly sampling: Omit<Partial<SamplingParams>, '$typeName' | '$unknown'>;
+  readonly routingKey: string;
+}
+
+export type TextEvent =
+  | { readonly type: 'text'; readonly text: string }
+  | {
+      readonly type: 'done';
+      readonly finishReason: FinishReason;
+      readonly usage: Omit<Usage, '$typeName'>;
+      readonly timings: Omit<Timings, '$typeName'>;
+      readonly model: string;
+      readonly variant: string;
+    };
+
+export const MAX_STOP_STRINGS = 4;
+
+function checkShape(req: TextRequest): void {
+  if ((req.prompt === '') === (req.messages.length === 0)) {
+    throw req.prompt === '' ? apiError(Code.InvalidArgument, 'prompt', 'must not be empty (or give messages)') : apiError(Code.InvalidArgument, 'messages', 'give either prompt or messages, not both');
+  }
+  const stop = req.sampling.stop ?? [];
+  if (stop.length > MAX_STOP_STRINGS) throw apiError(Code.InvalidArgument, 'stop', `at most ${MAX_STOP_STRINGS} strings, got ${stop.length}`, 'sampling.stop');
+  stop.forEach((s, i) => {
+    if (s === '') throw apiError(Code.InvalidArgument, `stop[${i}]`, 'must not be empty', `sampling.stop[${i}]`);
+  });
+}
+
+function validated(req: TextRequest, promptTokens: number, contextLength: number): Sampling {
+  const s = req.sampling;
+  try {
+    return validateSampling(
+      { ...s, seed: s.seed, stopTokenIds: s.stopTokenIds, logprobs: s.logprobs },
+      // The vocabulary is checked by the worker; any stop_token_ids bound here is the worker's.
+      { promptTokens, contextLength, vocabSize: Number.MAX_SAFE_INTEGER },
+    );
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    const detail = err.message.slice(err.field.length + 2);
+    throw apiError(Code.InvalidArgument, err.field, detail, err.field === 'prompt' ? 'prompt' : `sampling.${err.field}`);
+  }
+}
+
+/**
+ * The gateway's request path: encode (chat template applied by the tokenizer), validate against
+ * the model's context, generate through the router, detokenize through the tokenizer's
+ * DecodeStream, apply stop strings. Aborting `signal` cancels every upstream call.
+ */
+export async function* generateText(req: TextRequest, up: Upstreams, signal: AbortSignal): AsyncGenerator<TextEvent> {
+  checkShape(req);
+  const model = req.model || up.defaultModel;
+  const started = performance.now();
+  const encoded = await up.tokenizer
+    .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
+    .catch((e: unknown) => Promise.reject(fromUpstream(e)));
+  const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
+  const upstream = new AbortController();
+  const onAbort = () => upstream.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let last: { finishReason: FinishReason; usage?: Usage | undefined; timings?: Timings | undefined; model: string; variant: string } | undefined;
+  const stops = new StopMatcher(req.sampling.stop ?? []);
+  let generated = 0;
+  try {
+    const tokens = up.router.generate(
+      {
+        requestId: req.requestId,
+        model,
+        promptTokenIds: encoded.tokenIds,
+        routingKey: req.routingKey,
+        sampling: { ...sampling, stopTokenIds: [...sampling.stopTokenIds], stop: [] },
+      },
+      { signal: upstream.signal },
+    );
+    async function* ids() {
+      let first = true;
+      for await (const m of tokens) {
+        generated += m.tokenIds.length;
+        if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
+        yield { model: first ? model : '', tokenIds: m.tokenIds };
+        first = false;
+      }
+    }
+    for await (const d of up.tokenizer.decodeStream(ids(), { signal: upstream.signal })) {
+      const text = stops.push(d.text);
+      if (text) yield { type: 'text', text };
+      if (stops.done) break;
+    }
+    const tail = stops.flush();
+    if (tail) yield { type: 'text', text: tail };
+  } catch (err) {
+    if (!stops.done) throw fromUpstream(err);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    upstream.abort();
+  }
+  // A stop string ends the stream before the worker's last message: count what arrived.
+  const prompt = encoded.tokenIds.length;
+  const usage = last?.usage ?? { promptTokens: prompt, completionTokens: generated, totalTokens: prompt + generated };
+  yield {
+    type: 'done',
+    finishReason: stops.done ? FinishReason.STOP : (last?.finishReason ?? FinishReason.UNSPECIFIED),
+    usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, totalTokens: usage.totalTokens },
+    timings: { queueMs: last?.timings?.queueMs ?? 0, timeToFirstTokenMs: last?.timings?.timeToFirstTokenMs ?? 0, decodeMs: last?.timings?.decodeMs ?? 0, totalMs: performance.now() - started },
+    model: last?.model ?? model,
+    variant: last?.variant ?? '',
+  };
+}

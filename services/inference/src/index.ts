@@ -1,0 +1,4 @@
+export { Engine, type FinishEvent, type GenerationEvent, type TokenEvent } from './engine';
+export { ModelRepo, parseModelEntry, type LoadedModel, type ModelEntry } from './model-repo';
+export { ModelRunner, type RunnerOptions } from './model-runner';
+export { generationService } from './service';

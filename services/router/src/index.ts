@@ -1,0 +1,2 @@
+export { RoundRobin } from './round-robin';
+export { routerService, type WorkerTarget } from './service';
