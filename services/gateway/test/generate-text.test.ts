@@ -1,36 +1,21 @@
-import { resolve } from 'node:path';
-import { Code, createClient, createRouterTransport } from '@connectrpc/connect';
-import { generationService, ModelRepo, parseModelEntry } from '@tokenmesh/inference';
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { ModelRepo } from '@tokenmesh/inference';
 import { loadReference } from '@tokenmesh/model';
-import { FinishReason, GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { RoundRobin, routerService } from '@tokenmesh/router';
-import { tokenizerService, TokenizerRepo } from '@tokenmesh/tokenizer';
-import { ConnectError } from '@connectrpc/connect';
+import { FinishReason } from '@tokenmesh/proto';
 import { restError } from '../src/api-error';
 import { generateText, type TextEvent, type TextRequest, type Upstreams } from '../src/generate-text';
+import { inMemoryMesh, TINYLLAMA as MODEL } from './in-memory-mesh';
 
-const MODEL = resolve(__dirname, '../../../models/tinyllama');
-
-// Real tokenizer, router and inference handlers (onnxruntime in a worker thread) joined by
-// Connect's in-memory transport: the request path without the network.
 describe('generateText through tokenizer, router and inference', () => {
   let repo: ModelRepo;
   let up: Upstreams;
-  let workerCalls = 0;
+  let workerCalls: () => number;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] });
-    const worker = generationService(repo, 'w1');
-    const counted = { generate: (req: never, ctx: never) => (workerCalls++, worker.generate(req, ctx)) };
-    const workerClient = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, counted as never)));
-    const tokenizers = await TokenizerRepo.load([MODEL]);
-    up = {
-      defaultModel: 'tinyllama',
-      tokenizer: createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, tokenizerService(tokenizers)))),
-      router: createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(new RoundRobin([{ address: 'w1', client: workerClient }]))))),
-    };
+    ({ upstreams: up, repo, workerCalls, close } = await inMemoryMesh());
   });
-  afterAll(() => repo.close());
+  afterAll(() => close());
 
   const request = (over: Partial<TextRequest>): TextRequest => ({ requestId: 'r', model: '', prompt: '', messages: [], sampling: {}, routingKey: '', ...over });
   async function run(req: TextRequest): Promise<{ text: string; deltas: number; done: Extract<TextEvent, { type: 'done' }> }> {
@@ -75,7 +60,7 @@ describe('generateText through tokenizer, router and inference', () => {
     [{ prompt: 'x', sampling: { stop: ['a', 'b', 'c', 'd', 'e'] } }, Code.InvalidArgument, 'stop', 'sampling.stop: at most 4 strings, got 5'],
     [{ messages: [{ role: 'bard', content: 'x' }] }, Code.InvalidArgument, 'messages[0].role', 'must be one of'],
   ])('rejects %j before any worker call', async (over, code, param, message) => {
-    const before = workerCalls;
+    const before = workerCalls();
     const err = await run(request(over as Partial<TextRequest>)).then(
       () => undefined,
       (e: unknown) => e as ConnectError,
@@ -84,6 +69,6 @@ describe('generateText through tokenizer, router and inference', () => {
     expect(err!.code).toBe(code);
     expect(restError(err!).param).toBe(param);
     expect(err!.rawMessage).toContain(message);
-    expect(workerCalls).toBe(before);
+    expect(workerCalls()).toBe(before);
   });
 });

@@ -1,0 +1,40 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { generateText, type Upstreams } from '../generate-text';
+import { fields } from './fields';
+import { openAiFinishReason } from './finish-reason';
+import { readJson, sendJson } from './http-json';
+import { requestContext } from './request-context';
+import { samplingFromBody } from './sampling-body';
+
+/**
+ * POST /generate — the simple API: {prompt, max_tokens, temperature, top_k, top_p, …} →
+ * {text, usage, model, request_id, timings, finish_reason}.
+ */
+export async function generateRoute(req: IncomingMessage, res: ServerResponse, up: Upstreams, bodyLimit: number): Promise<void> {
+  const { requestId, signal } = requestContext(req, res);
+  const body = await readJson(req, bodyLimit);
+  let text = '';
+  for await (const e of generateText(
+    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '' },
+    up,
+    signal,
+  )) {
+    if (e.type === 'text') text += e.text;
+    else {
+      sendJson(res, 200, {
+        text,
+        finish_reason: openAiFinishReason(e.finishReason),
+        usage: { prompt_tokens: e.usage.promptTokens, completion_tokens: e.usage.completionTokens, total_tokens: e.usage.totalTokens },
+        model: e.model,
+        variant: e.variant,
+        request_id: requestId,
+        timings: {
+          queue_ms: e.timings.queueMs,
+          time_to_first_token_ms: e.timings.timeToFirstTokenMs,
+          decode_ms: e.timings.decodeMs,
+          total_ms: e.timings.totalMs,
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { apiError, restError } from '../api-error';
+
+/** HTTP status for each Connect code, as Connect's own HTTP mapping. */
+const STATUS: Partial<Record<Code, number>> = {
+  [Code.InvalidArgument]: 400,
+  // The issue's contract: an unknown model is a bad request that names the `model` field.
+  [Code.NotFound]: 400,
+  [Code.Unauthenticated]: 401,
+  [Code.PermissionDenied]: 403,
+  [Code.ResourceExhausted]: 429,
+  [Code.Canceled]: 499,
+  [Code.DeadlineExceeded]: 504,
+  [Code.Unavailable]: 503,
+  [Code.Unimplemented]: 404,
+};
+
+const TYPE: Partial<Record<Code, string>> = {
+  [Code.InvalidArgument]: 'invalid_request_error',
+  [Code.NotFound]: 'invalid_request_error',
+  [Code.Unauthenticated]: 'authentication_error',
+  [Code.PermissionDenied]: 'permission_error',
+  [Code.ResourceExhausted]: 'rate_limit_error',
+};
+
+/** Reads and parses a JSON object body of at most `limit` bytes. @throws ConnectError (400). */
+export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.includes('application/json')) throw apiError(Code.InvalidArgument, null, `content-type must be application/json, got ${JSON.stringify(type)}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw apiError(Code.InvalidArgument, null, `request body is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw apiError(Code.InvalidArgument, null, `body is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw apiError(Code.InvalidArgument, null, 'body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. */
+export function errorBody(err: unknown): { status: number; body: { error: { message: string; type: string; param: string | null; code: string } } } {
+  const e = ConnectError.from(err);
+  const rest = restError(e);
+  const status = STATUS[e.code] ?? 500;
+  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : Code[e.code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  return { status, body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } } };
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const { status, body } = errorBody(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, body);
+}

@@ -1,0 +1,26 @@
+import type { ServerResponse } from 'node:http';
+
+/** Server-sent events: one `data:` line per JSON event, `data: [DONE]` at the end (OpenAI's framing). */
+export class SseWriter {
+  constructor(private readonly res: ServerResponse) {}
+
+  open(headers: Record<string, string> = {}): void {
+    this.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      // Proxies such as nginx buffer responses unless told not to.
+      'x-accel-buffering': 'no',
+      ...headers,
+    });
+    this.res.flushHeaders();
+  }
+
+  send(event: unknown): void {
+    this.res.write(`data: ${JSON.stringify(event)}\n\n`);
+  }
+
+  done(): void {
+    this.res.end('data: [DONE]\n\n');
+  }
+}

@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
+import { generationService, ModelRepo, parseModelEntry } from '@tokenmesh/inference';
+import { GenerationService, TokenizerService } from '@tokenmesh/proto';
+import { RoundRobin, routerService } from '@tokenmesh/router';
+import { tokenizerService, TokenizerRepo } from '@tokenmesh/tokenizer';
+import type { Upstreams } from '../src/generate-text';
+
+export const TINYLLAMA = resolve(__dirname, '../../../models/tinyllama');
+
+/**
+ * Real tokenizer, router and inference handlers (onnxruntime in a worker thread) joined by
+ * Connect's in-memory transport: the gateway's upstreams without the network. `workerCalls`
+ * counts Generate calls that reached the worker.
+ */
+export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: Upstreams; repo: ModelRepo; workerCalls: () => number; close: () => Promise<void> }> {
+  const repo = await ModelRepo.load([parseModelEntry(modelDir)], { intraOpThreads: 1, executionProviders: ['cpu'] });
+  const worker = generationService(repo, 'w1');
+  let calls = 0;
+  const counted: ServiceImpl<typeof GenerationService> = {
+    generate: (req, ctx) => {
+      calls++;
+      return worker.generate(req, ctx);
+    },
+  };
+  const workerClient = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, counted)));
+  const tokenizers = await TokenizerRepo.load([modelDir]);
+  return {
+    repo,
+    workerCalls: () => calls,
+    close: () => repo.close(),
+    upstreams: {
+      defaultModel: repo.models[0]!.entry.name,
+      tokenizer: createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, tokenizerService(tokenizers)))),
+      router: createClient(
+        GenerationService,
+        createRouterTransport((r) => r.service(GenerationService, routerService(new RoundRobin([{ address: 'w1', client: workerClient }])))),
+      ),
+    },
+  };
+}
