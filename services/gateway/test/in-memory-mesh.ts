@@ -18,6 +18,7 @@ export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: U
   const worker = generationService(repo, 'w1');
   let calls = 0;
   const counted: ServiceImpl<typeof GenerationService> = {
+    listServedModels: (req, ctx) => worker.listServedModels(req, ctx),
     generate: (req, ctx) => {
       calls++;
       return worker.generate(req, ctx);

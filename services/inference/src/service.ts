@@ -20,6 +20,12 @@ const FINISH: Record<EngineFinish, FinishReason> = {
  */
 export function generationService(repo: ModelRepo, workerId: string): ServiceImpl<typeof GenerationService> {
   return {
+    listServedModels() {
+      return {
+        models: repo.models.map((m) => ({ name: m.entry.name, version: m.entry.version, contextLength: m.spec.contextLength, workers: 1 })),
+      };
+    },
+
     async *generate(req, ctx) {
       const v = validateGenerate(req, repo);
       const id = req.requestId || randomUUID();

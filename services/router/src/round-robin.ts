@@ -13,6 +13,10 @@ export class RoundRobin<T> {
     return t;
   }
 
+  get all(): readonly T[] {
+    return this.targets;
+  }
+
   get size(): number {
     return this.targets.length;
   }

@@ -15,6 +15,22 @@ export interface WorkerTarget {
  */
 export function routerService(workers: RoundRobin<WorkerTarget>): ServiceImpl<typeof GenerationService> {
   return {
+    /** Every model version the pool serves, with how many workers serve it; silent workers are left out. */
+    async listServedModels(_req, ctx) {
+      const answers = await Promise.allSettled(workers.all.map((w) => w.client.listServedModels({}, { signal: ctx.signal, timeoutMs: 2000 })));
+      const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number }>();
+      for (const a of answers) {
+        if (a.status !== 'fulfilled') continue;
+        for (const m of a.value.models) {
+          const key = `${m.name}@${m.version}`;
+          const seen = merged.get(key);
+          if (seen) seen.workers += m.workers;
+          else merged.set(key, { name: m.name, version: m.version, contextLength: m.contextLength, workers: m.workers });
+        }
+      }
+      return { models: [...merged.values()] };
+    },
+
     async *generate(req, ctx) {
       const worker = workers.pick();
       yield* worker.client.generate(req, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers: forwardedHeaders(ctx.requestHeader) });

@@ -5,6 +5,7 @@ import { routerService, type WorkerTarget } from '../src/service';
 
 function fakeWorker(name: string, onCall: (signal: AbortSignal) => void = () => undefined): WorkerTarget {
   const impl: ServiceImpl<typeof GenerationService> = {
+    listServedModels: () => ({ models: [{ name: 'tinygpt', version: name === 'a' ? '1' : '2', contextLength: 512, workers: 1 }, { name: 'tinyllama', version: '1', contextLength: 512, workers: 1 }] }),
     async *generate(req, ctx) {
       onCall(ctx.signal);
       for (const id of req.promptTokenIds) yield { tokenIds: [id], workerId: name };
@@ -34,6 +35,16 @@ describe('router GenerationService', () => {
     expect(seen.filter((_, i) => i % 3 === 0)).toEqual(['a', 'b', 'a', 'b']);
   });
 
+  it('lists what the pool serves, counting workers per model version', async () => {
+    const router = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(new RoundRobin([fakeWorker('a'), fakeWorker('b')])))));
+    const { models } = await router.listServedModels({});
+    expect(models.map((m) => [`${m.name}@${m.version}`, m.workers])).toEqual([
+      ['tinygpt@1', 1],
+      ['tinyllama@1', 2],
+      ['tinygpt@2', 1],
+    ]);
+  });
+
   it("passes the worker's error code through", async () => {
     const router = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(new RoundRobin([fakeWorker('a')])))));
     const err = await (async () => {
@@ -53,6 +64,7 @@ describe('router GenerationService', () => {
         GenerationService,
         createRouterTransport((r) =>
           r.service(GenerationService, {
+            listServedModels: () => ({ models: [] }),
             async *generate(_req, ctx) {
               workerSignal = ctx.signal;
               for (let i = 0; i < 1000; i++) {

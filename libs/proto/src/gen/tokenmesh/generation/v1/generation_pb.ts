@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/generation/v1/generation.proto.
  */
 export const file_tokenmesh_generation_v1_generation: GenFile = /*@__PURE__*/
-  fileDesc("Cih0b2tlbm1lc2gvZ2VuZXJhdGlvbi92MS9nZW5lcmF0aW9uLnByb3RvEhd0b2tlbm1lc2guZ2VuZXJhdGlvbi52MSKsAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSGAoQcHJvbXB0X3Rva2VuX2lkcxgDIAMoDRI1CghzYW1wbGluZxgEIAEoCzIjLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMSEwoLcm91dGluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUi/gEKEEdlbmVyYXRlUmVzcG9uc2USEQoJdG9rZW5faWRzGAEgAygNEhAKCGxvZ3Byb2JzGAIgAygCEjgKDWZpbmlzaF9yZWFzb24YAyABKA4yIS50b2tlbm1lc2guY29tbW9uLnYxLkZpbmlzaFJlYXNvbhIpCgV1c2FnZRgEIAEoCzIaLnRva2VubWVzaC5jb21tb24udjEuVXNhZ2USLQoHdGltaW5ncxgFIAEoCzIcLnRva2VubWVzaC5jb21tb24udjEuVGltaW5ncxINCgVtb2RlbBgGIAEoCRIPCgd2YXJpYW50GAcgASgJEhEKCXdvcmtlcl9pZBgIIAEoCTJ2ChFHZW5lcmF0aW9uU2VydmljZRJhCghHZW5lcmF0ZRIoLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkdlbmVyYXRlUmVxdWVzdBopLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkdlbmVyYXRlUmVzcG9uc2UwAWIGcHJvdG8z", [file_tokenmesh_common_v1_common]);
+  fileDesc("Cih0b2tlbm1lc2gvZ2VuZXJhdGlvbi92MS9nZW5lcmF0aW9uLnByb3RvEhd0b2tlbm1lc2guZ2VuZXJhdGlvbi52MSKsAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSGAoQcHJvbXB0X3Rva2VuX2lkcxgDIAMoDRI1CghzYW1wbGluZxgEIAEoCzIjLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMSEwoLcm91dGluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUi/gEKEEdlbmVyYXRlUmVzcG9uc2USEQoJdG9rZW5faWRzGAEgAygNEhAKCGxvZ3Byb2JzGAIgAygCEjgKDWZpbmlzaF9yZWFzb24YAyABKA4yIS50b2tlbm1lc2guY29tbW9uLnYxLkZpbmlzaFJlYXNvbhIpCgV1c2FnZRgEIAEoCzIaLnRva2VubWVzaC5jb21tb24udjEuVXNhZ2USLQoHdGltaW5ncxgFIAEoCzIcLnRva2VubWVzaC5jb21tb24udjEuVGltaW5ncxINCgVtb2RlbBgGIAEoCRIPCgd2YXJpYW50GAcgASgJEhEKCXdvcmtlcl9pZBgIIAEoCSIZChdMaXN0U2VydmVkTW9kZWxzUmVxdWVzdCJQChhMaXN0U2VydmVkTW9kZWxzUmVzcG9uc2USNAoGbW9kZWxzGAEgAygLMiQudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuU2VydmVkTW9kZWwiVQoLU2VydmVkTW9kZWwSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNvbnRleHRfbGVuZ3RoGAMgASgNEg8KB3dvcmtlcnMYBCABKA0y7wEKEUdlbmVyYXRpb25TZXJ2aWNlEmEKCEdlbmVyYXRlEigudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuR2VuZXJhdGVSZXF1ZXN0GikudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuR2VuZXJhdGVSZXNwb25zZTABEncKEExpc3RTZXJ2ZWRNb2RlbHMSMC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5MaXN0U2VydmVkTW9kZWxzUmVxdWVzdBoxLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkxpc3RTZXJ2ZWRNb2RlbHNSZXNwb25zZWIGcHJvdG8z", [file_tokenmesh_common_v1_common]);
 
 /**
  * @generated from message tokenmesh.generation.v1.GenerateRequest
@@ -128,6 +128,76 @@ export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*
   messageDesc(file_tokenmesh_generation_v1_generation, 1);
 
 /**
+ * @generated from message tokenmesh.generation.v1.ListServedModelsRequest
+ */
+export type ListServedModelsRequest = Message<"tokenmesh.generation.v1.ListServedModelsRequest"> & {
+};
+
+/**
+ * Describes the message tokenmesh.generation.v1.ListServedModelsRequest.
+ * Use `create(ListServedModelsRequestSchema)` to create a new message.
+ */
+export const ListServedModelsRequestSchema: GenMessage<ListServedModelsRequest> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_generation_v1_generation, 2);
+
+/**
+ * @generated from message tokenmesh.generation.v1.ListServedModelsResponse
+ */
+export type ListServedModelsResponse = Message<"tokenmesh.generation.v1.ListServedModelsResponse"> & {
+  /**
+   * @generated from field: repeated tokenmesh.generation.v1.ServedModel models = 1;
+   */
+  models: ServedModel[];
+};
+
+/**
+ * Describes the message tokenmesh.generation.v1.ListServedModelsResponse.
+ * Use `create(ListServedModelsResponseSchema)` to create a new message.
+ */
+export const ListServedModelsResponseSchema: GenMessage<ListServedModelsResponse> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_generation_v1_generation, 3);
+
+/**
+ * One model version and where it runs.
+ *
+ * @generated from message tokenmesh.generation.v1.ServedModel
+ */
+export type ServedModel = Message<"tokenmesh.generation.v1.ServedModel"> & {
+  /**
+   * Directory name, e.g. "tinygpt".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * Longest prompt plus completion, in tokens.
+   *
+   * @generated from field: uint32 context_length = 3;
+   */
+  contextLength: number;
+
+  /**
+   * Workers serving it (1 when a worker answers for itself).
+   *
+   * @generated from field: uint32 workers = 4;
+   */
+  workers: number;
+};
+
+/**
+ * Describes the message tokenmesh.generation.v1.ServedModel.
+ * Use `create(ServedModelSchema)` to create a new message.
+ */
+export const ServedModelSchema: GenMessage<ServedModel> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_generation_v1_generation, 4);
+
+/**
  * @generated from service tokenmesh.generation.v1.GenerationService
  */
 export const GenerationService: GenService<{
@@ -141,6 +211,16 @@ export const GenerationService: GenService<{
     methodKind: "server_streaming";
     input: typeof GenerateRequestSchema;
     output: typeof GenerateResponseSchema;
+  },
+  /**
+   * The models served: a worker's own, or the router's whole live pool.
+   *
+   * @generated from rpc tokenmesh.generation.v1.GenerationService.ListServedModels
+   */
+  listServedModels: {
+    methodKind: "unary";
+    input: typeof ListServedModelsRequestSchema;
+    output: typeof ListServedModelsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tokenmesh_generation_v1_generation, 0);
