@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { InferenceService, type PredictRequest, type StreamPredictRequest } from '@tokenmesh/proto';
+import { generateText, type TextRequest, type Upstreams } from './generate-text';
+
+function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext): TextRequest {
+  return {
+    requestId: req.requestId || ctx.requestHeader.get('x-request-id') || randomUUID(),
+    model: req.model,
+    prompt: req.prompt,
+    messages: req.messages,
+    sampling: req.sampling ?? {},
+    routingKey: req.routingKey,
+  };
+}
+
+/**
+ * The public InferenceService over gRPC, Connect and gRPC-Web: the same path as the REST API.
+ * Errors keep their codes (INVALID_ARGUMENT naming the field, NOT_FOUND for a model).
+ */
+export function inferenceService(up: Upstreams): ServiceImpl<typeof InferenceService> {
+  return {
+    async predict(req, ctx) {
+      const r = textRequest(req, ctx);
+      let text = '';
+      for await (const e of generateText(r, up, ctx.signal)) {
+        if (e.type === 'text') text += e.text;
+        else return { text, finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
+      }
+      throw new Error('generation ended without a final event');
+    },
+
+    async *streamPredict(req, ctx) {
+      const r = textRequest(req, ctx);
+      for await (const e of generateText(r, up, ctx.signal)) {
+        if (e.type === 'text') yield { text: e.text, requestId: r.requestId };
+        else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
+      }
+    },
+
+    async listModels(_req, ctx) {
+      const { models } = await up.router.listServedModels({}, { signal: ctx.signal });
+      const byName = new Map<string, { name: string; versions: string[]; contextLength: number; workers: number }>();
+      for (const m of models) {
+        const e = byName.get(m.name) ?? { name: m.name, versions: [], contextLength: m.contextLength, workers: 0 };
+        e.versions.push(m.version);
+        e.workers += m.workers;
+        byName.set(m.name, e);
+      }
+      return { models: [...byName.values()] };
+    },
+  };
+}
