@@ -96,17 +96,30 @@ export class EnvReader {
     return v as T;
   }
 
-  /** An absolute URL (e.g. nats://…, redis://…, http://…), or undefined when unset. */
-  url(name: string): string | undefined {
-    const v = this.raw(name);
-    if (v === undefined) return undefined;
+  private checkUrl(name: string, v: string, protocols: readonly string[]): boolean {
+    let protocol: string;
     try {
-      new URL(v);
-      return v;
+      protocol = new URL(v).protocol.slice(0, -1);
     } catch {
       this.problems.push(`${name} must be an absolute URL, got ${JSON.stringify(v)}`);
-      return undefined;
+      return false;
     }
+    if (protocols.length > 0 && !protocols.includes(protocol)) {
+      this.problems.push(`${name} must be a ${protocols.join(' or ')} URL, got ${JSON.stringify(v)}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** An absolute URL (e.g. nats://…, redis://…), optionally limited to some schemes; undefined when unset. */
+  url(name: string, protocols: readonly string[] = []): string | undefined {
+    const v = this.raw(name);
+    return v !== undefined && this.checkUrl(name, v, protocols) ? v : undefined;
+  }
+
+  /** Comma-separated URLs, each checked as {@link url}. */
+  urlList(name: string, fallback: readonly string[], protocols: readonly string[] = []): string[] {
+    return this.list(name, fallback).filter((v) => this.checkUrl(name, v, protocols));
   }
 
   /** Records a cross-field problem when `ok` is false. */

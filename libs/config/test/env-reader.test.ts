@@ -11,18 +11,21 @@ describe('EnvReader', () => {
     expect(r.list('LIST', [])).toEqual(['a', 'b', 'c']);
     expect(r.oneOf('MODE', ['rr', 'p2c'] as const, 'rr')).toBe('p2c');
     expect(r.url('URL')).toBe('nats://127.0.0.1:4222');
+    expect(r.url('URL', ['nats', 'tls'])).toBe('nats://127.0.0.1:4222');
     expect(r.str('EMPTY', 'dflt')).toBe('dflt');
     expect(() => r.done()).not.toThrow();
   });
 
   it('reports every problem at once, naming the variable and the value', () => {
-    const r = new EnvReader({ PORT: '80a', THREADS: '0', FLAG: 'maybe', MODE: 'x', URL: 'not a url', F: 'NaN' });
+    const r = new EnvReader({ PORT: '80a', THREADS: '0', FLAG: 'maybe', MODE: 'x', URL: 'not a url', F: 'NaN', UP: 'router:1', UPS: 'http://a:1,ftp://b' });
     r.int('PORT', { default: 0 });
     r.int('THREADS', { default: 1, min: 1, max: 64 });
     r.bool('FLAG', false);
     r.oneOf('MODE', ['a', 'b'] as const, 'a');
     r.url('URL');
     r.float('F', { default: 1 });
+    r.url('UP', ['http', 'https']);
+    expect(r.urlList('UPS', [], ['http'])).toEqual(['http://a:1']);
     r.required('MODEL_DIRS', 'comma-separated model directories');
     r.check(false, 'MAX_PREFILL_TOKENS (9) must be <= MAX_TOTAL_TOKENS (8)');
     let err: unknown;
@@ -39,6 +42,8 @@ describe('EnvReader', () => {
       'MODE must be one of a, b, got "x"',
       'URL must be an absolute URL, got "not a url"',
       'F must be a number, got "NaN"',
+      'UP must be a http or https URL, got "router:1"',
+      'UPS must be a http URL, got "ftp://b"',
       'MODEL_DIRS is required (comma-separated model directories)',
       'MAX_PREFILL_TOKENS (9) must be <= MAX_TOTAL_TOKENS (8)',
     ]);

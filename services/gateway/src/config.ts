@@ -1,0 +1,34 @@
+import { EnvReader } from '@tokenmesh/config';
+
+export interface GatewayConfig {
+  readonly host: string;
+  /** HTTP/2: gRPC, Connect and gRPC-Web. */
+  readonly grpcPort: number;
+  /** HTTP/1.1: REST, Connect and gRPC-Web for browsers and curl. */
+  readonly httpPort: number;
+  readonly tokenizerUrl: string;
+  readonly routerUrl: string;
+  readonly feedbackUrl: string;
+  /** Model used when a request names none. */
+  readonly defaultModel: string;
+  readonly bodyLimitBytes: number;
+}
+
+/** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const e = new EnvReader(env);
+  const url = (name: string, fallback: string) => e.url(name, ['http', 'https']) ?? fallback;
+  const config = {
+    host: e.str('GATEWAY_HOST', '127.0.0.1'),
+    grpcPort: e.int('GATEWAY_GRPC_PORT', { default: 50051, min: 0, max: 65535 }),
+    httpPort: e.int('GATEWAY_HTTP_PORT', { default: 8080, min: 0, max: 65535 }),
+    tokenizerUrl: url('GATEWAY_TOKENIZER_URL', 'http://127.0.0.1:50052'),
+    routerUrl: url('GATEWAY_ROUTER_URL', 'http://127.0.0.1:50053'),
+    feedbackUrl: url('GATEWAY_FEEDBACK_URL', 'http://127.0.0.1:50055'),
+    defaultModel: e.str('GATEWAY_DEFAULT_MODEL', 'tinygpt'),
+    bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
+  };
+  e.check(config.grpcPort === 0 || config.grpcPort !== config.httpPort, `GATEWAY_GRPC_PORT and GATEWAY_HTTP_PORT must differ, both are ${config.grpcPort}`);
+  e.done();
+  return config;
+}

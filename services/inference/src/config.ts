@@ -1,0 +1,48 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { EnvReader } from '@tokenmesh/config';
+import { parseModelEntry, type ModelEntry } from './model-repo';
+
+export const DEFAULT_MODEL_DIR = resolve(__dirname, '../../../models/tinygpt');
+
+export interface InferenceConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Unique per worker: appears in responses, heartbeats and traces. */
+  readonly workerId: string;
+  readonly models: readonly ModelEntry[];
+  /** onnxruntime intra-op threads per session. */
+  readonly intraOpThreads: number;
+  /** Tried in order, first that loads wins, e.g. cuda,cpu. */
+  readonly executionProviders: readonly string[];
+}
+
+const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
+
+/** Parses INFERENCE_* variables once. @throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
+  const e = new EnvReader(env);
+  const entries = e.list('INFERENCE_MODELS', [DEFAULT_MODEL_DIR]);
+  const models: ModelEntry[] = [];
+  for (const entry of entries) {
+    try {
+      models.push(parseModelEntry(entry));
+    } catch (err) {
+      e.check(false, `INFERENCE_MODELS: ${(err as Error).message}`);
+    }
+  }
+  const providers = e.list('INFERENCE_EXECUTION_PROVIDERS', ['cpu']);
+  for (const p of providers) e.check(PROVIDERS.includes(p), `INFERENCE_EXECUTION_PROVIDERS must list some of ${PROVIDERS.join(', ')}, got ${JSON.stringify(p)}`);
+  const config: InferenceConfig = {
+    host: e.str('INFERENCE_HOST', '127.0.0.1'),
+    port: e.int('INFERENCE_PORT', { default: 50054, min: 0, max: 65535 }),
+    workerId: e.str('INFERENCE_WORKER_ID', `${hostname()}-${process.pid}`),
+    models,
+    intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
+    executionProviders: providers,
+  };
+  e.check(models.length > 0, 'INFERENCE_MODELS must name at least one model');
+  e.done();
+  return config;
+}
+

@@ -1,0 +1,36 @@
+import { resolve } from 'node:path';
+import { ConfigError } from '@tokenmesh/config';
+import { DEFAULT_MODEL_DIR, loadConfig } from '../src/config';
+
+describe('inference config', () => {
+  it('defaults to the committed tinygpt on CPU', () => {
+    const c = loadConfig({});
+    expect(c.models).toEqual([{ name: 'tinygpt', version: '1', dir: DEFAULT_MODEL_DIR }]);
+    expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'] });
+  });
+
+  it('reads name@version=path entries and provider lists', () => {
+    const c = loadConfig({ INFERENCE_MODELS: 'models/tinygpt, tinyllama@2=models/tinyllama', INFERENCE_EXECUTION_PROVIDERS: 'cuda,cpu', INFERENCE_PORT: '0' });
+    expect(c.models).toEqual([
+      { name: 'tinygpt', version: '1', dir: resolve('models/tinygpt') },
+      { name: 'tinyllama', version: '2', dir: resolve('models/tinyllama') },
+    ]);
+    expect(c.executionProviders).toEqual(['cuda', 'cpu']);
+  });
+
+  it('names every bad variable at once', () => {
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ INFERENCE_MODELS: 'a@b@c=x', INFERENCE_EXECUTION_PROVIDERS: 'tpu', INFERENCE_INTRA_OP_THREADS: '0', INFERENCE_PORT: 'http' });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err?.problems).toEqual([
+      'INFERENCE_MODELS: model entry "a@b@c=x": expected "path" or "name@version=path"',
+      'INFERENCE_EXECUTION_PROVIDERS must list some of cpu, cuda, dml, coreml, webgpu, got "tpu"',
+      'INFERENCE_PORT must be an integer, got "http"',
+      'INFERENCE_INTRA_OP_THREADS must be in 1..256, got 0',
+      'INFERENCE_MODELS must name at least one model',
+    ]);
+  });
+});

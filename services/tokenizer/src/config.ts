@@ -1,0 +1,25 @@
+import { resolve } from 'node:path';
+import { EnvReader } from '@tokenmesh/config';
+
+export const DEFAULT_MODEL_DIR = resolve(__dirname, '../../../models/tinygpt');
+
+export interface TokenizerConfig {
+  readonly host: string;
+  /** HTTP/2 port for gRPC and Connect; 0 picks a free one. */
+  readonly port: number;
+  /** Model directories whose tokenizers are served. */
+  readonly modelDirs: readonly string[];
+}
+
+/** Parses TOKENIZER_* variables once. @throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): TokenizerConfig {
+  const e = new EnvReader(env);
+  const config = {
+    host: e.str('TOKENIZER_HOST', '127.0.0.1'),
+    port: e.int('TOKENIZER_PORT', { default: 50052, min: 0, max: 65535 }),
+    modelDirs: e.list('TOKENIZER_MODELS', [DEFAULT_MODEL_DIR]).map((d) => resolve(d)),
+  };
+  e.check(config.modelDirs.length > 0, 'TOKENIZER_MODELS must name at least one model directory');
+  e.done();
+  return config;
+}
