@@ -1,0 +1,2 @@
+export { FeedbackAggregates } from './aggregates';
+export { feedbackService } from './service';
