@@ -1,0 +1,35 @@
+import type { DescService } from '@bufbuild/protobuf';
+import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+
+export interface ServiceClientOptions {
+  /** Wire protocol over HTTP/2; default 'grpc', which every service and grpc-js tools speak. */
+  protocol?: 'grpc' | 'connect';
+  /** Client interceptors (tracing, deadlines), outermost first. */
+  interceptors?: Interceptor[];
+  /** Default deadline for every call, in ms, unless a call sets `timeoutMs`. */
+  defaultTimeoutMs?: number;
+}
+
+/** A typed client for one service and the HTTP/2 connection it owns. */
+export interface ServiceClient<S extends DescService> {
+  client: Client<S>;
+  transport: Transport;
+  /** Close the connection; calls still running fail. Without it the process (or jest) stays up. */
+  close(): void;
+}
+
+/**
+ * A Connect client for `service` at `baseUrl` (e.g. `http://tokenizer:50051`) over one HTTP/2
+ * connection that is reused by every call and reconnects after the peer goes away.
+ */
+export function createServiceClient<S extends DescService>(
+  service: S,
+  baseUrl: string,
+  { protocol = 'grpc', interceptors = [], defaultTimeoutMs }: ServiceClientOptions = {},
+): ServiceClient<S> {
+  const sessionManager = new Http2SessionManager(baseUrl);
+  const options = { baseUrl, httpVersion: '2' as const, sessionManager, interceptors, defaultTimeoutMs };
+  const transport = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
+  return { client: createClient(service, transport), transport, close: () => sessionManager.abort() };
+}
