@@ -15,12 +15,7 @@ describe('gateway REST API over HTTP/1.1', () => {
     mesh = await inMemoryMesh();
     // Feedback has its own service tests; here it only has to be reachable.
     const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: (req) => ({ feedbackId: `fb-${req.requestId}` }) })));
-    const handle = restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 4096, ready: async () => true });
-    server = createServer((req, res) => {
-      void handle(req, res).then((handled) => {
-        if (!handled) res.writeHead(404).end();
-      });
-    });
+    server = createServer(restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 4096 }));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -94,11 +89,12 @@ describe('gateway REST API over HTTP/1.1', () => {
     expect(mesh.workerCalls()).toBe(before);
   });
 
-  it('POST /feedback forwards to the feedback service; health, ready and 405', async () => {
+  it('POST /feedback forwards to the feedback service; 405 and 404 in OpenAI shape', async () => {
     expect(await (await post('/feedback', { request_id: 'r9', rating: 1 })).json()).toEqual({ feedback_id: 'fb-r9' });
     expect((await post('/feedback', { request_id: 'r9', rating: 3 })).status).toBe(400);
-    expect((await fetch(`${base}/health`)).status).toBe(200);
-    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ready' });
-    expect((await fetch(`${base}/generate`)).status).toBe(405);
+    const wrongMethod = await fetch(`${base}/generate`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    expect(await (await fetch(`${base}/nope`)).json()).toMatchObject({ error: { code: 'not_found' } });
   });
 });

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code } from '@connectrpc/connect';
 import { apiError } from '../api-error';
 import { generateText, type Upstreams } from '../generate-text';
@@ -10,7 +10,7 @@ import { samplingFromBody } from './sampling-body';
 import { SseWriter } from './sse';
 
 /** POST /v1/completions in OpenAI's shape; `stream: true` answers with SSE chunks and `data: [DONE]`. */
-export async function completionsRoute(req: IncomingMessage, res: ServerResponse, up: Upstreams, bodyLimit: number): Promise<void> {
+export async function completionsRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
   const { requestId, signal } = requestContext(req, res);
   const body = await readJson(req, bodyLimit);
   if (Array.isArray(body['prompt'])) throw apiError(Code.InvalidArgument, 'prompt', 'must be a string (batched prompts are not supported)');

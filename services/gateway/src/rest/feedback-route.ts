@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code, type Client } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
 import { apiError, fromUpstream } from '../api-error';
@@ -7,7 +7,7 @@ import { readJson, sendJson } from './http-json';
 import { requestContext } from './request-context';
 
 /** POST /feedback — {request_id, rating (-1..1), comment?, model?, variant?, labels?} → {feedback_id}. */
-export async function feedbackRoute(req: IncomingMessage, res: ServerResponse, feedback: Client<typeof FeedbackService>, bodyLimit: number): Promise<void> {
+export async function feedbackRoute(req: HttpRequest, res: HttpResponse, feedback: Client<typeof FeedbackService>, bodyLimit: number): Promise<void> {
   const { signal } = requestContext(req, res);
   const body = await readJson(req, bodyLimit);
   const requestId = fields.string(body, 'request_id');

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { generateText, type Upstreams } from '../generate-text';
 import { fields } from './fields';
 import { openAiFinishReason } from './finish-reason';
@@ -10,7 +10,7 @@ import { samplingFromBody } from './sampling-body';
  * POST /generate — the simple API: {prompt, max_tokens, temperature, top_k, top_p, …} →
  * {text, usage, model, request_id, timings, finish_reason}.
  */
-export async function generateRoute(req: IncomingMessage, res: ServerResponse, up: Upstreams, bodyLimit: number): Promise<void> {
+export async function generateRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
   const { requestId, signal } = requestContext(req, res);
   const body = await readJson(req, bodyLimit);
   let text = '';

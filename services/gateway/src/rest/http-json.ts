@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { apiError, restError } from '../api-error';
 
@@ -25,7 +25,7 @@ const TYPE: Partial<Record<Code, string>> = {
 };
 
 /** Reads and parses a JSON object body of at most `limit` bytes. @throws ConnectError (400). */
-export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+export async function readJson(req: HttpRequest, limit: number): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
   if (!type.includes('application/json')) throw apiError(Code.InvalidArgument, null, `content-type must be application/json, got ${JSON.stringify(type)}`);
   const chunks: Buffer[] = [];
@@ -45,7 +45,7 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<Rec
   return body as Record<string, unknown>;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -60,7 +60,7 @@ export function errorBody(err: unknown): { status: number; body: { error: { mess
   return { status, body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } } };
 }
 
-export function sendError(res: ServerResponse, err: unknown): void {
+export function sendError(res: HttpResponse, err: unknown): void {
   const { status, body } = errorBody(err);
   if (res.headersSent) {
     res.destroy();

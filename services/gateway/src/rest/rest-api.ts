@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import type { Client } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
 import type { Upstreams } from '../generate-text';
@@ -11,43 +11,28 @@ export interface RestDeps {
   readonly upstreams: Upstreams;
   readonly feedback: Client<typeof FeedbackService>;
   readonly bodyLimitBytes: number;
-  /** True when a model can be served (readiness, not liveness). */
-  readonly ready: () => Promise<boolean>;
 }
 
-type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+type Route = (req: HttpRequest, res: HttpResponse) => Promise<void>;
 
 /**
- * The REST API as one request handler. Returns false for paths it does not own, so the caller
- * can hand them to Connect (which serves the same port for Connect and gRPC-Web).
+ * The REST API as the server's fallback handler: Connect, gRPC-Web, /health, /ready and /metrics
+ * are answered before it; anything else it does not know is a 404 in OpenAI's error shape.
  */
-export function restApi(deps: RestDeps): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) => void {
   const routes: Record<string, Record<string, Route>> = {
     '/generate': { POST: (q, s) => generateRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/completions': { POST: (q, s) => completionsRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
     '/feedback': { POST: (q, s) => feedbackRoute(q, s, deps.feedback, deps.bodyLimitBytes) },
-    '/health': { GET: async (_q, s) => sendJson(s, 200, { status: 'ok' }) },
-    '/ready': {
-      GET: async (_q, s) => {
-        const ok = await deps.ready().catch(() => false);
-        sendJson(s, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready' });
-      },
-    },
   };
-  return async (req, res) => {
+  const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
+    sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
+  return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const methods = routes[path];
-    if (!methods) return false;
+    if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
     const route = methods[req.method ?? 'GET'];
-    if (!route) {
-      sendJson(res, 405, { error: { message: `${req.method} is not allowed on ${path}`, type: 'invalid_request_error', param: null, code: 'method_not_allowed' } }, { allow: Object.keys(methods).join(', ') });
-      return true;
-    }
-    try {
-      await route(req, res);
-    } catch (err) {
-      sendError(res, err);
-    }
-    return true;
+    if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
+    route(req, res).catch((err: unknown) => sendError(res, err));
   };
 }

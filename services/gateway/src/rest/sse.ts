@@ -1,8 +1,8 @@
-import type { ServerResponse } from 'node:http';
+import type { HttpResponse } from '@tokenmesh/server';
 
 /** Server-sent events: one `data:` line per JSON event, `data: [DONE]` at the end (OpenAI's framing). */
 export class SseWriter {
-  constructor(private readonly res: ServerResponse) {}
+  constructor(private readonly res: HttpResponse) {}
 
   open(headers: Record<string, string> = {}): void {
     this.res.writeHead(200, {
@@ -13,7 +13,8 @@ export class SseWriter {
       'x-accel-buffering': 'no',
       ...headers,
     });
-    this.res.flushHeaders();
+    // HTTP/1.1 would hold the headers until the first chunk; send them now.
+    if ('flushHeaders' in this.res) this.res.flushHeaders();
   }
 
   send(event: unknown): void {
