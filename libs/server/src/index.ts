@@ -4,3 +4,4 @@ export * from './health-service';
 export * from './http-routes';
 export * from './shutdown-signals';
 export * from './service-client';
+export * from './service-runtime';

@@ -8,6 +8,8 @@ export const DEFAULT_MODEL_DIR = resolve(__dirname, '../../../models/tinygpt');
 export interface InferenceConfig {
   readonly host: string;
   readonly port: number;
+  /** HTTP/1.1 port for /metrics, /health and /ready. */
+  readonly httpPort: number;
   /** Unique per worker: appears in responses, heartbeats and traces. */
   readonly workerId: string;
   readonly models: readonly ModelEntry[];
@@ -36,6 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
   const config: InferenceConfig = {
     host: e.str('INFERENCE_HOST', '127.0.0.1'),
     port: e.int('INFERENCE_PORT', { default: 50054, min: 0, max: 65535 }),
+    httpPort: e.int('INFERENCE_HTTP_PORT', { default: 9104, min: 0, max: 65535 }),
     workerId: e.str('INFERENCE_WORKER_ID', `${hostname()}-${process.pid}`),
     models,
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),

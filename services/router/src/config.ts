@@ -3,6 +3,8 @@ import { EnvReader } from '@tokenmesh/config';
 export interface RouterConfig {
   readonly host: string;
   readonly port: number;
+  /** HTTP/1.1 port for /metrics, /health and /ready. */
+  readonly httpPort: number;
   /** Base URLs of inference workers (http://host:port, HTTP/2 gRPC). */
   readonly workers: readonly string[];
 }
@@ -15,6 +17,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
   const config = {
     host: e.str('ROUTER_HOST', '127.0.0.1'),
     port: e.int('ROUTER_PORT', { default: 50053, min: 0, max: 65535 }),
+    httpPort: e.int('ROUTER_HTTP_PORT', { default: 9103, min: 0, max: 65535 }),
     workers,
   };
   e.done();

@@ -7,6 +7,8 @@ export interface TokenizerConfig {
   readonly host: string;
   /** HTTP/2 port for gRPC and Connect; 0 picks a free one. */
   readonly port: number;
+  /** HTTP/1.1 port for /metrics, /health and /ready. */
+  readonly httpPort: number;
   /** Model directories whose tokenizers are served. */
   readonly modelDirs: readonly string[];
 }
@@ -17,6 +19,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TokenizerConfi
   const config = {
     host: e.str('TOKENIZER_HOST', '127.0.0.1'),
     port: e.int('TOKENIZER_PORT', { default: 50052, min: 0, max: 65535 }),
+    httpPort: e.int('TOKENIZER_HTTP_PORT', { default: 9102, min: 0, max: 65535 }),
     modelDirs: e.list('TOKENIZER_MODELS', [DEFAULT_MODEL_DIR]).map((d) => resolve(d)),
   };
   e.check(config.modelDirs.length > 0, 'TOKENIZER_MODELS must name at least one model directory');

@@ -1,0 +1,23 @@
+import { EnvReader } from '@tokenmesh/config';
+
+export interface FeedbackConfig {
+  readonly host: string;
+  readonly port: number;
+  /** HTTP/1.1 port for /metrics, /health and /ready. */
+  readonly httpPort: number;
+  /** Redis for feedback records and totals; the in-memory store when unset. */
+  readonly redisUrl: string | undefined;
+}
+
+/** Parses FEEDBACK_* and REDIS_URL once. @throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig {
+  const e = new EnvReader(env);
+  const config = {
+    host: e.str('FEEDBACK_HOST', '127.0.0.1'),
+    port: e.int('FEEDBACK_PORT', { default: 50055, min: 0, max: 65535 }),
+    httpPort: e.int('FEEDBACK_HTTP_PORT', { default: 9105, min: 0, max: 65535 }),
+    redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
+  };
+  e.done();
+  return config;
+}

@@ -1,0 +1,27 @@
+import type { Client } from '@connectrpc/connect';
+import type { GenerationService } from '@tokenmesh/proto';
+import { ServingStatus, type HealthReporter } from '@tokenmesh/server';
+
+/**
+ * The gateway is ready while the router's pool serves at least one model: polled, so /ready
+ * and grpc.health.v1 answer instantly. Returns a stop function.
+ */
+export function watchReadiness(router: Client<typeof GenerationService>, health: HealthReporter, periodMs = 2000): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const poll = async () => {
+    const served = await router
+      .listServedModels({}, { timeoutMs: periodMs })
+      .then((r) => r.models.length > 0)
+      .catch(() => false);
+    if (stopped || health.shuttingDown) return;
+    health.setAll(served ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    timer = setTimeout(() => void poll(), served ? periodMs : Math.min(periodMs, 250));
+    timer.unref();
+  };
+  void poll();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
