@@ -1,0 +1,7 @@
+export * from './attributes';
+export * from './connect-interceptors';
+export * from './env-span-processors';
+export * from './init-telemetry';
+export { isUntracedRequest } from './instrumentations';
+export * from './message-context';
+export * from './message-spans';
