@@ -5,3 +5,5 @@ export * from './http-routes';
 export * from './shutdown-signals';
 export * from './service-client';
 export * from './service-runtime';
+export * from './create-runtime';
+export * from './run-main';

@@ -1,2 +1,4 @@
 export { FeedbackAggregates } from './aggregates';
 export { feedbackService } from './service';
+export { loadConfig, type FeedbackConfig } from './config';
+export { start, type FeedbackDeps } from './start';

@@ -2,3 +2,5 @@ export { Engine, type FinishEvent, type GenerationEvent, type TokenEvent } from 
 export { ModelRepo, parseModelEntry, type LoadedModel, type ModelEntry } from './model-repo';
 export { ModelRunner, type RunnerOptions } from './model-runner';
 export { generationService } from './service';
+export { loadConfig, type InferenceConfig } from './config';
+export { start } from './start';

@@ -1,0 +1,56 @@
+import { loadConfig as feedbackConfig, start as startFeedback } from '@tokenmesh/feedback';
+import { loadConfig as gatewayConfig, start as startGateway } from '@tokenmesh/gateway';
+import { loadConfig as inferenceConfig, start as startInference } from '@tokenmesh/inference';
+import { loadConfig as routerConfig, start as startRouter } from '@tokenmesh/router';
+import type { RunningService, ServiceRuntime } from '@tokenmesh/server';
+import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
+import { loadConfig as tokenizerConfig, start as startTokenizer } from '@tokenmesh/tokenizer';
+
+/** The five services running in this process, in start order. */
+export interface Mesh {
+  readonly services: readonly RunningService[];
+  get(name: string): RunningService;
+  /** Stops in reverse order: the gateway drains its clients' streams first. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts every service from one environment (each reads its own variables), wiring their URLs
+ * to one another. Without REDIS_URL they share one in-memory store. `runtime(name)` supplies each
+ * service's logger, metrics and interceptors.
+ */
+export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: string) => ServiceRuntime): Promise<Mesh> {
+  const started: RunningService[] = [];
+  const redisUrl = feedbackConfig(env).redisUrl;
+  const store: Store = redisUrl ? await RedisStore.connect(redisUrl) : new MemoryStore();
+  const close = async (graceMs?: number) => {
+    for (const s of [...started].reverse()) await s.close(graceMs);
+    await store.close();
+  };
+  try {
+    const add = (s: RunningService) => (started.push(s), s);
+    const tokenizer = add(await startTokenizer(tokenizerConfig(env), runtime('tokenizer')));
+    const inference = add(await startInference(inferenceConfig(env), runtime('inference')));
+    const feedback = add(await startFeedback(feedbackConfig(env), runtime('feedback'), { store }));
+    const router = add(await startRouter(routerConfig({ ...env, ROUTER_WORKERS: env['ROUTER_WORKERS'] ?? inference.server.url }), runtime('router')));
+    add(
+      await startGateway(
+        gatewayConfig({
+          ...env,
+          GATEWAY_TOKENIZER_URL: tokenizer.server.url,
+          GATEWAY_ROUTER_URL: router.server.url,
+          GATEWAY_FEEDBACK_URL: feedback.server.url,
+        }),
+        runtime('gateway'),
+      ),
+    );
+  } catch (err) {
+    await close(0);
+    throw err;
+  }
+  return {
+    services: started,
+    get: (name) => started.find((s) => s.name === name) ?? (() => { throw new Error(`no service ${name}`); })(),
+    close,
+  };
+}
