@@ -3,6 +3,7 @@
 # under models/ are committed, and tests run them with onnxruntime-node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+bash scripts/test/ensure-deps.sh  # redis-server and nats-server for the integration tests
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== jest"

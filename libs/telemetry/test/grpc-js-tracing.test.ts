@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { SpanKind } from '@opentelemetry/api';
 import { GenerationService } from '@tokenmesh/proto';
-import { startOtlpReceiver, type OtlpReceiver } from '@tokenmesh/testing/src/otlp-receiver';
+import { startOtlpReceiver, type OtlpReceiver } from '@tokenmesh/testing';
 import { ATTR, serverTracingInterceptor } from '../src';
 import { startH2Server, type H2Server } from './helpers/h2';
 import { memoryTelemetry, only } from './helpers/memory-telemetry';

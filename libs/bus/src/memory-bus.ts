@@ -1,0 +1,111 @@
+import {
+  reportToStderr,
+  type Bus,
+  type BusErrorReporter,
+  type ConsumeOptions,
+  type Consumption,
+  type DurableHandler,
+  type MessageHandler,
+  type PublishAck,
+  type PublishDurableOptions,
+  type StreamConfig,
+  type Unsubscribe,
+} from './bus';
+import { resolveConsumeOptions, resolveStreamConfig } from './options';
+import { BusError } from './errors';
+import { normalizeHeaders, type Headers } from './headers';
+import { MemoryBroker } from './memory-broker';
+import { startMemoryConsumption } from './memory-consumption';
+import { checkName, checkPattern, checkSubject } from './subject';
+
+export interface MemoryBusOptions {
+  /** Share one broker between buses to connect them; default: a private broker. */
+  broker?: MemoryBroker;
+  onError?: BusErrorReporter;
+}
+
+/**
+ * The in-process `Bus`, for `npm start` and unit tests: a connection to a `MemoryBroker`, with
+ * the NATS adapter's semantics (asynchronous delivery, wildcards, dedup, redelivery, work queues).
+ */
+export class MemoryBus implements Bus {
+  readonly broker: MemoryBroker;
+  private readonly onError: BusErrorReporter;
+  private readonly unsubscribes = new Set<() => void>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private readonly consumptions = new Set<Consumption>();
+  private closed = false;
+
+  constructor(opts: MemoryBusOptions = {}) {
+    this.broker = opts.broker ?? new MemoryBroker();
+    this.onError = opts.onError ?? reportToStderr;
+  }
+
+  private open(): void {
+    if (this.closed) throw new BusError('closed', 'bus is closed');
+  }
+
+  publish(subject: string, data: Uint8Array, headers?: Headers): void {
+    this.open();
+    checkSubject(subject);
+    this.broker.publish(subject, data, normalizeHeaders(headers));
+  }
+
+  async subscribe(pattern: string, handler: MessageHandler): Promise<Unsubscribe> {
+    this.open();
+    checkPattern(pattern);
+    let active = true;
+    // Delivery is asynchronous, as over a socket: a publisher never runs subscribers' code inline.
+    const remove = this.broker.subscribe(pattern, (subject, data, headers) => {
+      const delivery = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => (active ? handler({ subject, data, headers }) : undefined))
+        .catch((err: unknown) => this.onError(err, { subject }))
+        .finally(() => this.deliveries.delete(delivery));
+      this.deliveries.add(delivery);
+    });
+    const unsubscribe = (): void => {
+      active = false;
+      remove();
+      this.unsubscribes.delete(unsubscribe);
+    };
+    this.unsubscribes.add(unsubscribe);
+    return unsubscribe;
+  }
+
+  async ensureStream(config: StreamConfig): Promise<void> {
+    this.open();
+    this.broker.ensureStream(resolveStreamConfig(config));
+  }
+
+  async publishDurable(subject: string, data: Uint8Array, opts: PublishDurableOptions = {}): Promise<PublishAck> {
+    this.open();
+    checkSubject(subject);
+    const headers = normalizeHeaders(opts.headers);
+    return this.broker.streamFor(subject).append(subject, new Uint8Array(data), headers, opts.msgId);
+  }
+
+  async consume(stream: string, durable: string, handler: DurableHandler, opts?: ConsumeOptions): Promise<Consumption> {
+    this.open();
+    checkName(durable, 'durable consumer');
+    const resolved = resolveConsumeOptions(opts);
+    const consumer = this.broker.consumer(stream, durable, resolved);
+    const consumption = startMemoryConsumption(consumer, handler, this.onError, resolved.concurrency);
+    const tracked: Consumption = {
+      stop: async () => {
+        this.consumptions.delete(tracked);
+        await consumption.stop();
+      },
+    };
+    this.consumptions.add(tracked);
+    return tracked;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumptions].map((c) => c.stop()));
+    // Like a NATS drain: no new messages, but those already on their way are handled.
+    for (const stop of [...this.unsubscribes]) stop();
+    await Promise.all([...this.deliveries]);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './errors';
+export { MemoryKeyspace } from './memory-keyspace';
+export * from './memory-store';
+export * from './redis-store';
+export * from './store';
