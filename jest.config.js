@@ -1,7 +1,7 @@
 /** One jest run over every workspace; TypeScript is stripped by swc (type checks: npm run typecheck). */
 module.exports = {
   testEnvironment: '<rootDir>/jest.environment.js',
-  testMatch: ['<rootDir>/libs/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts'],
+  testMatch: ['<rootDir>/libs/*/test/**/*.test.ts', '<rootDir>/services/*/test/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { useSpecGrpcMessage } from './grpc-message';
 import type { HttpHandler, HttpRequest, HttpResponse } from './http-routes';
 
 function listen(server: http.Server | http2.Http2Server, port: number, host: string): Promise<void> {
@@ -93,6 +94,7 @@ export class Listeners {
       // Keep-alive connections that just went idle would otherwise hold the HTTP/1.1 close open.
       if (this.draining) setImmediate(() => this.h1?.closeIdleConnections());
     });
+    useSpecGrpcMessage(req, res);
     handler(req, res);
   }
 

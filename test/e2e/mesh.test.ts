@@ -1,0 +1,170 @@
+import { basename, resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { createClient } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { FinishReason, InferenceService } from '@tokenmesh/proto';
+import {
+  grpcJsChannel,
+  grpcJsServerStream,
+  grpcJsUnary,
+  startOtlpReceiver,
+  startServiceProcess,
+  type OtlpReceiver,
+  type ServiceProcess,
+} from '@tokenmesh/testing';
+
+const MODEL = resolve(__dirname, '../../models/tinygpt');
+
+/** All five services as separate processes on free ports, exporting traces to a receiver. */
+async function startMesh(otlp: OtlpReceiver): Promise<ServiceProcess[]> {
+  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50' };
+  const [tokenizer, inference, feedback] = await Promise.all([
+    startServiceProcess('tokenizer', { ...common, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: MODEL }),
+    startServiceProcess('inference', { ...common, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: MODEL, INFERENCE_WORKER_ID: 'w1' }),
+    startServiceProcess('feedback', { ...common, FEEDBACK_PORT: '0', FEEDBACK_HTTP_PORT: '0' }),
+  ]);
+  const router = await startServiceProcess('router', { ...common, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_WORKERS: inference!.url });
+  const gateway = await startServiceProcess('gateway', {
+    ...common,
+    GATEWAY_GRPC_PORT: '0',
+    GATEWAY_HTTP_PORT: '0',
+    GATEWAY_TOKENIZER_URL: tokenizer!.url,
+    GATEWAY_ROUTER_URL: router.url,
+    GATEWAY_FEEDBACK_URL: feedback!.url,
+    GATEWAY_DEFAULT_MODEL: basename(MODEL),
+  });
+  // Ready once the router's pool serves the model.
+  for (let i = 0; i < 100 && (await fetch(`${gateway.httpUrl}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  return [gateway, router, tokenizer!, inference!, feedback!];
+}
+
+describe('the mesh: five services in five processes', () => {
+  let otlp: OtlpReceiver;
+  let procs: ServiceProcess[];
+  let gateway: ServiceProcess;
+  let channel: grpc.Client;
+
+  beforeAll(async () => {
+    otlp = await startOtlpReceiver();
+    procs = await startMesh(otlp);
+    gateway = procs[0]!;
+    channel = grpcJsChannel(gateway.url);
+  }, 120_000);
+
+  afterAll(async () => {
+    channel?.close();
+    const codes = await Promise.all((procs ?? []).map((p) => p.stop()));
+    await otlp?.stop();
+    expect(codes).toEqual([0, 0, 0, 0, 0]);
+  }, 60_000);
+
+  it('Predict and StreamPredict over gRPC (grpc-js), tokens arriving incrementally', async () => {
+    const one = await grpcJsUnary(channel, InferenceService.method.predict, { prompt: 'In the beginning', sampling: { maxTokens: 32, temperature: 0 } });
+    expect(one.finishReason).toBe(FinishReason.LENGTH);
+    expect(one.usage?.completionTokens).toBe(32);
+    expect(one.text.length).toBeGreaterThan(10);
+
+    const arrivals: number[] = [];
+    let text = '';
+    for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, { prompt: 'In the beginning', sampling: { maxTokens: 32, temperature: 0 } })) {
+      if (m.text) {
+        text += m.text;
+        arrivals.push(performance.now());
+      }
+    }
+    expect(text).toBe(one.text);
+    expect(arrivals.length).toBeGreaterThan(8);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThan(0);
+  });
+
+  it('Connect over HTTP/1.1: plain JSON Predict (as curl) and a streamed StreamPredict', async () => {
+    const res = await fetch(`${gateway.httpUrl}/tokenmesh.inference.v1.InferenceService/Predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'In the beginning', sampling: { maxTokens: 16, temperature: 0 } }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { text: string; finishReason: string; model: string };
+    expect(body).toMatchObject({ finishReason: 'FINISH_REASON_LENGTH', model: `${basename(MODEL)}@1` });
+
+    const client = createClient(InferenceService, createConnectTransport({ baseUrl: gateway.httpUrl, httpVersion: '1.1' }));
+    const parts: string[] = [];
+    for await (const m of client.streamPredict({ prompt: 'In the beginning', sampling: { maxTokens: 16, temperature: 0 } })) if (m.text) parts.push(m.text);
+    expect(parts.length).toBeGreaterThan(4);
+    expect(parts.join('')).toBe(body.text);
+  });
+
+  it('REST: /generate, and /v1/completions streamed as SSE', async () => {
+    const post = (path: string, body: unknown) => fetch(gateway.httpUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const gen = (await (await post('/generate', { prompt: 'In the beginning', max_tokens: 32 })).json()) as { text: string; usage: { completion_tokens: number } };
+    expect(gen.usage.completion_tokens).toBeGreaterThan(0);
+
+    const res = await post('/v1/completions', { prompt: 'In the beginning', max_tokens: 16, temperature: 0, stream: true });
+    const reader = res.body!.getReader();
+    const reads: string[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) reads.push(Buffer.from(r.value).toString('utf8'));
+    const events = reads.join('').split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(events.length).toBeGreaterThan(5);
+    expect(reads.length).toBeGreaterThan(1);
+  });
+
+  it('bad input over gRPC: INVALID_ARGUMENT naming the field, NOT_FOUND for the model', async () => {
+    const cases: [object, grpc.status, string][] = [
+      [{ prompt: '' }, grpc.status.INVALID_ARGUMENT, 'prompt:'],
+      [{ prompt: 'x', sampling: { maxTokens: 0 } }, grpc.status.INVALID_ARGUMENT, 'sampling.max_tokens:'],
+      [{ prompt: 'x', sampling: { maxTokens: 100000 } }, grpc.status.INVALID_ARGUMENT, 'sampling.max_tokens:'],
+      [{ prompt: 'x', sampling: { temperature: -1 } }, grpc.status.INVALID_ARGUMENT, 'sampling.temperature:'],
+      [{ prompt: 'x', sampling: { temperature: NaN } }, grpc.status.INVALID_ARGUMENT, 'sampling.temperature:'],
+      [{ prompt: 'x', sampling: { topP: 0 } }, grpc.status.INVALID_ARGUMENT, 'sampling.top_p:'],
+      [{ prompt: 'x', sampling: { topK: -1 } }, grpc.status.INVALID_ARGUMENT, 'sampling.top_k:'],
+      [{ prompt: 'x', model: 'gpt-9' }, grpc.status.NOT_FOUND, 'model:'],
+    ];
+    for (const [req, code, field] of cases) {
+      const err = (await grpcJsUnary(channel, InferenceService.method.predict, req).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as grpc.ServiceError | undefined;
+      expect([req, err?.code, err?.details.slice(0, field.length)]).toEqual([req, code, field]);
+    }
+  });
+
+  it('one trace id covers gateway, tokenizer, router and inference spans of one StreamPredict', async () => {
+    otlp.clear();
+    for await (const _ of grpcJsServerStream(channel, InferenceService.method.streamPredict, { prompt: 'trace me', sampling: { maxTokens: 4 } })) void _;
+    const services = ['gateway', 'tokenizer', 'router', 'inference'];
+    const spans = await otlp.waitFor((all) => {
+      const gw = all.find((s) => s.serviceName === 'gateway' && s.name.endsWith('InferenceService/StreamPredict') && s.kind === 'server');
+      return gw !== undefined && services.every((svc) => all.some((s) => s.traceId === gw.traceId && s.serviceName === svc));
+    }, 15_000);
+    const root = spans.find((s) => s.serviceName === 'gateway' && s.name.endsWith('StreamPredict') && s.kind === 'server')!;
+    const inTrace = spans.filter((s) => s.traceId === root.traceId);
+    expect(new Set(inTrace.map((s) => s.serviceName))).toEqual(expect.objectContaining(new Set(services)));
+    const worker = inTrace.find((s) => s.serviceName === 'inference' && s.name.endsWith('GenerationService/Generate') && s.kind === 'server');
+    expect(worker).toBeDefined();
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('SIGTERM during a stream lets it finish, then the process exits 0', async () => {
+    const otlp = await startOtlpReceiver();
+    const procs = await startMesh(otlp);
+    const gateway = procs[0]!;
+    const channel = grpcJsChannel(gateway.url);
+    try {
+      let chunks = 0;
+      let last;
+      for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, { prompt: 'In the beginning', sampling: { maxTokens: 200, temperature: 0 } })) {
+        if (++chunks === 3) void gateway.stop();
+        last = m;
+      }
+      expect(last?.finishReason).toBe(FinishReason.LENGTH);
+      expect(last?.usage?.completionTokens).toBe(200);
+      expect(await gateway.exited).toBe(0);
+    } finally {
+      channel.close();
+      await Promise.all(procs.map((p) => p.stop()));
+      await otlp.stop();
+    }
+  }, 120_000);
+});
