@@ -7,3 +7,4 @@ export * from './service-client';
 export * from './service-runtime';
 export * from './create-runtime';
 export * from './run-main';
+export * from './start-service';

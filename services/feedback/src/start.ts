@@ -1,5 +1,5 @@
 import { FeedbackService } from '@tokenmesh/proto';
-import { startServer, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { FeedbackAggregates } from './aggregates';
 import type { FeedbackConfig } from './config';
@@ -15,28 +15,13 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
   const owned = deps.store ? undefined : config.redisUrl ? await RedisStore.connect(config.redisUrl) : new MemoryStore();
   const store = deps.store ?? owned!;
   rt.logger.info('feedback store', { store: deps.store ? 'shared' : config.redisUrl ? 'redis' : 'memory' });
-  let server;
-  try {
-    server = await startServer({
+  return startService(
+    {
+      name: 'feedback',
+      listen: config,
       routes: (r) => r.service(FeedbackService, feedbackService(new FeedbackAggregates(store))),
-      host: config.host,
-      port: config.port,
-      http1Port: config.httpPort,
-      interceptors: rt.serverInterceptors,
-      logger: rt.logger,
-      metrics: rt.metrics,
-    });
-  } catch (err) {
-    await owned?.close();
-    throw err;
-  }
-  const running = server;
-  return {
-    name: 'feedback',
-    server,
-    async close(grace) {
-      await running.close(grace);
-      await owned?.close();
+      release: () => owned?.close(),
     },
-  };
+    rt,
+  );
 }

@@ -1,5 +1,5 @@
 import { FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
-import { createServiceClient, startServer, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { createServiceClient, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import type { GatewayConfig } from './config';
 import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
@@ -16,32 +16,21 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime): Promise<
   const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
   const closeClients = () => [tokenizer, router, feedback].forEach((c) => c.close());
   const upstreams = { tokenizer: tokenizer.client, router: router.client, defaultModel: config.defaultModel };
-  let server;
-  try {
-    server = await startServer({
+  let stopReadiness: (() => void) | undefined;
+  const service = await startService(
+    {
+      name: 'gateway',
+      listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
       routes: (r) => r.service(InferenceService, inferenceService(upstreams)),
       http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes }),
-      host: config.host,
-      port: config.grpcPort,
-      http1Port: config.httpPort,
-      interceptors: rt.serverInterceptors,
-      logger: rt.logger,
-      metrics: rt.metrics,
       serving: false,
-    });
-  } catch (err) {
-    closeClients();
-    throw err;
-  }
-  const stopReadiness = watchReadiness(router.client, server.health);
-  const running = server;
-  return {
-    name: 'gateway',
-    server,
-    async close(grace) {
-      stopReadiness();
-      await running.close(grace);
-      closeClients();
+      release: () => {
+        stopReadiness?.();
+        closeClients();
+      },
     },
-  };
+    rt,
+  );
+  stopReadiness = watchReadiness(router.client, service.server.health);
+  return service;
 }

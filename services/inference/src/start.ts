@@ -1,5 +1,5 @@
 import { GenerationService } from '@tokenmesh/proto';
-import { ServingStatus, startServer, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import type { InferenceConfig } from './config';
 import { ModelRepo } from './model-repo';
 import { generationService } from './service';
@@ -11,32 +11,22 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime): Promis
   for (const m of repo.models) {
     rt.logger.info('model loaded', { model: m.id, dir: m.entry.dir, execution_provider: m.runner.executionProvider, context_length: m.spec.contextLength });
   }
-  let server;
-  try {
-    server = await startServer({
+  const service = await startService(
+    {
+      name: 'inference',
+      listen: config,
       routes: (r) => r.service(GenerationService, generationService(repo, config.workerId)),
-      host: config.host,
-      port: config.port,
-      http1Port: config.httpPort,
-      interceptors: rt.serverInterceptors,
-      logger: rt.logger,
-      metrics: rt.metrics,
       serving: false,
-    });
+      release: () => repo.close(),
+    },
+    rt,
+  );
+  try {
     await warmUp(repo);
   } catch (err) {
-    await server?.close(0);
-    await repo.close();
+    await service.close(0);
     throw err;
   }
-  server.health.setAll(ServingStatus.SERVING);
-  const running = server;
-  return {
-    name: 'inference',
-    server,
-    async close(grace) {
-      await running.close(grace);
-      await repo.close();
-    },
-  };
+  service.server.health.setAll(ServingStatus.SERVING);
+  return service;
 }

@@ -1,5 +1,5 @@
 import { TokenizerService } from '@tokenmesh/proto';
-import { startServer, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import type { TokenizerConfig } from './config';
 import { tokenizerService } from './service';
 import { TokenizerRepo } from './tokenizer-repo';
@@ -8,14 +8,5 @@ import { TokenizerRepo } from './tokenizer-repo';
 export async function start(config: TokenizerConfig, rt: ServiceRuntime): Promise<RunningService> {
   const repo = await TokenizerRepo.load(config.modelDirs);
   rt.logger.info('tokenizers loaded', { models: repo.names });
-  const server = await startServer({
-    routes: (r) => r.service(TokenizerService, tokenizerService(repo)),
-    host: config.host,
-    port: config.port,
-    http1Port: config.httpPort,
-    interceptors: rt.serverInterceptors,
-    logger: rt.logger,
-    metrics: rt.metrics,
-  });
-  return { name: 'tokenizer', server, close: (grace) => server.close(grace) };
+  return startService({ name: 'tokenizer', listen: config, routes: (r) => r.service(TokenizerService, tokenizerService(repo)) }, rt);
 }

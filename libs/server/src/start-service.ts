@@ -1,0 +1,53 @@
+import type { ConnectRouter } from '@connectrpc/connect';
+import type { HttpHandler } from './http-routes';
+import type { RunningService, ServiceRuntime } from './service-runtime';
+import { startServer } from './start-server';
+
+/** Where a service listens: HTTP/2 for RPCs, HTTP/1.1 for /metrics, probes, REST and browsers. */
+export interface Listen {
+  readonly host: string;
+  readonly port: number;
+  readonly httpPort: number;
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly listen: Listen;
+  readonly routes: (router: ConnectRouter) => void;
+  /** Plain HTTP requests no RPC or built-in route matched (the gateway's REST API). */
+  readonly http?: HttpHandler;
+  /** Start NOT_SERVING (e.g. until models are warm); default true. */
+  readonly serving?: boolean;
+  /** Frees what the service owns (models, clients, stores): after the server has drained, or when it fails to start. */
+  readonly release?: () => Promise<void> | void;
+}
+
+/** Starts a service's server with its runtime's interceptors, logger and metrics. */
+export async function startService(spec: ServiceSpec, rt: ServiceRuntime): Promise<RunningService> {
+  let server;
+  try {
+    server = await startServer({
+      routes: spec.routes,
+      http: spec.http,
+      host: spec.listen.host,
+      port: spec.listen.port,
+      http1Port: spec.listen.httpPort,
+      interceptors: rt.serverInterceptors,
+      logger: rt.logger,
+      metrics: rt.metrics,
+      serving: spec.serving ?? true,
+    });
+  } catch (err) {
+    await spec.release?.();
+    throw err;
+  }
+  const running = server;
+  return {
+    name: spec.name,
+    server,
+    async close(grace) {
+      await running.close(grace);
+      await spec.release?.();
+    },
+  };
+}
