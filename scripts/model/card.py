@@ -12,6 +12,15 @@ def render_card(log, samples, known_word_share, onnx_bytes, opset):
         f"{e['val_nats_per_byte']:.3f} | {e['eval_block']} |"
         for e in evals
     )
+    short = [e for e in evals if e["eval_block"] < final["eval_block"]]
+    short_note = (
+        f"\n- with {short[-1]['eval_block']}-byte windows, before the full-context phase (step {short[-1]['step']:,}): "
+        f"{short[-1]['val_nats_per_byte']:.3f} nats/byte. Positions beyond {short[-1]['eval_block']} are trained only in "
+        f"the last {t['long_steps']} steps, at a low learning rate, which is why the full-window loss is higher: prompts "
+        f"plus completions that stay within {short[-1]['eval_block']} bytes get the better model."
+        if short
+        else ""
+    )
     sample_text = "\n\n".join(f"```text\n{s}\n```" for s in samples)
     return f"""---
 license: apache-2.0
@@ -66,7 +75,7 @@ PyTorch {start['torch']} on CPU, {start['torch_threads']} thread.
 
 - steps: {final['step']:,}; tokens seen: {final['tokens']:,}
 - training time: {final['elapsed_s'] / 60:.1f} minutes ({final['tokens_per_s']:,} tokens/s)
-- **held-out loss: {final['val_nats_per_byte']:.3f} nats/byte** (evaluated with {final['eval_block']}-byte windows)
+- **held-out loss: {final['val_nats_per_byte']:.3f} nats/byte** (evaluated with {final['eval_block']}-byte windows){short_note}
 
 | step | tokens | minutes | train loss | held-out nats/byte | window |
 |---|---|---|---|---|---|

@@ -15,7 +15,7 @@ async function collect(events: AsyncIterable<GenerationEvent>): Promise<{ tokens
   return { tokens, finish: finish! };
 }
 
-describe.each(['tinyllama'])('Engine on %s in a worker thread', (name) => {
+describe.each(['tinygpt', 'tinyllama'])('Engine on %s in a worker thread', (name) => {
   let runner: ModelRunner;
   let engine: Engine;
   const sampling = (input: SamplingInput, promptTokens: number) =>
