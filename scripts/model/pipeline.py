@@ -145,7 +145,7 @@ def well_separated_llama(cfg, first_seed, tries=50):
         try:
             return seed, model, compute_reference(model, "tinyllama")
         except ValueError as err:
-            print(f"tinyllama: seed {seed} rejected: {err}", flush=True)
+            print(f"seed {seed} rejected: {err}", flush=True)
     raise RuntimeError(f"no well-separated tinyllama among seeds {first_seed}..{first_seed + tries - 1}")
 
 
