@@ -1,6 +1,7 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { safeSessionManager } from './safe-session-manager';
 
 export interface ServiceClientOptions {
   /** Wire protocol over HTTP/2; default 'grpc', which every service and grpc-js tools speak. */
@@ -28,7 +29,7 @@ export function createServiceClient<S extends DescService>(
   baseUrl: string,
   { protocol = 'grpc', interceptors = [], defaultTimeoutMs }: ServiceClientOptions = {},
 ): ServiceClient<S> {
-  const sessionManager = new Http2SessionManager(baseUrl);
+  const sessionManager = safeSessionManager(baseUrl);
   const options = { baseUrl, httpVersion: '2' as const, sessionManager, interceptors, defaultTimeoutMs };
   const transport = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
   return { client: createClient(service, transport), transport, close: () => sessionManager.abort() };
