@@ -2,8 +2,11 @@ import { basename, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { FinishReason, InferenceService } from '@tokenmesh/proto';
+import { FeedbackService, FinishReason, InferenceService } from '@tokenmesh/proto';
 import {
+  startNats,
+  waitFor,
+  type ServerHandle,
   grpcJsChannel,
   grpcJsServerStream,
   grpcJsUnary,
@@ -15,9 +18,12 @@ import {
 
 const MODEL = resolve(__dirname, '../../models/tinygpt');
 
-/** All five services as separate processes on free ports, exporting traces to a receiver. */
-async function startMesh(otlp: OtlpReceiver): Promise<ServiceProcess[]> {
-  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50' };
+/**
+ * All five services as separate processes on free ports, exporting traces to a receiver; with a
+ * NATS URL, gateway and feedback exchange completion events over JetStream.
+ */
+async function startMesh(otlp: OtlpReceiver, natsUrl?: string): Promise<ServiceProcess[]> {
+  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50', ...(natsUrl ? { NATS_URL: natsUrl } : {}) };
   const [tokenizer, inference, feedback] = await Promise.all([
     startServiceProcess('tokenizer', { ...common, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: MODEL }),
     startServiceProcess('inference', { ...common, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: MODEL, INFERENCE_WORKER_ID: 'w1' }),
@@ -40,13 +46,14 @@ async function startMesh(otlp: OtlpReceiver): Promise<ServiceProcess[]> {
 
 describe('the mesh: five services in five processes', () => {
   let otlp: OtlpReceiver;
+  let nats: ServerHandle;
   let procs: ServiceProcess[];
   let gateway: ServiceProcess;
   let channel: grpc.Client;
 
   beforeAll(async () => {
-    otlp = await startOtlpReceiver();
-    procs = await startMesh(otlp);
+    [otlp, nats] = await Promise.all([startOtlpReceiver(), startNats({ jetstream: true })]);
+    procs = await startMesh(otlp, nats.url);
     gateway = procs[0]!;
     channel = grpcJsChannel(gateway.url);
   }, 120_000);
@@ -55,7 +62,9 @@ describe('the mesh: five services in five processes', () => {
     channel?.close();
     const codes = await Promise.all((procs ?? []).map((p) => p.stop()));
     await otlp?.stop();
-    expect(codes).toEqual([0, 0, 0, 0, 0]);
+    await nats?.stop();
+    // Each exits 0 after a graceful shutdown; otherwise its output says why.
+    expect((procs ?? []).map((p, i) => (codes[i] === 0 ? 0 : p.output()))).toEqual([0, 0, 0, 0, 0]);
   }, 60_000);
 
   it('Predict and StreamPredict over gRPC (grpc-js), tokens arriving incrementally', async () => {
@@ -143,6 +152,40 @@ describe('the mesh: five services in five processes', () => {
     const worker = inTrace.find((s) => s.serviceName === 'inference' && s.name.endsWith('GenerationService/Generate') && s.kind === 'server');
     expect(worker).toBeDefined();
   });
+});
+
+describe('events over NATS JetStream', () => {
+  it('a completion reaches the feedback report, and its processing continues the request trace', async () => {
+    const [otlp, nats] = await Promise.all([startOtlpReceiver(), startNats({ jetstream: true })]);
+    const procs = await startMesh(otlp, nats.url);
+    const [gateway, , , , feedback] = procs as [ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess];
+    const channel = grpcJsChannel(gateway.url);
+    const feedbackChannel = grpcJsChannel(feedback.url);
+    try {
+      const r = await grpcJsUnary(channel, InferenceService.method.predict, { prompt: 'In the beginning', requestId: 'e2e-1', sampling: { maxTokens: 8 } });
+      const report = await waitFor(
+        async () => {
+          const rep = await grpcJsUnary(feedbackChannel, FeedbackService.method.getReport, { model: r.model });
+          if (Number(rep.variants[0]?.completions ?? 0) < 1) throw new Error('not yet');
+          return rep;
+        },
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
+      expect(report.variants[0]).toMatchObject({ model: 'tinygpt@1', completions: 1n, completionTokens: 8n });
+      expect(report.variants[0]!.latencyP50Ms).toBeGreaterThan(0);
+
+      const spans = await otlp.waitFor((all) => all.some((s) => s.serviceName === 'feedback' && s.kind === 'consumer'), 10_000);
+      const consumer = spans.find((s) => s.serviceName === 'feedback' && s.kind === 'consumer')!;
+      const gatewayRoot = spans.find((s) => s.serviceName === 'gateway' && s.kind === 'server' && s.name.endsWith('InferenceService/Predict'))!;
+      expect(consumer.traceId).toBe(gatewayRoot.traceId);
+    } finally {
+      channel.close();
+      feedbackChannel.close();
+      await Promise.all(procs.map((p) => p.stop()));
+      await otlp.stop();
+      await nats.stop();
+    }
+  }, 120_000);
 });
 
 describe('graceful shutdown', () => {

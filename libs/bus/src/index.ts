@@ -5,3 +5,5 @@ export { MemoryBroker } from './memory-broker';
 export * from './memory-bus';
 export * from './nats-bus';
 export { subjectMatches } from './subject';
+export * from './connect-bus';
+export * from './topology';

@@ -12,6 +12,7 @@ export function createRuntime(service: string): ServiceRuntime {
   return {
     logger: createLogger({ service }),
     metrics: createMetrics(service),
+    tracer: t,
     serverInterceptors: [serverTracingInterceptor(t)],
     clientInterceptors: [clientTracingInterceptor(t)],
   };

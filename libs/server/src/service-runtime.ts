@@ -1,4 +1,5 @@
 import type { Interceptor } from '@connectrpc/connect';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
 import type { ServerHandle } from './start-server';
@@ -11,6 +12,8 @@ import type { ServerHandle } from './start-server';
 export interface ServiceRuntime {
   readonly logger: Logger;
   readonly metrics: Registry;
+  /** The service's own tracer (spans carry its service.name even when services share a process). */
+  readonly tracer: Tracer;
   /** For calls this service serves (tracing), outermost first. */
   readonly serverInterceptors: Interceptor[];
   /** For calls this service makes to others (trace context propagation), outermost first. */

@@ -1,4 +1,5 @@
 import type { Store } from '@tokenmesh/store';
+import { bucketField, quantile } from './latency-histogram';
 
 /** Feedback kept for a while so it can be audited or joined with completions later. */
 export const FEEDBACK_TTL_MS = 30 * 24 * 3600 * 1000;
@@ -17,16 +18,33 @@ export interface StoredFeedback {
   readonly receivedAtMs: number;
 }
 
+/** A finished completion, as the gateway reports it on the events stream. */
+export interface CompletionFacts {
+  readonly requestId: string;
+  readonly model: string;
+  readonly variant: string;
+  readonly completionTokens: number;
+  readonly totalMs: number;
+}
+
+/** How long a request id is remembered, so a redelivered completion event is counted once. */
+export const COMPLETION_DEDUP_MS = 24 * 3600 * 1000;
+
 export interface VariantTotals {
   readonly model: string;
   readonly variant: string;
+  readonly completions: number;
+  readonly completionTokens: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
   readonly feedbackCount: number;
   readonly meanRating: number;
 }
 
 /**
- * Feedback records and per-(model, variant) running totals in the store. Every update is a
- * single atomic store operation, so several feedback replicas can share one Redis.
+ * Feedback records and per-(model, variant) running totals in the store: feedback count and
+ * rating sum, completions, completion tokens and a latency histogram. Every update is a single
+ * atomic store operation, so several feedback replicas can share one Redis.
  */
 export class FeedbackAggregates {
   constructor(private readonly store: Store) {}
@@ -37,6 +55,17 @@ export class FeedbackAggregates {
     await this.store.hIncrBy(key, 'feedback_count', 1);
     await this.store.hIncrByFloat(key, 'rating_sum', f.rating);
     await this.store.hIncrBy(INDEX, `${f.model}${SEP}${f.variant}`, 1);
+  }
+
+  /** Counts a completion once per request id; false when it was already counted. */
+  async recordCompletion(c: CompletionFacts): Promise<boolean> {
+    if (!(await this.store.setIfAbsent(`completion-seen:${c.requestId}`, '1', COMPLETION_DEDUP_MS))) return false;
+    const id = `${c.model}${SEP}${c.variant}`;
+    await this.store.hIncrBy(`report:${id}`, 'completions', 1);
+    await this.store.hIncrBy(`report:${id}`, 'completion_tokens', c.completionTokens);
+    await this.store.hIncrBy(`report:${id}`, bucketField(c.totalMs), 1);
+    await this.store.hIncrBy(INDEX, id, 1);
+    return true;
   }
 
   async get(feedbackId: string): Promise<StoredFeedback | null> {
@@ -53,7 +82,16 @@ export class FeedbackAggregates {
       if (model && m !== model) continue;
       const h = await this.store.hGetAll(`report:${id}`);
       const count = Number(h['feedback_count'] ?? 0);
-      out.push({ model: m, variant, feedbackCount: count, meanRating: count ? Number(h['rating_sum'] ?? 0) / count : 0 });
+      out.push({
+        model: m,
+        variant,
+        completions: Number(h['completions'] ?? 0),
+        completionTokens: Number(h['completion_tokens'] ?? 0),
+        latencyP50Ms: quantile(0.5, h),
+        latencyP99Ms: quantile(0.99, h),
+        feedbackCount: count,
+        meanRating: count ? Number(h['rating_sum'] ?? 0) / count : 0,
+      });
     }
     return out;
   }

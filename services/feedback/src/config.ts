@@ -7,9 +7,11 @@ export interface FeedbackConfig {
   readonly httpPort: number;
   /** Redis for feedback records and totals; the in-memory store when unset. */
   readonly redisUrl: string | undefined;
+  /** NATS for completion and feedback events; an in-process bus when unset. */
+  readonly natsUrl: string | undefined;
 }
 
-/** Parses FEEDBACK_* and REDIS_URL once. @throws ConfigError naming every bad variable. */
+/** Parses FEEDBACK_*, REDIS_URL and NATS_URL once. @throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig {
   const e = new EnvReader(env);
   const config = {
@@ -17,6 +19,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig
     port: e.int('FEEDBACK_PORT', { default: 50055, min: 0, max: 65535 }),
     httpPort: e.int('FEEDBACK_HTTP_PORT', { default: 9105, min: 0, max: 65535 }),
     redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
+    natsUrl: e.url('NATS_URL', ['nats', 'tls']),
   };
   e.done();
   return config;

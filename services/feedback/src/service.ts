@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { FeedbackService, type SubmitFeedbackRequest } from '@tokenmesh/proto';
-import type { FeedbackAggregates } from './aggregates';
+import type { FeedbackAggregates, StoredFeedback } from './aggregates';
 
 export const MAX_COMMENT_CHARS = 4096;
 export const MAX_LABELS = 32;
@@ -17,13 +17,19 @@ function validate(req: SubmitFeedbackRequest): void {
   if (Object.keys(req.labels).length > MAX_LABELS) throw invalid('labels', `at most ${MAX_LABELS} labels`);
 }
 
+export interface FeedbackServiceOptions {
+  /** Told about each stored feedback (it goes out as an event); must not throw. */
+  readonly onFeedback?: (f: StoredFeedback) => void;
+  readonly now?: () => number;
+}
+
 /** FeedbackService: validated feedback into the store; reports from the running totals. */
-export function feedbackService(aggregates: FeedbackAggregates, now: () => number = Date.now): ServiceImpl<typeof FeedbackService> {
+export function feedbackService(aggregates: FeedbackAggregates, { onFeedback, now = Date.now }: FeedbackServiceOptions = {}): ServiceImpl<typeof FeedbackService> {
   return {
     async submitFeedback(req) {
       validate(req);
       const feedbackId = randomUUID();
-      await aggregates.record({
+      const stored: StoredFeedback = {
         feedbackId,
         requestId: req.requestId,
         model: req.model,
@@ -32,13 +38,26 @@ export function feedbackService(aggregates: FeedbackAggregates, now: () => numbe
         comment: req.comment,
         labels: { ...req.labels },
         receivedAtMs: now(),
-      });
+      };
+      await aggregates.record(stored);
+      onFeedback?.(stored);
       return { feedbackId };
     },
 
     async getReport(req) {
       const totals = await aggregates.totals(req.model || undefined);
-      return { variants: totals.map((t) => ({ model: t.model, variant: t.variant, feedbackCount: BigInt(t.feedbackCount), meanRating: t.meanRating })) };
+      return {
+        variants: totals.map((t) => ({
+          model: t.model,
+          variant: t.variant,
+          completions: BigInt(t.completions),
+          completionTokens: BigInt(t.completionTokens),
+          latencyP50Ms: t.latencyP50Ms,
+          latencyP99Ms: t.latencyP99Ms,
+          feedbackCount: BigInt(t.feedbackCount),
+          meanRating: t.meanRating,
+        })),
+      };
     },
   };
 }

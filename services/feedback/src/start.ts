@@ -1,26 +1,52 @@
+import { connectBus, EVENTS_STREAM, type Bus, type Consumption } from '@tokenmesh/bus';
 import { FeedbackService } from '@tokenmesh/proto';
 import { startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { FeedbackAggregates } from './aggregates';
+import { consumeCompletions } from './completion-consumer';
 import type { FeedbackConfig } from './config';
+import { feedbackPublisher } from './feedback-events';
 import { feedbackService } from './service';
 
 export interface FeedbackDeps {
-  /** A store shared with other services in one process (npm start); owned by the caller. */
+  /** Shared with other services in one process (npm start); owned by the caller. */
   readonly store?: Store;
+  readonly bus?: Bus;
 }
 
-/** Serves FeedbackService on Redis (REDIS_URL), a given store, or an in-memory store. */
+/**
+ * Serves FeedbackService and folds completion events into the reports. Store: the given one,
+ * Redis (REDIS_URL) or in-memory; bus: the given one, NATS (NATS_URL) or in-process.
+ */
 export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: FeedbackDeps = {}): Promise<RunningService> {
-  const owned = deps.store ? undefined : config.redisUrl ? await RedisStore.connect(config.redisUrl) : new MemoryStore();
-  const store = deps.store ?? owned!;
-  rt.logger.info('feedback store', { store: deps.store ? 'shared' : config.redisUrl ? 'redis' : 'memory' });
+  const ownedStore = deps.store ? undefined : config.redisUrl ? await RedisStore.connect(config.redisUrl) : new MemoryStore();
+  const store = deps.store ?? ownedStore!;
+  const ownedBus = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'feedback' }).catch(async (err: unknown) => {
+    await ownedStore?.close();
+    throw err;
+  });
+  const bus = deps.bus ?? ownedBus!;
+  const aggregates = new FeedbackAggregates(store);
+  let consumption: Consumption | undefined;
+  const release = async () => {
+    await consumption?.stop();
+    await ownedBus?.close();
+    await ownedStore?.close();
+  };
+  try {
+    await bus.ensureStream(EVENTS_STREAM);
+    consumption = await consumeCompletions(bus, aggregates, rt.tracer, rt.logger);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  rt.logger.info('feedback backends', { store: deps.store ? 'shared' : config.redisUrl ? 'redis' : 'memory', bus: deps.bus ? 'shared' : config.natsUrl ? 'nats' : 'memory' });
   return startService(
     {
       name: 'feedback',
       listen: config,
-      routes: (r) => r.service(FeedbackService, feedbackService(new FeedbackAggregates(store))),
-      release: () => owned?.close(),
+      routes: (r) => r.service(FeedbackService, feedbackService(aggregates, { onFeedback: feedbackPublisher(bus, rt.tracer, rt.logger) })),
+      release,
     },
     rt,
   );

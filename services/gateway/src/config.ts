@@ -12,6 +12,8 @@ export interface GatewayConfig {
   /** Model used when a request names none. */
   readonly defaultModel: string;
   readonly bodyLimitBytes: number;
+  /** NATS for completion events; an in-process bus when unset. */
+  readonly natsUrl: string | undefined;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -27,6 +29,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     feedbackUrl: url('GATEWAY_FEEDBACK_URL', 'http://127.0.0.1:50055'),
     defaultModel: e.str('GATEWAY_DEFAULT_MODEL', 'tinygpt'),
     bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
+    natsUrl: e.url('NATS_URL', ['nats', 'tls']),
   };
   e.check(config.grpcPort === 0 || config.grpcPort !== config.httpPort, `GATEWAY_GRPC_PORT and GATEWAY_HTTP_PORT must differ, both are ${config.grpcPort}`);
   e.done();

@@ -10,6 +10,7 @@ import {
   type Usage,
 } from '@tokenmesh/proto';
 import { apiError, fromUpstream } from './api-error';
+import type { CompletionSink } from './completion-events';
 import { StopMatcher } from './stop-matcher';
 
 /** The upstream services the gateway calls. */
@@ -18,6 +19,8 @@ export interface Upstreams {
   readonly router: Client<typeof GenerationService>;
   /** Used when a request names no model. */
   readonly defaultModel: string;
+  /** Told about every completion that finished (not about rejected or abandoned requests). */
+  readonly completions?: CompletionSink;
 }
 
 /** A text request as every front end (REST, OpenAI, gRPC, Connect) hands it over. */
@@ -124,12 +127,14 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   // A stop string ends the stream before the worker's last message: count what arrived.
   const prompt = encoded.tokenIds.length;
   const usage = last?.usage ?? { promptTokens: prompt, completionTokens: generated, totalTokens: prompt + generated };
-  yield {
-    type: 'done',
+  const done = {
+    type: 'done' as const,
     finishReason: stops.done ? FinishReason.STOP : (last?.finishReason ?? FinishReason.UNSPECIFIED),
     usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, totalTokens: usage.totalTokens },
     timings: { queueMs: last?.timings?.queueMs ?? 0, timeToFirstTokenMs: last?.timings?.timeToFirstTokenMs ?? 0, decodeMs: last?.timings?.decodeMs ?? 0, totalMs: performance.now() - started },
     model: last?.model ?? model,
     variant: last?.variant ?? '',
   };
+  up.completions?.({ requestId: req.requestId, model: done.model, variant: done.variant, finishReason: done.finishReason, usage: done.usage, timings: done.timings });
+  yield done;
 }

@@ -1,2 +1,2 @@
 export { loadConfig, type GatewayConfig } from './config';
-export { start } from './start';
+export { start, type GatewayDeps } from './start';

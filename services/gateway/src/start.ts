@@ -1,5 +1,7 @@
+import { connectBus, EVENTS_STREAM, type Bus } from '@tokenmesh/bus';
 import { FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
 import { createServiceClient, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { completionPublisher } from './completion-events';
 import type { GatewayConfig } from './config';
 import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
@@ -9,13 +11,29 @@ import { restApi } from './rest/rest-api';
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
  * plus the REST API on HTTP/1.1 (httpPort). Ready once the router's pool serves a model.
  */
-export async function start(config: GatewayConfig, rt: ServiceRuntime): Promise<RunningService> {
+export interface GatewayDeps {
+  /** A bus shared with other services in one process (npm start); owned by the caller. */
+  readonly bus?: Bus;
+}
+
+export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: GatewayDeps = {}): Promise<RunningService> {
+  const owned = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'gateway' });
+  const bus = deps.bus ?? owned!;
+  await bus.ensureStream(EVENTS_STREAM).catch(async (err: unknown) => {
+    await owned?.close();
+    throw err;
+  });
   const opts = { interceptors: rt.clientInterceptors };
   const tokenizer = createServiceClient(TokenizerService, config.tokenizerUrl, opts);
   const router = createServiceClient(GenerationService, config.routerUrl, opts);
   const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
   const closeClients = () => [tokenizer, router, feedback].forEach((c) => c.close());
-  const upstreams = { tokenizer: tokenizer.client, router: router.client, defaultModel: config.defaultModel };
+  const upstreams = {
+    tokenizer: tokenizer.client,
+    router: router.client,
+    defaultModel: config.defaultModel,
+    completions: completionPublisher(bus, rt.tracer, rt.logger),
+  };
   let stopReadiness: (() => void) | undefined;
   const service = await startService(
     {
@@ -24,9 +42,10 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime): Promise<
       routes: (r) => r.service(InferenceService, inferenceService(upstreams)),
       http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes }),
       serving: false,
-      release: () => {
+      release: async () => {
         stopReadiness?.();
         closeClients();
+        await owned?.close();
       },
     },
     rt,

@@ -2,6 +2,7 @@ import { loadConfig as feedbackConfig, start as startFeedback } from '@tokenmesh
 import { loadConfig as gatewayConfig, start as startGateway } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig, start as startInference } from '@tokenmesh/inference';
 import { loadConfig as routerConfig, start as startRouter } from '@tokenmesh/router';
+import { connectBus, MemoryBroker, type Bus } from '@tokenmesh/bus';
 import type { RunningService, ServiceRuntime } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { loadConfig as tokenizerConfig, start as startTokenizer } from '@tokenmesh/tokenizer';
@@ -16,22 +17,31 @@ export interface Mesh {
 
 /**
  * Starts every service from one environment (each reads its own variables), wiring their URLs
- * to one another. Without REDIS_URL they share one in-memory store. `runtime(name)` supplies each
- * service's logger, metrics and interceptors.
+ * to one another. Without REDIS_URL they share one in-memory store, without NATS_URL one
+ * in-process message broker. `runtime(name)` supplies each service's logger, metrics and
+ * interceptors.
  */
 export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: string) => ServiceRuntime): Promise<Mesh> {
   const started: RunningService[] = [];
-  const redisUrl = feedbackConfig(env).redisUrl;
+  const { redisUrl, natsUrl } = feedbackConfig(env);
   const store: Store = redisUrl ? await RedisStore.connect(redisUrl) : new MemoryStore();
+  const broker = new MemoryBroker();
+  const buses: Bus[] = [];
+  const bus = async (name: string) => {
+    const b = await connectBus(natsUrl, { name, broker });
+    buses.push(b);
+    return b;
+  };
   const close = async (graceMs?: number) => {
     for (const s of [...started].reverse()) await s.close(graceMs);
+    await Promise.all(buses.map((b) => b.close()));
     await store.close();
   };
   try {
     const add = (s: RunningService) => (started.push(s), s);
     const tokenizer = add(await startTokenizer(tokenizerConfig(env), runtime('tokenizer')));
     const inference = add(await startInference(inferenceConfig(env), runtime('inference')));
-    const feedback = add(await startFeedback(feedbackConfig(env), runtime('feedback'), { store }));
+    const feedback = add(await startFeedback(feedbackConfig(env), runtime('feedback'), { store, bus: await bus('feedback') }));
     const router = add(await startRouter(routerConfig({ ...env, ROUTER_WORKERS: env['ROUTER_WORKERS'] ?? inference.server.url }), runtime('router')));
     add(
       await startGateway(
@@ -42,6 +52,7 @@ export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: strin
           GATEWAY_FEEDBACK_URL: feedback.server.url,
         }),
         runtime('gateway'),
+        { bus: await bus('gateway') },
       ),
     );
   } catch (err) {
