@@ -8,3 +8,4 @@ export * from './service-runtime';
 export * from './create-runtime';
 export * from './run-main';
 export * from './start-service';
+export * from './rpc-metrics';

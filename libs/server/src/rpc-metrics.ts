@@ -1,0 +1,57 @@
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { createCounter, createHistogram, type Registry } from '@tokenmesh/metrics';
+
+/** Seconds; RPCs range from sub-millisecond lookups to minute-long generations. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+function codeName(err: unknown): string {
+  return Code[ConnectError.from(err).code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/**
+ * Counts every RPC a service handles by method and status code, and observes its duration; a
+ * server stream is measured until its last message (or its error, or its cancellation).
+ * `tokenmesh_rpc_server_requests_total{method, code}`, `tokenmesh_rpc_server_duration_seconds{method}`.
+ */
+export function rpcMetricsInterceptor(registry: Registry): Interceptor {
+  const requests = createCounter(registry, { name: 'rpc_server_requests_total', help: 'RPCs handled, by method and status code', labelNames: ['method', 'code'] as const });
+  const duration = createHistogram(registry, {
+    name: 'rpc_server_duration_seconds',
+    help: 'RPC duration until the last response message, by method',
+    labelNames: ['method'] as const,
+    buckets: DURATION_BUCKETS,
+  });
+  return (next) => async (req) => {
+    const method = `${req.service.typeName}/${req.method.name}`;
+    const start = performance.now();
+    const done = (code: string) => {
+      requests.inc({ method, code });
+      duration.observe({ method }, (performance.now() - start) / 1000);
+    };
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      done(codeName(err));
+      throw err;
+    }
+    if (!res.stream) {
+      done('ok');
+      return res;
+    }
+    const messages = res.message;
+    async function* measured() {
+      let code = 'canceled';
+      try {
+        yield* messages;
+        code = 'ok';
+      } catch (err) {
+        code = codeName(err);
+        throw err;
+      } finally {
+        done(code);
+      }
+    }
+    return { ...res, message: measured() };
+  };
+}
