@@ -11,6 +11,7 @@ import {
   type StreamConfig,
   type Unsubscribe,
 } from './bus';
+import { ConsumptionSet } from './consumption-set';
 import { resolveConsumeOptions, resolveStreamConfig } from './options';
 import { BusError } from './errors';
 import { normalizeHeaders, type Headers } from './headers';
@@ -33,7 +34,7 @@ export class MemoryBus implements Bus {
   private readonly onError: BusErrorReporter;
   private readonly unsubscribes = new Set<() => void>();
   private readonly deliveries = new Set<Promise<void>>();
-  private readonly consumptions = new Set<Consumption>();
+  private readonly consumptions = new ConsumptionSet();
   private closed = false;
 
   constructor(opts: MemoryBusOptions = {}) {
@@ -90,20 +91,13 @@ export class MemoryBus implements Bus {
     const resolved = resolveConsumeOptions(opts);
     const consumer = this.broker.consumer(stream, durable, resolved);
     const consumption = startMemoryConsumption(consumer, handler, this.onError, resolved.concurrency);
-    const tracked: Consumption = {
-      stop: async () => {
-        this.consumptions.delete(tracked);
-        await consumption.stop();
-      },
-    };
-    this.consumptions.add(tracked);
-    return tracked;
+    return this.consumptions.track(consumption);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.consumptions].map((c) => c.stop()));
+    await this.consumptions.stopAll();
     // Like a NATS drain: no new messages, but those already on their way are handled.
     for (const stop of [...this.unsubscribes]) stop();
     await Promise.all([...this.deliveries]);

@@ -3,6 +3,7 @@ import {
   reportToStderr, type Bus, type BusErrorReporter, type ConsumeOptions, type Consumption, type DurableHandler,
   type MessageHandler, type PublishAck, type PublishDurableOptions, type StreamConfig, type Unsubscribe,
 } from './bus';
+import { ConsumptionSet } from './consumption-set';
 import { BusError } from './errors';
 import { normalizeHeaders, type Headers } from './headers';
 import { ensureNatsConsumer, ensureNatsStream } from './nats-admin';
@@ -30,7 +31,7 @@ export interface NatsBusOptions {
 /** The `Bus` over nats-server: core NATS for pub/sub, JetStream for durable streams. */
 export class NatsBus implements Bus {
   private readonly deliveries = new Set<Promise<void>>();
-  private readonly consumptions = new Set<Consumption>();
+  private readonly consumptions = new ConsumptionSet();
   private jsm?: Promise<JetStreamManager>;
   private readonly js: JetStreamClient;
   private closing?: Promise<void>;
@@ -131,14 +132,7 @@ export class NatsBus implements Bus {
       await ensureNatsConsumer(await this.manager(), stream, durable, o);
       const consumer = await this.js.consumers.get(stream, durable);
       const consumption = await startNatsConsumption(consumer, stream, durable, handler, this.onError, o.concurrency);
-      const tracked: Consumption = {
-        stop: async () => {
-          this.consumptions.delete(tracked);
-          await consumption.stop();
-        },
-      };
-      this.consumptions.add(tracked);
-      return tracked;
+      return this.consumptions.track(consumption);
     } catch (err) {
       throw mapNatsError(err, `consume ${stream}/${durable}`);
     }
@@ -146,7 +140,7 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all([...this.consumptions].map((c) => c.stop()));
+      await this.consumptions.stopAll();
       // A drain needs the server; while it is unreachable, give up after a bound and just close.
       if (!this.nc.isClosed()) {
         let timer: NodeJS.Timeout | undefined;

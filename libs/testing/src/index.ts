@@ -7,3 +7,4 @@ export * from './wait-for';
 export * from './grpc-js-client';
 export * from './otlp-receiver';
 export * from './service-process';
+export * from './describe-with-fixture';

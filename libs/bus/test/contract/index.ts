@@ -1,27 +1,13 @@
-import type { BusFixture } from './fixture';
+import { describeWithFixture } from '@tokenmesh/testing';
 import { coreContract } from './core';
 import { durableContract } from './durable';
+import type { BusFixture } from './fixture';
 import { redeliveryContract } from './redelivery';
 import { streamAdminContract } from './stream-admin';
 
-/**
- * The one behaviour suite every `Bus` adapter must pass. `start` runs once per adapter, in
- * beforeAll, and its fixture's teardown in afterAll.
- */
+/** The one behaviour suite every `Bus` adapter must pass; `start` runs once per adapter. */
 export function busContract(adapter: string, start: () => Promise<BusFixture>): void {
-  describe(`Bus contract: ${adapter}`, () => {
-    let fixture: BusFixture | undefined;
-    const get = (): BusFixture => {
-      if (!fixture) throw new Error('fixture not started');
-      return fixture;
-    };
-    beforeAll(async () => {
-      fixture = await start();
-    });
-    afterAll(async () => {
-      await fixture?.teardown();
-    });
-
+  describeWithFixture(`Bus contract: ${adapter}`, start, (get) => {
     coreContract(get);
     durableContract(get);
     redeliveryContract(get);
