@@ -1,20 +1,23 @@
 /**
- * Worker-thread entry: owns one onnxruntime session, the KV cache of every sequence and their
- * samplers. onnxruntime's run() blocks its thread, so it never runs on a thread that serves RPCs;
+ * Worker-thread entry: owns one onnxruntime session, the batched KV cache and every sequence's
+ * sampler. onnxruntime's run() blocks its thread, so it never runs on a thread that serves RPCs;
  * the main thread only exchanges token ids with this one.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { CausalLm, type KvTensors } from '@tokenmesh/model';
+import { CausalLm, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import { rebuildKv, type KvRow } from './batch-kv';
 import { Sampler } from './sampler';
 import type { AddSequence, StepResult, StepToken, WorkerCall, WorkerInit, WorkerReply } from './worker-protocol';
 
 interface Sequence {
   readonly add: AddSequence;
   readonly sampler: Sampler;
-  past: KvTensors | undefined;
-  /** Tokens held in the KV cache. */
+  /** Positions in its KV cache (prompt and generated tokens, `last` excluded until fed). */
   length: number;
+  /** The newest sampled token, fed at the next decode step. */
   last: number;
+  /** Its KV cache: undefined until prefilled; a prefill batch's cache until it joins the running batch. */
+  kv: KvRow | undefined;
 }
 
 const port = parentPort!;
@@ -33,44 +36,83 @@ async function load(init: WorkerInit): Promise<{ lm: CausalLm; provider: string 
   throw new Error(`no execution provider could load ${init.modelDir}: ${errors.join('; ')}`);
 }
 
-async function step(lm: CausalLm, seqs: Map<string, Sequence>): Promise<StepResult> {
-  const tokens: StepToken[] = [];
-  let prefillMs = 0;
-  let decodeMs = 0;
-  for (const seq of seqs.values()) {
+const zeros = (n: number) => new Array<number>(n).fill(0);
+const ones = (n: number) => new Array<number>(n).fill(1);
+
+/**
+ * Batched steps over every sequence: one forward pass decodes all running sequences together
+ * (left-padded rows of one KV cache), one more prefills the sequences that joined since the
+ * last step. While membership is unchanged each step's `present` is the next step's `past`; a
+ * sequence joining or leaving costs one rebuild of the cache.
+ */
+class Batcher {
+  constructor(
+    private readonly lm: CausalLm,
+    private readonly seqs: Map<string, Sequence>,
+  ) {}
+
+  async step(): Promise<StepResult> {
+    const tokens: StepToken[] = [];
     const t0 = performance.now();
-    const prefill = seq.past === undefined;
-    const ids = prefill ? [[...seq.add.promptIds]] : [[seq.last]];
-    const total = seq.length + ids[0]!.length;
-    const positions = [ids[0]!.map((_, i) => seq.length + i)];
-    const out = await lm.forward(ids, [new Array<number>(total).fill(1)], positions, seq.past);
-    const { token, logprob } = seq.sampler.next(lm.lastLogits(out, 0));
-    seq.past = out.past;
-    seq.length = total;
-    seq.last = token;
-    tokens.push({ id: seq.add.id, token, logprob });
-    if (prefill) prefillMs += performance.now() - t0;
-    else decodeMs += performance.now() - t0;
+    const running = [...this.seqs.values()].filter((s) => s.kv !== undefined);
+    if (running.length > 0) await this.decode(running, tokens);
+    const t1 = performance.now();
+    const fresh = [...this.seqs.values()].filter((s) => s.kv === undefined);
+    if (fresh.length > 0) await this.prefill(fresh, tokens);
+    return { tokens, decodeBatch: running.length, prefillBatch: fresh.length, prefillMs: performance.now() - t1, decodeMs: t1 - t0 };
   }
-  return { tokens, prefillMs, decodeMs };
+
+  private async decode(running: Sequence[], tokens: StepToken[]): Promise<void> {
+    const names = pastNames(this.lm.spec);
+    const shared = running[0]!.kv!.past;
+    const unchanged = running.every((s, i) => s.kv!.past === shared && s.kv!.index === i) && shared[names[0]!]!.dims[0] === running.length;
+    const past = unchanged ? shared : rebuildKv(running.map((s) => s.kv!), names).past;
+    const width = past[names[0]!]!.dims[2]!;
+    const out = await this.lm.forward(
+      running.map((s) => [s.last]),
+      running.map((s) => [...zeros(width - s.length), ...ones(s.length + 1)]),
+      running.map((s) => [s.length]),
+      past,
+    );
+    running.forEach((s, i) => {
+      const { token, logprob } = s.sampler.next(this.lm.lastLogits(out, i));
+      s.length += 1;
+      s.last = token;
+      s.kv = { past: out.past, index: i, length: s.length };
+      tokens.push({ id: s.add.id, token, logprob });
+    });
+  }
+
+  private async prefill(fresh: Sequence[], tokens: StepToken[]): Promise<void> {
+    const { ids, mask } = leftPad(fresh.map((s) => s.add.promptIds), this.lm.spec.padTokenId);
+    const out = await this.lm.forward(ids, mask, positionIds(mask));
+    fresh.forEach((s, i) => {
+      const { token, logprob } = s.sampler.next(this.lm.lastLogits(out, i));
+      s.length = s.add.promptIds.length;
+      s.last = token;
+      s.kv = { past: out.past, index: i, length: s.length };
+      tokens.push({ id: s.add.id, token, logprob });
+    });
+  }
 }
 
 async function main(): Promise<void> {
   const { lm, provider } = await load(workerData as WorkerInit);
   const seqs = new Map<string, Sequence>();
+  const batcher = new Batcher(lm, seqs);
   // Calls are handled strictly in order: a step must see every add/remove sent before it.
   let chain = Promise.resolve();
   port.on('message', ({ call, request }: WorkerCall) => {
     chain = chain.then(async () => {
       try {
         if (request.op === 'add') {
-          seqs.set(request.seq.id, { add: request.seq, sampler: new Sampler(request.seq.sampling, request.seq.promptIds), past: undefined, length: 0, last: -1 });
+          seqs.set(request.seq.id, { add: request.seq, sampler: new Sampler(request.seq.sampling, request.seq.promptIds), length: 0, last: -1, kv: undefined });
           reply({ kind: 'result', call, value: null });
         } else if (request.op === 'remove') {
           seqs.delete(request.id);
           reply({ kind: 'result', call, value: null });
         } else {
-          reply({ kind: 'result', call, value: await step(lm, seqs) });
+          reply({ kind: 'result', call, value: await batcher.step() });
         }
       } catch (err) {
         reply({ kind: 'error', call, message: (err as Error).message });

@@ -29,6 +29,10 @@ export interface StepToken {
 
 export interface StepResult {
   readonly tokens: StepToken[];
+  /** Sequences decoded together in this step's one decode pass (0 when none ran). */
+  readonly decodeBatch: number;
+  /** Prompts prefilled together in this step's prefill pass. */
+  readonly prefillBatch: number;
   /** Milliseconds spent in onnxruntime for prompt prefill and for decoding in this step. */
   readonly prefillMs: number;
   readonly decodeMs: number;

@@ -1,0 +1,79 @@
+import { resolve } from 'node:path';
+import { validateSampling } from '@tokenmesh/model';
+import { Engine, type GenerationEvent } from '../src/engine';
+import { ModelRunner } from '../src/model-runner';
+
+const MODEL = resolve(__dirname, '../../../models/tinygpt');
+const PROMPTS = [
+  'In the beginning God created',
+  'A hacker is a person who',
+  'And the LORD said unto Moses,',
+  'The Jargon File',
+  'foo',
+  'And it came to pass, when the',
+  'kludge: n.',
+  'Blessed are',
+];
+
+async function tokens(events: AsyncIterable<GenerationEvent>, onToken?: (n: number) => void): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of events) {
+    if (e.type === 'token') {
+      out.push(e.tokenId);
+      onToken?.(out.length);
+    }
+  }
+  return out;
+}
+
+describe('continuous batching in the worker', () => {
+  let runner: ModelRunner;
+  let engine: Engine;
+  beforeAll(async () => {
+    runner = await ModelRunner.start(MODEL, { intraOpThreads: 1, executionProviders: ['cpu'] });
+    engine = new Engine(runner);
+  });
+  afterAll(() => runner.close());
+
+  const request = (i: number, seed?: number) => {
+    const promptIds = [...Buffer.from(PROMPTS[i % PROMPTS.length]!, 'utf8')];
+    const maxTokens = 12 + ((i * 7) % 29); // leave at different steps
+    const sampling = validateSampling(
+      seed === undefined ? { temperature: 0, maxTokens } : { temperature: 0.9, seed, maxTokens },
+      { promptTokens: promptIds.length, contextLength: runner.spec.contextLength, vocabSize: runner.spec.vocabSize },
+    );
+    return { promptIds, sampling };
+  };
+
+  it('16 mixed requests, joining at different steps and leaving at different lengths, each give their solo output', async () => {
+    const specs = Array.from({ length: 16 }, (_, i) => request(i, i % 4 === 3 ? 1000 + i : undefined));
+    const solo: number[][] = [];
+    // Widest decode pass seen: proves the sequences share forward passes, not just steps.
+    let widest = 0;
+    const step = runner.step.bind(runner);
+    runner.step = async () => {
+      const r = await step();
+      widest = Math.max(widest, r.decodeBatch);
+      return r;
+    };
+    for (const [i, s] of specs.entries()) solo.push(await tokens(engine.generate({ id: `solo-${i}`, ...s })));
+    expect(widest).toBe(1);
+
+    // Half start together; each of the others joins once the previous one has streamed 3 tokens.
+    const batched: Promise<number[]>[] = specs.slice(0, 8).map((s, i) => tokens(engine.generate({ id: `b-${i}`, ...s })));
+    let chain = Promise.resolve();
+    for (let i = 8; i < 16; i++) {
+      chain = chain.then(
+        () =>
+          new Promise<void>((joined) => {
+            batched[i] = tokens(engine.generate({ id: `b-${i}`, ...specs[i]! }), (n) => n === 3 && joined());
+          }),
+      );
+    }
+    await chain;
+    const results = await Promise.all(batched);
+    results.forEach((r, i) => expect([i, r]).toEqual([i, solo[i]]));
+    expect(engine.running).toBe(0);
+    expect(widest).toBeGreaterThanOrEqual(8);
+  });
+});
