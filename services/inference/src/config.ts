@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EnvReader } from '@tokenmesh/config';
+import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
 import { parseModelEntry, type ModelEntry } from './model-repo';
 
 export const DEFAULT_MODEL_DIR = resolve(__dirname, '../../../models/tinygpt');
@@ -17,6 +18,8 @@ export interface InferenceConfig {
   readonly intraOpThreads: number;
   /** Tried in order, first that loads wins, e.g. cuda,cpu. */
   readonly executionProviders: readonly string[];
+  /** Admission limits of each model's engine. */
+  readonly limits: EngineLimits;
 }
 
 const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
@@ -43,7 +46,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     models,
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
     executionProviders: providers,
+    limits: {
+      maxBatchSize: e.int('INFERENCE_MAX_BATCH_SIZE', { default: DEFAULT_LIMITS.maxBatchSize, min: 1, max: 1024 }),
+      maxBatchPrefillTokens: e.int('INFERENCE_MAX_BATCH_PREFILL_TOKENS', { default: DEFAULT_LIMITS.maxBatchPrefillTokens, min: 1, max: 1 << 24 }),
+      maxBatchTotalTokens: e.int('INFERENCE_MAX_BATCH_TOTAL_TOKENS', { default: DEFAULT_LIMITS.maxBatchTotalTokens, min: 1, max: 1 << 26 }),
+      maxQueueSize: e.int('INFERENCE_MAX_QUEUE_SIZE', { default: DEFAULT_LIMITS.maxQueueSize, min: 0, max: 1 << 20 }),
+      maxQueueDelayMs: e.int('INFERENCE_MAX_QUEUE_DELAY_MS', { default: DEFAULT_LIMITS.maxQueueDelayMs, min: 0, max: 10_000 }),
+    },
   };
+  const l = config.limits;
+  e.check(
+    l.maxBatchPrefillTokens <= l.maxBatchTotalTokens,
+    `INFERENCE_MAX_BATCH_PREFILL_TOKENS (${l.maxBatchPrefillTokens}) must be <= INFERENCE_MAX_BATCH_TOTAL_TOKENS (${l.maxBatchTotalTokens})`,
+  );
   e.check(models.length > 0, 'INFERENCE_MODELS must name at least one model');
   e.done();
   return config;

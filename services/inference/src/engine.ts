@@ -1,6 +1,8 @@
 import type { Sampling } from '@tokenmesh/model';
 import { AsyncQueue } from './async-queue';
+import { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
 import type { ModelRunner } from './model-runner';
+import { RequestQueue, type Queued } from './request-queue';
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
 
@@ -10,6 +12,10 @@ export interface GenerationRequest {
   readonly sampling: Sampling;
   /** Aborting ends the stream with finish reason `cancelled` and frees the sequence at once. */
   readonly signal?: AbortSignal;
+  /** Lower runs first; FIFO within a level. Default 0. */
+  readonly priority?: number;
+  /** performance.now() by which the request must have started, or it fails with QueueDeadlineError. */
+  readonly deadline?: number;
 }
 
 export interface TokenEvent {
@@ -36,48 +42,119 @@ export interface FinishEvent {
 
 export type GenerationEvent = TokenEvent | FinishEvent;
 
-interface Active {
+interface Active extends Queued {
   readonly req: GenerationRequest;
   readonly out: AsyncQueue<GenerationEvent>;
-  readonly submitted: number;
+  /** KV tokens reserved while it runs: prompt + max_tokens. */
+  readonly cost: number;
   firstAt: number | undefined;
   queueMs: number;
   generated: number;
   done: boolean;
 }
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
 /**
- * Drives one model's worker: sequences join between steps (the worker prefills them in the next
- * step), every step yields one token per sequence, finished or cancelled sequences leave before
- * the next step. Batching several sequences into one forward pass is the scheduler's job (later).
+ * Drives one model's worker. Requests wait in the queue (the single owner of waiting state);
+ * between steps the engine admits as many as the limits allow (batch size, prefill tokens, KV
+ * budget), the worker prefills them in the next step and decodes every running sequence in one
+ * pass; finished or cancelled sequences leave before the next step (continuous batching).
  */
 export class Engine {
   private readonly active = new Map<string, Active>();
+  private readonly waiting: RequestQueue<Active>;
+  private reserved = 0;
   private loop: Promise<void> | undefined;
+  /** Smoothed request duration, the retry hint given when the queue is full. */
+  private typicalMs = 1000;
 
-  constructor(private readonly runner: ModelRunner) {}
+  constructor(
+    private readonly runner: ModelRunner,
+    readonly limits: EngineLimits = DEFAULT_LIMITS,
+  ) {
+    this.waiting = new RequestQueue<Active>(limits.maxQueueSize, () => this.typicalMs);
+  }
 
+  /** Requests admitted to the worker. */
   get running(): number {
     return this.active.size;
   }
 
-  /** Streams the tokens of one request, then one finish event. */
+  get queued(): number {
+    return this.waiting.size;
+  }
+
+  /** KV tokens reserved by running requests, of limits.maxBatchTotalTokens. */
+  get kvReserved(): number {
+    return this.reserved;
+  }
+
+  /**
+   * Streams the tokens of one request, then one finish event.
+   * @throws QueueFullError at once when the queue is full; RequestTooLargeError when the request
+   * could never fit the limits.
+   */
   generate(req: GenerationRequest): AsyncIterable<GenerationEvent> {
-    if (this.active.has(req.id)) throw new Error(`request id ${req.id} is already running`);
-    const a: Active = { req, out: new AsyncQueue(), submitted: performance.now(), firstAt: undefined, queueMs: 0, generated: 0, done: false };
-    this.active.set(req.id, a);
-    const onAbort = () => this.finish(a, 'cancelled');
-    if (req.signal?.aborted) onAbort();
-    else {
-      req.signal?.addEventListener('abort', onAbort, { once: true });
-      this.runner.add({ id: req.id, promptIds: req.promptIds, sampling: req.sampling }).catch((e: Error) => this.fail(a, e));
-      this.loop ??= this.run().finally(() => (this.loop = undefined));
+    if (this.active.has(req.id) || this.waiting.remove(req.id)) throw new Error(`request id ${req.id} is already running`);
+    const prompt = req.promptIds.length;
+    const cost = prompt + req.sampling.maxTokens;
+    if (prompt > this.limits.maxBatchPrefillTokens) {
+      throw new RequestTooLargeError('prompt', `${prompt} tokens exceed this worker's prefill budget of ${this.limits.maxBatchPrefillTokens}`);
     }
+    if (cost > this.limits.maxBatchTotalTokens) {
+      throw new RequestTooLargeError('max_tokens', `prompt + max_tokens = ${cost} tokens exceed this worker's KV budget of ${this.limits.maxBatchTotalTokens}`);
+    }
+    const now = performance.now();
+    const a: Active = {
+      id: req.id,
+      priority: req.priority ?? 0,
+      deadline: req.deadline,
+      enqueuedAt: now,
+      req,
+      out: new AsyncQueue(),
+      cost,
+      firstAt: undefined,
+      queueMs: 0,
+      generated: 0,
+      done: false,
+    };
+    this.waiting.push(a);
+    // Free capacity is used at once (the worker prefills it at its next step), so the queue only
+    // holds what cannot run yet; when idle with a batching window, arrivals gather first.
+    if (this.limits.maxQueueDelayMs === 0 || this.active.size > 0) this.admit();
+    const onAbort = () => {
+      this.waiting.remove(a.id);
+      this.finish(a, 'cancelled');
+    };
+    if (req.signal?.aborted) onAbort();
+    else req.signal?.addEventListener('abort', onAbort, { once: true });
+    this.kick();
     return a.out;
   }
 
+  private kick(): void {
+    this.loop ??= this.run().finally(() => {
+      this.loop = undefined;
+      if (this.active.size > 0 || this.waiting.size > 0) this.kick();
+    });
+  }
+
   private async run(): Promise<void> {
-    while (this.active.size > 0) {
+    for (;;) {
+      for (const late of this.waiting.expire(performance.now())) this.fail(late, new QueueDeadlineError(performance.now() - late.enqueuedAt));
+      if (this.active.size === 0) {
+        const oldest = this.waiting.oldest();
+        if (!oldest) return;
+        // Idle: give simultaneous arrivals a moment to form one prefill batch.
+        const wait = oldest.enqueuedAt + this.limits.maxQueueDelayMs - performance.now();
+        if (wait > 0 && this.waiting.size < this.limits.maxBatchSize) {
+          await sleep(wait);
+          continue;
+        }
+      }
+      this.admit();
+      if (this.active.size === 0) return;
       const started = performance.now();
       let result;
       try {
@@ -91,7 +168,7 @@ export class Engine {
         if (!a || a.done) continue;
         if (a.firstAt === undefined) {
           a.firstAt = performance.now();
-          a.queueMs = Math.max(0, started - a.submitted);
+          a.queueMs = Math.max(0, started - a.enqueuedAt);
         }
         a.generated++;
         const { sampling } = a.req;
@@ -105,32 +182,55 @@ export class Engine {
     }
   }
 
-  private finish(a: Active, reason: FinishReason): void {
-    if (a.done) return;
+  /** Moves waiting requests into the worker while the limits allow. */
+  private admit(): void {
+    let prefill = 0;
+    const admitted = this.waiting.take((a) => {
+      const prompt = a.req.promptIds.length;
+      if (this.active.size >= this.limits.maxBatchSize) return false;
+      if (prefill + prompt > this.limits.maxBatchPrefillTokens) return false;
+      if (this.reserved + a.cost > this.limits.maxBatchTotalTokens) return false;
+      prefill += prompt;
+      this.reserved += a.cost;
+      this.active.set(a.id, a);
+      return true;
+    });
+    for (const a of admitted) {
+      this.runner.add({ id: a.id, promptIds: a.req.promptIds, sampling: a.req.sampling }).catch((e: Error) => this.fail(a, e));
+    }
+  }
+
+  private leave(a: Active): boolean {
+    if (a.done) return false;
     a.done = true;
-    this.active.delete(a.req.id);
-    // Ordered after any pending step, so the sequence is gone before the next one.
-    this.runner.remove(a.req.id).catch(() => undefined);
+    if (this.active.delete(a.id)) {
+      this.reserved -= a.cost;
+      // Ordered after any pending step, so the sequence is gone before the next one.
+      this.runner.remove(a.id).catch(() => undefined);
+    }
+    return true;
+  }
+
+  private finish(a: Active, reason: FinishReason): void {
+    if (!this.leave(a)) return;
     const now = performance.now();
+    this.typicalMs = 0.9 * this.typicalMs + 0.1 * (now - a.enqueuedAt);
     a.out.push({
       type: 'finish',
       reason,
       promptTokens: a.req.promptIds.length,
       completionTokens: a.generated,
       timings: {
-        queueMs: a.queueMs,
-        timeToFirstTokenMs: a.firstAt === undefined ? 0 : a.firstAt - a.submitted,
+        queueMs: a.firstAt === undefined ? now - a.enqueuedAt : a.queueMs,
+        timeToFirstTokenMs: a.firstAt === undefined ? 0 : a.firstAt - a.enqueuedAt,
         decodeMs: a.firstAt === undefined ? 0 : now - a.firstAt,
-        totalMs: now - a.submitted,
+        totalMs: now - a.enqueuedAt,
       },
     });
     a.out.end();
   }
 
   private fail(a: Active, err: Error): void {
-    if (a.done) return;
-    a.done = true;
-    this.active.delete(a.req.id);
-    a.out.end(err);
+    if (this.leave(a)) a.out.end(err);
   }
 }

@@ -4,3 +4,5 @@ export { ModelRunner, type RunnerOptions } from './model-runner';
 export { generationService } from './service';
 export { loadConfig, type InferenceConfig } from './config';
 export { start } from './start';
+export { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
+export { QueueFullError, RequestQueue } from './request-queue';

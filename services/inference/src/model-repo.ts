@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '@tokenmesh/model';
 import { Engine } from './engine';
+import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
 import { ModelRunner, type RunnerOptions } from './model-runner';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
@@ -36,12 +37,12 @@ export interface LoadedModel {
 export class ModelRepo {
   private constructor(readonly models: readonly LoadedModel[]) {}
 
-  static async load(entries: readonly ModelEntry[], options: RunnerOptions): Promise<ModelRepo> {
+  static async load(entries: readonly ModelEntry[], options: RunnerOptions, limits: EngineLimits = DEFAULT_LIMITS): Promise<ModelRepo> {
     const models: LoadedModel[] = [];
     try {
       for (const entry of entries) {
         const runner = await ModelRunner.start(entry.dir, options);
-        models.push({ entry, spec: runner.spec, runner, engine: new Engine(runner), id: `${entry.name}@${entry.version}` });
+        models.push({ entry, spec: runner.spec, runner, engine: new Engine(runner, limits), id: `${entry.name}@${entry.version}` });
       }
     } catch (err) {
       await Promise.all(models.map((m) => m.runner.close()));

@@ -33,4 +33,11 @@ describe('inference config', () => {
       'INFERENCE_MODELS must name at least one model',
     ]);
   });
+
+  it('reads engine limits and checks the prefill budget against the KV budget', () => {
+    expect(loadConfig({ INFERENCE_MAX_BATCH_SIZE: '8', INFERENCE_MAX_QUEUE_DELAY_MS: '5' }).limits).toMatchObject({ maxBatchSize: 8, maxQueueDelayMs: 5 });
+    expect(() => loadConfig({ INFERENCE_MAX_BATCH_PREFILL_TOKENS: '9000', INFERENCE_MAX_BATCH_TOTAL_TOKENS: '8000' })).toThrow(
+      'INFERENCE_MAX_BATCH_PREFILL_TOKENS (9000) must be <= INFERENCE_MAX_BATCH_TOTAL_TOKENS (8000)',
+    );
+  });
 });

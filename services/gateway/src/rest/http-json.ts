@@ -66,5 +66,7 @@ export function sendError(res: HttpResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  sendJson(res, status, body);
+  // Overload answers carry the worker's retry hint (gRPC metadata) as Retry-After.
+  const retryAfter = ConnectError.from(err).metadata.get('retry-after');
+  sendJson(res, status, body, retryAfter ? { 'retry-after': retryAfter } : {});
 }

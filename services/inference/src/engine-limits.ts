@@ -1,0 +1,40 @@
+/** The engine's admission limits (TGI's names and meanings). */
+export interface EngineLimits {
+  /** Sequences decoded together at most. */
+  readonly maxBatchSize: number;
+  /** Prompt tokens prefilled in one step at most. */
+  readonly maxBatchPrefillTokens: number;
+  /** KV budget: the sum over running requests of prompt + max_tokens. */
+  readonly maxBatchTotalTokens: number;
+  /** Requests waiting at most; beyond it, RESOURCE_EXHAUSTED at once. */
+  readonly maxQueueSize: number;
+  /** When idle, how long to gather arrivals into one prefill batch (Triton's max_queue_delay). */
+  readonly maxQueueDelayMs: number;
+}
+
+export const DEFAULT_LIMITS: EngineLimits = {
+  maxBatchSize: 32,
+  maxBatchPrefillTokens: 4096,
+  maxBatchTotalTokens: 32_768,
+  maxQueueSize: 256,
+  maxQueueDelayMs: 0,
+};
+
+/** A request that could never be admitted under the limits: the caller's input, not load. */
+export class RequestTooLargeError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'RequestTooLargeError';
+  }
+}
+
+/** The request's deadline passed while it waited in the queue. */
+export class QueueDeadlineError extends Error {
+  constructor(waitedMs: number) {
+    super(`deadline exceeded after ${Math.round(waitedMs)} ms in the queue`);
+    this.name = 'QueueDeadlineError';
+  }
+}

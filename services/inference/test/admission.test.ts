@@ -1,0 +1,111 @@
+import { resolve } from 'node:path';
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { validateSampling } from '@tokenmesh/model';
+import { GenerationService } from '@tokenmesh/proto';
+import type { GenerationEvent } from '../src/engine';
+import { QueueDeadlineError } from '../src/engine-limits';
+import { ModelRepo, parseModelEntry } from '../src/model-repo';
+import { generationService } from '../src/service';
+
+const MODEL = resolve(__dirname, '../../../models/tinygpt');
+const LIMITS = { maxBatchSize: 2, maxBatchPrefillTokens: 512, maxBatchTotalTokens: 4096, maxQueueSize: 1, maxQueueDelayMs: 0 };
+
+async function firstError(stream: AsyncIterable<unknown>): Promise<ConnectError | undefined> {
+  try {
+    for await (const _ of stream) void _;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  return undefined;
+}
+
+describe('admission: batch size, queue limit, deadlines, cancellation', () => {
+  let repo: ModelRepo;
+  let client: Client<typeof GenerationService>;
+  let steps = 0;
+
+  beforeAll(async () => {
+    repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] }, LIMITS);
+    const runner = repo.models[0]!.runner;
+    const step = runner.step.bind(runner);
+    runner.step = () => (steps++, step());
+    client = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, generationService(repo, 'w1'))));
+  });
+  afterAll(() => repo.close());
+
+  const long = (prompt: string, signal?: AbortSignal) =>
+    client.generate({ model: 'tinygpt', promptTokenIds: [...Buffer.from(prompt)], sampling: { maxTokens: 300, temperature: 0 } }, { signal });
+
+  it('a cancelled stream frees its slot: the queued request starts within one step, the other is unaffected', async () => {
+    const engine = repo.models[0]!.engine;
+    const spec = repo.models[0]!.spec;
+    const run = (prompt: string, signal?: AbortSignal) => {
+      const promptIds = [...Buffer.from(prompt)];
+      const sampling = validateSampling({ maxTokens: 120, temperature: 0 }, { promptTokens: promptIds.length, contextLength: spec.contextLength, vocabSize: spec.vocabSize });
+      return engine.generate({ id: `${prompt}-${Math.random()}`, promptIds, sampling, signal })[Symbol.asyncIterator]();
+    };
+    const drain = async (it: AsyncIterator<GenerationEvent>, onFirst?: () => void) => {
+      const ids: number[] = [];
+      for (let e = await it.next(); !e.done; e = await it.next()) {
+        if (e.value.type === 'token') {
+          if (ids.length === 0) onFirst?.();
+          ids.push(e.value.tokenId);
+        }
+      }
+      return ids;
+    };
+    const solo = await drain(run('And God said'));
+
+    const abortA = new AbortController();
+    const a = run('In the beginning', abortA.signal);
+    await a.next();
+    let bStarted!: () => void;
+    const bRunning = new Promise<void>((r) => (bStarted = r));
+    const b = drain(run('And God said'), () => bStarted());
+    await bRunning;
+    let stepsAtFirst = -1;
+    const c = drain(run('The Jargon File'), () => (stepsAtFirst = steps));
+    for (let i = 0; i < 5; i++) await a.next();
+    expect([engine.running, engine.queued]).toEqual([2, 1]);
+    const stepsAtCancel = steps;
+    abortA.abort();
+    await c;
+    // Cancelled during step k (or between steps): c is admitted before the next step and gets its
+    // first token from that step's prefill.
+    expect(stepsAtFirst - stepsAtCancel).toBeLessThanOrEqual(2);
+    expect(await b).toEqual(solo);
+  });
+
+  it('a full queue answers RESOURCE_EXHAUSTED at once, with a retry-after hint', async () => {
+    const abort = new AbortController();
+    const running = [long('one', abort.signal), long('two', abort.signal)].map((s) => firstError(s));
+    const engine = repo.models[0]!.engine;
+    while (engine.running < 2) await new Promise((r) => setTimeout(r, 1));
+    const queued = firstError(long('three', abort.signal));
+    while (engine.queued < 1) await new Promise((r) => setTimeout(r, 1));
+    const t0 = performance.now();
+    const err = await firstError(long('four'));
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(err?.code).toBe(Code.ResourceExhausted);
+    expect(err?.rawMessage).toContain('the queue is full (1 requests waiting)');
+    expect(Number(err?.metadata.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    abort.abort();
+    await Promise.all([...running, queued]);
+  });
+
+  it('a deadline that passes in the queue ends the request with a deadline error, unstarted', async () => {
+    const engine = repo.models[0]!.engine;
+    const spec = repo.models[0]!.spec;
+    const sampling = validateSampling({ maxTokens: 200, temperature: 0 }, { promptTokens: 1, contextLength: spec.contextLength, vocabSize: spec.vocabSize });
+    const abort = new AbortController();
+    const busy = ['x', 'y'].map((id) => engine.generate({ id, promptIds: [65], sampling, signal: abort.signal })[Symbol.asyncIterator]());
+    await Promise.all(busy.map((it) => it.next()));
+    const t0 = performance.now();
+    const late = engine.generate({ id: 'late', promptIds: [66], sampling, deadline: t0 + 100 })[Symbol.asyncIterator]();
+    await expect(late.next()).rejects.toThrow(QueueDeadlineError);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    abort.abort();
+    for (const it of busy) while (!(await it.next()).done);
+    expect([engine.running, engine.queued, engine.kvReserved]).toEqual([0, 0, 0]);
+  });
+});
