@@ -1,6 +1,7 @@
 import type { Sampling } from '@tokenmesh/model';
 import { AsyncQueue } from './async-queue';
 import { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
+import type { EngineObserver } from './engine-metrics';
 import type { ModelRunner } from './model-runner';
 import { RequestQueue, type Queued } from './request-queue';
 
@@ -48,6 +49,7 @@ interface Active extends Queued {
   /** KV tokens reserved while it runs: prompt + max_tokens. */
   readonly cost: number;
   firstAt: number | undefined;
+  lastAt: number;
   queueMs: number;
   generated: number;
   done: boolean;
@@ -72,6 +74,7 @@ export class Engine {
   constructor(
     private readonly runner: ModelRunner,
     readonly limits: EngineLimits = DEFAULT_LIMITS,
+    private readonly observer?: EngineObserver,
   ) {
     this.waiting = new RequestQueue<Active>(limits.maxQueueSize, () => this.typicalMs);
   }
@@ -115,6 +118,7 @@ export class Engine {
       out: new AsyncQueue(),
       cost,
       firstAt: undefined,
+      lastAt: 0,
       queueMs: 0,
       generated: 0,
       done: false,
@@ -163,13 +167,17 @@ export class Engine {
         for (const a of this.active.values()) this.fail(a, err as Error);
         return;
       }
+      this.observer?.step(result.prefillMs, result.decodeMs, result.decodeBatch, result.prefillBatch);
+      const now = performance.now();
       for (const t of result.tokens) {
         const a = this.active.get(t.id);
         if (!a || a.done) continue;
         if (a.firstAt === undefined) {
-          a.firstAt = performance.now();
+          a.firstAt = now;
           a.queueMs = Math.max(0, started - a.enqueuedAt);
-        }
+          this.observer?.firstToken(a.queueMs, now - a.enqueuedAt);
+        } else this.observer?.token(now - a.lastAt);
+        a.lastAt = now;
         a.generated++;
         const { sampling } = a.req;
         if (this.runner.spec.eosTokenIds.includes(t.token)) this.finish(a, 'eos');
@@ -215,6 +223,7 @@ export class Engine {
     if (!this.leave(a)) return;
     const now = performance.now();
     this.typicalMs = 0.9 * this.typicalMs + 0.1 * (now - a.enqueuedAt);
+    if (a.firstAt !== undefined) this.observer?.finished(a.req.promptIds.length, a.generated, now - a.enqueuedAt);
     a.out.push({
       type: 'finish',
       reason,

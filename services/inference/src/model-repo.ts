@@ -1,7 +1,9 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '@tokenmesh/model';
 import { Engine } from './engine';
+import type { Registry } from '@tokenmesh/metrics';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
+import { EngineMetrics } from './engine-metrics';
 import { ModelRunner, type RunnerOptions } from './model-runner';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
@@ -37,12 +39,17 @@ export interface LoadedModel {
 export class ModelRepo {
   private constructor(readonly models: readonly LoadedModel[]) {}
 
-  static async load(entries: readonly ModelEntry[], options: RunnerOptions, limits: EngineLimits = DEFAULT_LIMITS): Promise<ModelRepo> {
+  /** Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model. */
+  static async load(entries: readonly ModelEntry[], options: RunnerOptions, limits: EngineLimits = DEFAULT_LIMITS, registry?: Registry): Promise<ModelRepo> {
     const models: LoadedModel[] = [];
+    const metrics = registry && new EngineMetrics(registry, limits.maxBatchSize);
     try {
       for (const entry of entries) {
         const runner = await ModelRunner.start(entry.dir, options);
-        models.push({ entry, spec: runner.spec, runner, engine: new Engine(runner, limits), id: `${entry.name}@${entry.version}` });
+        const id = `${entry.name}@${entry.version}`;
+        const engine = new Engine(runner, limits, metrics?.forModel(id));
+        metrics?.watch(id, engine);
+        models.push({ entry, spec: runner.spec, runner, engine, id });
       }
     } catch (err) {
       await Promise.all(models.map((m) => m.runner.close()));

@@ -7,7 +7,7 @@ import { warmUp } from './warm-up';
 
 /** Loads every configured model in its worker thread, warms them up, then reports SERVING. */
 export async function start(config: InferenceConfig, rt: ServiceRuntime): Promise<RunningService> {
-  const repo = await ModelRepo.load(config.models, { intraOpThreads: config.intraOpThreads, executionProviders: config.executionProviders }, config.limits);
+  const repo = await ModelRepo.load(config.models, { intraOpThreads: config.intraOpThreads, executionProviders: config.executionProviders }, config.limits, rt.metrics);
   for (const m of repo.models) {
     rt.logger.info('model loaded', { model: m.id, dir: m.entry.dir, execution_provider: m.runner.executionProvider, context_length: m.spec.contextLength });
   }

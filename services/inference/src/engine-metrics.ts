@@ -1,0 +1,94 @@
+import { bucketsUpTo, createCounter, createGauge, createHistogram, type Registry } from '@tokenmesh/metrics';
+
+/** Seconds, for latencies from sub-millisecond steps to minute-long requests. */
+const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** What the metrics read from each model's engine when scraped. */
+export interface EngineGauges {
+  readonly running: number;
+  readonly queued: number;
+  readonly kvReserved: number;
+  readonly limits: { readonly maxBatchTotalTokens: number };
+}
+
+/** The engine's observations for one model; every metric carries a `model` label (name@version). */
+export interface EngineObserver {
+  step(prefillMs: number, decodeMs: number, decodeBatch: number, prefillBatch: number): void;
+  firstToken(queueMs: number, timeToFirstTokenMs: number): void;
+  token(interTokenMs: number): void;
+  finished(promptTokens: number, completionTokens: number, totalMs: number): void;
+}
+
+/**
+ * vLLM's serving metrics under the tokenmesh_ prefix, with the same meanings: requests running
+ * and waiting, time to first token, inter-token latency, end-to-end latency, queue time, prefill
+ * and decode step durations, batch size, KV budget used, prompt and generation tokens.
+ */
+export class EngineMetrics {
+  private readonly engines = new Map<string, EngineGauges>();
+  private readonly ttft;
+  private readonly itl;
+  private readonly e2e;
+  private readonly queue;
+  private readonly prefill;
+  private readonly decode;
+  private readonly batch;
+  private readonly promptTokens;
+  private readonly generationTokens;
+
+  constructor(registry: Registry, maxBatchSize: number) {
+    const h = (name: string, help: string, buckets = LATENCY) => createHistogram(registry, { name, help, labelNames: ['model'] as const, buckets });
+    this.ttft = h('time_to_first_token_seconds', 'Time from arrival to the first generated token');
+    this.itl = h('inter_token_latency_seconds', 'Time between consecutive tokens of a request');
+    this.e2e = h('e2e_request_latency_seconds', 'Time from arrival to the last token');
+    this.queue = h('request_queue_time_seconds', 'Time a request waited before its prefill');
+    this.prefill = h('prefill_step_seconds', 'Duration of one batched prefill pass');
+    this.decode = h('decode_step_seconds', 'Duration of one batched decode pass');
+    this.batch = h('decode_batch_size', 'Sequences decoded together in one pass', bucketsUpTo(maxBatchSize));
+    this.promptTokens = createCounter(registry, { name: 'prompt_tokens_total', help: 'Prompt tokens prefilled', labelNames: ['model'] as const });
+    this.generationTokens = createCounter(registry, { name: 'generation_tokens_total', help: 'Tokens generated', labelNames: ['model'] as const });
+    const engines = this.engines;
+    // Read at scrape time, so the gauges never lag the engines.
+    const gauge = (name: string, help: string, read: (e: EngineGauges) => number) =>
+      createGauge(registry, {
+        name,
+        help,
+        labelNames: ['model'] as const,
+        collect() {
+          for (const [model, e] of engines) this.set({ model }, read(e));
+        },
+      });
+    gauge('num_requests_running', 'Requests in the running batch', (e) => e.running);
+    gauge('num_requests_waiting', 'Requests waiting in the queue', (e) => e.queued);
+    gauge('kv_budget_used_ratio', 'Reserved KV tokens over max_batch_total_tokens', (e) => e.kvReserved / e.limits.maxBatchTotalTokens);
+  }
+
+  /** Reads a model's running, waiting and KV gauges from `engine` at every scrape. */
+  watch(model: string, engine: EngineGauges): void {
+    this.engines.set(model, engine);
+  }
+
+  /** The observer for one model's engine. */
+  forModel(model: string): EngineObserver {
+    const l = { model };
+    return {
+      step: (prefillMs, decodeMs, decodeBatch, prefillBatch) => {
+        if (prefillBatch > 0) this.prefill.observe(l, prefillMs / 1000);
+        if (decodeBatch > 0) {
+          this.decode.observe(l, decodeMs / 1000);
+          this.batch.observe(l, decodeBatch);
+        }
+      },
+      firstToken: (queueMs, ttftMs) => {
+        this.queue.observe(l, queueMs / 1000);
+        this.ttft.observe(l, ttftMs / 1000);
+      },
+      token: (itlMs) => this.itl.observe(l, itlMs / 1000),
+      finished: (prompt, completion, totalMs) => {
+        this.promptTokens.inc(l, prompt);
+        this.generationTokens.inc(l, completion);
+        this.e2e.observe(l, totalMs / 1000);
+      },
+    };
+  }
+}
