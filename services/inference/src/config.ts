@@ -4,7 +4,8 @@ import { EnvReader } from '@tokenmesh/config';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
 import { parseModelEntry, type ModelEntry } from './model-repo';
 
-export const DEFAULT_MODEL_DIR = resolve(__dirname, '../../../models/tinygpt');
+/** The committed models: the default tinygpt and the Llama-family fixture. */
+export const DEFAULT_MODEL_DIRS = ['tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));
 
 export interface InferenceConfig {
   readonly host: string;
@@ -27,7 +28,7 @@ const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 /** Parses INFERENCE_* variables once. @throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
   const e = new EnvReader(env);
-  const entries = e.list('INFERENCE_MODELS', [DEFAULT_MODEL_DIR]);
+  const entries = e.list('INFERENCE_MODELS', DEFAULT_MODEL_DIRS);
   const models: ModelEntry[] = [];
   for (const entry of entries) {
     try {

@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '@tokenmesh/config';
-import { DEFAULT_MODEL_DIR, loadConfig } from '../src/config';
+import { DEFAULT_MODEL_DIRS, loadConfig } from '../src/config';
 
 describe('inference config', () => {
-  it('defaults to the committed tinygpt on CPU', () => {
+  it('defaults to both committed models on CPU', () => {
     const c = loadConfig({});
-    expect(c.models).toEqual([{ name: 'tinygpt', version: '1', dir: DEFAULT_MODEL_DIR }]);
+    expect(c.models).toEqual([
+      { name: 'tinygpt', version: '1', dir: DEFAULT_MODEL_DIRS[0] },
+      { name: 'tinyllama', version: '1', dir: DEFAULT_MODEL_DIRS[1] },
+    ]);
     expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'] });
   });
 

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { EnvReader } from '@tokenmesh/config';
 
-export const DEFAULT_MODEL_DIR = resolve(__dirname, '../../../models/tinygpt');
+/** The committed models: the default tinygpt and the Llama-family fixture. */
+export const DEFAULT_MODEL_DIRS = ['tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));
 
 export interface TokenizerConfig {
   readonly host: string;
@@ -20,7 +21,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TokenizerConfi
     host: e.str('TOKENIZER_HOST', '127.0.0.1'),
     port: e.int('TOKENIZER_PORT', { default: 50052, min: 0, max: 65535 }),
     httpPort: e.int('TOKENIZER_HTTP_PORT', { default: 9102, min: 0, max: 65535 }),
-    modelDirs: e.list('TOKENIZER_MODELS', [DEFAULT_MODEL_DIR]).map((d) => resolve(d)),
+    modelDirs: e.list('TOKENIZER_MODELS', DEFAULT_MODEL_DIRS).map((d) => resolve(d)),
   };
   e.check(config.modelDirs.length > 0, 'TOKENIZER_MODELS must name at least one model directory');
   e.done();
