@@ -6,3 +6,4 @@ export { loadConfig, type InferenceConfig } from './config';
 export { start } from './start';
 export { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
 export { QueueFullError, RequestQueue } from './request-queue';
+export { rebuildKv, type KvRow } from './batch-kv';

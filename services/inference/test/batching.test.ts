@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
-import { validateSampling } from '@tokenmesh/model';
+import { loadReference, validateSampling } from '@tokenmesh/model';
 import { Engine, type GenerationEvent } from '../src/engine';
 import { ModelRunner } from '../src/model-runner';
 
-const MODEL = resolve(__dirname, '../../../models/tinygpt');
-const PROMPTS = [
+const MODELS = resolve(__dirname, '../../../models');
+// tinygpt is trained: any prompt has a well-separated greedy path. tinyllama has random weights:
+// only its reference prompts are known to be free of near-ties.
+const TINYGPT_PROMPTS = [
   'In the beginning God created',
   'A hacker is a person who',
   'And the LORD said unto Moses,',
@@ -26,18 +28,20 @@ async function tokens(events: AsyncIterable<GenerationEvent>, onToken?: (n: numb
   return out;
 }
 
-describe('continuous batching in the worker', () => {
+describe.each(['tinygpt', 'tinyllama'])('continuous batching in the worker (%s)', (name) => {
   let runner: ModelRunner;
   let engine: Engine;
+  let PROMPTS: string[];
   beforeAll(async () => {
-    runner = await ModelRunner.start(MODEL, { intraOpThreads: 1, executionProviders: ['cpu'] });
+    runner = await ModelRunner.start(resolve(MODELS, name), { intraOpThreads: 1, executionProviders: ['cpu'] });
     engine = new Engine(runner);
+    PROMPTS = name === 'tinygpt' ? TINYGPT_PROMPTS : (await loadReference(resolve(MODELS, name))).cases.flatMap((c) => c.prompts);
   });
   afterAll(() => runner.close());
 
   const request = (i: number, seed?: number) => {
     const promptIds = [...Buffer.from(PROMPTS[i % PROMPTS.length]!, 'utf8')];
-    const maxTokens = 12 + ((i * 7) % 29); // leave at different steps
+    const maxTokens = 12 + ((i * 7) % 21); // leave at different steps (reference paths are 32 long)
     const sampling = validateSampling(
       seed === undefined ? { temperature: 0, maxTokens } : { temperature: 0.9, seed, maxTokens },
       { promptTokens: promptIds.length, contextLength: runner.spec.contextLength, vocabSize: runner.spec.vocabSize },
