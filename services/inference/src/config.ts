@@ -17,6 +17,8 @@ export interface InferenceConfig {
   readonly models: readonly ModelEntry[];
   /** onnxruntime intra-op threads per session. */
   readonly intraOpThreads: number;
+  /** Worker threads (each an onnxruntime session and an engine) per model. */
+  readonly workersPerModel: number;
   /** Tried in order, first that loads wins, e.g. cuda,cpu. */
   readonly executionProviders: readonly string[];
   /** Admission limits of each model's engine. */
@@ -46,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     workerId: e.str('INFERENCE_WORKER_ID', `${hostname()}-${process.pid}`),
     models,
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
+    workersPerModel: e.int('INFERENCE_WORKERS_PER_MODEL', { default: 1, min: 1, max: 64 }),
     executionProviders: providers,
     limits: {
       maxBatchSize: e.int('INFERENCE_MAX_BATCH_SIZE', { default: DEFAULT_LIMITS.maxBatchSize, min: 1, max: 1024 }),

@@ -7,3 +7,4 @@ export { start } from './start';
 export { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
 export { QueueFullError, RequestQueue } from './request-queue';
 export { rebuildKv, type KvRow } from './batch-kv';
+export { EnginePool } from './engine-pool';

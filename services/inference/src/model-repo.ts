@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '@tokenmesh/model';
 import { Engine } from './engine';
+import { EnginePool } from './engine-pool';
 import type { Registry } from '@tokenmesh/metrics';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
 import { EngineMetrics } from './engine-metrics';
@@ -29,8 +30,9 @@ export function parseModelEntry(entry: string): ModelEntry {
 export interface LoadedModel {
   readonly entry: ModelEntry;
   readonly spec: ModelSpec;
-  readonly runner: ModelRunner;
-  readonly engine: Engine;
+  /** One worker thread each (INFERENCE_WORKERS_PER_MODEL). */
+  readonly runners: readonly ModelRunner[];
+  readonly engine: EnginePool;
   /** name@version, as reported to callers. */
   readonly id: string;
 }
@@ -40,19 +42,30 @@ export class ModelRepo {
   private constructor(readonly models: readonly LoadedModel[]) {}
 
   /** Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model. */
-  static async load(entries: readonly ModelEntry[], options: RunnerOptions, limits: EngineLimits = DEFAULT_LIMITS, registry?: Registry): Promise<ModelRepo> {
+  static async load(
+    entries: readonly ModelEntry[],
+    options: RunnerOptions & { workersPerModel?: number },
+    limits: EngineLimits = DEFAULT_LIMITS,
+    registry?: Registry,
+  ): Promise<ModelRepo> {
+    const started: ModelRunner[] = [];
     const models: LoadedModel[] = [];
     const metrics = registry && new EngineMetrics(registry, limits.maxBatchSize);
     try {
       for (const entry of entries) {
-        const runner = await ModelRunner.start(entry.dir, options);
         const id = `${entry.name}@${entry.version}`;
-        const engine = new Engine(runner, limits, metrics?.forModel(id));
+        const runners: ModelRunner[] = [];
+        for (let i = 0; i < (options.workersPerModel ?? 1); i++) {
+          const runner = await ModelRunner.start(entry.dir, options);
+          started.push(runner);
+          runners.push(runner);
+        }
+        const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id))));
         metrics?.watch(id, engine);
-        models.push({ entry, spec: runner.spec, runner, engine, id });
+        models.push({ entry, spec: runners[0]!.spec, runners, engine, id });
       }
     } catch (err) {
-      await Promise.all(models.map((m) => m.runner.close()));
+      await Promise.all(started.map((r) => r.close()));
       throw err;
     }
     return new ModelRepo(models);
@@ -66,6 +79,6 @@ export class ModelRepo {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.models.map((m) => m.runner.close()));
+    await Promise.all(this.models.flatMap((m) => m.runners.map((r) => r.close())));
   }
 }

@@ -7,9 +7,14 @@ import { warmUp } from './warm-up';
 
 /** Loads every configured model in its worker thread, warms them up, then reports SERVING. */
 export async function start(config: InferenceConfig, rt: ServiceRuntime): Promise<RunningService> {
-  const repo = await ModelRepo.load(config.models, { intraOpThreads: config.intraOpThreads, executionProviders: config.executionProviders }, config.limits, rt.metrics);
+  const repo = await ModelRepo.load(
+    config.models,
+    { intraOpThreads: config.intraOpThreads, executionProviders: config.executionProviders, workersPerModel: config.workersPerModel },
+    config.limits,
+    rt.metrics,
+  );
   for (const m of repo.models) {
-    rt.logger.info('model loaded', { model: m.id, dir: m.entry.dir, execution_provider: m.runner.executionProvider, context_length: m.spec.contextLength });
+    rt.logger.info('model loaded', { model: m.id, dir: m.entry.dir, execution_provider: m.runners[0]!.executionProvider, worker_threads: m.runners.length, context_length: m.spec.contextLength });
   }
   const service = await startService(
     {

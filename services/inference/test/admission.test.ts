@@ -26,7 +26,7 @@ describe('admission: batch size, queue limit, deadlines, cancellation', () => {
 
   beforeAll(async () => {
     repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] }, LIMITS);
-    const runner = repo.models[0]!.runner;
+    const runner = repo.models[0]!.runners[0]!;
     const step = runner.step.bind(runner);
     runner.step = () => (steps++, step());
     client = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, generationService(repo, 'w1'))));

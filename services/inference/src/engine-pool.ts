@@ -1,0 +1,34 @@
+import type { Engine, GenerationEvent, GenerationRequest } from './engine';
+
+/**
+ * Several engines for one model, each with its own worker thread (INFERENCE_WORKERS_PER_MODEL):
+ * more cores for one model when a single onnxruntime session cannot use them. A request goes to
+ * the engine with the least work (running plus queued), and stays there.
+ */
+export class EnginePool {
+  constructor(readonly engines: readonly Engine[]) {
+    if (engines.length === 0) throw new Error('an engine pool needs at least one engine');
+  }
+
+  get limits(): Engine['limits'] {
+    return this.engines[0]!.limits;
+  }
+
+  get running(): number {
+    return this.engines.reduce((n, e) => n + e.running, 0);
+  }
+
+  get queued(): number {
+    return this.engines.reduce((n, e) => n + e.queued, 0);
+  }
+
+  get kvReserved(): number {
+    return this.engines.reduce((n, e) => n + e.kvReserved, 0);
+  }
+
+  generate(req: GenerationRequest): AsyncIterable<GenerationEvent> {
+    let best = this.engines[0]!;
+    for (const e of this.engines) if (e.running + e.queued < best.running + best.queued) best = e;
+    return best.generate(req);
+  }
+}
