@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { argmax, CausalLm, leftPad, pastNames, positionIds, validateSampling } from '@tokenmesh/model';
 import { DEFAULT_LIMITS, ModelRepo, parseModelEntry, rebuildKv } from '@tokenmesh/inference';
 import { quantile, round } from './stats';
@@ -11,6 +12,8 @@ export interface Run {
   readonly ttftP99Ms?: number;
   readonly itlP50Ms?: number;
   readonly itlP99Ms?: number;
+  /** Event-loop lag p99 of the serving thread during the run. */
+  readonly loopLagP99Ms?: number;
 }
 
 /** The hardware limit: onnxruntime alone, a fixed batch, present fed back as past, greedy. */
@@ -41,6 +44,8 @@ export async function engineRun(dir: string, concurrency: number, maxBatchSize =
     const ttft: number[] = [];
     const itl: number[] = [];
     let tokens = 0;
+    const lag = monitorEventLoopDelay({ resolution: 5 });
+    lag.enable();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async (_, i) => {
@@ -60,7 +65,9 @@ export async function engineRun(dir: string, concurrency: number, maxBatchSize =
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
+    lag.disable();
     return {
+      loopLagP99Ms: round(lag.percentile(99) / 1e6, 1),
       tokensPerS: round(tokens / seconds),
       ttftP50Ms: round(quantile(ttft, 0.5)),
       ttftP99Ms: round(quantile(ttft, 0.99)),

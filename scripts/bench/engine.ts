@@ -42,14 +42,14 @@ async function benchModel(name: string): Promise<Record<string, Run> | undefined
 function table(name: string, runs: Record<string, Run>): string {
   const ms = (v?: number) => (v === undefined ? '–' : String(v));
   const rows = Object.entries(runs).map(
-    ([label, r]) => `| ${label} | ${r.tokensPerS} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.itlP50Ms)} | ${ms(r.itlP99Ms)} |`,
+    ([label, r]) => `| ${label} | ${r.tokensPerS} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.itlP50Ms)} | ${ms(r.itlP99Ms)} | ${ms(r.loopLagP99Ms)} |`,
   );
   const ratio = (a: string, b: string) => (runs[a] && runs[b] ? round(runs[a]!.tokensPerS / runs[b]!.tokensPerS, 2) : NaN);
   return [
     `### ${name}`,
     '',
-    '| run | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms |',
-    '|---|---|---|---|---|---|',
+    '| run | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | event-loop lag p99 ms |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
     '',
     `- engine at concurrency 32 / bare loop at batch 32: **${ratio('engine concurrency 32', 'bare batch 32')}** (target ≥ 0.85)`,
