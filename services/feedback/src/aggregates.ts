@@ -52,19 +52,20 @@ export class FeedbackAggregates {
   async record(f: StoredFeedback): Promise<void> {
     await this.store.set(`feedback:${f.feedbackId}`, JSON.stringify(f), { ttlMs: FEEDBACK_TTL_MS });
     const key = `report:${f.model}${SEP}${f.variant}`;
-    await this.store.hIncrBy(key, 'feedback_count', 1);
-    await this.store.hIncrByFloat(key, 'rating_sum', f.rating);
+    // Counts last: a report read between these writes never counts an entry whose sums are missing.
     await this.store.hIncrBy(INDEX, `${f.model}${SEP}${f.variant}`, 1);
+    await this.store.hIncrByFloat(key, 'rating_sum', f.rating);
+    await this.store.hIncrBy(key, 'feedback_count', 1);
   }
 
   /** Counts a completion once per request id; false when it was already counted. */
   async recordCompletion(c: CompletionFacts): Promise<boolean> {
     if (!(await this.store.setIfAbsent(`completion-seen:${c.requestId}`, '1', COMPLETION_DEDUP_MS))) return false;
     const id = `${c.model}${SEP}${c.variant}`;
-    await this.store.hIncrBy(`report:${id}`, 'completions', 1);
+    await this.store.hIncrBy(INDEX, id, 1);
     await this.store.hIncrBy(`report:${id}`, 'completion_tokens', c.completionTokens);
     await this.store.hIncrBy(`report:${id}`, bucketField(c.totalMs), 1);
-    await this.store.hIncrBy(INDEX, id, 1);
+    await this.store.hIncrBy(`report:${id}`, 'completions', 1);
     return true;
   }
 
