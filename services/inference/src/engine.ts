@@ -99,7 +99,7 @@ export class Engine {
    * could never fit the limits.
    */
   generate(req: GenerationRequest): AsyncIterable<GenerationEvent> {
-    if (this.active.has(req.id) || this.waiting.remove(req.id)) throw new Error(`request id ${req.id} is already running`);
+    if (this.active.has(req.id) || this.waiting.has(req.id)) throw new Error(`request id ${req.id} is already running or queued`);
     const prompt = req.promptIds.length;
     const cost = prompt + req.sampling.maxTokens;
     if (prompt > this.limits.maxBatchPrefillTokens) {

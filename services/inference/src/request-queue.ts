@@ -53,6 +53,10 @@ export class RequestQueue<T extends Queued> {
     this.items.splice(i, 0, r);
   }
 
+  has(id: string): boolean {
+    return this.items.some((r) => r.id === id);
+  }
+
   remove(id: string): T | undefined {
     const i = this.items.findIndex((r) => r.id === id);
     return i < 0 ? undefined : this.items.splice(i, 1)[0];

@@ -108,4 +108,22 @@ describe('admission: batch size, queue limit, deadlines, cancellation', () => {
     for (const it of busy) while (!(await it.next()).done);
     expect([engine.running, engine.queued, engine.kvReserved]).toEqual([0, 0, 0]);
   });
+
+  it('a second request with a queued id is refused and the queued one still runs', async () => {
+    const engine = repo.models[0]!.engine.engines[0]!;
+    const spec = repo.models[0]!.spec;
+    const sampling = validateSampling({ maxTokens: 100, temperature: 0 }, { promptTokens: 1, contextLength: spec.contextLength, vocabSize: spec.vocabSize });
+    const abort = new AbortController();
+    const busy = ['p', 'q'].map((id) => engine.generate({ id, promptIds: [65], sampling, signal: abort.signal })[Symbol.asyncIterator]());
+    await Promise.all(busy.map((it) => it.next()));
+    const queued = engine.generate({ id: 'dup', promptIds: [66], sampling: { ...sampling, maxTokens: 3 } })[Symbol.asyncIterator]();
+    expect(engine.queued).toBe(1);
+    expect(() => engine.generate({ id: 'dup', promptIds: [67], sampling })).toThrow('request id dup is already running or queued');
+    expect(engine.queued).toBe(1);
+    abort.abort();
+    let tokens = 0;
+    for (let e = await queued.next(); !e.done; e = await queued.next()) if (e.value.type === 'token') tokens++;
+    expect(tokens).toBe(3);
+    for (const it of busy) while (!(await it.next()).done);
+  });
 });
