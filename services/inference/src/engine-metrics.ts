@@ -8,7 +8,8 @@ export interface EngineGauges {
   readonly running: number;
   readonly queued: number;
   readonly kvReserved: number;
-  readonly limits: { readonly maxBatchTotalTokens: number };
+  /** KV tokens that may be reserved at most (max_batch_total_tokens, summed over a pool). */
+  readonly kvBudget: number;
 }
 
 /** The engine's observations for one model; every metric carries a `model` label (name@version). */
@@ -60,7 +61,7 @@ export class EngineMetrics {
       });
     gauge('num_requests_running', 'Requests in the running batch', (e) => e.running);
     gauge('num_requests_waiting', 'Requests waiting in the queue', (e) => e.queued);
-    gauge('kv_budget_used_ratio', 'Reserved KV tokens over max_batch_total_tokens', (e) => e.kvReserved / e.limits.maxBatchTotalTokens);
+    gauge('kv_budget_used_ratio', 'Reserved KV tokens over the KV budget (max_batch_total_tokens per worker thread)', (e) => e.kvReserved / e.kvBudget);
   }
 
   /** Reads a model's running, waiting and KV gauges from `engine` at every scrape. */

@@ -10,10 +10,6 @@ export class EnginePool {
     if (engines.length === 0) throw new Error('an engine pool needs at least one engine');
   }
 
-  get limits(): Engine['limits'] {
-    return this.engines[0]!.limits;
-  }
-
   get running(): number {
     return this.engines.reduce((n, e) => n + e.running, 0);
   }
@@ -24,6 +20,10 @@ export class EnginePool {
 
   get kvReserved(): number {
     return this.engines.reduce((n, e) => n + e.kvReserved, 0);
+  }
+
+  get kvBudget(): number {
+    return this.engines.reduce((n, e) => n + e.kvBudget, 0);
   }
 
   generate(req: GenerationRequest): AsyncIterable<GenerationEvent> {

@@ -88,9 +88,13 @@ export class Engine {
     return this.waiting.size;
   }
 
-  /** KV tokens reserved by running requests, of limits.maxBatchTotalTokens. */
+  /** KV tokens reserved by running requests, of kvBudget. */
   get kvReserved(): number {
     return this.reserved;
+  }
+
+  get kvBudget(): number {
+    return this.limits.maxBatchTotalTokens;
   }
 
   /**

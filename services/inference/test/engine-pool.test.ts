@@ -9,6 +9,8 @@ describe('several worker threads per model', () => {
     try {
       const pool = repo.models[0]!.engine;
       expect(pool.engines).toHaveLength(2);
+      // Two threads, two KV budgets: the ratio metric divides by their sum.
+      expect(pool.kvBudget).toBe(2 * pool.engines[0]!.kvBudget);
       const c = (await loadReference(dir)).cases[0]!;
       const prompt = c.input_ids[0]!;
       const sampling = validateSampling({ maxTokens: 32, temperature: 0 }, { promptTokens: prompt.length, contextLength: 512, vocabSize: 257 });
