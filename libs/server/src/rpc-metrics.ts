@@ -1,11 +1,12 @@
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { ConnectError, type Interceptor } from '@connectrpc/connect';
+import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { createCounter, createHistogram, type Registry } from '@tokenmesh/metrics';
 
 /** Seconds; RPCs range from sub-millisecond lookups to minute-long generations. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 function codeName(err: unknown): string {
-  return Code[ConnectError.from(err).code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  return codeToString(ConnectError.from(err).code);
 }
 
 /**

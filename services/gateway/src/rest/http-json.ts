@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { apiError, restError } from '../api-error';
 
 /** HTTP status for each Connect code, as Connect's own HTTP mapping. */
@@ -56,7 +57,7 @@ export function errorBody(err: unknown): { status: number; body: { error: { mess
   const e = ConnectError.from(err);
   const rest = restError(e);
   const status = STATUS[e.code] ?? 500;
-  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : Code[e.code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : codeToString(e.code);
   return { status, body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } } };
 }
 
