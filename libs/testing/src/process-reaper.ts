@@ -8,13 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * ends, however it ends, the kernel closes the pipe and the watchdog kills the server and
  * removes its temp dir.
  */
-const WATCHDOG = 'read line; kill -KILL "$1" 2>/dev/null; rm -rf "$2"';
+const WATCHDOG = 'read line; kill -KILL "$1" 2>/dev/null; [ -n "$2" ] && rm -rf "$2"';
 
 /**
- * Arms a watchdog that kills `child` and removes `dir` once this process has exited; returns
+ * Arms a watchdog that kills `child` and removes `dir` (if given) once this process has exited; returns
  * the disarm to call after stopping the server normally.
  */
-export function reapOnExit(child: ChildProcess, dir: string): () => void {
+export function reapOnExit(child: ChildProcess, dir = ''): () => void {
   if (child.pid === undefined) return () => undefined; // spawn failed: nothing to reap
   const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'tokenmesh-reaper', String(child.pid), dir], {
     stdio: ['pipe', 'ignore', 'ignore'],

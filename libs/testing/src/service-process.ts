@@ -1,6 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { reapOnExit } from './process-reaper';
 
@@ -34,7 +32,7 @@ export function startServiceProcess(name: string, env: Record<string, string>, t
     env: { ...process.env, OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const disarm = reapOnExit(child, mkdtempSync(join(tmpdir(), `tokenmesh-${name}-`)));
+  const disarm = reapOnExit(child);
   let out = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => (disarm(), r(code))));
   return new Promise((resolveStart, reject) => {
