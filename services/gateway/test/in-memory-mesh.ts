@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
 import { generationService, ModelRepo, parseModelEntry } from '@tokenmesh/inference';
 import { GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { RoundRobin, routerService } from '@tokenmesh/router';
+import { routerService, TrafficRouter, WorkerPool } from '@tokenmesh/router';
 import { tokenizerService, TokenizerRepo } from '@tokenmesh/tokenizer';
 import type { Upstreams } from '../src/generate-text';
 
@@ -26,6 +26,10 @@ export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: U
   };
   const workerClient = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, counted)));
   const tokenizers = await TokenizerRepo.load([modelDir]);
+  const pool = new WorkerPool({ connect: () => ({ client: workerClient, close: () => undefined }) });
+  const w1 = pool.announce({ id: 'w1', address: 'w1', models: repo.models.map((m) => m.id), running: 0, waiting: 0, kvBudgetUsed: 0, weight: 1, draining: false });
+  for (const m of repo.models) w1.contextLengths.set(m.id, m.spec.contextLength);
+  const router = new TrafficRouter({ pool, defaultStrategy: 'p2c', plan: () => undefined });
   return {
     repo,
     workerCalls: () => calls,
@@ -33,10 +37,7 @@ export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: U
     upstreams: {
       defaultModel: repo.models[0]!.entry.name,
       tokenizer: createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, tokenizerService(tokenizers)))),
-      router: createClient(
-        GenerationService,
-        createRouterTransport((r) => r.service(GenerationService, routerService(new RoundRobin([{ address: 'w1', client: workerClient }])))),
-      ),
+      router: createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(pool, router)))),
     },
   };
 }

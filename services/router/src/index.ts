@@ -1,4 +1,5 @@
-export { RoundRobin } from './round-robin';
-export { routerService, type WorkerTarget } from './service';
+export { routerService } from './service';
+export { TrafficRouter, VARIANT_HEADER, WORKER_HEADER } from './traffic-router';
+export { WorkerPool, Worker } from './pool';
 export { loadConfig, type RouterConfig } from './config';
-export { start } from './start';
+export { start, type RouterDeps } from './start';

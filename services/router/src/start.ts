@@ -1,21 +1,82 @@
+import { connectBus, type Bus, type Unsubscribe } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
 import { createServiceClient, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
-import { RoundRobin } from './round-robin';
+import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
+import { RouterMetrics } from './router-metrics';
 import { routerService } from './service';
+import { ShadowRunner } from './shadow-runner';
+import { loadTrafficConfig, SplitPlan, watchTrafficConfig } from './traffic';
+import { TrafficRouter } from './traffic-router';
 
-/** Serves GenerationService in front of the configured workers. */
-export async function start(config: RouterConfig, rt: ServiceRuntime): Promise<RunningService> {
-  const clients = config.workers.map((url) => ({ url, ...createServiceClient(GenerationService, url, { interceptors: rt.clientInterceptors }) }));
-  const service = await startService(
-    {
-      name: 'router',
-      listen: config,
-      routes: (r) => r.service(GenerationService, routerService(new RoundRobin(clients.map((c) => ({ address: c.url, client: c.client }))))),
-      release: () => clients.forEach((c) => c.close()),
+export interface RouterDeps {
+  /** Shared with other services in one process (npm start); owned by the caller. */
+  readonly bus?: Bus;
+}
+
+/**
+ * Serves GenerationService in front of the worker pool: static workers from ROUTER_WORKERS plus
+ * those discovered by heartbeat on the bus (the given one, or NATS_URL), each health-watched;
+ * traffic splits from ROUTER_CONFIG_FILE, reloaded on change.
+ */
+export async function start(config: RouterConfig, rt: ServiceRuntime, deps: RouterDeps = {}): Promise<RunningService> {
+  const { logger } = rt;
+  const clients = new Map<string, ReturnType<typeof createServiceClient<typeof GenerationService>>>();
+  const pool: WorkerPool = new WorkerPool({
+    connect: (address) => {
+      const c = createServiceClient(GenerationService, address, { interceptors: rt.clientInterceptors });
+      clients.set(address, c);
+      return { client: c.client, close: () => (c.close(), clients.delete(address)) };
     },
-    rt,
-  );
-  rt.logger.info('routing to workers', { workers: config.workers });
-  return service;
+    heartbeatMs: config.heartbeatMs,
+    missedBeats: config.missedHeartbeats,
+    outliers: new OutlierDetector({ consecutiveFailures: config.ejectionFailures, baseEjectionMs: config.ejectionBaseMs, maxEjectedFraction: config.maxEjectedPercent / 100 }),
+    attach: (w) => monitorWorker(w, clients.get(w.address)!.transport, { onHealth: (x, healthy) => logger.info('worker health', { worker: x.id, healthy }) }),
+    onEvent: (event, w) => logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
+  });
+  const metrics = new RouterMetrics(rt.metrics, pool);
+  for (const url of config.workers) pool.addStatic(url);
+
+  let plan: SplitPlan | undefined;
+  const watcher = config.trafficConfigFile
+    ? watchTrafficConfig(
+        config.trafficConfigFile,
+        (c) => {
+          plan = new SplitPlan(c);
+          metrics.reloads.inc({ outcome: 'ok' });
+          logger.info('traffic config reloaded', { file: config.trafficConfigFile, models: [...c.models.keys()] });
+        },
+        (err) => {
+          metrics.reloads.inc({ outcome: 'error' });
+          logger.error('traffic config rejected; keeping the previous one', { file: config.trafficConfigFile, err });
+        },
+        { intervalMs: config.trafficConfigPollMs },
+      )
+    : undefined;
+  // Loaded after the watcher starts, so an edit in between is not missed.
+  if (config.trafficConfigFile) plan = new SplitPlan(loadTrafficConfig(config.trafficConfigFile));
+
+  const shadows = new ShadowRunner({ pool, balancer: createBalancer('p2c'), metrics, logger, maxInFlight: config.shadowMaxInFlight });
+  const router = new TrafficRouter({ pool, defaultStrategy: config.strategy, plan: () => plan, metrics, budget: new RetryBudget(config.retryBudget), shadows });
+
+  const ownedBus = deps.bus || !config.natsUrl ? undefined : await connectBus(config.natsUrl, { name: 'router' });
+  const bus = deps.bus ?? ownedBus;
+  let stopDiscovery: Unsubscribe | undefined;
+  const release = async () => {
+    stopDiscovery?.();
+    watcher?.close();
+    shadows.close();
+    pool.close();
+    await ownedBus?.close();
+  };
+  try {
+    if (bus) stopDiscovery = await discoverWorkers(bus, pool, config.heartbeatMs, (err) => logger.warn('bad worker heartbeat', { err }));
+    const service = await startService({ name: 'router', listen: config, routes: (r) => r.service(GenerationService, routerService(pool, router)), release }, rt);
+    logger.info('routing', { static_workers: config.workers, discovery: bus ? (deps.bus ? 'shared bus' : 'nats') : 'off', strategy: config.strategy, traffic_config: config.trafficConfigFile ?? null });
+    return service;
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }

@@ -1,0 +1,82 @@
+import { createClient, type Transport } from '@connectrpc/connect';
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from '@tokenmesh/proto';
+import type { Worker } from './worker';
+
+export interface MonitorOptions {
+  /** First retry delay after a Watch stream or ListServedModels call fails; doubles to `maxBackoffMs`. */
+  readonly backoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Told when the health status flips, for logs. */
+  readonly onHealth?: (w: Worker, healthy: boolean) => void;
+}
+
+/**
+ * Keeps a worker's `healthy` flag current from its grpc.health.v1 Watch stream (a broken stream
+ * means unhealthy until it is back: a killed worker drops out at once, not after three missed
+ * beats), and learns from ListServedModels what the worker serves and each model's context
+ * length. Returns the function that stops both.
+ */
+export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOptions = {}): () => void {
+  const abort = new AbortController();
+  const { signal } = abort;
+  const health = createClient(Health, transport);
+  const backoff0 = opts.backoffMs ?? 250;
+  const maxBackoff = opts.maxBackoffMs ?? 5000;
+
+  const setHealthy = (healthy: boolean) => {
+    if (w.healthy === healthy) return;
+    w.healthy = healthy;
+    opts.onHealth?.(w, healthy);
+  };
+
+  void (async () => {
+    let delay = backoff0;
+    while (!signal.aborted) {
+      try {
+        for await (const m of health.watch({ service: '' }, { signal })) {
+          setHealthy(m.status === ServingStatus.SERVING);
+          delay = backoff0;
+        }
+      } catch {
+        // Reconnect below; the reason shows in the worker's own logs.
+      }
+      if (signal.aborted) break;
+      setHealthy(false);
+      await sleep(delay, signal);
+      delay = Math.min(maxBackoff, delay * 2);
+    }
+  })();
+
+  void (async () => {
+    let delay = backoff0;
+    while (!signal.aborted) {
+      const missing = w.announcement.models === undefined || w.announcement.models.some((m) => !w.contextLengths.has(m));
+      if (missing) {
+        try {
+          const { models } = await w.client.listServedModels({}, { signal, timeoutMs: 2000 });
+          for (const m of models) w.contextLengths.set(`${m.name}@${m.version}`, m.contextLength);
+          if (w.isStatic) w.announcement = { ...w.announcement, models: models.map((m) => `${m.name}@${m.version}`) };
+          delay = backoff0;
+        } catch {
+          delay = Math.min(maxBackoff, delay * 2);
+        }
+      }
+      await sleep(missing ? delay : maxBackoff, signal);
+    }
+  })();
+
+  return () => abort.abort();
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    t.unref();
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

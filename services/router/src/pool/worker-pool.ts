@@ -1,0 +1,184 @@
+import type { Client } from '@connectrpc/connect';
+import type { GenerationService } from '@tokenmesh/proto';
+import { DEFAULT_OUTLIER_POLICY, OutlierDetector } from './outlier-detector';
+import { Worker, type WorkerAnnouncement } from './worker';
+
+/** A connection to one worker address. */
+export interface WorkerConnection {
+  readonly client: Client<typeof GenerationService>;
+  readonly close: () => void;
+}
+
+export interface WorkerPoolOptions {
+  /** Opens the connection for a new worker address. */
+  readonly connect: (address: string) => WorkerConnection;
+  /** The workers' heartbeat period; a worker that misses `missedBeats` of them gets no new requests. */
+  readonly heartbeatMs?: number;
+  readonly missedBeats?: number;
+  /** A silent worker is forgotten (connection closed) after this many periods. */
+  readonly forgetAfterBeats?: number;
+  readonly outliers?: OutlierDetector;
+  /** Called once per worker added; the returned function once when it leaves (health watch, metadata). */
+  readonly attach?: (w: Worker) => () => void;
+  /** Told about each change, for logs and metrics. */
+  readonly onEvent?: (event: PoolEvent, w: Worker) => void;
+  readonly now?: () => number;
+}
+
+export type PoolEvent = 'added' | 'removed' | 'draining' | 'ejected';
+
+/** One model version the pool serves, for ListServedModels. */
+export interface PoolModel {
+  readonly name: string;
+  readonly version: string;
+  readonly contextLength: number;
+  readonly workers: number;
+}
+
+/**
+ * The live set of inference workers. Discovered workers come and go with their heartbeats;
+ * static ones (ROUTER_WORKERS) stay. `eligible(model)` is what balancers choose from: serving
+ * the model, heard from within `missedBeats` periods, not draining, not ejected, not reported
+ * NOT_SERVING by their health Watch.
+ */
+export class WorkerPool {
+  private readonly workers = new Map<string, Worker>();
+  private readonly detach = new Map<string, () => void>();
+  private readonly heartbeatMs: number;
+  private readonly staleAfterMs: number;
+  private readonly forgetAfterMs: number;
+  readonly outliers: OutlierDetector;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: WorkerPoolOptions) {
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.staleAfterMs = this.heartbeatMs * (opts.missedBeats ?? 3);
+    this.forgetAfterMs = this.heartbeatMs * (opts.forgetAfterBeats ?? 30);
+    this.outliers = opts.outliers ?? new OutlierDetector(DEFAULT_OUTLIER_POLICY);
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** A heartbeat: adds the worker, or refreshes it (a new address means a new connection). */
+  announce(a: WorkerAnnouncement): Worker {
+    const known = this.workers.get(a.id);
+    if (known && known.address === a.address) {
+      const wasDraining = known.announcement.draining;
+      known.announcement = a;
+      known.lastSeen = this.now();
+      if (a.draining && !wasDraining) this.opts.onEvent?.('draining', known);
+      return known;
+    }
+    if (known) this.remove(a.id);
+    // A worker listed statically and also heard from: its heartbeats describe it better.
+    for (const w of this.workers.values()) if (w.isStatic && w.address === a.address) this.remove(w.id);
+    const conn = this.opts.connect(a.address);
+    const w = new Worker(a, conn.client, conn.close, false, this.now());
+    this.add(w);
+    return w;
+  }
+
+  /** A worker from static configuration: never stale, models learnt by asking it. */
+  addStatic(address: string): Worker {
+    const conn = this.opts.connect(address);
+    const w = new Worker({ id: address, address, models: undefined, running: 0, waiting: 0, kvBudgetUsed: 0, weight: 1, draining: false }, conn.client, conn.close, true, this.now());
+    this.add(w);
+    return w;
+  }
+
+  private add(w: Worker): void {
+    this.workers.set(w.id, w);
+    this.opts.onEvent?.('added', w);
+    if (this.opts.attach) this.detach.set(w.id, this.opts.attach(w));
+  }
+
+  /** Forgets a worker and closes its connection (calls in flight on it fail). */
+  remove(id: string): void {
+    const w = this.workers.get(id);
+    if (!w) return;
+    this.workers.delete(id);
+    this.detach.get(id)?.();
+    this.detach.delete(id);
+    w.close();
+    this.opts.onEvent?.('removed', w);
+  }
+
+  /** Forgets workers silent for `forgetAfterBeats` periods; call it about once a period. */
+  sweep(): void {
+    const now = this.now();
+    for (const w of [...this.workers.values()]) {
+      if (!w.isStatic && now - w.lastSeen > this.forgetAfterMs) this.remove(w.id);
+    }
+  }
+
+  get(id: string): Worker | undefined {
+    return this.workers.get(id);
+  }
+
+  get all(): readonly Worker[] {
+    return [...this.workers.values()];
+  }
+
+  /** Heard from recently enough to count as present (static workers always are). */
+  isLive(w: Worker, now = this.now()): boolean {
+    return w.isStatic || now - w.lastSeen <= this.staleAfterMs;
+  }
+
+  /** Why a worker is not taking new requests, or undefined when it is. */
+  excluded(w: Worker, now = this.now()): 'stale' | 'draining' | 'ejected' | 'unhealthy' | undefined {
+    if (!this.isLive(w, now)) return 'stale';
+    if (w.announcement.draining) return 'draining';
+    if (w.healthy === false) return 'unhealthy';
+    if (this.outliers.isEjected(w.outlier, now)) return 'ejected';
+    return undefined;
+  }
+
+  /** Workers that may take a new request for `model` (name or name@version). */
+  eligible(model: string): Worker[] {
+    const now = this.now();
+    return this.all.filter((w) => w.serves(model) && this.excluded(w, now) === undefined);
+  }
+
+  /** Whether any live worker serves `model`, eligible or not: tells NOT_FOUND from UNAVAILABLE. */
+  knows(model: string): boolean {
+    const now = this.now();
+    return this.all.some((w) => this.isLive(w, now) && w.announcement.models !== undefined && w.serves(model));
+  }
+
+  /** Records a call's outcome for outlier detection; returns true when a failure ejected it. */
+  outcome(w: Worker, ok: boolean): boolean {
+    if (ok) {
+      this.outliers.success(w.outlier);
+      return false;
+    }
+    const now = this.now();
+    const live = this.all.filter((x) => this.isLive(x, now));
+    const ejected = live.filter((x) => this.outliers.isEjected(x.outlier, now)).length;
+    const out = this.outliers.failure(w.outlier, now, live.length, ejected);
+    if (out) this.opts.onEvent?.('ejected', w);
+    return out;
+  }
+
+  /** What the live, non-draining workers serve, with worker counts. */
+  models(): PoolModel[] {
+    const now = this.now();
+    const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number }>();
+    for (const w of this.all) {
+      if (!this.isLive(w, now) || w.announcement.draining) continue;
+      for (const id of w.announcement.models ?? []) {
+        const at = id.lastIndexOf('@');
+        const seen = merged.get(id);
+        const contextLength = w.contextLengths.get(id) ?? 0;
+        if (seen) {
+          seen.workers++;
+          seen.contextLength ||= contextLength;
+        } else merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1 });
+      }
+    }
+    return [...merged.values()];
+  }
+
+  /** Closes every connection. */
+  close(): void {
+    for (const id of [...this.workers.keys()]) this.remove(id);
+  }
+}

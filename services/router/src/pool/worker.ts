@@ -1,0 +1,78 @@
+import type { Client } from '@connectrpc/connect';
+import type { GenerationService } from '@tokenmesh/proto';
+
+/** What a worker last told the router about itself (heartbeat), or what static config says. */
+export interface WorkerAnnouncement {
+  readonly id: string;
+  /** Base URL of the worker's GenerationService, e.g. http://10.0.0.7:50054. */
+  readonly address: string;
+  /** name@version of every model served; undefined while unknown (a static worker not yet asked). */
+  readonly models: readonly string[] | undefined;
+  readonly running: number;
+  readonly waiting: number;
+  readonly kvBudgetUsed: number;
+  readonly weight: number;
+  readonly draining: boolean;
+}
+
+/** Outlier-ejection state of one worker (see OutlierDetector). */
+export interface OutlierState {
+  consecutiveFailures: number;
+  /** How many times it was ejected; each ejection lasts base × this. */
+  ejections: number;
+  /** performance.now() until which it gets no requests; 0 when not ejected. */
+  ejectedUntil: number;
+}
+
+/**
+ * One inference worker in the router's pool: its announcement, the router's own view of its
+ * load (calls in flight), its grpc.health.v1 status and its outlier state. Mutable on purpose:
+ * the pool updates it in place so balancers and in-flight calls see one object.
+ */
+export class Worker {
+  announcement: WorkerAnnouncement;
+  /** performance.now() of the last heartbeat; static workers never go stale. */
+  lastSeen: number;
+  /** Calls the router has open to it right now. */
+  inFlight = 0;
+  /** From the health Watch: false while NOT_SERVING or unreachable, true once SERVING. */
+  healthy: boolean | undefined = undefined;
+  readonly outlier: OutlierState = { consecutiveFailures: 0, ejections: 0, ejectedUntil: 0 };
+  /** Context length per name@version, from the worker's ListServedModels. */
+  readonly contextLengths = new Map<string, number>();
+
+  constructor(
+    announcement: WorkerAnnouncement,
+    readonly client: Client<typeof GenerationService>,
+    readonly close: () => void,
+    readonly isStatic: boolean,
+    now: number,
+  ) {
+    this.announcement = announcement;
+    this.lastSeen = now;
+  }
+
+  get id(): string {
+    return this.announcement.id;
+  }
+
+  get address(): string {
+    return this.announcement.address;
+  }
+
+  get weight(): number {
+    return Math.max(1, this.announcement.weight);
+  }
+
+  /** The worker's own queue, as last reported: least-connections and P2C add it to inFlight. */
+  get waiting(): number {
+    return this.announcement.waiting;
+  }
+
+  /** Whether it serves `model`: `name@version` exactly, or any version of a bare `name`. */
+  serves(model: string): boolean {
+    const models = this.announcement.models;
+    if (models === undefined) return true;
+    return model.includes('@') ? models.includes(model) : models.some((m) => m.startsWith(`${model}@`));
+  }
+}

@@ -1,0 +1,128 @@
+import { OutlierDetector, RetryBudget } from '../src/pool';
+import { beat, fakePool } from './fake-workers';
+
+describe('outlier ejection', () => {
+  const state = () => ({ consecutiveFailures: 0, ejections: 0, ejectedUntil: 0 });
+
+  it('ejects after 5 consecutive failures, for 30 s times the number of ejections', () => {
+    const d = new OutlierDetector();
+    const s = state();
+    for (let i = 0; i < 4; i++) expect(d.failure(s, 0, 4, 0)).toBe(false);
+    expect(d.failure(s, 1000, 4, 0)).toBe(true);
+    expect(d.isEjected(s, 30_999)).toBe(true);
+    expect(d.isEjected(s, 31_000)).toBe(false);
+    for (let i = 0; i < 4; i++) d.failure(s, 40_000, 4, 0);
+    expect(d.failure(s, 40_000, 4, 0)).toBe(true);
+    expect(d.isEjected(s, 40_000 + 59_999)).toBe(true);
+    expect(d.isEjected(s, 40_000 + 60_000)).toBe(false);
+  });
+
+  it('a success ends the streak', () => {
+    const d = new OutlierDetector();
+    const s = state();
+    for (let i = 0; i < 4; i++) d.failure(s, 0, 4, 0);
+    d.success(s);
+    for (let i = 0; i < 4; i++) expect(d.failure(s, 0, 4, 0)).toBe(false);
+  });
+
+  it('never ejects more than half the pool', () => {
+    const d = new OutlierDetector();
+    const s = state();
+    for (let i = 0; i < 10; i++) expect(d.failure(s, 0, 4, 2)).toBe(false);
+    for (let i = 0; i < 10; i++) expect(d.failure(state(), 0, 1, 0)).toBe(false);
+  });
+});
+
+describe('retry budget', () => {
+  it('allows retries up to 20% of recent requests', () => {
+    let now = 0;
+    const b = new RetryBudget(0.2, 10_000, 3, () => now);
+    for (let i = 0; i < 100; i++) b.request();
+    let granted = 0;
+    while (b.tryRetry()) granted++;
+    expect(granted).toBe(20);
+    now += 11_000;
+    for (let i = 0; i < 10; i++) b.request();
+    granted = 0;
+    while (b.tryRetry()) granted++;
+    // A quiet router still gets its minimum.
+    expect(granted).toBe(3);
+  });
+
+  it('forgets requests older than the window', () => {
+    let now = 0;
+    const b = new RetryBudget(0.2, 10_000, 0, () => now);
+    for (let i = 0; i < 50; i++) b.request();
+    now = 10_500;
+    expect(b.tryRetry()).toBe(false);
+  });
+});
+
+describe('worker pool', () => {
+  it('stops using a worker that missed 3 heartbeats, and forgets it later', () => {
+    let now = 0;
+    const pool = fakePool({ a: {}, b: {} }, { heartbeatMs: 1000, now: () => now });
+    pool.announce(beat('a'));
+    pool.announce(beat('b'));
+    now = 2500;
+    pool.announce(beat('b'));
+    now = 3001;
+    expect(pool.eligible('tinygpt').map((w) => w.id)).toEqual(['b']);
+    expect(pool.excluded(pool.get('a')!)).toBe('stale');
+    pool.announce(beat('a'));
+    expect(pool.eligible('tinygpt').map((w) => w.id).sort()).toEqual(['a', 'b']);
+    now = 40_000;
+    pool.announce(beat('b'));
+    pool.sweep();
+    expect(pool.all.map((w) => w.id)).toEqual(['b']);
+  });
+
+  it('gives a draining, ejected or unhealthy worker no new requests', () => {
+    const pool = fakePool({ a: {}, b: {}, c: {}, d: {} });
+    for (const id of ['a', 'b', 'c', 'd']) pool.announce(beat(id));
+    pool.announce(beat('a', ['tinygpt@1'], { draining: true }));
+    pool.get('b')!.healthy = false;
+    for (let i = 0; i < 5; i++) pool.outcome(pool.get('c')!, false);
+    expect(pool.eligible('tinygpt').map((w) => w.id)).toEqual(['d']);
+    expect(['a', 'b', 'c'].map((id) => pool.excluded(pool.get(id)!))).toEqual(['draining', 'unhealthy', 'ejected']);
+  });
+
+  it('matches a bare name to any version and name@version exactly', () => {
+    const pool = fakePool({ a: {}, b: {} });
+    pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1']));
+    pool.announce(beat('b', ['tinygpt@2']));
+    expect(pool.eligible('tinygpt').length).toBe(2);
+    expect(pool.eligible('tinygpt@2').map((w) => w.id)).toEqual(['b']);
+    expect(pool.eligible('other')).toEqual([]);
+    expect(pool.knows('tinyllama')).toBe(true);
+    expect(pool.knows('other')).toBe(false);
+  });
+
+  it('lists what live, non-draining workers serve with worker counts', () => {
+    const pool = fakePool({ a: {}, b: {}, c: {} });
+    pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1']));
+    pool.announce(beat('b', ['tinygpt@1']));
+    pool.announce(beat('c', ['tinygpt@2'], { draining: true }));
+    pool.get('a')!.contextLengths.set('tinygpt@1', 512);
+    expect(pool.models()).toEqual([
+      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2 },
+      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1 },
+    ]);
+  });
+
+  it('a heartbeat from a statically listed address replaces the static entry', () => {
+    const pool = fakePool({ 'http://w:1': {} });
+    pool.addStatic('http://w:1');
+    pool.announce({ ...beat('w-1'), address: 'http://w:1' });
+    expect(pool.all.map((w) => [w.id, w.isStatic])).toEqual([['w-1', false]]);
+  });
+
+  it('a worker that comes back at a new address gets a new connection', () => {
+    const pool = fakePool({ x: {}, y: {} });
+    const orig = pool.announce({ ...beat('w'), address: 'x' });
+    expect(pool.announce({ ...beat('w'), address: 'x' })).toBe(orig);
+    const moved = pool.announce({ ...beat('w'), address: 'y' });
+    expect(moved).not.toBe(orig);
+    expect(pool.all.map((w) => w.address)).toEqual(['y']);
+  });
+});
