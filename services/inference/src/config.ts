@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { EnvReader } from '@tokenmesh/config';
+import { DEFAULT_GRACE_MS } from '@tokenmesh/server';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
 import { parseModelEntry, type ModelEntry } from './model-repo';
 
@@ -23,11 +24,26 @@ export interface InferenceConfig {
   readonly executionProviders: readonly string[];
   /** Admission limits of each model's engine. */
   readonly limits: EngineLimits;
+  /** NATS for heartbeats; unset: no heartbeats unless a bus is passed to start(). */
+  readonly natsUrl: string | undefined;
+  /** Base URL routers dial, announced in heartbeats; unset: the server's own URL once listening. */
+  readonly advertiseUrl: string | undefined;
+  /** Relative capacity announced to routers for weighted balancing. */
+  readonly weight: number;
+  /** Period of the heartbeat. */
+  readonly heartbeatMs: number;
+  /**
+   * Added to every batch step: emulates slower hardware in router benchmarks and tests (a
+   * heterogeneous pool from identical workers). 0 in production.
+   */
+  readonly stepDelayMs: number;
+  /** How long in-flight streams may run on after shutdown begins before they are cancelled. */
+  readonly drainMs: number;
 }
 
 const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 
-/** Parses INFERENCE_* variables once. @throws ConfigError naming every bad variable. */
+/** Parses INFERENCE_* variables and NATS_URL once. @throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
   const e = new EnvReader(env);
   const entries = e.list('INFERENCE_MODELS', DEFAULT_MODEL_DIRS);
@@ -57,6 +73,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
       maxQueueSize: e.int('INFERENCE_MAX_QUEUE_SIZE', { default: DEFAULT_LIMITS.maxQueueSize, min: 0, max: 1 << 20 }),
       maxQueueDelayMs: e.int('INFERENCE_MAX_QUEUE_DELAY_MS', { default: DEFAULT_LIMITS.maxQueueDelayMs, min: 0, max: 10_000 }),
     },
+    natsUrl: e.url('NATS_URL', ['nats', 'tls']),
+    advertiseUrl: e.url('INFERENCE_ADVERTISE_URL', ['http', 'https']),
+    weight: e.int('INFERENCE_WEIGHT', { default: 1, min: 1, max: 1000 }),
+    heartbeatMs: e.int('INFERENCE_HEARTBEAT_MS', { default: 1000, min: 100, max: 60_000 }),
+    stepDelayMs: e.int('INFERENCE_STEP_DELAY_MS', { default: 0, min: 0, max: 10_000 }),
+    drainMs: e.int('INFERENCE_DRAIN_MS', { default: DEFAULT_GRACE_MS, min: 0, max: 600_000 }),
   };
   const l = config.limits;
   e.check(

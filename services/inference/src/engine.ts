@@ -57,6 +57,15 @@ interface Active extends Queued {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Engine behaviour that is not an admission limit. */
+export interface EngineOptions {
+  /**
+   * Awaited after every batch step, before its tokens go out (INFERENCE_STEP_DELAY_MS): the
+   * worker behaves like slower hardware, for router benchmarks and tests. Default 0.
+   */
+  readonly stepDelayMs?: number;
+}
+
 /**
  * Drives one model's worker. Requests wait in the queue (the single owner of waiting state);
  * between steps the engine admits as many as the limits allow (batch size, prefill tokens, KV
@@ -75,6 +84,7 @@ export class Engine {
     private readonly runner: ModelRunner,
     readonly limits: EngineLimits = DEFAULT_LIMITS,
     private readonly observer?: EngineObserver,
+    private readonly options: EngineOptions = {},
   ) {
     this.waiting = new RequestQueue<Active>(limits.maxQueueSize, () => this.typicalMs);
   }
@@ -172,6 +182,9 @@ export class Engine {
         return;
       }
       this.observer?.step(result.prefillMs, result.decodeMs, result.decodeBatch, result.prefillBatch);
+      // A timer, not a busy wait: the thread keeps serving RPCs and the worker stays idle, so
+      // token latencies (measured below) grow as on slower hardware while step metrics stay real.
+      if (this.options.stepDelayMs) await sleep(this.options.stepDelayMs);
       const now = performance.now();
       for (const t of result.tokens) {
         const a = this.active.get(t.id);

@@ -1,10 +1,11 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '@tokenmesh/model';
-import { Engine } from './engine';
+import { Engine, type EngineOptions } from './engine';
 import { EnginePool } from './engine-pool';
 import type { Registry } from '@tokenmesh/metrics';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
 import { EngineMetrics } from './engine-metrics';
+import type { WorkerSnapshot } from './heartbeat';
 import { ModelRunner, type RunnerOptions } from './model-runner';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
@@ -44,7 +45,7 @@ export class ModelRepo {
   /** Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model. */
   static async load(
     entries: readonly ModelEntry[],
-    options: RunnerOptions & { workersPerModel?: number },
+    options: RunnerOptions & EngineOptions & { workersPerModel?: number },
     limits: EngineLimits = DEFAULT_LIMITS,
     registry?: Registry,
   ): Promise<ModelRepo> {
@@ -60,7 +61,7 @@ export class ModelRepo {
           started.push(runner);
           runners.push(runner);
         }
-        const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id))));
+        const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id), { stepDelayMs: options.stepDelayMs })));
         metrics?.watch(id, engine);
         models.push({ entry, spec: runners[0]!.spec, runners, engine, id });
       }
@@ -76,6 +77,21 @@ export class ModelRepo {
     const [name, version] = ref.split('@');
     const candidates = this.models.filter((m) => m.entry.name === name && (version === undefined || m.entry.version === version));
     return candidates.at(-1);
+  }
+
+  /** The load a heartbeat announces: every model, requests summed, KV reserved over all budgets. */
+  snapshot(): WorkerSnapshot {
+    let running = 0;
+    let waiting = 0;
+    let reserved = 0;
+    let budget = 0;
+    for (const { engine } of this.models) {
+      running += engine.running;
+      waiting += engine.queued;
+      reserved += engine.kvReserved;
+      budget += engine.kvBudget;
+    }
+    return { models: this.models.map((m) => m.id), running, waiting, kvBudgetUsed: budget > 0 ? reserved / budget : 0 };
   }
 
   async close(): Promise<void> {

@@ -1,28 +1,61 @@
+import { connectBus, type Bus } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
 import { ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import type { InferenceConfig } from './config';
+import { startHeartbeat, type Heartbeat } from './heartbeat';
 import { ModelRepo } from './model-repo';
 import { generationService } from './service';
 import { warmUp } from './warm-up';
 
-/** Loads every configured model in its worker thread, warms them up, then reports SERVING. */
-export async function start(config: InferenceConfig, rt: ServiceRuntime): Promise<RunningService> {
+/** What a caller may share with the worker instead of letting it connect its own. */
+export interface InferenceDeps {
+  /** Heartbeats go here; owned by the caller. Default: NATS at NATS_URL, or no heartbeats. */
+  readonly bus?: Bus;
+}
+
+/**
+ * Loads every configured model in its worker thread, warms them up, then reports SERVING and,
+ * when there is a bus, starts announcing itself in heartbeats. `close()` drains: the worker is
+ * announced as draining and NOT_SERVING first, then stops accepting and lets open streams finish
+ * (up to INFERENCE_DRAIN_MS), then stops the heartbeat and frees models and its own bus.
+ */
+export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: InferenceDeps = {}): Promise<RunningService> {
   const repo = await ModelRepo.load(
     config.models,
-    { intraOpThreads: config.intraOpThreads, executionProviders: config.executionProviders, workersPerModel: config.workersPerModel },
+    {
+      intraOpThreads: config.intraOpThreads,
+      executionProviders: config.executionProviders,
+      workersPerModel: config.workersPerModel,
+      stepDelayMs: config.stepDelayMs,
+    },
     config.limits,
     rt.metrics,
   );
   for (const m of repo.models) {
     rt.logger.info('model loaded', { model: m.id, dir: m.entry.dir, execution_provider: m.runners[0]!.executionProvider, worker_threads: m.runners.length, context_length: m.spec.contextLength });
   }
+  if (config.stepDelayMs > 0) rt.logger.warn('artificial step delay: this worker is slowed down on purpose', { step_delay_ms: config.stepDelayMs });
+  let ownedBus: Bus | undefined;
+  if (!deps.bus && config.natsUrl) {
+    ownedBus = await connectBus(config.natsUrl, { name: `inference-${config.workerId}` }).catch(async (err: unknown) => {
+      await repo.close();
+      throw err;
+    });
+  }
+  const bus = deps.bus ?? ownedBus;
+  let heartbeat: Heartbeat | undefined;
   const service = await startService(
     {
       name: 'inference',
       listen: config,
       routes: (r) => r.service(GenerationService, generationService(repo, config.workerId)),
       serving: false,
-      release: () => repo.close(),
+      // After the server has drained: no stream is left to report on.
+      release: async () => {
+        heartbeat?.stop();
+        await repo.close();
+        await ownedBus?.close();
+      },
     },
     rt,
   );
@@ -33,5 +66,32 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime): Promis
     throw err;
   }
   service.server.health.setAll(ServingStatus.SERVING);
-  return service;
+  // Only now: a router that hears a beat may send traffic at once.
+  if (bus) {
+    const address = config.advertiseUrl ?? service.server.url;
+    heartbeat = startHeartbeat({ bus, workerId: config.workerId, address, weight: config.weight, periodMs: config.heartbeatMs, snapshot: () => repo.snapshot(), logger: rt.logger });
+    rt.logger.info('heartbeats started', { address, weight: config.weight, period_ms: config.heartbeatMs, bus: deps.bus ? 'shared' : 'nats' });
+    // Bound to every interface, the server's own URL is a loopback one: right for a router on
+    // this host, unreachable from any other (containers, pods).
+    if (!config.advertiseUrl && (config.host === '0.0.0.0' || config.host === '::')) {
+      rt.logger.warn('heartbeats announce a loopback address; set INFERENCE_ADVERTISE_URL for routers on other hosts', { address });
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = async (graceMs: number): Promise<void> => {
+    // Routers hear "draining" (heartbeat) and NOT_SERVING (health watch) while this worker still
+    // accepts, so they stop picking it before its streams are refused rather than after.
+    heartbeat?.drain();
+    service.server.health.setAll(ServingStatus.NOT_SERVING);
+    // The NATS client writes in a microtask and the server's GOAWAY goes out synchronously in
+    // close(): one turn of the event loop puts the draining beat on the wire first.
+    await new Promise<void>((r) => setImmediate(r));
+    await service.close(graceMs);
+  };
+  return {
+    name: service.name,
+    server: service.server,
+    close: (graceMs = config.drainMs) => (closing ??= close(graceMs)),
+  };
 }

@@ -43,4 +43,32 @@ describe('inference config', () => {
       'INFERENCE_MAX_BATCH_PREFILL_TOKENS (9000) must be <= INFERENCE_MAX_BATCH_TOTAL_TOKENS (8000)',
     );
   });
+
+  it('heartbeats, drain and step delay: defaults, and errors that name the variable', () => {
+    expect(loadConfig({})).toMatchObject({ natsUrl: undefined, advertiseUrl: undefined, weight: 1, heartbeatMs: 1000, stepDelayMs: 0, drainMs: 10_000 });
+    expect(
+      loadConfig({ NATS_URL: 'nats://nats:4222', INFERENCE_ADVERTISE_URL: 'http://10.0.0.7:50054', INFERENCE_WEIGHT: '4', INFERENCE_HEARTBEAT_MS: '250', INFERENCE_STEP_DELAY_MS: '20', INFERENCE_DRAIN_MS: '30000' }),
+    ).toMatchObject({ natsUrl: 'nats://nats:4222', advertiseUrl: 'http://10.0.0.7:50054', weight: 4, heartbeatMs: 250, stepDelayMs: 20, drainMs: 30_000 });
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({
+        NATS_URL: 'http://nats:4222',
+        INFERENCE_ADVERTISE_URL: '10.0.0.7:50054',
+        INFERENCE_WEIGHT: '0',
+        INFERENCE_HEARTBEAT_MS: '50',
+        INFERENCE_STEP_DELAY_MS: '-1',
+        INFERENCE_DRAIN_MS: 'soon',
+      });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err?.problems).toEqual([
+      'NATS_URL must be a nats or tls URL, got "http://nats:4222"',
+      'INFERENCE_ADVERTISE_URL must be an absolute URL, got "10.0.0.7:50054"',
+      'INFERENCE_WEIGHT must be in 1..1000, got 0',
+      'INFERENCE_HEARTBEAT_MS must be in 100..60000, got 50',
+      'INFERENCE_STEP_DELAY_MS must be in 0..10000, got -1',
+      'INFERENCE_DRAIN_MS must be an integer, got "soon"',
+    ]);
+  });
 });
