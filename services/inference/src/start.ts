@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { connectBus, type Bus } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
 import { ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
@@ -68,14 +69,9 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
   service.server.health.setAll(ServingStatus.SERVING);
   // Only now: a router that hears a beat may send traffic at once.
   if (bus) {
-    const address = config.advertiseUrl ?? service.server.url;
+    const address = config.advertiseUrl ?? advertisedUrl(config.host, service.server.url);
     heartbeat = startHeartbeat({ bus, workerId: config.workerId, address, weight: config.weight, periodMs: config.heartbeatMs, snapshot: () => repo.snapshot(), logger: rt.logger });
     rt.logger.info('heartbeats started', { address, weight: config.weight, period_ms: config.heartbeatMs, bus: deps.bus ? 'shared' : 'nats' });
-    // Bound to every interface, the server's own URL is a loopback one: right for a router on
-    // this host, unreachable from any other (containers, pods).
-    if (!config.advertiseUrl && (config.host === '0.0.0.0' || config.host === '::')) {
-      rt.logger.warn('heartbeats announce a loopback address; set INFERENCE_ADVERTISE_URL for routers on other hosts', { address });
-    }
   }
 
   let closing: Promise<void> | undefined;
@@ -94,4 +90,17 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
     server: service.server,
     close: (graceMs = config.drainMs) => (closing ??= close(graceMs)),
   };
+}
+
+/**
+ * Bound to every interface, the server's own URL is a loopback one, unreachable from other hosts:
+ * announce the host name instead. Docker resolves a container's host name (its short id) on the
+ * compose network, so scaled replicas are told apart; in Kubernetes set INFERENCE_ADVERTISE_URL
+ * from the pod IP.
+ */
+function advertisedUrl(host: string, url: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return url;
+  const u = new URL(url);
+  u.hostname = hostname();
+  return u.origin;
 }
