@@ -34,7 +34,7 @@ export async function generateRoute(req: HttpRequest, res: HttpResponse, up: Ups
           decode_ms: e.timings.decodeMs,
           total_ms: e.timings.totalMs,
         },
-      });
+      }, e.variant ? { 'x-tokenmesh-variant': e.variant } : {});
     }
   }
 }
