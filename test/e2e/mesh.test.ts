@@ -151,6 +151,9 @@ describe('the mesh: five services in five processes', () => {
     expect(new Set(inTrace.map((s) => s.serviceName))).toEqual(expect.objectContaining(new Set(services)));
     const worker = inTrace.find((s) => s.serviceName === 'inference' && s.name.endsWith('GenerationService/Generate') && s.kind === 'server');
     expect(worker).toBeDefined();
+    // The router's server span says how it routed (w1 announced itself over NATS, replacing the static URL).
+    const routed = inTrace.find((s) => s.serviceName === 'router' && s.name.endsWith('GenerationService/Generate') && s.kind === 'server');
+    expect(routed?.attributes).toMatchObject({ 'tokenmesh.routing.strategy': 'p2c', 'tokenmesh.worker_id': 'w1', 'tokenmesh.variant': '', 'tokenmesh.retries': 0 });
   });
 });
 
