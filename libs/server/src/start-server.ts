@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Code, ConnectError, type ConnectRouter, type ConnectRouterOptions, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Logger } from '@tokenmesh/logging';
@@ -82,6 +83,9 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   const { host = '0.0.0.0', logger, gracePeriodMs = DEFAULT_GRACE_MS } = options;
   const health = new HealthReporter();
   const shutdown = new AbortController();
+  // Every call in flight listens on it (Connect links each handler's signal to it): hundreds of
+  // concurrent streams are normal here, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const services = new Set<string>(['']);
   const handler = connectNodeAdapter({
     ...options.router,

@@ -103,6 +103,7 @@ describe('router with discovered workers (real NATS, real workers)', () => {
   }, 60_000);
 
   it('a draining worker finishes its streams and gets no new ones', async () => {
+    if (!workers.has('w1')) await startWorker('w1');
     const slow = await startWorker('w3', { INFERENCE_STEP_DELAY_MS: '40' });
     await waitFor(async () => (await generate(1)).workers.includes('w3'), { timeoutMs: 3000, intervalMs: 20 });
     // Open streams until some are flowing on w3.
@@ -131,6 +132,7 @@ describe('router with discovered workers (real NATS, real workers)', () => {
   }, 60_000);
 
   it('killing one of two workers under 50 streams: streams without tokens succeed elsewhere, flowing ones end UNAVAILABLE, none hangs', async () => {
+    if (!workers.has('w1')) await startWorker('w1');
     // A batch of 20 leaves a few of its ~25 requests queued (no token yet) when it dies: fewer
     // than the retry budget (20% of the 50), so every one of them must be retried.
     const victim = await startWorker('w4', { INFERENCE_STEP_DELAY_MS: '30', INFERENCE_MAX_BATCH_SIZE: '20' });
