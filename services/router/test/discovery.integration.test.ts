@@ -39,7 +39,7 @@ describe('router with discovered workers (real NATS, real workers)', () => {
       ...extra,
     }).then((p) => (workers.set(id, p), p));
 
-  async function generate(maxTokens: number, opts: { onToken?: () => void; isMarked?: () => boolean } = {}): Promise<Outcome> {
+  async function generate(maxTokens: number, opts: { onToken?: (worker: string) => void; isMarked?: () => boolean } = {}): Promise<Outcome> {
     const out: Outcome = { tokens: 0, workers: [], tokensAtMark: 0 };
     try {
       for await (const m of client.client.generate({ model: 'tinygpt', promptTokenIds: [10, 20, 30], sampling: { maxTokens, temperature: 0 } }, { timeoutMs: 30_000 })) {
@@ -47,7 +47,7 @@ describe('router with discovered workers (real NATS, real workers)', () => {
         if (!opts.isMarked?.()) out.tokensAtMark = out.tokens;
         if (!out.workers.includes(m.workerId)) out.workers.push(m.workerId);
         if (m.finishReason !== FinishReason.UNSPECIFIED) out.finish = m.finishReason;
-        opts.onToken?.();
+        opts.onToken?.(m.workerId);
       }
     } catch (e) {
       out.error = ConnectError.from(e);
@@ -138,9 +138,10 @@ describe('router with discovered workers (real NATS, real workers)', () => {
     const victim = await startWorker('w4', { INFERENCE_STEP_DELAY_MS: '30', INFERENCE_MAX_BATCH_SIZE: '20' });
     await waitFor(async () => (await generate(1)).workers.includes('w4'), { timeoutMs: 3000, intervalMs: 20 });
     let marked = false;
-    let tokensSeen = 0;
-    const streams = Array.from({ length: 50 }, () => generate(48, { onToken: () => tokensSeen++, isMarked: () => marked }));
-    await waitFor(() => tokensSeen > 100, { timeoutMs: 20_000 });
+    let victimTokens = 0;
+    const streams = Array.from({ length: 50 }, () => generate(48, { onToken: (w) => w === 'w4' && victimTokens++, isMarked: () => marked }));
+    // Its first batch of 20 is streaming; the rest of its share waits in its queue for ~48 steps.
+    await waitFor(() => victimTokens >= 20, { timeoutMs: 20_000, intervalMs: 2 });
     marked = true;
     victim.child.kill('SIGKILL');
     const results = await Promise.race([
