@@ -27,6 +27,18 @@ describe('gateway REST API over HTTP/1.1', () => {
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
+  it('GET /v1/models lists what the router says the pool serves, by name and by version', async () => {
+    const res = await fetch(`${base}/v1/models`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      object: 'list',
+      data: [
+        { id: 'tinyllama', object: 'model', created: 0, owned_by: 'tokenmesh', context_length: 512, workers: 1 },
+        { id: 'tinyllama@1', object: 'model', created: 0, owned_by: 'tokenmesh', context_length: 512, workers: 1 },
+      ],
+    });
+  });
+
   it('POST /generate returns text, usage, model, request_id and timings', async () => {
     const c = (await loadReference(TINYLLAMA)).cases[0]!;
     const res = await post('/generate', { prompt: c.prompts[0], max_tokens: 32, temperature: 0 }, { 'x-request-id': 'req-1' });

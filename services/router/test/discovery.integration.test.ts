@@ -84,18 +84,21 @@ describe('router with discovered workers (real NATS, real workers)', () => {
 
     const w2 = await startWorker('w2');
     await waitFor(async () => (await generate(1)).workers.includes('w2'), { timeoutMs: 2000, intervalMs: 20 });
+    const served = async () => (await client.client.listServedModels({})).models.map((m) => [`${m.name}@${m.version}`, m.workers, m.contextLength]);
+    expect(await served()).toEqual([['tinygpt@1', 2, 512]]);
     w2.child.kill('SIGKILL');
     await w2.exited;
     const killed = Date.now();
     // Every request still succeeds (a call that meets the dead worker is retried) ...
-    const served: string[] = [];
+    const servedBy: string[] = [];
     while (Date.now() - killed < 3000) {
       const r = await generate(1);
       expect(r.error).toBeUndefined();
-      served.push(...r.workers);
+      servedBy.push(...r.workers);
     }
-    expect(served.every((w) => w === 'w1')).toBe(true);
-    // ... and after 3 s the router no longer even tries it.
+    expect(servedBy.every((w) => w === 'w1')).toBe(true);
+    // ... and after 3 s the router no longer even tries it, nor lists it.
+    expect(await served()).toEqual([['tinygpt@1', 1, 512]]);
     const before = await attempts('w2');
     for (let i = 0; i < 20; i++) await generate(1);
     expect(await attempts('w2')).toBe(before);

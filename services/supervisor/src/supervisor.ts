@@ -40,9 +40,10 @@ export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: strin
   try {
     const add = (s: RunningService) => (started.push(s), s);
     const tokenizer = add(await startTokenizer(tokenizerConfig(env), runtime('tokenizer')));
-    const inference = add(await startInference(inferenceConfig(env), runtime('inference')));
+    const inference = add(await startInference(inferenceConfig(env), runtime('inference'), { bus: await bus('inference') }));
     const feedback = add(await startFeedback(feedbackConfig(env), runtime('feedback'), { store, bus: await bus('feedback') }));
-    const router = add(await startRouter(routerConfig({ ...env, ROUTER_WORKERS: env['ROUTER_WORKERS'] ?? inference.server.url }), runtime('router')));
+    // The static URL serves until the worker's first heartbeat (same address) replaces it.
+    const router = add(await startRouter(routerConfig({ ...env, ROUTER_WORKERS: env['ROUTER_WORKERS'] ?? inference.server.url }), runtime('router'), { bus: await bus('router') }));
     add(
       await startGateway(
         gatewayConfig({

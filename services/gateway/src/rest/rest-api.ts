@@ -5,6 +5,7 @@ import type { Upstreams } from '../generate-text';
 import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
 import { generateRoute } from './generate-route';
+import { modelsRoute } from './models-route';
 import { sendError, sendJson } from './http-json';
 
 export interface RestDeps {
@@ -23,6 +24,7 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
   const routes: Record<string, Record<string, Route>> = {
     '/generate': { POST: (q, s) => generateRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/completions': { POST: (q, s) => completionsRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/models': { GET: (q, s) => modelsRoute(q, s, deps.upstreams.router) },
     '/feedback': { POST: (q, s) => feedbackRoute(q, s, deps.feedback, deps.bodyLimitBytes) },
   };
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
