@@ -1,20 +1,7 @@
 import type { Balancer, WorkerLoad } from './balancer';
+import { hashString } from '../hash';
 import { PowerOfTwoBalancer } from './power-of-two';
 
-/** FNV-1a over UTF-16 code units, then murmur3's fmix32 so that labels differing in one character spread over the whole ring. */
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** Virtual nodes sorted by hash; `ids[i]` owns the arc ending at `hashes[i]`. */
 interface Ring {
@@ -27,7 +14,7 @@ function buildRing(candidates: readonly WorkerLoad[], replicas: number): Ring {
   for (const c of candidates) {
     const count = Math.max(1, Math.round(c.weight * replicas));
     // A point depends only on (id, i), so a worker joining or leaving adds or removes its own points and moves nobody else's keys.
-    for (let i = 0; i < count; i++) points.push({ hash: hash32(`${c.id}#${i}`), id: c.id });
+    for (let i = 0; i < count; i++) points.push({ hash: hashString(`${c.id}#${i}`), id: c.id });
   }
   points.sort((a, b) => a.hash - b.hash || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { hashes: Uint32Array.from(points, (p) => p.hash), ids: points.map((p) => p.id) };
@@ -90,7 +77,7 @@ export class ConsistentHashBalancer implements Balancer {
     }
     // (total + 1) counts the call being placed, as the paper does.
     const budget = this.loadFactor * (totalInFlight + 1);
-    const start = firstAtOrAfter(hashes, hash32(key));
+    const start = firstAtOrAfter(hashes, hashString(key));
     const seen = new Set<string>();
     let home: W | undefined;
     for (let step = 0; step < ids.length && seen.size < byId.size; step++) {

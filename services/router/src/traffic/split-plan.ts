@@ -1,4 +1,5 @@
 import type { ModelSplit, TrafficConfig } from './split-config';
+import { hashString } from '../hash';
 
 /** Seeds keep the variant draw and the shadow draw independent for the same key. */
 const VARIANT_SEED = 0;
@@ -94,7 +95,7 @@ export class SplitPlan {
   private point(model: string, key: string, seed: number): number {
     if (key === '') return this.random();
     // The model name is part of the input so one key's draws differ between models' splits.
-    return murmur3(encoder.encode(`${model}\0${key}`), seed) / TWO_TO_32;
+    return hashString(`${model}\0${key}`, seed) / TWO_TO_32;
   }
 }
 
@@ -116,42 +117,4 @@ function compile(split: ModelSplit): CompiledSplit {
 function lastWithWeight(split: ModelSplit): number {
   for (let i = split.variants.length - 1; i >= 0; i--) if (split.variants[i]!.weight > 0) return i;
   return split.variants.length - 1;
-}
-
-const encoder = new TextEncoder();
-
-/**
- * MurmurHash3 x86 32-bit. Its final avalanche makes every output bit depend on every input bit,
- * so keys differing only at the end (user-1, user-2) still spread evenly over [0, 1).
- */
-function murmur3(data: Uint8Array, seed: number): number {
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
-  const tail = data.length & ~3;
-  let h = seed | 0;
-  for (let i = 0; i < tail; i += 4) {
-    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, c2);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  const rest = data.length & 3;
-  if (rest > 0) {
-    let k = 0;
-    if (rest === 3) k ^= data[tail + 2]! << 16;
-    if (rest >= 2) k ^= data[tail + 1]! << 8;
-    k ^= data[tail]!;
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, c2);
-  }
-  h ^= data.length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
