@@ -44,7 +44,7 @@ export class ShadowRunner {
     this.inFlight.add(abort);
     const started = performance.now();
     let tokens = 0;
-    worker.inFlight++;
+    worker.acquire();
     void (async () => {
       try {
         const stream = worker.client.generate({ ...req, requestId: req.requestId ? `${req.requestId}.shadow` : '', model }, { signal: abort.signal, timeoutMs: this.timeoutMs });
@@ -56,7 +56,7 @@ export class ShadowRunner {
         if (!abort.signal.aborted) this.opts.logger?.warn('shadow request failed', { model, worker: worker.id, err });
       } finally {
         metrics?.shadowTokens.inc({ model }, tokens);
-        worker.inFlight--;
+        worker.release();
         this.inFlight.delete(abort);
       }
     })();

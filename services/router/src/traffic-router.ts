@@ -113,7 +113,7 @@ export class TrafficRouter {
 
       let sent = 0;
       let failure: ConnectError | undefined;
-      worker.inFlight++;
+      worker.acquire();
       try {
         const stream = worker.client.generate({ ...req, model: target.model }, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers: forwardedHeaders(ctx.requestHeader) });
         for await (const m of stream) {
@@ -128,7 +128,7 @@ export class TrafficRouter {
       } catch (err) {
         failure = ConnectError.from(err);
       } finally {
-        worker.inFlight--;
+        worker.release();
       }
       if (!failure) {
         this.record(worker, undefined);

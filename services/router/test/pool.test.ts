@@ -1,4 +1,4 @@
-import { OutlierDetector, RetryBudget } from '../src/pool';
+import { OutlierDetector, RetryBudget, WorkerPool } from '../src/pool';
 import { beat, fakePool } from './fake-workers';
 
 describe('outlier ejection', () => {
@@ -108,6 +108,20 @@ describe('worker pool', () => {
       { name: 'tinygpt', version: '1', contextLength: 512, workers: 2 },
       { name: 'tinyllama', version: '1', contextLength: 0, workers: 1 },
     ]);
+  });
+
+  it('a replaced or forgotten worker keeps its connection until its calls in flight end', () => {
+    const closed: string[] = [];
+    const pool = new WorkerPool({ connect: (address) => ({ client: undefined as never, close: () => closed.push(address) }) });
+    const w = pool.addStatic('http://w:1');
+    w.acquire();
+    pool.announce({ ...beat('w-1'), address: 'http://w:1' });
+    expect(pool.all.map((x) => x.id)).toEqual(['w-1']);
+    expect(closed).toEqual([]);
+    w.release();
+    expect(closed).toEqual(['http://w:1']);
+    pool.remove('w-1');
+    expect(closed).toEqual(['http://w:1', 'http://w:1']);
   });
 
   it('a heartbeat from a statically listed address replaces the static entry', () => {

@@ -91,14 +91,14 @@ export class WorkerPool {
     if (this.opts.attach) this.detach.set(w.id, this.opts.attach(w));
   }
 
-  /** Forgets a worker and closes its connection (calls in flight on it fail). */
+  /** Forgets a worker; its connection closes once the calls in flight on it end. */
   remove(id: string): void {
     const w = this.workers.get(id);
     if (!w) return;
     this.workers.delete(id);
     this.detach.get(id)?.();
     this.detach.delete(id);
-    w.close();
+    w.retire();
     this.opts.onEvent?.('removed', w);
   }
 
@@ -177,7 +177,7 @@ export class WorkerPool {
     return [...merged.values()];
   }
 
-  /** Closes every connection. */
+  /** Forgets every worker (after the server drained, so no call is left; any that is closes its connection when it ends). */
   close(): void {
     for (const id of [...this.workers.keys()]) this.remove(id);
   }

@@ -33,8 +33,9 @@ export class Worker {
   announcement: WorkerAnnouncement;
   /** performance.now() of the last heartbeat; static workers never go stale. */
   lastSeen: number;
-  /** Calls the router has open to it right now. */
-  inFlight = 0;
+  /** Calls the router has open to it right now (acquire/release). */
+  private calls = 0;
+  private retired = false;
   /** From the health Watch: false while NOT_SERVING or unreachable, true once SERVING. */
   healthy: boolean | undefined = undefined;
   readonly outlier: OutlierState = { consecutiveFailures: 0, ejections: 0, ejectedUntil: 0 };
@@ -50,6 +51,31 @@ export class Worker {
   ) {
     this.announcement = announcement;
     this.lastSeen = now;
+  }
+
+  get inFlight(): number {
+    return this.calls;
+  }
+
+  /** A call to it starts. */
+  acquire(): void {
+    this.calls++;
+  }
+
+  /** A call to it ended; the last one closes the connection of a retired worker. */
+  release(): void {
+    this.calls--;
+    if (this.retired && this.calls === 0) this.close();
+  }
+
+  /**
+   * Out of the pool: the connection closes once its open calls end, so a worker replaced (a
+   * static entry by its heartbeat, a new address) or forgotten does not cut streams in progress.
+   */
+  retire(): void {
+    if (this.retired) return;
+    this.retired = true;
+    if (this.calls === 0) this.close();
   }
 
   get id(): string {
