@@ -32,7 +32,7 @@ export type WorkerHeartbeat = Message<"tokenmesh.events.v1.WorkerHeartbeat"> & {
   workerId: string;
 
   /**
-   * host:port of the worker's GenerationService.
+   * Base URL of the worker's GenerationService (http://host:port), what routers dial.
    *
    * @generated from field: string address = 2;
    */
