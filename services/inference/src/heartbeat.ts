@@ -19,10 +19,7 @@ export interface WorkerSnapshot {
 export interface HeartbeatOptions {
   readonly bus: Bus;
   readonly workerId: string;
-  /**
-   * Base URL a router dials, e.g. `http://10.0.0.7:50054`. The proto's comment says host:port,
-   * but the router's pool takes a URL (scheme included), so a URL is what goes on the wire.
-   */
+  /** Base URL a router dials, e.g. `http://10.0.0.7:50054`. */
   readonly address: string;
   readonly weight: number;
   readonly periodMs: number;
