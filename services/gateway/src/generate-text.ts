@@ -11,6 +11,7 @@ import {
 } from '@tokenmesh/proto';
 import { apiError, fromUpstream } from './api-error';
 import type { CompletionSink } from './completion-events';
+import { anonymous, type Caller, type RateLimiter, type ResponseCache } from './edge-policy';
 import { StopMatcher } from './stop-matcher';
 
 /** The upstream services the gateway calls. */
@@ -21,6 +22,10 @@ export interface Upstreams {
   readonly defaultModel: string;
   /** Told about every completion that finished (not about rejected or abandoned requests). */
   readonly completions?: CompletionSink;
+  /** Requests and tokens per minute per caller; none = unlimited. */
+  readonly limiter?: RateLimiter;
+  /** Deterministic requests are answered from it when it has them. */
+  readonly cache?: ResponseCache;
 }
 
 /** A text request as every front end (REST, OpenAI, gRPC, Connect) hands it over. */
@@ -31,6 +36,10 @@ export interface TextRequest {
   readonly messages: readonly Pick<ChatMessage, 'role' | 'content'>[];
   readonly sampling: Omit<Partial<SamplingParams>, '$typeName' | '$unknown'>;
   readonly routingKey: string;
+  /** Authenticated caller; anonymous (unknown address) when a front end gives none. */
+  readonly caller?: Caller;
+  /** Told whether the response came from the cache, before the first event. */
+  readonly onCache?: (outcome: 'hit' | 'miss') => void;
 }
 
 export type TextEvent =
@@ -79,24 +88,53 @@ function validated(req: TextRequest, promptTokens: number, contextLength: number
  */
 export async function* generateText(req: TextRequest, up: Upstreams, signal: AbortSignal): AsyncGenerator<TextEvent> {
   checkShape(req);
+  const caller = req.caller ?? anonymous('unknown');
+  await up.limiter?.admitRequest(caller);
   const model = req.model || up.defaultModel;
   const started = performance.now();
   const encoded = await up.tokenizer
     .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
     .catch((e: unknown) => Promise.reject(fromUpstream(e)));
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
+  await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
+  const generate = () => generated(req, up, signal, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling });
+  const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
+  if (!up.cache || !deterministic) {
+    req.onCache?.('miss');
+    yield* generate();
+    return;
+  }
+  yield* up.cache.through(
+    { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
+    generate,
+    (outcome) => req.onCache?.(outcome),
+    signal,
+  );
+}
+
+interface Prepared {
+  readonly model: string;
+  readonly caller: Caller;
+  readonly started: number;
+  readonly promptTokenIds: readonly number[];
+  readonly sampling: Sampling;
+}
+
+/** One real generation: router stream → DecodeStream → stop strings → final event. */
+async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, p: Prepared): AsyncGenerator<TextEvent> {
+  const { model, caller, started, sampling } = p;
   const upstream = new AbortController();
   const onAbort = () => upstream.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   let last: { finishReason: FinishReason; usage?: Usage | undefined; timings?: Timings | undefined; model: string; variant: string } | undefined;
   const stops = new StopMatcher(req.sampling.stop ?? []);
-  let generated = 0;
+  let generatedTokens = 0;
   try {
     const tokens = up.router.generate(
       {
         requestId: req.requestId,
         model,
-        promptTokenIds: encoded.tokenIds,
+        promptTokenIds: [...p.promptTokenIds],
         routingKey: req.routingKey,
         sampling: { ...sampling, stopTokenIds: [...sampling.stopTokenIds], stop: [] },
       },
@@ -105,7 +143,8 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
     async function* ids() {
       let first = true;
       for await (const m of tokens) {
-        generated += m.tokenIds.length;
+        generatedTokens += m.tokenIds.length;
+        up.limiter?.charge(caller, m.tokenIds.length);
         if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
         yield { model: first ? model : '', tokenIds: m.tokenIds };
         first = false;
@@ -125,8 +164,8 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
     upstream.abort();
   }
   // A stop string ends the stream before the worker's last message: count what arrived.
-  const prompt = encoded.tokenIds.length;
-  const usage = last?.usage ?? { promptTokens: prompt, completionTokens: generated, totalTokens: prompt + generated };
+  const prompt = p.promptTokenIds.length;
+  const usage = last?.usage ?? { promptTokens: prompt, completionTokens: generatedTokens, totalTokens: prompt + generatedTokens };
   const done = {
     type: 'done' as const,
     finishReason: stops.done ? FinishReason.STOP : (last?.finishReason ?? FinishReason.UNSPECIFIED),
