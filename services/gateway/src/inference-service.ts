@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { InferenceService, type PredictRequest, type StreamPredictRequest } from '@tokenmesh/proto';
+import { callerIn } from './auth/request-caller';
 import { generateText, type TextRequest, type Upstreams } from './generate-text';
 
 function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext): TextRequest {
@@ -11,6 +12,8 @@ function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerCon
     messages: req.messages,
     sampling: req.sampling ?? {},
     routingKey: req.routingKey,
+    caller: callerIn(ctx),
+    onCache: (o) => ctx.responseHeader.set('x-tokenmesh-cache', o),
   };
 }
 

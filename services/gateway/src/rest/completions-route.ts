@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code } from '@connectrpc/connect';
 import { apiError } from '../api-error';
 import { generateText, type Upstreams } from '../generate-text';
+import { callerOf } from '../auth/request-caller';
 import { fields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { errorBody, readJson, sendJson } from './http-json';
@@ -18,7 +19,7 @@ export async function completionsRoute(req: HttpRequest, res: HttpResponse, up: 
   if (n !== 1) throw apiError(Code.InvalidArgument, 'n', `only 1 is supported, got ${n}`);
   const stream = fields.boolean(body, 'stream') ?? false;
   const events = generateText(
-    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'user') ?? '' },
+    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'user') ?? '', caller: callerOf(req), onCache: (o) => res.setHeader('x-tokenmesh-cache', o) },
     up,
     signal,
   );

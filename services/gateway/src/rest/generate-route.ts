@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { generateText, type Upstreams } from '../generate-text';
+import { callerOf } from '../auth/request-caller';
 import { fields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { readJson, sendJson } from './http-json';
@@ -15,7 +16,7 @@ export async function generateRoute(req: HttpRequest, res: HttpResponse, up: Ups
   const body = await readJson(req, bodyLimit);
   let text = '';
   for await (const e of generateText(
-    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '' },
+    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '', caller: callerOf(req), onCache: (o) => res.setHeader('x-tokenmesh-cache', o) },
     up,
     signal,
   )) {
