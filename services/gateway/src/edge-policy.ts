@@ -45,8 +45,10 @@ export interface CacheKeyParts {
  * Response cache with single-flight: identical concurrent requests share one generation. Only
  * called for deterministic requests (temperature 0 or an explicit seed). `through` yields the
  * cached events of a hit (the caller streams them as if generated) or the generated ones, and
- * reports which through `onOutcome`.
+ * reports which through `onOutcome`. `generate` takes the signal that cancels the generation: the
+ * cache passes its own, so that a shared generation outlives the client that started it while
+ * others still listen; `signal` is this request's.
  */
 export interface ResponseCache {
-  through(key: CacheKeyParts, generate: () => AsyncIterable<TextEvent>, onOutcome: (outcome: 'hit' | 'miss') => void, signal: AbortSignal): AsyncIterable<TextEvent>;
+  through(key: CacheKeyParts, generate: (signal: AbortSignal) => AsyncIterable<TextEvent>, onOutcome: (outcome: 'hit' | 'miss') => void, signal: AbortSignal): AsyncIterable<TextEvent>;
 }

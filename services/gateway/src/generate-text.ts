@@ -97,7 +97,7 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
     .catch((e: unknown) => Promise.reject(fromUpstream(e)));
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
   await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
-  const generate = () => generated(req, up, signal, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling });
+  const generate = (cancel: AbortSignal = signal) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling });
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
   if (!up.cache || !deterministic) {
     req.onCache?.('miss');
