@@ -3,7 +3,8 @@ import { apiError } from '../api-error';
 
 type Body = Record<string, unknown>;
 
-function bad(field: string, want: string, got: unknown): never {
+/** A 400 naming the field: "<field>: must be <want>, got <value>". */
+export function badField(field: string, want: string, got: unknown): never {
   throw apiError(Code.InvalidArgument, field, `must be ${want}, got ${JSON.stringify(got) ?? String(got)}`);
 }
 
@@ -12,22 +13,22 @@ export const fields = {
   string(body: Body, name: string): string | undefined {
     const v = body[name];
     if (v === undefined || v === null) return undefined;
-    return typeof v === 'string' ? v : bad(name, 'a string', v);
+    return typeof v === 'string' ? v : badField(name, 'a string', v);
   },
   number(body: Body, name: string): number | undefined {
     const v = body[name];
     if (v === undefined || v === null) return undefined;
-    return typeof v === 'number' ? v : bad(name, 'a number', v);
+    return typeof v === 'number' ? v : badField(name, 'a number', v);
   },
   integer(body: Body, name: string): number | undefined {
     const v = body[name];
     if (v === undefined || v === null) return undefined;
-    return typeof v === 'number' && Number.isInteger(v) ? v : bad(name, 'an integer', v);
+    return typeof v === 'number' && Number.isInteger(v) ? v : badField(name, 'an integer', v);
   },
   boolean(body: Body, name: string): boolean | undefined {
     const v = body[name];
     if (v === undefined || v === null) return undefined;
-    return typeof v === 'boolean' ? v : bad(name, 'true or false', v);
+    return typeof v === 'boolean' ? v : badField(name, 'true or false', v);
   },
   /** OpenAI's `stop`: a string or an array of strings. */
   stringOrList(body: Body, name: string): string[] | undefined {
@@ -35,6 +36,12 @@ export const fields = {
     if (v === undefined || v === null) return undefined;
     if (typeof v === 'string') return [v];
     if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
-    return bad(name, 'a string or an array of strings', v);
+    return badField(name, 'a string or an array of strings', v);
+  },
+  /** A nested JSON object (not an array); `path` names it in errors. */
+  object(body: Body, name: string, path = name): Body | undefined {
+    const v = body[name];
+    if (v === undefined || v === null) return undefined;
+    return typeof v === 'object' && !Array.isArray(v) ? (v as Body) : badField(path, 'an object', v);
   },
 };

@@ -2,10 +2,12 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import type { Client } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
 import type { Upstreams } from '../generate-text';
+import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
 import { generateRoute } from './generate-route';
 import { modelsRoute } from './models-route';
+import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
 import { sendError, sendJson } from './http-json';
 
 export interface RestDeps {
@@ -24,6 +26,9 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
   const routes: Record<string, Record<string, Route>> = {
     '/generate': { POST: (q, s) => generateRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/completions': { POST: (q, s) => completionsRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/chat/completions': { POST: (q, s) => chatCompletionsRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
+    '/tokenize': { POST: (q, s) => tokenizeRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
+    '/detokenize': { POST: (q, s) => detokenizeRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/models': { GET: (q, s) => modelsRoute(q, s, deps.upstreams.router) },
     '/feedback': { POST: (q, s) => feedbackRoute(q, s, deps.feedback, deps.bodyLimitBytes) },
   };

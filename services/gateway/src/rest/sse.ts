@@ -17,11 +17,16 @@ export class SseWriter {
     if ('flushHeaders' in this.res) this.res.flushHeaders();
   }
 
+  /** Whether events can still reach the client (it has not gone away, the stream is not ended). */
+  get writable(): boolean {
+    return !this.res.destroyed && !this.res.writableEnded;
+  }
+
   send(event: unknown): void {
-    this.res.write(`data: ${JSON.stringify(event)}\n\n`);
+    if (this.writable) this.res.write(`data: ${JSON.stringify(event)}\n\n`);
   }
 
   done(): void {
-    this.res.end('data: [DONE]\n\n');
+    if (this.writable) this.res.end('data: [DONE]\n\n');
   }
 }
