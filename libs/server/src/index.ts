@@ -9,3 +9,4 @@ export * from './create-runtime';
 export * from './run-main';
 export * from './start-service';
 export * from './rpc-metrics';
+export type { Http1Timeouts } from './listeners';

@@ -14,8 +14,23 @@ function listen(server: http.Server | http2.Http2Server, port: number, host: str
   });
 }
 
+function http1Options({ headersTimeoutMs, requestTimeoutMs }: Http1Timeouts): http.ServerOptions {
+  const shortest = Math.min(headersTimeoutMs, requestTimeoutMs || headersTimeoutMs);
+  // Node checks these limits every connectionsCheckingInterval (30 s by default), which would
+  // let a 5 s headers timeout last up to 35 s: check at least every half limit, at most 1 s.
+  return { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(shortest / 2))) };
+}
+
 function closeServer(server: http.Server | http2.Http2Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Node's limits on the HTTP/1.1 listener for receiving a request (not for answering it). */
+export interface Http1Timeouts {
+  /** Time to receive the complete request headers (Node's `headersTimeout`); 408 after it. */
+  readonly headersTimeoutMs: number;
+  /** Time to receive the complete request, body included (Node's `requestTimeout`); 0 = none. */
+  readonly requestTimeoutMs: number;
 }
 
 /**
@@ -36,10 +51,10 @@ export class Listeners {
   private readonly h2: http2.Http2Server;
   private readonly h1: http.Server | undefined;
 
-  private constructor(handler: HttpHandler, withHttp1: boolean) {
+  private constructor(handler: HttpHandler, withHttp1: boolean, timeouts?: Http1Timeouts) {
     const track: HttpHandler = (req, res) => this.handle(handler, req, res);
     this.h2 = http2.createServer(track);
-    this.h1 = withHttp1 ? http.createServer(track) : undefined;
+    this.h1 = withHttp1 ? http.createServer(timeouts ? http1Options(timeouts) : {}, track) : undefined;
     this.h2.on('session', (s) => {
       this.sessions.add(s);
       s.once('close', () => this.sessions.delete(s));
@@ -51,8 +66,8 @@ export class Listeners {
   }
 
   /** Listen on `port` (HTTP/2) and, when given, `http1Port` (HTTP/1.1); 0 picks a free port. */
-  static async start(handler: HttpHandler, host: string, port: number, http1Port?: number): Promise<Listeners> {
-    const self = new Listeners(handler, http1Port !== undefined);
+  static async start(handler: HttpHandler, host: string, port: number, http1Port?: number, timeouts?: Http1Timeouts): Promise<Listeners> {
+    const self = new Listeners(handler, http1Port !== undefined, timeouts);
     try {
       await listen(self.h2, port, host);
       self.ports[0] = (self.h2.address() as AddressInfo).port;

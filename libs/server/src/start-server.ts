@@ -7,7 +7,7 @@ import { Health } from '@tokenmesh/proto';
 import { HealthReporter, ServingStatus } from './health-reporter';
 import { registerHealthService } from './health-service';
 import { createHttpRoutes, type HttpHandler } from './http-routes';
-import { Listeners } from './listeners';
+import { Listeners, type Http1Timeouts } from './listeners';
 import { shutdownErrorInterceptor } from './shutdown-interceptor';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
@@ -26,6 +26,8 @@ export interface ServerOptions {
   host?: string;
   /** When set (0 allowed), an HTTP/1.1 listener with the same routes, for browsers and curl. */
   http1Port?: number;
+  /** Limits on receiving a request on the HTTP/1.1 listener; Node's defaults (60 s, 300 s) when absent. */
+  http1Timeouts?: Http1Timeouts;
   /** Server interceptors (tracing, metrics), outermost first. */
   interceptors?: Interceptor[];
   /** Start-up and shutdown lines (ports, calls in flight, grace period over); none when absent. */
@@ -101,7 +103,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const name of services) health.set(name, initial);
 
-  const listeners = await Listeners.start(handler, host, options.port, options.http1Port);
+  const listeners = await Listeners.start(handler, host, options.port, options.http1Port, options.http1Timeouts);
   const { port, http1Port } = listeners;
   logger?.info('server listening', { host, port, http1_port: http1Port, services: [...services].filter(Boolean) });
 

@@ -1,5 +1,6 @@
 import type { ConnectRouter } from '@connectrpc/connect';
 import type { HttpHandler } from './http-routes';
+import type { Http1Timeouts } from './listeners';
 import type { RunningService, ServiceRuntime } from './service-runtime';
 import { startServer } from './start-server';
 
@@ -16,6 +17,8 @@ export interface ServiceSpec {
   readonly routes: (router: ConnectRouter) => void;
   /** Plain HTTP requests no RPC or built-in route matched (the gateway's REST API). */
   readonly http?: HttpHandler;
+  /** Limits on receiving a request on the HTTP/1.1 listener (headers, whole request). */
+  readonly http1Timeouts?: Http1Timeouts;
   /** Start NOT_SERVING (e.g. until models are warm); default true. */
   readonly serving?: boolean;
   /** Frees what the service owns (models, clients, stores): after the server has drained, or when it fails to start. */
@@ -32,6 +35,7 @@ export async function startService(spec: ServiceSpec, rt: ServiceRuntime): Promi
       host: spec.listen.host,
       port: spec.listen.port,
       http1Port: spec.listen.httpPort,
+      ...(spec.http1Timeouts ? { http1Timeouts: spec.http1Timeouts } : {}),
       interceptors: rt.serverInterceptors,
       logger: rt.logger,
       metrics: rt.metrics,

@@ -1,4 +1,5 @@
 import { EnvReader } from '@tokenmesh/config';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './deadline';
 
 export interface GatewayConfig {
   readonly host: string;
@@ -12,6 +13,10 @@ export interface GatewayConfig {
   /** Model used when a request names none. */
   readonly defaultModel: string;
   readonly bodyLimitBytes: number;
+  /** Whole-request limit (REST 504 `timeout`, gRPC DEADLINE_EXCEEDED; a shorter caller deadline wins); 0 = none. */
+  readonly requestTimeoutMs: number;
+  /** HTTP/1.1: time to receive a request's headers (Node's headersTimeout; 408 after it). */
+  readonly headersTimeoutMs: number;
   /** NATS for completion events; an in-process bus when unset. */
   readonly natsUrl: string | undefined;
 }
@@ -29,8 +34,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     feedbackUrl: url('GATEWAY_FEEDBACK_URL', 'http://127.0.0.1:50055'),
     defaultModel: e.str('GATEWAY_DEFAULT_MODEL', 'tinygpt'),
     bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
+    requestTimeoutMs: e.int('GATEWAY_REQUEST_TIMEOUT_MS', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 0, max: 3_600_000 }),
+    headersTimeoutMs: e.int('GATEWAY_HEADERS_TIMEOUT_MS', { default: 10_000, min: 100, max: 600_000 }),
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
   };
+  e.check(
+    config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,
+    `GATEWAY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must be <= GATEWAY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+  );
   e.check(config.grpcPort === 0 || config.grpcPort !== config.httpPort, `GATEWAY_GRPC_PORT and GATEWAY_HTTP_PORT must differ, both are ${config.grpcPort}`);
   e.done();
   return config;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { InferenceService, type PredictRequest, type StreamPredictRequest } from '@tokenmesh/proto';
 import { callerIn } from './auth/request-caller';
+import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from './deadline';
 import { generateText, type TextRequest, type Upstreams } from './generate-text';
 
 function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext): TextRequest {
@@ -21,12 +22,19 @@ function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerCon
  * The public InferenceService over gRPC, Connect and gRPC-Web: the same path as the REST API.
  * Errors keep their codes (INVALID_ARGUMENT naming the field, NOT_FOUND for a model).
  */
-export function inferenceService(up: Upstreams): ServiceImpl<typeof InferenceService> {
+export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutMs?: number } = {}): ServiceImpl<typeof InferenceService> {
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // GATEWAY_REQUEST_TIMEOUT_MS under the call's own signal: a shorter caller deadline aborts
+  // first (Connect answers it); ours cancels upstream and answers DEADLINE_EXCEEDED.
+  const generate = (r: TextRequest, ctx: HandlerContext) => {
+    const deadline = startDeadline(timeoutMs, ctx.signal);
+    return underDeadline(generateText(r, up, deadline.signal), deadline);
+  };
   return {
     async predict(req, ctx) {
       const r = textRequest(req, ctx);
       let text = '';
-      for await (const e of generateText(r, up, ctx.signal)) {
+      for await (const e of generate(r, ctx)) {
         if (e.type === 'text') text += e.text;
         else return { text, finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
       }
@@ -35,7 +43,7 @@ export function inferenceService(up: Upstreams): ServiceImpl<typeof InferenceSer
 
     async *streamPredict(req, ctx) {
       const r = textRequest(req, ctx);
-      for await (const e of generateText(r, up, ctx.signal)) {
+      for await (const e of generate(r, ctx)) {
         if (e.type === 'text') yield { text: e.text, requestId: r.requestId };
         else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
       }

@@ -5,6 +5,7 @@ import { completionPublisher } from './completion-events';
 import type { GatewayConfig } from './config';
 import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
+import { withRequestTimeout } from './rest/request-context';
 import { restApi } from './rest/rest-api';
 
 /**
@@ -39,8 +40,9 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     {
       name: 'gateway',
       listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
-      routes: (r) => r.service(InferenceService, inferenceService(upstreams)),
-      http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes }),
+      routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
+      http: withRequestTimeout(restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes }), config.requestTimeoutMs),
+      http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
       serving: false,
       release: async () => {
         stopReadiness?.();
