@@ -1,7 +1,8 @@
 import { StoreError } from './errors';
 import { MemoryKeyspace, type Entry } from './memory-keyspace';
-import { DEFAULT_PREFIX, type IncrOptions, type SetOptions, type Store } from './store';
-import { checkFinite, checkInteger, checkKey, checkTtl, checkValue } from './validate';
+import { gcra } from './gcra';
+import { DEFAULT_PREFIX, type IncrOptions, type RateLimitOptions, type RateLimitResult, type SetOptions, type Store } from './store';
+import { checkFinite, checkInteger, checkKey, checkRateLimit, checkTtl, checkValue } from './validate';
 
 export interface MemoryStoreOptions {
   /** Prepended to every key; default `tokenmesh:`. */
@@ -126,6 +127,16 @@ export class MemoryStore implements Store {
     if (!entry) return false;
     this.keyspace.setExpiry(entry, expiresAt);
     return true;
+  }
+
+  async rateLimit(key: string, opts: RateLimitOptions): Promise<RateLimitResult> {
+    const k = this.key(key);
+    const o = checkRateLimit(opts);
+    const now = Date.now();
+    const stored = this.entry(k, 'string')?.value;
+    const { store, ...result } = gcra(stored === undefined ? undefined : parseFloatStrict(stored, 'value'), now, o);
+    if (store) this.keyspace.write(k, { kind: 'string', value: String(store.tat), expiresAt: now + store.ttlMs });
+    return result;
   }
 
   async close(): Promise<void> {

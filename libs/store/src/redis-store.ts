@@ -1,14 +1,20 @@
 import { Redis } from 'ioredis';
 import { StoreError } from './errors';
 import { defineScripts, type ScriptedRedis } from './redis-scripts';
-import { DEFAULT_PREFIX, type IncrOptions, type SetOptions, type Store } from './store';
-import { checkFinite, checkInteger, checkKey, checkTtl, checkValue } from './validate';
+import { DEFAULT_PREFIX, type IncrOptions, type RateLimitOptions, type RateLimitResult, type SetOptions, type Store } from './store';
+import { checkFinite, checkInteger, checkKey, checkRateLimit, checkTtl, checkValue } from './validate';
 
 export interface RedisStoreOptions {
   /** Prepended to every key; default `tokenmesh:`. */
   prefix?: string;
   /** Give up the first connection after this long; default 5000. */
   connectTimeoutMs?: number;
+  /**
+   * Fail a command that has no reply after this long (ioredis `commandTimeout`); default: none
+   * (a command waits through reconnects, up to 3 of them). Callers with a latency budget, such
+   * as the gateway's rate limiter, set it so calls to a hung Redis do not pile up.
+   */
+  commandTimeoutMs?: number;
   /** Connection errors while reconnecting (commands in flight fail on their own). Default: ignored. */
   onError?: (err: Error) => void;
 }
@@ -36,6 +42,7 @@ export class RedisStore implements Store {
       keyPrefix: opts.prefix ?? DEFAULT_PREFIX,
       lazyConnect: true,
       connectTimeout: opts.connectTimeoutMs ?? 5000,
+      ...(opts.commandTimeoutMs !== undefined ? { commandTimeout: opts.commandTimeoutMs } : {}),
       // Fail a command after a few reconnect attempts rather than queueing it for ever.
       maxRetriesPerRequest: 3,
       // Never retry the first connection (connect() reports it) nor after close().
@@ -144,6 +151,15 @@ export class RedisStore implements Store {
       checkKey(key);
       checkTtl(ttlMs);
       return (await this.redis.pexpire(key, ttlMs)) === 1;
+    });
+  }
+
+  rateLimit(key: string, opts: RateLimitOptions): Promise<RateLimitResult> {
+    return this.run(async () => {
+      checkKey(key);
+      const o = checkRateLimit(opts);
+      const [allowed, remaining, retryAfterMs, resetMs] = await this.redis.tokenmeshRateLimit(key, o.limit, o.periodMs, o.cost, o.force ? 1 : 0);
+      return { allowed: allowed === 1, remaining, retryAfterMs, resetMs };
     });
   }
 

@@ -14,6 +14,33 @@ export interface IncrOptions {
   ttlMs?: number;
 }
 
+/** A GCRA rate limit: `limit` units per `periodMs`, of which the whole `limit` may come at once. */
+export interface RateLimitOptions {
+  /** Units allowed per period (requests, tokens); a positive safe integer. */
+  limit: number;
+  /** The period in ms; a positive integer. The bucket refills at `limit / periodMs`. */
+  periodMs: number;
+  /** Units this call takes; a non-negative safe integer, default 1. 0 asks without taking. */
+  cost?: number;
+  /**
+   * Take the units even when they do not fit, driving the bucket into debt that later calls
+   * wait out (tokens already generated are charged this way). Default false.
+   */
+  force?: boolean;
+}
+
+/** The decision of `Store.rateLimit`, in whole units and milliseconds. */
+export interface RateLimitResult {
+  /** True when the units were taken (always, with `force`). */
+  allowed: boolean;
+  /** Units that one more call could take right now (0 when the bucket is empty or in debt). */
+  remaining: number;
+  /** When refused: ms until a call with the same cost would be allowed; 0 when allowed. */
+  retryAfterMs: number;
+  /** Ms until the bucket is full again (0 when it is full). */
+  resetMs: number;
+}
+
 /**
  * The key-value store: the response cache, single-flight locks, rate-limit counters, job results
  * and feedback aggregates. Adapters: `RedisStore` and `MemoryStore`, held to one contract suite
@@ -48,6 +75,14 @@ export interface Store {
   hGetAll(key: string): Promise<Record<string, string>>;
   /** Expires `key` after `ttlMs`; false when there is no such key. */
   expire(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Generic cell rate algorithm on `key`: the key holds the theoretical arrival time (TAT, µs) and
+   * expires once the bucket is full again. A call costing n is allowed when the TAT advanced by
+   * n emission intervals (`periodMs / limit`) stays within one period of now; allowed (or forced)
+   * calls store the advanced TAT, refused ones change nothing. RedisStore reads the clock of the
+   * Redis server (every replica sees one clock); MemoryStore reads the process's.
+   */
+  rateLimit(key: string, opts: RateLimitOptions): Promise<RateLimitResult>;
   /** Disconnects; later calls reject with `closed`. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { StoreError } from './errors';
+import type { RateLimitOptions } from './store';
 
 /*
  * Argument checks both adapters run before touching data, so a bad call fails the same way in
@@ -24,4 +25,14 @@ export function checkInteger(n: number): void {
 
 export function checkFinite(n: number): void {
   if (!Number.isFinite(n)) throw new StoreError('invalid', `increment must be a finite number, got ${n}`);
+}
+
+/** The options of `Store.rateLimit`, with their defaults filled in. */
+export function checkRateLimit(opts: RateLimitOptions): Required<RateLimitOptions> {
+  const { limit, periodMs, cost = 1, force = false } = opts ?? ({} as RateLimitOptions);
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreError('invalid', `limit must be a positive integer, got ${limit}`);
+  if (!Number.isSafeInteger(periodMs) || periodMs < 1) throw new StoreError('invalid', `periodMs must be a positive integer, got ${periodMs}`);
+  if (!Number.isSafeInteger(cost) || cost < 0) throw new StoreError('invalid', `cost must be a non-negative integer, got ${cost}`);
+  if (typeof force !== 'boolean') throw new StoreError('invalid', `force must be a boolean, got ${typeof force}`);
+  return { limit, periodMs, cost, force };
 }

@@ -2,6 +2,7 @@ import { describeWithFixture } from '@tokenmesh/testing';
 import { aggregatesContract } from './aggregates';
 import type { StoreFixture } from './fixture';
 import { keysContract } from './keys';
+import { rateLimitContract } from './rate-limit';
 import { ttlContract } from './ttl';
 
 /** The one behaviour suite every `Store` adapter must pass; `start` runs once per adapter. */
@@ -10,6 +11,7 @@ export function storeContract(adapter: string, start: () => Promise<StoreFixture
     keysContract(get);
     ttlContract(get);
     aggregatesContract(get);
+    rateLimitContract(get);
   });
 }
 
