@@ -1,0 +1,23 @@
+import { createCounter, type Counter, type Registry } from '@tokenmesh/metrics';
+
+/**
+ * `tokenmesh_gateway_cache_requests_total{outcome="hit"|"miss"}`: deterministic requests that went
+ * through the response cache. A follower that shared another request's generation counts as a
+ * hit (it caused no generation). No ratio gauge: a ratio since start-up hides recent changes and
+ * cannot be summed over replicas; the hit ratio is
+ * `sum(rate(tokenmesh_gateway_cache_requests_total{outcome="hit"}[5m])) / sum(rate(tokenmesh_gateway_cache_requests_total[5m]))`.
+ */
+export class CacheMetrics {
+  private readonly requests: Counter<'outcome'>;
+
+  constructor(registry: Registry) {
+    this.requests = createCounter(registry, { name: 'gateway_cache_requests_total', help: 'Deterministic requests through the response cache, by outcome (hit includes requests that shared a concurrent generation)', labelNames: ['outcome'] as const });
+    // Both series exist from the start, so rate() and the ratio work before the first hit.
+    this.requests.inc({ outcome: 'hit' }, 0);
+    this.requests.inc({ outcome: 'miss' }, 0);
+  }
+
+  outcome(outcome: 'hit' | 'miss'): void {
+    this.requests.inc({ outcome });
+  }
+}

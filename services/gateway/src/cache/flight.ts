@@ -1,0 +1,116 @@
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { TextEvent } from '../generate-text';
+
+/** Where a flight's events come from: the store or another replica's entry ('hit'), or a generation here ('miss'). */
+export type FlightSource = 'hit' | 'miss';
+
+/**
+ * One answer being produced for everyone who asked for it in this process: a buffer of events that
+ * any number of listeners tail from the start, live. The work behind it (store lookup, wait for
+ * another replica, generation) runs under the flight's own signal, which aborts only when the
+ * last listener leaves before the end: one client going away never cuts the others off.
+ */
+export class Flight {
+  private readonly events: TextEvent[] = [];
+  private state: 'running' | 'done' | 'failed' = 'running';
+  private error: unknown;
+  private readonly wake = new Set<() => void>();
+  private listeners = 0;
+  private readonly abort = new AbortController();
+  private decide!: (source: FlightSource) => void;
+  /** Settles once the flight knows where its events come from, before the first one. */
+  readonly source = new Promise<FlightSource>((resolve) => (this.decide = resolve));
+
+  /** @param onAbandoned called (once) when the last listener left before the end. */
+  constructor(private readonly onAbandoned: () => void) {}
+
+  /** Aborts when every listener has left before the flight ended. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get ended(): boolean {
+    return this.state !== 'running';
+  }
+
+  /** The events so far (all of them once ended). */
+  get buffered(): readonly TextEvent[] {
+    return this.events;
+  }
+
+  decided(source: FlightSource): void {
+    this.decide(source);
+  }
+
+  push(e: TextEvent): void {
+    this.events.push(e);
+    this.notify();
+  }
+
+  finish(): void {
+    this.state = 'done';
+    this.notify();
+  }
+
+  fail(err: unknown): void {
+    if (this.state !== 'running') return;
+    this.state = 'failed';
+    this.error = err;
+    this.notify();
+  }
+
+  /** Registers a listener; the returned function unregisters it (idempotent). */
+  join(): () => void {
+    this.listeners++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      if (--this.listeners === 0 && this.state === 'running' && !this.abort.signal.aborted) {
+        this.abort.abort(new ConnectError('every client sharing this generation went away', Code.Canceled));
+        this.onAbandoned();
+      }
+    };
+  }
+
+  /**
+   * Every event from the first, then each new one as it arrives; ends after the final event.
+   * @throws the flight's error, or Canceled when `signal` (this listener's request) aborts.
+   */
+  async *tail(signal: AbortSignal): AsyncGenerator<TextEvent> {
+    for (let i = 0; ; ) {
+      while (i < this.events.length) {
+        const e = this.events[i++]!;
+        yield e;
+        if (e.type === 'done') return;
+      }
+      if (this.state === 'failed') throw this.error;
+      if (this.state === 'done') return;
+      await this.changed(signal);
+    }
+  }
+
+  private notify(): void {
+    for (const w of [...this.wake]) w();
+  }
+
+  private changed(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        done();
+        reject(new ConnectError('the client went away', Code.Canceled));
+      };
+      const done = () => {
+        this.wake.delete(wakeUp);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const wakeUp = () => {
+        done();
+        resolve();
+      };
+      if (signal.aborted) return onAbort();
+      this.wake.add(wakeUp);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
