@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient, createRouterTransport } from '@connectrpc/connect';
 import { FeedbackService } from '@tokenmesh/proto';
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { restApi } from '../src/rest/rest-api';
 import { inMemoryMesh } from './in-memory-mesh';
 
@@ -114,10 +114,10 @@ describe('OpenAI client against the gateway', () => {
 
     it('rejections surface as the client’s BadRequestError with param and code', async () => {
       const before = mesh.workerCalls();
-      const err = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, n: 2 }).catch((e: unknown) => e)) as OpenAI.APIError;
+      const err = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, n: 2 }).catch((e: unknown) => e)) as APIError;
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err).toMatchObject({ status: 400, param: 'n', type: 'invalid_request_error' });
-      const unknown = (await client.completions.create({ model: 'gpt-9', prompt: PROMPT }).catch((e: unknown) => e)) as OpenAI.APIError;
+      const unknown = (await client.completions.create({ model: 'gpt-9', prompt: PROMPT }).catch((e: unknown) => e)) as APIError;
       expect(unknown).toMatchObject({ status: 400, param: 'model', code: 'model_not_found' });
       expect(mesh.workerCalls()).toBe(before);
     });
@@ -182,7 +182,7 @@ describe('OpenAI client against the gateway', () => {
       const before = mesh.workerCalls();
       const err = (await client.chat.completions
         .create({ model: 'tinyllama', messages: [{ role: 'wizard', content: 'hi' } as unknown as OpenAI.ChatCompletionMessageParam] })
-        .catch((e: unknown) => e)) as OpenAI.APIError;
+        .catch((e: unknown) => e)) as APIError;
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err.param).toBe('messages[0].role');
       expect(mesh.workerCalls()).toBe(before);

@@ -45,5 +45,7 @@ export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, 
     choice: (content, finish) => ({ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
     delta: (content, finish) => ({ index: 0, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
   });
-  await (completionTokens === undefined ? answered : answered.catch((e: unknown) => Promise.reject(renamedParam(e, 'max_tokens', 'max_completion_tokens'))));
+  // Errors name the fields of this request: the rendered chat is its messages.
+  const renames: Record<string, string> = completionTokens === undefined ? { prompt: 'messages' } : { prompt: 'messages', max_tokens: 'max_completion_tokens' };
+  await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));
 }

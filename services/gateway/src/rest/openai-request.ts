@@ -109,12 +109,16 @@ function content(v: unknown, at: string): string {
 }
 
 /**
- * The same error reported under the field name the caller used (chat's `max_completion_tokens`
- * is validated as `max_tokens`); other errors pass through unchanged.
+ * The same error reported under the field names the caller used: `renames` maps a pipeline field
+ * to the request's (chat's `max_completion_tokens` is validated as `max_tokens`, its rendered
+ * messages as `prompt`); indexed params follow (`token_ids[3]` → `tokens[3]`). Other errors pass
+ * through unchanged.
  */
-export function renamedParam(err: unknown, from: string, to: string): unknown {
+export function renamedParam(err: unknown, renames: Readonly<Record<string, string>>): unknown {
   if (!(err instanceof ConnectError)) return err;
   const rest = restError(err);
-  if (rest.param !== from) return err;
-  return apiError(err.code, to, rest.message.slice(from.length + 2));
+  const m = rest.param === null ? null : /^([\w.]+)(.*)$/.exec(rest.param);
+  const to = m ? renames[m[1]!] : undefined;
+  if (!m || to === undefined) return err;
+  return apiError(err.code, `${to}${m[2]}`, rest.message.slice(rest.param!.length + 2));
 }

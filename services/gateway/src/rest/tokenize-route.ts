@@ -4,7 +4,7 @@ import { apiError, fromUpstream } from '../api-error';
 import type { Upstreams } from '../generate-text';
 import { badField, fields } from './fields';
 import { readJson, sendJson } from './http-json';
-import { chatMessages } from './openai-request';
+import { chatMessages, renamedParam } from './openai-request';
 import { requestContext } from './request-context';
 
 /**
@@ -42,6 +42,6 @@ export async function detokenizeRoute(req: HttpRequest, res: HttpResponse, up: U
   });
   const out = await up.tokenizer
     .decode({ model: fields.string(body, 'model') || up.defaultModel, tokenIds: tokens as number[], skipSpecialTokens: false }, { signal })
-    .catch((e: unknown) => Promise.reject(fromUpstream(e)));
+    .catch((e: unknown) => Promise.reject(renamedParam(fromUpstream(e), { token_ids: 'tokens' })));
   sendJson(res, 200, { prompt: out.text });
 }
