@@ -36,6 +36,8 @@ export interface ServerOptions {
   metrics?: Registry;
   /** Plain HTTP requests that match no RPC and none of /health, /ready, /metrics (REST APIs). */
   http?: HttpHandler;
+  /** Runs first for every request on both listeners, before RPCs and routes (e.g. CORS); true when it answered. */
+  preHandler?: (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => boolean;
   /** Default for `close()`; default DEFAULT_GRACE_MS. */
   gracePeriodMs?: number;
   /** Initial health of the server and every service it hosts; false until e.g. a model loads. */
@@ -103,7 +105,9 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const name of services) health.set(name, initial);
 
-  const listeners = await Listeners.start(handler, host, options.port, options.http1Port, options.http1Timeouts);
+  const pre = options.preHandler;
+  const first: HttpHandler = pre ? (req, res) => void (pre(req, res) || handler(req, res)) : handler;
+  const listeners = await Listeners.start(first, host, options.port, options.http1Port, options.http1Timeouts);
   const { port, http1Port } = listeners;
   logger?.info('server listening', { host, port, http1_port: http1Port, services: [...services].filter(Boolean) });
 

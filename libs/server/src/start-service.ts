@@ -17,6 +17,8 @@ export interface ServiceSpec {
   readonly routes: (router: ConnectRouter) => void;
   /** Plain HTTP requests no RPC or built-in route matched (the gateway's REST API). */
   readonly http?: HttpHandler;
+  /** Runs before any routing on both listeners (the gateway's CORS); true when it answered. */
+  readonly preHandler?: (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => boolean;
   /** Limits on receiving a request on the HTTP/1.1 listener (headers, whole request). */
   readonly http1Timeouts?: Http1Timeouts;
   /** Start NOT_SERVING (e.g. until models are warm); default true. */
@@ -32,6 +34,7 @@ export async function startService(spec: ServiceSpec, rt: ServiceRuntime): Promi
     server = await startServer({
       routes: spec.routes,
       http: spec.http,
+      ...(spec.preHandler ? { preHandler: spec.preHandler } : {}),
       host: spec.listen.host,
       port: spec.listen.port,
       http1Port: spec.listen.httpPort,

@@ -1,4 +1,6 @@
 import { EnvReader } from '@tokenmesh/config';
+import { apiKeysConfig, type ApiKeysConfig } from './auth/auth-config';
+import { corsOriginsConfig } from './cors';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './deadline';
 
 export interface GatewayConfig {
@@ -13,6 +15,10 @@ export interface GatewayConfig {
   /** Model used when a request names none. */
   readonly defaultModel: string;
   readonly bodyLimitBytes: number;
+  /** API keys: none (anonymous callers, development), a file or Redis. */
+  readonly apiKeys: ApiKeysConfig;
+  /** Exact origins browsers may call from; empty = no CORS headers. */
+  readonly corsOrigins: readonly string[];
   /** Whole-request limit (REST 504 `timeout`, gRPC DEADLINE_EXCEEDED; a shorter caller deadline wins); 0 = none. */
   readonly requestTimeoutMs: number;
   /** HTTP/1.1: time to receive a request's headers (Node's headersTimeout; 408 after it). */
@@ -34,6 +40,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     feedbackUrl: url('GATEWAY_FEEDBACK_URL', 'http://127.0.0.1:50055'),
     defaultModel: e.str('GATEWAY_DEFAULT_MODEL', 'tinygpt'),
     bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
+    apiKeys: apiKeysConfig(e),
+    corsOrigins: corsOriginsConfig(e),
     requestTimeoutMs: e.int('GATEWAY_REQUEST_TIMEOUT_MS', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 0, max: 3_600_000 }),
     headersTimeoutMs: e.int('GATEWAY_HEADERS_TIMEOUT_MS', { default: 10_000, min: 100, max: 600_000 }),
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),

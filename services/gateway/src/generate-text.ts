@@ -13,6 +13,7 @@ import { apiError, fromUpstream } from './api-error';
 import type { CompletionSink } from './completion-events';
 import { anonymous, type Caller, type RateLimiter, type ResponseCache } from './edge-policy';
 import { StopMatcher } from './stop-matcher';
+import { checkModelAccess } from './auth/model-access';
 
 /** The upstream services the gateway calls. */
 export interface Upstreams {
@@ -89,6 +90,8 @@ function validated(req: TextRequest, promptTokens: number, contextLength: number
 export async function* generateText(req: TextRequest, up: Upstreams, signal: AbortSignal): AsyncGenerator<TextEvent> {
   checkShape(req);
   const caller = req.caller ?? anonymous('unknown');
+  // Before the rate limiter: a forbidden model costs the key nothing.
+  checkModelAccess(caller, req.model || up.defaultModel);
   await up.limiter?.admitRequest(caller);
   const model = req.model || up.defaultModel;
   const started = performance.now();

@@ -7,6 +7,9 @@ import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
 import { withRequestTimeout } from './rest/request-context';
 import { restApi } from './rest/rest-api';
+import { authInterceptor } from './auth/auth-interceptor';
+import { startAuth } from './auth/start-auth';
+import { corsHandler } from './cors';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -21,6 +24,10 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
   const owned = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'gateway' });
   const bus = deps.bus ?? owned!;
   await bus.ensureStream(EVENTS_STREAM).catch(async (err: unknown) => {
+    await owned?.close();
+    throw err;
+  });
+  const auth = await startAuth(config.apiKeys, rt.logger).catch(async (err: unknown) => {
     await owned?.close();
     throw err;
   });
@@ -41,16 +48,19 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       name: 'gateway',
       listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
       routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
-      http: withRequestTimeout(restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes }), config.requestTimeoutMs),
+      http: withRequestTimeout(restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth }), config.requestTimeoutMs),
       http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
+      preHandler: corsHandler(config.corsOrigins),
       serving: false,
       release: async () => {
         stopReadiness?.();
         closeClients();
+        await auth.close();
         await owned?.close();
       },
     },
-    rt,
+    // Authentication innermost: refused calls are still traced and counted.
+    { ...rt, serverInterceptors: [...rt.serverInterceptors, authInterceptor(auth)] },
   );
   stopReadiness = watchReadiness(router.client, service.server.health);
   return service;

@@ -74,7 +74,7 @@ export function errorBody(err: unknown): { status: number; body: { error: { mess
   // GATEWAY_REQUEST_TIMEOUT_MS (or an upstream deadline) ran out: 504 with code `timeout`.
   if (e.code === Code.DeadlineExceeded) return { status: 504, body: { error: { message: rest.message, type: 'timeout_error', param: null, code: 'timeout' } } };
   const status = STATUS[e.code] ?? 500;
-  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : codeToString(e.code);
+  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : e.code === Code.PermissionDenied && rest.param === 'model' ? 'model_not_allowed' : codeToString(e.code);
   return { status, body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } } };
 }
 

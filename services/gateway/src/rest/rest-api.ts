@@ -9,11 +9,15 @@ import { generateRoute } from './generate-route';
 import { modelsRoute } from './models-route';
 import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
 import { sendError, sendJson } from './http-json';
+import type { ApiKeyAuth } from '../auth/api-key-auth';
+import { authenticateRest } from '../auth/rest-auth';
 
 export interface RestDeps {
   readonly upstreams: Upstreams;
   readonly feedback: Client<typeof FeedbackService>;
   readonly bodyLimitBytes: number;
+  /** Authenticates each request (401 without a valid key) before its route; none = anonymous callers. */
+  readonly auth?: ApiKeyAuth;
 }
 
 type Route = (req: HttpRequest, res: HttpResponse) => Promise<void>;
@@ -40,6 +44,8 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
     const route = methods[req.method ?? 'GET'];
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
-    route(req, res).catch((err: unknown) => sendError(res, err));
+    (deps.auth ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
+      .then((ok) => (ok ? route(req, res) : undefined))
+      .catch((err: unknown) => sendError(res, err));
   };
 }

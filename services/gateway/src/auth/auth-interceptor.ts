@@ -1,0 +1,21 @@
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Health } from '@tokenmesh/proto';
+import type { ApiKeyAuth } from './api-key-auth';
+import { CALLER } from './request-caller';
+
+/**
+ * Server interceptor for gRPC, Connect and gRPC-Web: takes the key from the same headers as REST
+ * (`authorization: Bearer <key>` or `x-api-key`), puts the caller into the call's context values
+ * (`callerIn`) or fails with UNAUTHENTICATED (`www-authenticate: Bearer`). grpc.health.v1 stays
+ * open for probes. Put it after tracing and metrics so refused calls are still traced and counted.
+ */
+export function authInterceptor(auth: ApiKeyAuth): Interceptor {
+  return (next) => async (req) => {
+    if (req.service.typeName === Health.typeName) return next(req);
+    // Connect gives no client address here; anonymous callers (no keys configured) share 'unknown'.
+    const result = await auth.authenticate((name) => req.header.get(name) ?? undefined, 'unknown');
+    if (result.failure) throw new ConnectError(result.failure.message, Code.Unauthenticated, { 'www-authenticate': 'Bearer' });
+    req.contextValues.set(CALLER, result.caller);
+    return next(req);
+  };
+}

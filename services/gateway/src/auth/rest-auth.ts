@@ -1,0 +1,24 @@
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import type { ApiKeyAuth } from './api-key-auth';
+import { setRestCaller } from './request-caller';
+
+/**
+ * Authenticates a REST request before its route runs: sets the caller (`callerOf`) and resolves
+ * true, or answers 401 in OpenAI's error shape with `WWW-Authenticate: Bearer` and resolves false.
+ * @throws ConnectError UNAVAILABLE when the key store cannot be read (the dispatcher's 503).
+ */
+export async function authenticateRest(auth: ApiKeyAuth, req: HttpRequest, res: HttpResponse): Promise<boolean> {
+  const header = (name: string) => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const result = await auth.authenticate(header, req.socket?.remoteAddress ?? 'unknown');
+  if (result.caller) {
+    setRestCaller(req, result.caller);
+    return true;
+  }
+  const body = JSON.stringify({ error: { message: result.failure.message, type: 'authentication_error', param: null, code: result.failure.code } });
+  res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'www-authenticate': 'Bearer' });
+  res.end(body);
+  return false;
+}
