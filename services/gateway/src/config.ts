@@ -2,6 +2,8 @@ import { EnvReader } from '@tokenmesh/config';
 import { apiKeysConfig, type ApiKeysConfig } from './auth/auth-config';
 import { corsOriginsConfig } from './cors';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './deadline';
+import { rateLimitConfig } from './rate-limit/rate-limit-config';
+import type { RateLimitSettings } from './rate-limit/store-rate-limiter';
 
 export interface GatewayConfig {
   readonly host: string;
@@ -25,6 +27,10 @@ export interface GatewayConfig {
   readonly headersTimeoutMs: number;
   /** NATS for completion events; an in-process bus when unset. */
   readonly natsUrl: string | undefined;
+  /** Redis for rate limits shared by every replica (REDIS_URL); this process's memory when unset. */
+  readonly redisUrl: string | undefined;
+  /** Requests and tokens per minute per caller (GATEWAY_RATE_LIMIT_*). */
+  readonly rateLimit: RateLimitSettings;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -45,6 +51,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     requestTimeoutMs: e.int('GATEWAY_REQUEST_TIMEOUT_MS', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 0, max: 3_600_000 }),
     headersTimeoutMs: e.int('GATEWAY_HEADERS_TIMEOUT_MS', { default: 10_000, min: 100, max: 600_000 }),
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
+    redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
+    rateLimit: rateLimitConfig(e),
   };
   e.check(
     config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,

@@ -7,6 +7,8 @@ import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
 import { withRequestTimeout } from './rest/request-context';
 import { restApi } from './rest/rest-api';
+import { startRateLimiter } from './rate-limit/start-rate-limiter';
+import type { Store } from '@tokenmesh/store';
 import { authInterceptor } from './auth/auth-interceptor';
 import { startAuth } from './auth/start-auth';
 import { corsHandler } from './cors';
@@ -18,6 +20,8 @@ import { corsHandler } from './cors';
 export interface GatewayDeps {
   /** A bus shared with other services in one process (npm start); owned by the caller. */
   readonly bus?: Bus;
+  /** A store shared with other services in one process (rate limits); owned by the caller. */
+  readonly store?: Store;
 }
 
 export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: GatewayDeps = {}): Promise<RunningService> {
@@ -31,6 +35,10 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     await owned?.close();
     throw err;
   });
+  const limits = await startRateLimiter(config, rt, deps.store).catch(async (err: unknown) => {
+    await owned?.close();
+    throw err;
+  });
   const opts = { interceptors: rt.clientInterceptors };
   const tokenizer = createServiceClient(TokenizerService, config.tokenizerUrl, opts);
   const router = createServiceClient(GenerationService, config.routerUrl, opts);
@@ -41,6 +49,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     router: router.client,
     defaultModel: config.defaultModel,
     completions: completionPublisher(bus, rt.tracer, rt.logger),
+    limiter: limits.limiter,
   };
   let stopReadiness: (() => void) | undefined;
   const service = await startService(
@@ -55,6 +64,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       release: async () => {
         stopReadiness?.();
         closeClients();
+        await limits.close();
         await auth.close();
         await owned?.close();
       },

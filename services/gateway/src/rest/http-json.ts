@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { apiError, restError } from '../api-error';
+import { RATE_LIMIT_HEADERS } from '../rate-limit/rate-limit-headers';
 
 /** HTTP status for each Connect code, as Connect's own HTTP mapping. */
 const STATUS: Partial<Record<Code, number>> = {
@@ -86,7 +87,13 @@ export function sendError(res: HttpResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  // Overload answers carry the worker's retry hint (gRPC metadata) as Retry-After.
-  const retryAfter = ConnectError.from(err).metadata.get('retry-after');
-  sendJson(res, status, body, retryAfter ? { 'retry-after': retryAfter } : {});
+  // Overload and rate-limit answers carry their hints (gRPC metadata: the worker's retry-after,
+  // the limiter's x-ratelimit-*) as headers.
+  const metadata = ConnectError.from(err).metadata;
+  const headers: Record<string, string> = {};
+  for (const name of RATE_LIMIT_HEADERS) {
+    const value = metadata.get(name);
+    if (value) headers[name] = value;
+  }
+  sendJson(res, status, body, headers);
 }

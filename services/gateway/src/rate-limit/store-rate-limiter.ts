@@ -1,0 +1,197 @@
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { Logger } from '@tokenmesh/logging';
+import type { Registry } from '@tokenmesh/metrics';
+import type { RateLimitOptions, RateLimitResult, Store } from '@tokenmesh/store';
+import type { Caller, RateLimiter } from '../edge-policy';
+import { limitHeaders, retryAfterSeconds, type LimitKind } from './rate-limit-headers';
+import { rateLimitMetrics, type RateLimitMetrics, type StoreFailure } from './rate-limit-metrics';
+
+/** What to do when the store cannot answer in time: allow the request, or refuse it (503). */
+export type RateLimitFailureMode = 'open' | 'closed';
+
+/** The gateway's rate-limit settings (GATEWAY_RATE_LIMIT_*). */
+export interface RateLimitSettings {
+  /** Default requests per minute per caller; 0 = unlimited. A key's own limit overrides it. */
+  readonly requestsPerMinute: number;
+  /** Default tokens (prompt + generated) per minute per caller; 0 = unlimited. */
+  readonly tokensPerMinute: number;
+  readonly failure: RateLimitFailureMode;
+  /** How long a decision may wait for the store before `failure` decides it. */
+  readonly timeoutMs: number;
+}
+
+export interface StoreRateLimiterOptions extends RateLimitSettings {
+  /** Shared by every replica (Redis) or this process alone (memory). */
+  readonly store: Store;
+  readonly metrics: Registry;
+  readonly logger?: Logger;
+  /** The window limits are counted over; one minute except in tests. */
+  readonly periodMs?: number;
+}
+
+/** The default decision deadline: the edge's whole budget for asking Redis. */
+export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 50;
+
+const TIMED_OUT = Symbol('timed out');
+
+/** What one store call came to: a decision, or a failure that the failure mode decides. */
+type Outcome = { readonly kind: LimitKind; readonly limit: number; readonly result?: RateLimitResult; readonly failure?: StoreFailure };
+
+/**
+ * Requests and tokens per minute per caller (`Caller.subject`), as GCRA buckets in the store
+ * (`Store.rateLimit`): `ratelimit:requests:<subject>` and `ratelimit:tokens:<subject>`.
+ *
+ * - `admitRequest` takes one request and, when a token limit applies, checks (cost 0) that the
+ *   token bucket is not in debt, so a caller whose last stream overdrew is refused before the
+ *   prompt is even tokenized.
+ * - `admitTokens` takes the prompt's tokens; a prompt larger than the whole budget is refused
+ *   for good (no retry-after).
+ * - `charge` forces generated tokens into the bucket (debt allowed). Charges for one caller are
+ *   coalesced: while one is in flight the next ones add up, so a stream costs at most one store
+ *   call in flight per caller, whatever its token rate.
+ *
+ * Every store call gets `timeoutMs` (default 50 ms); an error or a timeout counts in
+ * `tokenmesh_gateway_rate_limit_store_errors_total{reason}` and is decided by `failure`: `open`
+ * allows the request, `closed` refuses it with UNAVAILABLE (REST 503) rather than
+ * RESOURCE_EXHAUSTED, because the caller is not over any limit and should not back off as if it
+ * were.
+ */
+export class StoreRateLimiter implements RateLimiter {
+  private readonly metrics: RateLimitMetrics;
+  private readonly periodMs: number;
+  /** Generated tokens waiting to be charged, per bucket key, while a charge is in flight. */
+  private readonly charges = new Map<string, { tokens: number; limit: number }>();
+  private failing = false;
+
+  constructor(private readonly opts: StoreRateLimiterOptions) {
+    this.metrics = rateLimitMetrics(opts.metrics);
+    this.periodMs = opts.periodMs ?? 60_000;
+  }
+
+  async admitRequest(caller: Caller): Promise<void> {
+    const { rpm, tpm } = this.limits(caller);
+    const outcomes = await Promise.all([
+      rpm > 0 ? this.call(caller, 'requests', rpm, 1) : undefined,
+      tpm > 0 ? this.call(caller, 'tokens', tpm, 0) : undefined,
+    ]);
+    this.decide(caller, outcomes);
+  }
+
+  async admitTokens(caller: Caller, promptTokens: number): Promise<void> {
+    const { tpm } = this.limits(caller);
+    if (tpm <= 0) return;
+    if (promptTokens > tpm) {
+      this.metrics.limited.inc({ kind: 'tokens' });
+      throw new ConnectError(`request too large: the prompt has ${promptTokens} tokens, the limit is ${tpm} tokens per minute`, Code.ResourceExhausted, {
+        'x-ratelimit-limit-tokens': String(tpm),
+      });
+    }
+    this.decide(caller, [await this.call(caller, 'tokens', tpm, promptTokens)]);
+  }
+
+  charge(caller: Caller, tokens: number): void {
+    const { tpm } = this.limits(caller);
+    if (tpm <= 0 || !(tokens > 0)) return;
+    const key = this.key('tokens', caller);
+    const queued = this.charges.get(key);
+    if (queued) {
+      queued.tokens += tokens;
+      queued.limit = tpm;
+      return;
+    }
+    const entry = { tokens, limit: tpm };
+    this.charges.set(key, entry);
+    void this.drain(caller, key, entry);
+  }
+
+  /** Resolves once every charge made so far has reached the store (or failed); for tests and shutdown. */
+  async settled(): Promise<void> {
+    while (this.charges.size > 0) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  private async drain(caller: Caller, key: string, entry: { tokens: number; limit: number }): Promise<void> {
+    try {
+      while (entry.tokens > 0) {
+        const cost = entry.tokens;
+        entry.tokens = 0;
+        await this.call(caller, 'tokens', entry.limit, cost, true);
+      }
+    } finally {
+      this.charges.delete(key);
+    }
+  }
+
+  private limits(caller: Caller): { rpm: number; tpm: number } {
+    return {
+      rpm: caller.limits?.requestsPerMinute ?? this.opts.requestsPerMinute,
+      tpm: caller.limits?.tokensPerMinute ?? this.opts.tokensPerMinute,
+    };
+  }
+
+  private key(kind: LimitKind, caller: Caller): string {
+    return `ratelimit:${kind}:${caller.subject}`;
+  }
+
+  /** One store call under the deadline; a failure comes back as an outcome without a result. */
+  private async call(caller: Caller, kind: LimitKind, limit: number, cost: number, force = false): Promise<Outcome> {
+    const request: RateLimitOptions = { limit, periodMs: this.periodMs, cost, force };
+    const pending = this.opts.store.rateLimit(this.key(kind, caller), request);
+    // The store call goes on after a timeout; its late answer or error must not go unhandled.
+    pending.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((r) => (timer = setTimeout(() => r(TIMED_OUT), this.opts.timeoutMs)));
+    try {
+      const result = await Promise.race([pending, deadline]);
+      if (result === TIMED_OUT) return this.failed(kind, limit, 'timeout');
+      this.recovered();
+      return { kind, limit, result };
+    } catch (err) {
+      return this.failed(kind, limit, 'error', err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failed(kind: LimitKind, limit: number, reason: StoreFailure, err?: unknown): Outcome {
+    this.metrics.storeErrors.inc({ reason });
+    if (!this.failing) {
+      this.failing = true;
+      this.opts.logger?.warn('rate-limit store failing; requests are decided by GATEWAY_RATE_LIMIT_FAILURE', {
+        reason,
+        failure_mode: this.opts.failure,
+        timeout_ms: this.opts.timeoutMs,
+        error: err instanceof Error ? err.message : undefined,
+      });
+    }
+    return { kind, limit, failure: reason };
+  }
+
+  private recovered(): void {
+    if (!this.failing) return;
+    this.failing = false;
+    this.opts.logger?.info('rate-limit store answering again');
+  }
+
+  /** Throws when any outcome refused (RESOURCE_EXHAUSTED) or, failing closed, failed (UNAVAILABLE). */
+  private decide(caller: Caller, outcomes: readonly (Outcome | undefined)[]): void {
+    const known = outcomes.filter((o): o is Outcome => o !== undefined);
+    const failed = known.filter((o) => !o.result);
+    if (failed.length > 0 && this.opts.failure === 'closed') {
+      const why = failed.some((o) => o.failure === 'timeout') ? `did not answer within ${this.opts.timeoutMs} ms` : 'failed';
+      throw new ConnectError(
+        `rate limiter unavailable: its store ${why}, and GATEWAY_RATE_LIMIT_FAILURE=closed refuses requests until it answers`,
+        Code.Unavailable,
+        { 'retry-after': '1' },
+      );
+    }
+    const refused = known.filter((o) => o.result && !o.result.allowed);
+    if (refused.length === 0) return;
+    const metadata: Record<string, string> = {};
+    for (const o of known) if (o.result) Object.assign(metadata, limitHeaders(o.kind, o.limit, o.result));
+    const wait = Math.max(...refused.map((o) => o.result!.retryAfterMs));
+    metadata['retry-after'] = retryAfterSeconds(wait);
+    for (const o of refused) this.metrics.limited.inc({ kind: o.kind });
+    const what = refused.map((o) => `${o.limit} ${o.kind} per minute`).join(' and ');
+    throw new ConnectError(`rate limit reached for ${caller.keyName === 'anonymous' ? 'this address' : `key ${caller.keyName}`}: ${what}; retry after ${metadata['retry-after']} s`, Code.ResourceExhausted, metadata);
+  }
+}
