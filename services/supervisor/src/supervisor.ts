@@ -53,7 +53,7 @@ export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: strin
           GATEWAY_FEEDBACK_URL: feedback.server.url,
         }),
         runtime('gateway'),
-        { bus: await bus('gateway') },
+        { store, bus: await bus('gateway') },
       ),
     );
   } catch (err) {
