@@ -1,5 +1,6 @@
 import { EnvReader } from '@tokenmesh/config';
 import { apiKeysConfig, type ApiKeysConfig } from './auth/auth-config';
+import { cacheConfig, type CacheConfig } from './cache/cache-config';
 import { corsOriginsConfig } from './cors';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './deadline';
 import { rateLimitConfig } from './rate-limit/rate-limit-config';
@@ -31,6 +32,8 @@ export interface GatewayConfig {
   readonly redisUrl: string | undefined;
   /** Requests and tokens per minute per caller (GATEWAY_RATE_LIMIT_*). */
   readonly rateLimit: RateLimitSettings;
+  /** Response cache for deterministic requests (GATEWAY_CACHE, GATEWAY_CACHE_TTL_S, GATEWAY_CACHE_LOCK_MS), in the REDIS_URL store. */
+  readonly cache: CacheConfig;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -53,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
     redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
     rateLimit: rateLimitConfig(e),
+    cache: cacheConfig(e),
   };
   e.check(
     config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,

@@ -7,11 +7,12 @@ import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
 import { withRequestTimeout } from './rest/request-context';
 import { restApi } from './rest/rest-api';
-import { startRateLimiter } from './rate-limit/start-rate-limiter';
-import type { Store } from '@tokenmesh/store';
 import { authInterceptor } from './auth/auth-interceptor';
 import { startAuth } from './auth/start-auth';
 import { corsHandler } from './cors';
+import { startRateLimiter } from './rate-limit/start-rate-limiter';
+import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
+import { startResponseCache } from './cache/start-cache';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -35,7 +36,19 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     await owned?.close();
     throw err;
   });
-  const limits = await startRateLimiter(config, rt, deps.store).catch(async (err: unknown) => {
+  // One store for rate limits and the response cache: the caller's (npm start), else Redis at
+  // REDIS_URL (shared by every replica; commands give up after 1 s), else this process's memory.
+  const ownedStore = deps.store
+    ? undefined
+    : await (config.redisUrl ? RedisStore.connect(config.redisUrl, { commandTimeoutMs: 1000 }) : Promise.resolve(new MemoryStore())).catch(async (err: unknown) => {
+        await auth.close();
+        await owned?.close();
+        throw err;
+      });
+  const store = deps.store ?? ownedStore!;
+  const limits = await startRateLimiter(config, rt, store).catch(async (err: unknown) => {
+    await auth.close();
+    await ownedStore?.close();
     await owned?.close();
     throw err;
   });
@@ -50,6 +63,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     defaultModel: config.defaultModel,
     completions: completionPublisher(bus, rt.tracer, rt.logger),
     limiter: limits.limiter,
+    cache: startResponseCache(config, rt, store, router.client),
   };
   let stopReadiness: (() => void) | undefined;
   const service = await startService(
@@ -64,8 +78,9 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       release: async () => {
         stopReadiness?.();
         closeClients();
-        await limits.close();
         await auth.close();
+        await limits.close();
+        await ownedStore?.close();
         await owned?.close();
       },
     },
