@@ -20,7 +20,7 @@ export interface Deadline {
   /** True once the gateway's timeout (not the caller) ended the request. */
   readonly timedOut: boolean;
   readonly timeoutMs: number;
-  /** Stops the timer (the request finished); idempotent. */
+  /** Stops the timer (the request finished or the caller left); idempotent. */
   dispose(): void;
 }
 
@@ -32,14 +32,15 @@ export function startDeadline(timeoutMs: number, parent?: AbortSignal, onTimeout
   const abort = new AbortController();
   let timedOut = false;
   let timer: NodeJS.Timeout | undefined;
-  const onParent = () => {
-    dispose();
-    abort.abort(parent!.reason);
-  };
+  // Stopping the timer leaves the link to the parent: a caller that goes away after the handler
+  // finished is harmless, and one that goes away while it still runs must still cancel it.
   const dispose = () => {
     clearTimeout(timer);
     timer = undefined;
-    parent?.removeEventListener('abort', onParent);
+  };
+  const onParent = () => {
+    dispose();
+    abort.abort(parent!.reason);
   };
   if (parent?.aborted) abort.abort(parent.reason);
   else {

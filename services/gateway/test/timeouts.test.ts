@@ -80,6 +80,12 @@ describe('gateway limits and timeouts', () => {
       const d = startDeadline(60_000, caller.signal);
       caller.abort(new ConnectError('gone', Code.Canceled));
       expect([d.signal.aborted, d.timedOut, ConnectError.from(d.signal.reason).code]).toEqual([true, false, Code.Canceled]);
+      // Stopping the timer does not unlink the caller: a client leaving later still cancels.
+      const later = new AbortController();
+      const stopped = startDeadline(60_000, later.signal);
+      stopped.dispose();
+      later.abort();
+      expect(stopped.signal.aborted).toBe(true);
 
       const fired: ConnectError[] = [];
       const t = startDeadline(20, undefined, (e) => fired.push(e));

@@ -31,8 +31,8 @@ export function requestContext(req: HttpRequest, res: HttpResponse): { requestId
   const deadline = startDeadline(timeouts.get(req) ?? DEFAULT_REQUEST_TIMEOUT_MS, client.signal, (err) => answerTimeout(res, err));
   // 'close' before the response finished means the client disconnected: cancel upstream at once.
   res.on('close', () => {
-    deadline.dispose();
     if (!res.writableEnded) client.abort(new ConnectError('the client closed the connection', Code.Canceled));
+    deadline.dispose();
   });
   res.setHeader('x-request-id', requestId);
   return { requestId, signal: deadline.signal };

@@ -1,0 +1,165 @@
+import { request, type ClientRequest } from 'node:http';
+import { basename, resolve } from 'node:path';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { InferenceService } from '@tokenmesh/proto';
+import { startServiceProcess, waitFor, type ServiceProcess } from '@tokenmesh/testing';
+
+const MODEL = resolve(__dirname, '../../models/tinygpt');
+/** Worker sleep per batch step: a 200-token stream lasts about 4 s. */
+const STEP_DELAY_MS = 20;
+const MAX_TOKENS = 200;
+/**
+ * The second gateway's GATEWAY_REQUEST_TIMEOUT_MS. Requests are greedy, so the gateway's response
+ * cache sees them (its shared generation must stop when its only client leaves): each test uses
+ * its own prompt, so none can be answered from the cache.
+ */
+const SHORT_TIMEOUT_MS = 1500;
+const QUIET = { OTEL_TRACES_EXPORTER: 'none' };
+
+/**
+ * Cancellation and timeouts across real processes: tokenizer, a slowed inference worker, router
+ * and two gateways (default and a 1.5 s request timeout). Each test watches the worker's own
+ * `tokenmesh_num_requests_running` gauge: the slot a request held must be free again long before
+ * its generation would have ended. (The time to free it is a performance figure: `npm run
+ * bench:gateway` measures it; here it only has to happen well within the stream's remaining time.)
+ */
+describe('gateway: a client that goes away, or a timeout, frees the worker slot', () => {
+  let procs: ServiceProcess[] = [];
+  let gateway: ServiceProcess;
+  let shortGateway: ServiceProcess;
+  let worker: ServiceProcess;
+  const sessions: Http2SessionManager[] = [];
+
+  beforeAll(async () => {
+    const [tokenizer, inference] = await Promise.all([
+      startServiceProcess('tokenizer', { ...QUIET, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: MODEL }),
+      startServiceProcess('inference', { ...QUIET, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: MODEL, INFERENCE_WORKER_ID: 'w1', INFERENCE_STEP_DELAY_MS: String(STEP_DELAY_MS) }),
+    ]);
+    worker = inference!;
+    procs.push(tokenizer!, worker);
+    const router = await startServiceProcess('router', { ...QUIET, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_WORKERS: worker.url });
+    procs.push(router);
+    const gatewayEnv = (extra: Record<string, string>) => ({
+      ...QUIET,
+      GATEWAY_GRPC_PORT: '0',
+      GATEWAY_HTTP_PORT: '0',
+      GATEWAY_TOKENIZER_URL: tokenizer!.url,
+      GATEWAY_ROUTER_URL: router.url,
+      GATEWAY_DEFAULT_MODEL: basename(MODEL),
+      ...extra,
+    });
+    [gateway, shortGateway] = await Promise.all([
+      startServiceProcess('gateway', gatewayEnv({})),
+      startServiceProcess('gateway', gatewayEnv({ GATEWAY_REQUEST_TIMEOUT_MS: String(SHORT_TIMEOUT_MS), GATEWAY_HEADERS_TIMEOUT_MS: '500' })),
+    ]);
+    procs.push(gateway, shortGateway);
+    for (const g of [gateway, shortGateway]) await waitFor(async () => (await fetch(`${g.httpUrl}/ready`)).status === 200, { timeoutMs: 20_000, intervalMs: 100 });
+  }, 120_000);
+
+  afterAll(async () => {
+    sessions.forEach((s) => s.abort());
+    const codes = await Promise.all(procs.map((p) => p.stop()));
+    expect(procs.map((p, i) => (codes[i] === 0 ? 0 : p.output()))).toEqual(procs.map(() => 0));
+  }, 60_000);
+
+  /** The worker's running requests, from its /metrics (summed over models). */
+  async function running(): Promise<number> {
+    const text = await (await fetch(`${worker.httpUrl}/metrics`)).text();
+    return [...text.matchAll(/^tokenmesh_num_requests_running\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  }
+
+  /** Milliseconds from now until the worker runs nothing (polled every 5 ms, at most 10 s). */
+  async function untilFree(): Promise<number> {
+    const t0 = performance.now();
+    await waitFor(async () => (await running()) === 0, { timeoutMs: 10_000, intervalMs: 5 });
+    return performance.now() - t0;
+  }
+
+  /** POST /v1/completions streaming over a socket of its own; resolves with the request once `events` SSE events arrived. */
+  function openSse(base: string, events: number, prompt = 'In the beginning'): Promise<{ req: ClientRequest; received: () => string; ended: Promise<void> }> {
+    return new Promise((resolveOpen, reject) => {
+      let text = '';
+      let endedResolve!: () => void;
+      const ended = new Promise<void>((r) => (endedResolve = r));
+      const req = request(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+        let opened = false;
+        res.on('data', (c: Buffer) => {
+          text += c.toString('utf8');
+          if (!opened && text.split('\n\n').length > events) {
+            opened = true;
+            resolveOpen({ req, received: () => text, ended });
+          }
+        });
+        res.on('end', endedResolve);
+        res.on('close', endedResolve);
+      });
+      req.on('error', () => undefined);
+      req.end(JSON.stringify({ prompt, max_tokens: MAX_TOKENS, temperature: 0, stream: true }));
+    });
+  }
+
+  it('REST: destroying the socket of an SSE stream frees the slot long before the stream would have ended', async () => {
+    expect(await running()).toBe(0);
+    const sse = await openSse(gateway.httpUrl, 4);
+    const streamStarted = performance.now();
+    expect(await running()).toBe(1);
+    sse.req.destroy();
+    const freeMs = await untilFree();
+    // 200 tokens at ≥ 20 ms per step: ≥ 3 s of the stream were left when the socket went.
+    expect(sse.received()).not.toContain('[DONE]');
+    expect(performance.now() - streamStarted).toBeLessThan(MAX_TOKENS * STEP_DELAY_MS - 3000 + 2000);
+    expect(freeMs).toBeLessThan(2000);
+  });
+
+  it('gRPC: a StreamPredict cancelled by the client (AbortController) frees the slot', async () => {
+    const sessionManager = new Http2SessionManager(gateway.url);
+    sessions.push(sessionManager);
+    const client = createClient(InferenceService, createGrpcTransport({ baseUrl: gateway.url, sessionManager }));
+    const abort = new AbortController();
+    let messages = 0;
+    let runningWhenCancelled = -1;
+    let freeMs = -1;
+    const code = await (async () => {
+      for await (const m of client.streamPredict({ prompt: 'And God called the light Day', sampling: { maxTokens: MAX_TOKENS, temperature: 0 } }, { signal: abort.signal })) {
+        if (m.text && ++messages === 4) {
+          runningWhenCancelled = await running();
+          abort.abort();
+          freeMs = await untilFree();
+        }
+      }
+      return Code.OK;
+    })().catch((err: unknown) => ConnectError.from(err).code);
+    expect(code).toBe(Code.Canceled);
+    expect(runningWhenCancelled).toBe(1);
+    expect(freeMs).toBeGreaterThanOrEqual(0);
+    expect(freeMs).toBeLessThan(2000);
+  });
+
+  it('GATEWAY_REQUEST_TIMEOUT_MS ends a started SSE stream with a `timeout` error event and frees the slot', async () => {
+    const started = performance.now();
+    const sse = await openSse(shortGateway.httpUrl, 2, 'And the evening and the morning');
+    await sse.ended;
+    const endedAfter = performance.now() - started;
+    const events = sse.received().split('\n\n').filter(Boolean);
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(JSON.parse(events.at(-2)!.slice('data: '.length))).toMatchObject({ error: { code: 'timeout', type: 'timeout_error' } });
+    // Ended by the timeout, not by the generation (which needs ≥ 4 s).
+    expect(endedAfter).toBeLessThan(MAX_TOKENS * STEP_DELAY_MS);
+    expect(await untilFree()).toBeLessThan(2000);
+  });
+
+  it('GATEWAY_REQUEST_TIMEOUT_MS answers a non-streaming request with 504 `timeout`, and gRPC with DEADLINE_EXCEEDED', async () => {
+    const res = await fetch(`${shortGateway.httpUrl}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'And the earth was', max_tokens: MAX_TOKENS, temperature: 0 }) });
+    expect(res.status).toBe(504);
+    expect(await res.json()).toMatchObject({ error: { code: 'timeout', type: 'timeout_error', param: null } });
+    expect(await untilFree()).toBeLessThan(2000);
+
+    const sessionManager = new Http2SessionManager(shortGateway.url);
+    sessions.push(sessionManager);
+    const client = createClient(InferenceService, createGrpcTransport({ baseUrl: shortGateway.url, sessionManager }));
+    await expect(client.predict({ prompt: 'And God said', sampling: { maxTokens: MAX_TOKENS, temperature: 0 } })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    expect(await untilFree()).toBeLessThan(2000);
+  });
+});
