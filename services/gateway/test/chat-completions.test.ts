@@ -22,24 +22,31 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
   const servers: Server[] = [];
   let base: string;
 
+  // in-memory-mesh announces its worker once and the router counts a worker silent for 3 s as
+  // gone: each test gets a fresh mesh behind the same servers.
+  let upstreams: typeof mesh.upstreams;
   const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
-  async function serve(upstreams: typeof mesh.upstreams): Promise<string> {
-    const server = createServer(restApi({ upstreams, feedback, bodyLimitBytes: 64 * 1024 }));
+  /** A server running restApi over the current mesh, its upstreams changed by `edge`. */
+  async function serve(edge: (u: typeof upstreams) => typeof upstreams = (u) => u): Promise<string> {
+    const server = createServer((req, res) => restApi({ upstreams: edge(upstreams), feedback, bodyLimitBytes: 64 * 1024 })(req, res));
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   beforeAll(async () => {
-    mesh = await inMemoryMesh();
-    base = await serve(mesh.upstreams);
+    base = await serve();
   });
+  beforeEach(async () => {
+    mesh = await inMemoryMesh();
+    upstreams = mesh.upstreams;
+  });
+  afterEach(() => mesh.close());
   afterAll(async () => {
     for (const s of servers) {
       s.closeAllConnections();
       await new Promise((r) => s.close(r));
     }
-    await mesh.close();
   });
 
   const post = (path: string, body: unknown, at = base) => fetch(at + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -154,7 +161,7 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
         };
       },
     };
-    const edge = await serve({ ...mesh.upstreams, limiter, cache });
+    const edge = await serve((u) => ({ ...u, limiter, cache }));
     const before = mesh.workerCalls();
     const chat = await post('/v1/chat/completions', { messages: MESSAGES, temperature: 0, user: 'carol' }, edge);
     expect(chat.headers.get('x-tokenmesh-cache')).toBe('hit');
