@@ -25,7 +25,7 @@ function unsupported(field: string, detail: string): never {
  */
 const NEUTRAL: Record<'completion' | 'chat', Record<string, (v: unknown) => boolean>> = {
   completion: {
-    logprobs: (v) => v === null || v === undefined,
+    logprobs: (v) => v === false,
     echo: (v) => v === false,
     best_of: (v) => v === 1,
     suffix: (v) => v === '',
