@@ -32,20 +32,21 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     await owned?.close();
     throw err;
   });
-  const auth = await startAuth(config.apiKeys, rt.logger).catch(async (err: unknown) => {
-    await owned?.close();
-    throw err;
-  });
   // One store for rate limits and the response cache: the caller's (npm start), else Redis at
   // REDIS_URL (shared by every replica; commands give up after 1 s), else this process's memory.
   const ownedStore = deps.store
     ? undefined
     : await (config.redisUrl ? RedisStore.connect(config.redisUrl, { commandTimeoutMs: 1000 }) : Promise.resolve(new MemoryStore())).catch(async (err: unknown) => {
-        await auth.close();
         await owned?.close();
         throw err;
       });
   const store = deps.store ?? ownedStore!;
+  // API keys from a file, or from the same store (GATEWAY_API_KEYS=redis needs REDIS_URL).
+  const auth = await startAuth(config.apiKeys, rt.logger, store).catch(async (err: unknown) => {
+    await ownedStore?.close();
+    await owned?.close();
+    throw err;
+  });
   const limits = await startRateLimiter(config, rt, store).catch(async (err: unknown) => {
     await auth.close();
     await ownedStore?.close();

@@ -69,7 +69,7 @@ describe('API key records and config', () => {
   it('config: file, redis or none, with errors naming the variables', () => {
     expect(loadConfig({}).apiKeys).toEqual({ source: 'none' });
     expect(loadConfig({ GATEWAY_API_KEYS_FILE: '/etc/keys.yaml' }).apiKeys).toEqual({ source: 'file', file: '/etc/keys.yaml' });
-    expect(loadConfig({ GATEWAY_API_KEYS: 'redis', REDIS_URL: 'redis://r:6379' }).apiKeys).toEqual({ source: 'redis', redisUrl: 'redis://r:6379' });
+    expect(loadConfig({ GATEWAY_API_KEYS: 'redis', REDIS_URL: 'redis://r:6379' }).apiKeys).toEqual({ source: 'redis' });
     expect(() => loadConfig({ GATEWAY_API_KEYS: 'redis' })).toThrow('GATEWAY_API_KEYS=redis needs REDIS_URL');
     expect(() => loadConfig({ GATEWAY_API_KEYS: 'file' })).toThrow('GATEWAY_API_KEYS=file needs GATEWAY_API_KEYS_FILE');
     expect(() => loadConfig({ GATEWAY_API_KEYS: 'ldap' })).toThrow('GATEWAY_API_KEYS must be one of none, file, redis, got "ldap"');

@@ -4,11 +4,12 @@ import type { EnvReader } from '@tokenmesh/config';
 export type ApiKeysConfig =
   | { readonly source: 'none' }
   | { readonly source: 'file'; readonly file: string }
-  | { readonly source: 'redis'; readonly redisUrl: string };
+  | { readonly source: 'redis' };
 
 /**
  * GATEWAY_API_KEYS (none | file | redis; default file when GATEWAY_API_KEYS_FILE is set, else
- * none), GATEWAY_API_KEYS_FILE, and REDIS_URL for `redis`. Problems go to `e`, naming the variable.
+ * none) and GATEWAY_API_KEYS_FILE; `redis` reads the gateway's store, so it needs REDIS_URL (the
+ * URL itself is the gateway config's `redisUrl`). Problems go to `e`, naming the variable.
  */
 export function apiKeysConfig(e: EnvReader): ApiKeysConfig {
   const file = e.optional('GATEWAY_API_KEYS_FILE');
@@ -19,9 +20,8 @@ export function apiKeysConfig(e: EnvReader): ApiKeysConfig {
   }
   e.check(file === undefined, `GATEWAY_API_KEYS_FILE is set (${JSON.stringify(file)}) but GATEWAY_API_KEYS=${source}: unset one of them`);
   if (source === 'redis') {
-    const redisUrl = e.url('REDIS_URL', ['redis', 'rediss']);
-    e.check(redisUrl !== undefined, 'GATEWAY_API_KEYS=redis needs REDIS_URL (keys are read from the hash tokenmesh:apikeys)');
-    return redisUrl ? { source, redisUrl } : { source: 'none' };
+    e.check(e.optional('REDIS_URL') !== undefined, 'GATEWAY_API_KEYS=redis needs REDIS_URL (keys are read from the hash tokenmesh:apikeys)');
+    return { source };
   }
   return { source: 'none' };
 }
