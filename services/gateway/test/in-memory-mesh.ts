@@ -27,7 +27,9 @@ export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: U
   const workerClient = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, counted)));
   const tokenizers = await TokenizerRepo.load([modelDir]);
   const pool = new WorkerPool({ connect: () => ({ client: workerClient, close: () => undefined }) });
-  const w1 = pool.announce({ id: 'w1', address: 'w1', models: repo.models.map((m) => m.id), running: 0, waiting: 0, kvBudgetUsed: 0, weight: 1, draining: false });
+  // Static, so it never goes stale for want of heartbeats; its models are known up front.
+  const w1 = pool.addStatic('w1');
+  w1.announcement = { ...w1.announcement, models: repo.models.map((m) => m.id) };
   for (const m of repo.models) w1.contextLengths.set(m.id, m.spec.contextLength);
   const router = new TrafficRouter({ pool, defaultStrategy: 'p2c', plan: () => undefined });
   return {

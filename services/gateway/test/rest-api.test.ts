@@ -89,7 +89,6 @@ describe('gateway REST API over HTTP/1.1', () => {
     ['five stop strings', '/v1/completions', { prompt: 'x', stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
     ['n = 2', '/v1/completions', { prompt: 'x', n: 2 }, 'n'],
     ['batched prompts', '/v1/completions', { prompt: ['a', 'b'] }, 'prompt'],
-    ['oversized body', '/generate', { prompt: 'x'.repeat(5000) }, null],
   ])('%s → 400 with an OpenAI error body naming the field, no worker call', async (_, path, body, param) => {
     const before = mesh.workerCalls();
     const res = await post(path, body);
@@ -98,6 +97,14 @@ describe('gateway REST API over HTTP/1.1', () => {
     expect(error.type).toBe('invalid_request_error');
     expect(error.param).toBe(param);
     if (param) expect(error.message.startsWith(`${param}: `)).toBe(true);
+    expect(mesh.workerCalls()).toBe(before);
+  });
+
+  it('an oversized body → 413 request_too_large, no worker call', async () => {
+    const before = mesh.workerCalls();
+    const res = await post('/generate', { prompt: 'x'.repeat(5000) });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: 'request_too_large' } });
     expect(mesh.workerCalls()).toBe(before);
   });
 
