@@ -22,8 +22,6 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
   const servers: Server[] = [];
   let base: string;
 
-  // in-memory-mesh announces its worker once and the router counts a worker silent for 3 s as
-  // gone: each test gets a fresh mesh behind the same servers.
   let upstreams: typeof mesh.upstreams;
   const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
   /** A server running restApi over the current mesh, its upstreams changed by `edge`. */
@@ -35,18 +33,16 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
   }
 
   beforeAll(async () => {
-    base = await serve();
-  });
-  beforeEach(async () => {
     mesh = await inMemoryMesh();
     upstreams = mesh.upstreams;
+    base = await serve();
   });
-  afterEach(() => mesh.close());
   afterAll(async () => {
     for (const s of servers) {
       s.closeAllConnections();
       await new Promise((r) => s.close(r));
     }
+    await mesh.close();
   });
 
   const post = (path: string, body: unknown, at = base) => fetch(at + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

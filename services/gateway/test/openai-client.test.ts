@@ -20,24 +20,20 @@ describe('OpenAI client against the gateway', () => {
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
   let client: OpenAI;
 
-  // in-memory-mesh announces its worker once and the router counts a worker silent for 3 s as
-  // gone: each test gets a fresh mesh behind the same server.
   let api: ReturnType<typeof restApi>;
   const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
   beforeAll(async () => {
+    mesh = await inMemoryMesh();
+    api = restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 64 * 1024 });
     server = createServer((req, res) => api(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
   });
-  beforeEach(async () => {
-    mesh = await inMemoryMesh();
-    api = restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 64 * 1024 });
-  });
-  afterEach(() => mesh.close());
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
+    await mesh.close();
   });
 
   /** The tokenizer's own count for a prompt or chat, through POST /tokenize. */
