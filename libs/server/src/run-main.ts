@@ -1,4 +1,4 @@
-import { ConfigError } from '@tokenmesh/config';
+import { ConfigError, redactConfig } from '@tokenmesh/config';
 import type { Telemetry } from '@tokenmesh/telemetry';
 import { createRuntime } from './create-runtime';
 import type { RunningService, ServiceRuntime } from './service-runtime';
@@ -27,7 +27,7 @@ export function runMain<C>({ name, telemetry, loadConfig, start }: MainOptions<C
     process.stderr.write(`${name}: ${err.message}\n`);
     process.exit(2);
   }
-  runtime.logger.info('configuration', { config: config as unknown });
+  runtime.logger.info('configuration', { config: redactConfig(config) });
   start(config, runtime).then(
     (service) => {
       runtime.logger.info('service started', { url: service.server.url, http_url: service.server.http1Url });
