@@ -129,7 +129,7 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
           freeMs = await untilFree();
         }
       }
-      return Code.OK;
+      return 'ok' as const;
     })().catch((err: unknown) => ConnectError.from(err).code);
     expect(code).toBe(Code.Canceled);
     expect(runningWhenCancelled).toBe(1);

@@ -120,7 +120,7 @@ describe('gateway limits and timeouts', () => {
       const drain = async (c: ReturnType<typeof client>, callTimeoutMs?: number) => {
         try {
           for await (const _ of c.streamPredict({ prompt: 'Hello', sampling: { maxTokens: 64, temperature: 0 } }, callTimeoutMs ? { timeoutMs: callTimeoutMs } : {})) void _;
-          return Code.OK;
+          return 'ok' as const;
         } catch (err) {
           return ConnectError.from(err).code;
         }
