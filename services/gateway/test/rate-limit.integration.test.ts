@@ -106,7 +106,7 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     expect(usage!.prompt_tokens + usage!.completion_tokens).toBeGreaterThan(TPM + 10);
     const res = await generate(closed);
     expect(res.status).toBe(429);
-    expect((await res.json()).error.message).toMatch(/50 tokens per minute/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/50 tokens per minute/);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
     expect(res.headers.get('x-ratelimit-limit-tokens')).toBe(String(TPM));
@@ -124,7 +124,7 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     expect(allowed.status).toBe(200);
     await allowed.text();
     expect(refused.status).toBe(503);
-    expect((await refused.json()).error.message).toMatch(/^rate limiter unavailable: its store (did not answer within 50 ms|failed), and GATEWAY_RATE_LIMIT_FAILURE=closed/);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rate limiter unavailable: its store (did not answer within 50 ms|failed), and GATEWAY_RATE_LIMIT_FAILURE=closed/);
     expect(await metric(open, 'tokenmesh_gateway_rate_limit_store_errors_total{')).toBeGreaterThanOrEqual(1);
     expect(await metric(closed, 'tokenmesh_gateway_rate_limit_store_errors_total{')).toBeGreaterThanOrEqual(1);
   }, 30_000);
