@@ -142,6 +142,18 @@ describe('gateway limits and timeouts', () => {
     });
   });
 
+  describe('the model’s context', () => {
+    it('a prompt longer than the context is refused by name before any worker call', async () => {
+      const before = mesh.workerCalls();
+      const res = await post('/v1/completions', { prompt: ' x'.repeat(1000), max_tokens: 1 });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { param: string; message: string } };
+      expect(error.param).toBe('prompt');
+      expect(error.message).toMatch(/^prompt: .*512/);
+      expect(mesh.workerCalls()).toBe(before);
+    });
+  });
+
   describe('GATEWAY_BODY_LIMIT_BYTES', () => {
     it('413 request_too_large, whether the length is declared or the body is chunked', async () => {
       const before = mesh.workerCalls();
