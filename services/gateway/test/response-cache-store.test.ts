@@ -47,10 +47,10 @@ function cacheStoreContract(title: string, start: () => Promise<Fixture>): void 
     });
 
     it('expires entries after the TTL', async () => {
-      const entries = new CacheEntries(await open(), 150);
+      const entries = new CacheEntries(await open(), 400);
       await entries.put('k2', events);
       expect(await entries.get('k2')).toEqual(events);
-      await sleep(300);
+      await sleep(700);
       expect(await entries.get('k2')).toBeNull();
     });
 
@@ -70,8 +70,9 @@ function cacheStoreContract(title: string, start: () => Promise<Fixture>): void 
       expect(await b.locked('k4')).toBe(true);
       await b.unlock('k4', 'B');
       expect(await a.locked('k4')).toBe(true);
-      expect(await a.extendLock('k4', 400)).toBe(true);
-      await sleep(300);
+      expect(await a.extendLock('k4', 5000)).toBe(true);
+      // Past the first 200 ms: only the extension keeps it.
+      await sleep(350);
       expect(await b.locked('k4')).toBe(true);
       await a.unlock('k4', 'A');
       expect(await b.lock('k4', 'B', 100)).toBe(true);

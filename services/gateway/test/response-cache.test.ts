@@ -5,7 +5,7 @@ import type { CacheKeyParts } from '../src/edge-policy';
 import type { TextEvent } from '../src/generate-text';
 import { cacheKey, canonicalJson, CacheEntries, resolveModel, ServedVersions, StoreResponseCache, type ServedModelInfo } from '../src/cache';
 
-const done = (finishReason = FinishReason.LENGTH, totalMs = 42): TextEvent => ({
+const done = (finishReason = FinishReason.LENGTH, totalMs = 1e9): TextEvent => ({
   type: 'done',
   finishReason,
   usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 },
@@ -52,6 +52,10 @@ const collect = async (it: AsyncIterable<TextEvent>, into: TextEvent[] = []) => 
   return into;
 };
 const tick = () => new Promise((r) => setTimeout(r, 5));
+/** Waits (up to 5 s) until `ok()` holds: no fixed sleeps, so a loaded machine does not fail tests. */
+async function until(ok: () => boolean): Promise<void> {
+  for (const t0 = Date.now(); !ok(); await tick()) if (Date.now() - t0 > 5000) throw new Error('condition not reached within 5 s');
+}
 const served: ServedModelInfo[] = [{ name: 'tiny', version: '1' }];
 
 function newCache(store = new MemoryStore(), over: Partial<ConstructorParameters<typeof StoreResponseCache>[0]> = {}) {
@@ -111,9 +115,9 @@ describe('StoreResponseCache', () => {
     expect(gen.calls).toBe(1);
     expect(second.slice(0, 2)).toEqual(first.slice(0, 2));
     const [a, b] = [first[2], second[2]] as Extract<TextEvent, { type: 'done' }>[];
-    expect(a!.timings.totalMs).toBe(42);
-    expect({ ...b, timings: { ...b!.timings, totalMs: 42 } }).toEqual(a);
-    expect(b!.timings.totalMs).toBeLessThan(42);
+    expect(a!.timings.totalMs).toBe(1e9);
+    expect({ ...b, timings: { ...b!.timings, totalMs: 1e9 } }).toEqual(a);
+    expect(b!.timings.totalMs).toBeLessThan(1e9);
     expect(await count('hit')).toBe(1);
     expect(await count('miss')).toBe(1);
   });
@@ -153,9 +157,8 @@ describe('StoreResponseCache', () => {
     const clients = [new AbortController(), new AbortController(), new AbortController()];
     const runs = clients.map((c, i) => collect(cache.through(parts(), gen.generate, (o) => outcomes.push(o), c.signal), got[i]).catch((e: Error) => e));
     gen.push({ type: 'text', text: 'one' });
-    await tick();
     // Live: every listener has the first delta before the generation goes on.
-    expect(got.map((g) => g.length)).toEqual([1, 1, 1]);
+    await until(() => got.every((g) => g.length === 1));
     clients[2]!.abort();
     gen.push({ type: 'text', text: 'two' }, done(), null);
     const results = await Promise.all(runs);
@@ -171,10 +174,11 @@ describe('StoreResponseCache', () => {
     const { cache } = newCache();
     const gen = new FakeGeneration();
     const leader = new AbortController();
-    const a = collect(cache.through(parts(), gen.generate, () => undefined, leader.signal)).catch((e: Error) => e);
-    const b = collect(cache.through(parts(), gen.generate, () => undefined, new AbortController().signal));
+    const [gotA, gotB]: TextEvent[][] = [[], []];
+    const a = collect(cache.through(parts(), gen.generate, () => undefined, leader.signal), gotA).catch((e: Error) => e);
+    const b = collect(cache.through(parts(), gen.generate, () => undefined, new AbortController().signal), gotB);
     gen.push({ type: 'text', text: 'one' });
-    await tick();
+    await until(() => gotA.length === 1 && gotB.length === 1);
     leader.abort();
     gen.push({ type: 'text', text: 'two' }, done(), null);
     expect(await a).toBeInstanceOf(Error);
@@ -186,13 +190,14 @@ describe('StoreResponseCache', () => {
     const { cache, store } = newCache();
     const gen = new FakeGeneration();
     const clients = [new AbortController(), new AbortController()];
-    const runs = clients.map((c) => collect(cache.through(parts(), gen.generate, () => undefined, c.signal)).catch((e: Error) => e));
+    const got: TextEvent[][] = [[], []];
+    const runs = clients.map((c, i) => collect(cache.through(parts(), gen.generate, () => undefined, c.signal), got[i]).catch((e: Error) => e));
     gen.push({ type: 'text', text: 'one' });
-    await tick();
+    await until(() => got.every((g) => g.length === 1));
     clients.forEach((c) => c.abort());
     await Promise.all(runs);
-    await tick();
-    expect(gen.signal!.aborted).toBe(true);
+    await until(() => gen.signal!.aborted);
+    expect(gen.calls).toBe(1);
     expect(cache.inFlight).toBe(0);
     expect(store.keyspace.size).toBe(0);
   });
