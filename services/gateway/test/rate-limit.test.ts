@@ -131,11 +131,12 @@ describe('StoreRateLimiter', () => {
   });
 
   it('refills: a refused caller is admitted again after retry-after (short window)', async () => {
-    const { limiter: l } = limiter({ requestsPerMinute: 2 }, new MemoryStore(), 200);
+    // A 600 ms window: one request refills every 300 ms.
+    const { limiter: l } = limiter({ requestsPerMinute: 2 }, new MemoryStore(), 600);
     await l.admitRequest(alice);
     await l.admitRequest(alice);
     await expect(l.admitRequest(alice)).rejects.toMatchObject({ code: Code.ResourceExhausted });
-    await new Promise((r) => setTimeout(r, 110));
+    await new Promise((r) => setTimeout(r, 310));
     await l.admitRequest(alice);
   });
 
