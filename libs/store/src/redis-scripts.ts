@@ -24,6 +24,8 @@ const SCRIPTS = {
   tokenmeshRateLimit: {
     numberOfKeys: 1,
     lua: `
+      -- TIME before a write needs effects replication: the default since Redis 5, asked for on 3.2/4.
+      if redis.replicate_commands then redis.replicate_commands() end
       local time = redis.call('TIME')
       local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
       local limit, period, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
