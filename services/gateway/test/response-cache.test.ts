@@ -174,7 +174,8 @@ describe('StoreResponseCache', () => {
     const { cache } = newCache();
     const gen = new FakeGeneration();
     const leader = new AbortController();
-    const [gotA, gotB]: TextEvent[][] = [[], []];
+    const gotA: TextEvent[] = [];
+    const gotB: TextEvent[] = [];
     const a = collect(cache.through(parts(), gen.generate, () => undefined, leader.signal), gotA).catch((e: Error) => e);
     const b = collect(cache.through(parts(), gen.generate, () => undefined, new AbortController().signal), gotB);
     gen.push({ type: 'text', text: 'one' });
