@@ -71,7 +71,12 @@ describe('response cache over the in-memory mesh (REST)', () => {
     const first = await gw.post('/v1/completions', body);
     const a = await first.text();
     const second = await gw.post('/v1/completions', body);
-    const b = await second.text();
+    // Read as a client that renders as it reads: the hit arrives in several reads, not one blob.
+    const reader = second.body!.getReader();
+    const reads: string[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) reads.push(Buffer.from(r.value).toString('utf8'));
+    const b = reads.join('');
+    expect(reads.length).toBeGreaterThan(1);
     expect([first.headers.get('x-tokenmesh-cache'), second.headers.get('x-tokenmesh-cache')]).toEqual(['miss', 'hit']);
     expect(sameBytes(b)).toBe(sameBytes(a));
     const events = b.split('\n\n').filter(Boolean);
