@@ -10,3 +10,4 @@ export * from './run-main';
 export * from './start-service';
 export * from './rpc-metrics';
 export type { Http1Timeouts } from './listeners';
+export * from './peer-address';

@@ -9,6 +9,7 @@ import { registerHealthService } from './health-service';
 import { createHttpRoutes, type HttpHandler } from './http-routes';
 import { Listeners, type Http1Timeouts } from './listeners';
 import { shutdownErrorInterceptor } from './shutdown-interceptor';
+import { peerContextValues } from './peer-address';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -95,6 +96,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
     ...options.router,
     interceptors: [...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)],
     shutdownSignal: shutdown.signal,
+    contextValues: peerContextValues,
     routes: (router) => {
       options.routes(router);
       registerHealthService(router, health);

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { Health } from '@tokenmesh/proto';
+import { PEER_ADDRESS } from '@tokenmesh/server';
 import type { ApiKeyAuth } from './api-key-auth';
 import { CALLER } from './request-caller';
 
@@ -12,8 +13,7 @@ import { CALLER } from './request-caller';
 export function authInterceptor(auth: ApiKeyAuth): Interceptor {
   return (next) => async (req) => {
     if (req.service.typeName === Health.typeName) return next(req);
-    // Connect gives no client address here; anonymous callers (no keys configured) share 'unknown'.
-    const result = await auth.authenticate((name) => req.header.get(name) ?? undefined, 'unknown');
+    const result = await auth.authenticate((name) => req.header.get(name) ?? undefined, req.contextValues.get(PEER_ADDRESS));
     if (result.failure) throw new ConnectError(result.failure.message, Code.Unauthenticated, { 'www-authenticate': 'Bearer' });
     req.contextValues.set(CALLER, result.caller);
     return next(req);

@@ -1,5 +1,5 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
-import type { HttpRequest } from '@tokenmesh/server';
+import { PEER_ADDRESS, type HttpRequest } from '@tokenmesh/server';
 import { anonymous, type Caller } from '../edge-policy';
 
 /**
@@ -20,7 +20,7 @@ export function callerOf(req: HttpRequest): Caller {
   return restCallers.get(req) ?? anonymous(req.socket?.remoteAddress ?? 'unknown');
 }
 
-/** The gRPC/Connect call's caller; anonymous when authentication set none. */
+/** The gRPC/Connect call's caller; anonymous by peer address when authentication set none. */
 export function callerIn(ctx: HandlerContext): Caller {
-  return ctx.values.get(CALLER) ?? anonymous('unknown');
+  return ctx.values.get(CALLER) ?? anonymous(ctx.values.get(PEER_ADDRESS));
 }
