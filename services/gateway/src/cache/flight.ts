@@ -75,10 +75,10 @@ export class Flight {
 
   /**
    * Every event from the first, then each new one as it arrives; ends after the final event.
-   * Buffered events (a replay) are yielded one per timer tick (about 1 ms): each goes out in its
-   * own write and, on a socket, its own packet, so a replayed SSE or gRPC stream arrives as a
-   * stream rather than one blob (a client that renders as it reads still sees text appear), and a
-   * long replay does not hold the event loop. 1,000 events replay in about a second.
+   * Buffered events (a replay) are yielded one per event-loop turn (setImmediate, microseconds):
+   * each goes out in its own write and, on a socket, its own packet, so a replayed SSE or gRPC
+   * stream arrives as a stream rather than one blob, and a long replay does not hold the event
+   * loop — without a timer's ~1 ms per event, which would make a hit slower than the model.
    * @throws the flight's error, or Canceled when `signal` (this listener's request) aborts.
    */
   async *tail(signal: AbortSignal): AsyncGenerator<TextEvent> {
@@ -87,7 +87,7 @@ export class Flight {
         const e = this.events[i++]!;
         yield e;
         if (e.type === 'done') return;
-        if (i < this.events.length) await new Promise((resolve) => setTimeout(resolve, 0));
+        if (i < this.events.length) await new Promise((resolve) => setImmediate(resolve));
       }
       if (this.state === 'failed') throw this.error;
       if (this.state === 'done') return;
