@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -42,5 +43,17 @@ describe('docker-compose.yml', () => {
       const port = name === 'gateway' ? env['GATEWAY_HTTP_PORT'] : env[`${name.toUpperCase()}_HTTP_PORT`];
       expect(targets).toContain(`${name}:${port}`);
     }
+  });
+
+  it("Prometheus's recording rules only read metrics the services declare", () => {
+    const rules = readFileSync(join(ROOT, 'deploy/prometheus/rules.yml'), 'utf8');
+    const groups = (parse(rules) as { groups: { rules: { record: string; expr: string }[] }[] }).groups;
+    expect(groups[0]!.rules.length).toBeGreaterThan(0);
+    // Metric names are declared as string literals without the tokenmesh_ prefix (the metrics lib adds it).
+    const sources = execFileSync('git', ['grep', '-hoE', "'[a-z][a-z0-9_]*_[a-z0-9_]+'", '--', 'services/*/src/*.ts', 'services/*/src/**/*.ts', 'libs/*/src/*.ts'], { cwd: ROOT, encoding: 'utf8' });
+    const declared = new Set([...sources.matchAll(/'([a-z0-9_]+)'/g)].map((m) => `tokenmesh_${m[1]}`));
+    const used = new Set([...rules.matchAll(/\b(tokenmesh_[a-z_]+?)(?:_bucket)?\b/g)].map((m) => m[1]!));
+    expect(used.size).toBeGreaterThan(3);
+    expect([...used].filter((m) => !declared.has(m))).toEqual([]);
   });
 });
