@@ -45,6 +45,8 @@ export async function startMesh(stepDelayMs = 0): Promise<Mesh> {
       GATEWAY_TOKENIZER_URL: tokenizer!.url,
       GATEWAY_ROUTER_URL: router.url,
       GATEWAY_DEFAULT_MODEL: basename(MODEL),
+      // As `npm start` and the compose file run it: the model's tokenizer in the gateway.
+      GATEWAY_LOCAL_TOKENIZERS: MODEL,
     });
     started.push(gateway);
     await waitFor(async () => (await fetch(`${gateway.httpUrl}/ready`)).status === 200, { timeoutMs: 30_000, intervalMs: 100 });

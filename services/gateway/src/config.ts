@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { EnvReader } from '@tokenmesh/config';
 import { apiKeysConfig, type ApiKeysConfig } from './auth/auth-config';
 import { cacheConfig, type CacheConfig } from './cache/cache-config';
@@ -18,6 +19,8 @@ export interface GatewayConfig {
   /** Model used when a request names none. */
   readonly defaultModel: string;
   readonly bodyLimitBytes: number;
+  /** Model directories whose tokenizers run in the gateway (no tokenizer hop); others go to the service. */
+  readonly localTokenizers: readonly string[];
   /** API keys: none (anonymous callers, development), a file or Redis. */
   readonly apiKeys: ApiKeysConfig;
   /** Exact origins browsers may call from; empty = no CORS headers. */
@@ -49,6 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     feedbackUrl: url('GATEWAY_FEEDBACK_URL', 'http://127.0.0.1:50055'),
     defaultModel: e.str('GATEWAY_DEFAULT_MODEL', 'tinygpt'),
     bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
+    localTokenizers: e.list('GATEWAY_LOCAL_TOKENIZERS', []).map((d) => resolve(d)),
     apiKeys: apiKeysConfig(e),
     corsOrigins: corsOriginsConfig(e),
     requestTimeoutMs: e.int('GATEWAY_REQUEST_TIMEOUT_MS', { default: DEFAULT_REQUEST_TIMEOUT_MS, min: 0, max: 3_600_000 }),

@@ -13,6 +13,8 @@ import { corsHandler } from './cors';
 import { startRateLimiter } from './rate-limit/start-rate-limiter';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { startResponseCache } from './cache/start-cache';
+import { TokenizerRepo } from '@tokenmesh/tokenizer';
+import { localFirstTokenizer } from './local-tokenizer';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -26,6 +28,8 @@ export interface GatewayDeps {
 }
 
 export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: GatewayDeps = {}): Promise<RunningService> {
+  // First: a bad directory fails the start before anything is opened.
+  const local = config.localTokenizers.length > 0 ? await TokenizerRepo.load(config.localTokenizers) : undefined;
   const owned = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'gateway' });
   const bus = deps.bus ?? owned!;
   await bus.ensureStream(EVENTS_STREAM).catch(async (err: unknown) => {
@@ -58,8 +62,9 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
   const router = createServiceClient(GenerationService, config.routerUrl, opts);
   const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
   const closeClients = () => [tokenizer, router, feedback].forEach((c) => c.close());
+  if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
   const upstreams = {
-    tokenizer: tokenizer.client,
+    tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
     router: router.client,
     defaultModel: config.defaultModel,
     completions: completionPublisher(bus, rt.tracer, rt.logger),

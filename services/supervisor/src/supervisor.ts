@@ -49,6 +49,8 @@ export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: strin
         gatewayConfig({
           ...env,
           GATEWAY_TOKENIZER_URL: tokenizer.server.url,
+          // Same files as the tokenizer service: encode and detokenize without the hop.
+          GATEWAY_LOCAL_TOKENIZERS: env['GATEWAY_LOCAL_TOKENIZERS'] ?? tokenizerConfig(env).modelDirs.join(','),
           GATEWAY_ROUTER_URL: router.server.url,
           GATEWAY_FEEDBACK_URL: feedback.server.url,
         }),

@@ -1,0 +1,76 @@
+import { create } from '@bufbuild/protobuf';
+import type { CallOptions, Client, HandlerContext } from '@connectrpc/connect';
+import {
+  DecodeRequestSchema,
+  DecodeResponseSchema,
+  DecodeStreamRequestSchema,
+  DecodeStreamResponseSchema,
+  EncodeRequestSchema,
+  EncodeResponseSchema,
+  type DecodeStreamRequest,
+  type DecodeStreamResponse,
+  type TokenizerService,
+} from '@tokenmesh/proto';
+import { tokenizerService, type TokenizerRepo } from '@tokenmesh/tokenizer';
+
+type Tokenizer = Client<typeof TokenizerService>;
+type StreamInit = Parameters<Tokenizer['decodeStream']>[0] extends AsyncIterable<infer T> ? T : never;
+
+/**
+ * The tokenizer service's own handlers, run in the gateway for models whose tokenizer files it
+ * has (GATEWAY_LOCAL_TOKENIZERS), the remote service for the rest. Encode and DecodeStream are
+ * two round trips on every request's path to its first token — on a small machine each hop is a
+ * process switch — and a cache hit needs only the Encode; byte-level tokenization and chat
+ * templates cost microseconds, so they can share the gateway's event loop. Same code, same
+ * answers and errors as the service.
+ */
+export function localFirstTokenizer(remote: Tokenizer, repo: TokenizerRepo): Tokenizer {
+  const local = tokenizerService(repo);
+  // The handlers read nothing from their context.
+  const ctx = undefined as unknown as HandlerContext;
+  const knows = (model: string) => model !== '' && repo.resolve(model) !== undefined;
+  return {
+    async encode(init, opts) {
+      const req = create(EncodeRequestSchema, init);
+      if (!knows(req.model)) return remote.encode(init, opts);
+      return create(EncodeResponseSchema, await local.encode(req, ctx));
+    },
+    async decode(init, opts) {
+      const req = create(DecodeRequestSchema, init);
+      if (!knows(req.model)) return remote.decode(init, opts);
+      return create(DecodeResponseSchema, await local.decode(req, ctx));
+    },
+    decodeStream(inputs: AsyncIterable<StreamInit>, opts?: CallOptions): AsyncIterable<DecodeStreamResponse> {
+      return decodeStream(inputs, opts, remote, local, knows);
+    },
+  } as Tokenizer;
+}
+
+async function* decodeStream(
+  inputs: AsyncIterable<StreamInit>,
+  opts: CallOptions | undefined,
+  remote: Tokenizer,
+  local: ReturnType<typeof tokenizerService>,
+  knows: (model: string) => boolean,
+): AsyncGenerator<DecodeStreamResponse> {
+  const it = inputs[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = first.value;
+  async function* all(): AsyncGenerator<StreamInit> {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      opts?.signal?.throwIfAborted();
+      yield r.value;
+    }
+  }
+  if (!knows(head.model ?? '')) {
+    yield* remote.decodeStream(all(), opts);
+    return;
+  }
+  async function* messages(): AsyncGenerator<DecodeStreamRequest> {
+    for await (const m of all()) yield create(DecodeStreamRequestSchema, m);
+  }
+  const out = local.decodeStream(messages(), undefined as unknown as HandlerContext) as AsyncIterable<Parameters<typeof create<typeof DecodeStreamResponseSchema>>[1]>;
+  for await (const m of out) yield create(DecodeStreamResponseSchema, m);
+}
