@@ -1,8 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createClient, createRouterTransport } from '@connectrpc/connect';
-import { FeedbackService } from '@tokenmesh/proto';
 import { restApi } from '../src/rest/rest-api';
+import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 const BODY_LIMIT = 16 * 1024;
@@ -111,20 +108,17 @@ const CASES: Case[] = [
 const ROWS = CASES.flatMap((c) => c.on.map((path) => [`${path}: ${c.name}`, path, c] as const));
 
 describe('bad input to the OpenAI endpoints', () => {
-  let server: Server;
+  let http: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
 
   beforeAll(async () => {
     mesh = await inMemoryMesh();
-    const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
-    server = createServer(restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: BODY_LIMIT }));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    http = await listen(restApi({ upstreams: mesh.upstreams, feedback: fakeFeedback(), bodyLimitBytes: BODY_LIMIT }));
+    base = http.base;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await http.close();
     await mesh.close();
   });
 

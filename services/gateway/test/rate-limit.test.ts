@@ -1,8 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { createMetrics, type Registry } from '@tokenmesh/metrics';
-import { FeedbackService, FinishReason, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
+import { FinishReason, InferenceService } from '@tokenmesh/proto';
 import { MemoryStore, RedisStore, type RateLimitOptions, type RateLimitResult, type Store } from '@tokenmesh/store';
 import { startRedis } from '@tokenmesh/testing';
 import { loadConfig } from '../src/config';
@@ -12,6 +10,7 @@ import { inferenceService } from '../src/inference-service';
 import { formatDuration } from '../src/rate-limit/rate-limit-headers';
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS, StoreRateLimiter, type RateLimitSettings } from '../src/rate-limit/store-rate-limiter';
 import { restApi } from '../src/rest/rest-api';
+import { byteTokenizer, fakeFeedback, fakeRouter, listen } from './fakes';
 
 const alice: Caller = { keyName: 'alice', subject: 'key:alice' };
 const bob: Caller = { keyName: 'bob', subject: 'key:bob' };
@@ -202,42 +201,23 @@ describe('StoreRateLimiter', () => {
 
 describe('rate limits through the front ends', () => {
   // Byte tokens; the worker streams `max_tokens` tokens, one per message.
-  const tokenizer = createClient(
-    TokenizerService,
-    createRouterTransport((r) =>
-      r.service(TokenizerService, {
-        encode: (req) => ({ tokenIds: [...Buffer.from(req.text)], prompt: req.text, contextLength: 512 }),
-        async *decodeStream(reqs) {
-          for await (const q of reqs) yield { text: Buffer.from(q.tokenIds).toString() };
-        },
-      }),
-    ),
-  );
-  const router = createClient(
-    GenerationService,
-    createRouterTransport((r) =>
-      r.service(GenerationService, {
-        listServedModels: () => ({ models: [] }),
-        async *generate(req) {
-          const n = req.sampling?.maxTokens ?? 1;
-          for (let i = 0; i < n; i++) yield { tokenIds: [97], finishReason: i === n - 1 ? FinishReason.LENGTH : FinishReason.UNSPECIFIED };
-        },
-      }),
-    ),
-  );
-  const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, {})));
-  let server: Server;
+  const tokenizer = byteTokenizer();
+  const router = fakeRouter(async function* (req) {
+    const n = req.sampling?.maxTokens ?? 1;
+    for (let i = 0; i < n; i++) yield { tokenIds: [97], finishReason: i === n - 1 ? FinishReason.LENGTH : FinishReason.UNSPECIFIED };
+  });
+  const feedback = fakeFeedback();
+  let http: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let l: StoreRateLimiter;
 
   beforeAll(async () => {
     l = limiter({ requestsPerMinute: 2, tokensPerMinute: 40 }).limiter;
     const upstreams: Upstreams = { tokenizer, router, defaultModel: 'tinygpt', limiter: l };
-    server = createServer(restApi({ upstreams, feedback, bodyLimitBytes: 4096 }));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    http = await listen(restApi({ upstreams, feedback, bodyLimitBytes: 4096 }));
+    base = http.base;
   });
-  afterAll(() => new Promise((r) => server.close(r)));
+  afterAll(() => http.close());
 
   const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 

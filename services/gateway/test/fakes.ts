@@ -1,0 +1,43 @@
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
+import { FeedbackService, GenerationService, TokenizerService } from '@tokenmesh/proto';
+
+/** A tokenizer whose ids are the prompt's bytes (context 512), detokenizing byte for byte. */
+export function byteTokenizer() {
+  return createClient(
+    TokenizerService,
+    createRouterTransport((r) =>
+      r.service(TokenizerService, {
+        encode: (req) => ({ tokenIds: [...Buffer.from(req.text)], prompt: req.text, contextLength: 512 }),
+        async *decodeStream(reqs) {
+          for await (const q of reqs) yield { text: Buffer.from(q.tokenIds).toString() };
+        },
+      }),
+    ),
+  );
+}
+
+/** A router (or worker) client whose Generate is `generate`; it serves no models. */
+export function fakeRouter(generate: ServiceImpl<typeof GenerationService>['generate']) {
+  return createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, { listServedModels: () => ({ models: [] }), generate })));
+}
+
+/** A feedback client that accepts everything. */
+export function fakeFeedback() {
+  return createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
+}
+
+/** An HTTP/1.1 server on a free loopback port: its base URL and a close that drops open connections. */
+export async function listen(handler: RequestListener): Promise<{ server: Server; base: string; close: () => Promise<void> }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
