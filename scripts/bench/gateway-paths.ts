@@ -7,7 +7,8 @@ import { Agent, request } from 'node:http';
 import { createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { GenerationService, InferenceService } from '@tokenmesh/proto';
-import { runningOn, type Mesh } from './gateway-mesh';
+import { runningRequests as runningOn } from '@tokenmesh/testing';
+import type { Mesh } from './gateway-mesh';
 
 /** BENCH_GATEWAY_QUICK=1 runs a tenth of the requests: a check of the benchmark itself, not a result. */
 const SCALE = process.env['BENCH_GATEWAY_QUICK'] === '1' ? 10 : 1;

@@ -1,9 +1,9 @@
 import { request, type ClientRequest } from 'node:http';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { InferenceService } from '@tokenmesh/proto';
-import { startServiceProcess, waitFor, type ServiceProcess } from '@tokenmesh/testing';
+import { runningRequests, startGateway, startUpstreams, waitFor, type ServiceProcess } from '@tokenmesh/testing';
 
 const MODEL = resolve(__dirname, '../../models/tinygpt');
 /** Worker sleep per batch step: a 200-token stream lasts about 4 s. */
@@ -32,29 +32,13 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
   const sessions: Http2SessionManager[] = [];
 
   beforeAll(async () => {
-    const [tokenizer, inference] = await Promise.all([
-      startServiceProcess('tokenizer', { ...QUIET, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: MODEL }),
-      startServiceProcess('inference', { ...QUIET, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: MODEL, INFERENCE_WORKER_ID: 'w1', INFERENCE_STEP_DELAY_MS: String(STEP_DELAY_MS) }),
-    ]);
-    worker = inference!;
-    procs.push(tokenizer!, worker);
-    const router = await startServiceProcess('router', { ...QUIET, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_WORKERS: worker.url });
-    procs.push(router);
-    const gatewayEnv = (extra: Record<string, string>) => ({
-      ...QUIET,
-      GATEWAY_GRPC_PORT: '0',
-      GATEWAY_HTTP_PORT: '0',
-      GATEWAY_TOKENIZER_URL: tokenizer!.url,
-      GATEWAY_ROUTER_URL: router.url,
-      GATEWAY_DEFAULT_MODEL: basename(MODEL),
-      ...extra,
-    });
+    const up = await startUpstreams({ model: MODEL, env: QUIET, worker: { INFERENCE_STEP_DELAY_MS: String(STEP_DELAY_MS) } });
+    worker = up.worker;
+    procs.push(...up.all);
     [gateway, shortGateway] = await Promise.all([
-      startServiceProcess('gateway', gatewayEnv({})),
-      startServiceProcess('gateway', gatewayEnv({ GATEWAY_REQUEST_TIMEOUT_MS: String(SHORT_TIMEOUT_MS), GATEWAY_HEADERS_TIMEOUT_MS: '500' })),
+      startGateway(up, MODEL, QUIET).then((g) => (procs.push(g), g)),
+      startGateway(up, MODEL, { ...QUIET, GATEWAY_REQUEST_TIMEOUT_MS: String(SHORT_TIMEOUT_MS), GATEWAY_HEADERS_TIMEOUT_MS: '500' }).then((g) => (procs.push(g), g)),
     ]);
-    procs.push(gateway, shortGateway);
-    for (const g of [gateway, shortGateway]) await waitFor(async () => (await fetch(`${g.httpUrl}/ready`)).status === 200, { timeoutMs: 20_000, intervalMs: 100 });
   }, 120_000);
 
   afterAll(async () => {
@@ -63,11 +47,7 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
     expect(procs.map((p, i) => (codes[i] === 0 ? 0 : p.output()))).toEqual(procs.map(() => 0));
   }, 60_000);
 
-  /** The worker's running requests, from its /metrics (summed over models). */
-  async function running(): Promise<number> {
-    const text = await (await fetch(`${worker.httpUrl}/metrics`)).text();
-    return [...text.matchAll(/^tokenmesh_num_requests_running\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
-  }
+  const running = () => runningRequests(worker);
 
   /** Milliseconds from now until the worker runs nothing (polled every 5 ms, at most 10 s). */
   async function untilFree(): Promise<number> {

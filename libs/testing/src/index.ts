@@ -8,3 +8,4 @@ export * from './grpc-js-client';
 export * from './otlp-receiver';
 export * from './service-process';
 export * from './describe-with-fixture';
+export * from './mesh-processes';
