@@ -1,14 +1,16 @@
 import type { Client } from '@connectrpc/connect';
 import type { GenerationService } from '@tokenmesh/proto';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import { callerOf } from '../auth/request-caller';
+import { modelAllowed } from '../auth/model-access';
 import { sendJson } from './http-json';
 
 /**
  * GET /v1/models — OpenAI's model list, from the router's live pool: one entry per model name
  * (requests naming it go through traffic splits) and one per name@version, with the context
- * length and how many workers serve it right now.
+ * length and how many workers serve it right now. A key limited to some models sees only those.
  */
-export async function modelsRoute(_req: HttpRequest, res: HttpResponse, router: Client<typeof GenerationService>): Promise<void> {
+export async function modelsRoute(req: HttpRequest, res: HttpResponse, router: Client<typeof GenerationService>): Promise<void> {
   const abort = new AbortController();
   res.once('close', () => abort.abort());
   const { models } = await router.listServedModels({}, { signal: abort.signal, timeoutMs: 5000 });
@@ -21,7 +23,8 @@ export async function modelsRoute(_req: HttpRequest, res: HttpResponse, router: 
     data.push(entry(`${m.name}@${m.version}`, m.contextLength, m.workers));
   }
   data.unshift(...[...byName].map(([name, e]) => entry(name, e.contextLength, e.workers)));
-  sendJson(res, 200, { object: 'list', data });
+  const allowed = callerOf(req).allowedModels;
+  sendJson(res, 200, { object: 'list', data: allowed ? data.filter((e) => modelAllowed(allowed, e['id'] as string)) : data });
 }
 
 function entry(id: string, contextLength: number, workers: number): Record<string, unknown> {
