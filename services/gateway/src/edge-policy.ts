@@ -23,13 +23,16 @@ export const anonymous = (ip: string): Caller => ({ keyName: 'anonymous', subjec
  * carrying `retry-after` and `x-ratelimit-*` metadata; `charge` records tokens as they stream.
  */
 export interface RateLimiter {
-  /** One request arriving (requests per minute). */
-  admitRequest(caller: Caller): Promise<void>;
-  /** The prompt's tokens, counted before the worker is called (tokens per minute). */
-  admitTokens(caller: Caller, promptTokens: number): Promise<void>;
+  /** One request arriving (requests per minute); resolves with the `x-ratelimit-*` headers to send. */
+  admitRequest(caller: Caller): Promise<RateLimitHeaders | void>;
+  /** The prompt's tokens, counted before the worker is called (tokens per minute); resolves as admitRequest. */
+  admitTokens(caller: Caller, promptTokens: number): Promise<RateLimitHeaders | void>;
   /** Generated tokens, charged as they stream; never throws, never delays the stream. */
   charge(caller: Caller, tokens: number): void;
 }
+
+/** OpenAI's `x-ratelimit-*` response headers, name → value. */
+export type RateLimitHeaders = Readonly<Record<string, string>>;
 
 /** What identifies a deterministic generation: same parts, same output. */
 export interface CacheKeyParts {

@@ -11,7 +11,7 @@ import {
 } from '@tokenmesh/proto';
 import { apiError, fromUpstream } from './api-error';
 import type { CompletionSink } from './completion-events';
-import { anonymous, type Caller, type RateLimiter, type ResponseCache } from './edge-policy';
+import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from './edge-policy';
 import { StopMatcher } from './stop-matcher';
 import { checkModelAccess } from './auth/model-access';
 
@@ -41,6 +41,8 @@ export interface TextRequest {
   readonly caller?: Caller;
   /** Told whether the response came from the cache, before the first event. */
   readonly onCache?: (outcome: 'hit' | 'miss') => void;
+  /** Told the caller's rate-limit standing (`x-ratelimit-*`), before the first event. */
+  readonly onLimits?: (headers: RateLimitHeaders) => void;
 }
 
 export type TextEvent =
@@ -92,14 +94,15 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   const caller = req.caller ?? anonymous('unknown');
   // Before the rate limiter: a forbidden model costs the key nothing.
   checkModelAccess(caller, req.model || up.defaultModel);
-  await up.limiter?.admitRequest(caller);
+  const requestLimits = await up.limiter?.admitRequest(caller);
   const model = req.model || up.defaultModel;
   const started = performance.now();
   const encoded = await up.tokenizer
     .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
     .catch((e: unknown) => Promise.reject(fromUpstream(e)));
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
-  await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
+  const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
+  if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
   const generate = (cancel: AbortSignal = signal) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling });
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
   if (!up.cache || !deterministic) {

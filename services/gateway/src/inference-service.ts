@@ -15,6 +15,7 @@ function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerCon
     routingKey: req.routingKey,
     caller: callerIn(ctx),
     onCache: (o) => ctx.responseHeader.set('x-tokenmesh-cache', o),
+    onLimits: (headers) => Object.entries(headers).forEach(([name, value]) => ctx.responseHeader.set(name, value)),
   };
 }
 

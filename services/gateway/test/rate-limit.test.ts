@@ -224,6 +224,11 @@ describe('rate limits through the front ends', () => {
   it('REST: a streamed completion is charged as it streams; the next request gets 429 with Retry-After and x-ratelimit-* headers', async () => {
     const stream = await post('/v1/completions', { prompt: 'hi', max_tokens: 60, stream: true });
     expect(stream.status).toBe(200);
+    // An admitted request says where the caller stands too (the prompt's 2 tokens taken).
+    expect(stream.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect(stream.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    expect(stream.headers.get('x-ratelimit-limit-tokens')).toBe('40');
+    expect(stream.headers.get('x-ratelimit-remaining-tokens')).toBe('38');
     expect(await stream.text()).toContain('[DONE]');
     await l.settled();
     const res = await post('/generate', { prompt: 'hi', max_tokens: 1 });

@@ -2,7 +2,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
 import type { RateLimitOptions, RateLimitResult, Store } from '@tokenmesh/store';
-import type { Caller, RateLimiter } from '../edge-policy';
+import type { Caller, RateLimiter, RateLimitHeaders } from '../edge-policy';
 import { limitHeaders, retryAfterSeconds, type LimitKind } from './rate-limit-headers';
 import { rateLimitMetrics, type RateLimitMetrics, type StoreFailure } from './rate-limit-metrics';
 
@@ -68,16 +68,17 @@ export class StoreRateLimiter implements RateLimiter {
     this.periodMs = opts.periodMs ?? 60_000;
   }
 
-  async admitRequest(caller: Caller): Promise<void> {
+  async admitRequest(caller: Caller): Promise<RateLimitHeaders | void> {
     const { rpm, tpm } = this.limits(caller);
+    if (rpm <= 0 && tpm <= 0) return;
     const outcomes = await Promise.all([
       rpm > 0 ? this.call(caller, 'requests', rpm, 1) : undefined,
       tpm > 0 ? this.call(caller, 'tokens', tpm, 0) : undefined,
     ]);
-    this.decide(caller, outcomes);
+    return this.decide(caller, outcomes);
   }
 
-  async admitTokens(caller: Caller, promptTokens: number): Promise<void> {
+  async admitTokens(caller: Caller, promptTokens: number): Promise<RateLimitHeaders | void> {
     const { tpm } = this.limits(caller);
     if (tpm <= 0) return;
     if (promptTokens > tpm) {
@@ -86,7 +87,7 @@ export class StoreRateLimiter implements RateLimiter {
         'x-ratelimit-limit-tokens': String(tpm),
       });
     }
-    this.decide(caller, [await this.call(caller, 'tokens', tpm, promptTokens)]);
+    return this.decide(caller, [await this.call(caller, 'tokens', tpm, promptTokens)]);
   }
 
   charge(caller: Caller, tokens: number): void {
@@ -172,8 +173,11 @@ export class StoreRateLimiter implements RateLimiter {
     this.opts.logger?.info('rate-limit store answering again');
   }
 
-  /** Throws when any outcome refused (RESOURCE_EXHAUSTED) or, failing closed, failed (UNAVAILABLE). */
-  private decide(caller: Caller, outcomes: readonly (Outcome | undefined)[]): void {
+  /**
+   * The `x-ratelimit-*` headers of the outcomes the store answered. Throws when any outcome
+   * refused (RESOURCE_EXHAUSTED) or, failing closed, failed (UNAVAILABLE).
+   */
+  private decide(caller: Caller, outcomes: readonly (Outcome | undefined)[]): RateLimitHeaders {
     const known = outcomes.filter((o): o is Outcome => o !== undefined);
     const failed = known.filter((o) => !o.result);
     if (failed.length > 0 && this.opts.failure === 'closed') {
@@ -184,10 +188,10 @@ export class StoreRateLimiter implements RateLimiter {
         { 'retry-after': '1' },
       );
     }
-    const refused = known.filter((o) => o.result && !o.result.allowed);
-    if (refused.length === 0) return;
     const metadata: Record<string, string> = {};
     for (const o of known) if (o.result) Object.assign(metadata, limitHeaders(o.kind, o.limit, o.result));
+    const refused = known.filter((o) => o.result && !o.result.allowed);
+    if (refused.length === 0) return metadata;
     const wait = Math.max(...refused.map((o) => o.result!.retryAfterMs));
     metadata['retry-after'] = retryAfterSeconds(wait);
     for (const o of refused) this.metrics.limited.inc({ kind: o.kind });

@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { generateText, type Upstreams } from '../generate-text';
-import { callerOf } from '../auth/request-caller';
 import { fields } from './fields';
 import { readJson } from './http-json';
 import { chatMessages, openAiOptions, renamedParam } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import { requestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
+import { edgeHooks } from './edge-hooks';
 
 /**
  * POST /v1/chat/completions in OpenAI's shape: {model?, messages, max_completion_tokens (or the
@@ -31,8 +31,7 @@ export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, 
       messages,
       sampling: completionTokens === undefined ? sampling : { ...sampling, maxTokens: completionTokens },
       routingKey: opts.routingKey,
-      caller: callerOf(req),
-      onCache: (o) => res.setHeader('x-tokenmesh-cache', o),
+      ...edgeHooks(req, res),
     },
     up,
     signal,

@@ -2,13 +2,13 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code } from '@connectrpc/connect';
 import { apiError } from '../api-error';
 import { generateText, type Upstreams } from '../generate-text';
-import { callerOf } from '../auth/request-caller';
 import { fields } from './fields';
 import { readJson } from './http-json';
 import { openAiOptions } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import { requestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
+import { edgeHooks } from './edge-hooks';
 
 /**
  * POST /v1/completions in OpenAI's shape: {model?, prompt, max_tokens, temperature, top_p, stop,
@@ -22,7 +22,7 @@ export async function completionsRoute(req: HttpRequest, res: HttpResponse, up: 
   const opts = openAiOptions(body, 'completion');
   const model = fields.string(body, 'model') ?? '';
   const events = generateText(
-    { requestId, model, prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, caller: callerOf(req), onCache: (o) => res.setHeader('x-tokenmesh-cache', o) },
+    { requestId, model, prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, ...edgeHooks(req, res) },
     up,
     signal,
   );

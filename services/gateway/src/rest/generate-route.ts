@@ -1,11 +1,11 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { generateText, type Upstreams } from '../generate-text';
-import { callerOf } from '../auth/request-caller';
 import { fields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { readJson, sendJson } from './http-json';
 import { requestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
+import { edgeHooks } from './edge-hooks';
 
 /**
  * POST /generate — the simple API: {prompt, max_tokens, temperature, top_k, top_p, …} →
@@ -16,7 +16,7 @@ export async function generateRoute(req: HttpRequest, res: HttpResponse, up: Ups
   const body = await readJson(req, bodyLimit);
   let text = '';
   for await (const e of generateText(
-    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '', caller: callerOf(req), onCache: (o) => res.setHeader('x-tokenmesh-cache', o) },
+    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '', ...edgeHooks(req, res) },
     up,
     signal,
   )) {
