@@ -30,69 +30,58 @@ export interface GatewayDeps {
 export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: GatewayDeps = {}): Promise<RunningService> {
   // First: a bad directory fails the start before anything is opened.
   const local = config.localTokenizers.length > 0 ? await TokenizerRepo.load(config.localTokenizers) : undefined;
-  const owned = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'gateway' });
-  const bus = deps.bus ?? owned!;
-  await bus.ensureStream(EVENTS_STREAM).catch(async (err: unknown) => {
-    await owned?.close();
-    throw err;
-  });
-  // One store for rate limits and the response cache: the caller's (npm start), else Redis at
-  // REDIS_URL (shared by every replica; commands give up after 1 s), else this process's memory.
-  const ownedStore = deps.store
-    ? undefined
-    : await (config.redisUrl ? RedisStore.connect(config.redisUrl, { commandTimeoutMs: 1000 }) : Promise.resolve(new MemoryStore())).catch(async (err: unknown) => {
-        await owned?.close();
-        throw err;
-      });
-  const store = deps.store ?? ownedStore!;
-  // API keys from a file, or from the same store (GATEWAY_API_KEYS=redis needs REDIS_URL).
-  const auth = await startAuth(config.apiKeys, rt.logger, store).catch(async (err: unknown) => {
-    await ownedStore?.close();
-    await owned?.close();
-    throw err;
-  });
-  const limits = await startRateLimiter(config, rt, store).catch(async (err: unknown) => {
-    await auth.close();
-    await ownedStore?.close();
-    await owned?.close();
-    throw err;
-  });
-  const opts = { interceptors: rt.clientInterceptors };
-  const tokenizer = createServiceClient(TokenizerService, config.tokenizerUrl, opts);
-  const router = createServiceClient(GenerationService, config.routerUrl, opts);
-  const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
-  const closeClients = () => [tokenizer, router, feedback].forEach((c) => c.close());
-  if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
-  const upstreams = {
-    tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
-    router: router.client,
-    defaultModel: config.defaultModel,
-    completions: completionPublisher(bus, rt.tracer, rt.logger),
-    limiter: limits.limiter,
-    cache: startResponseCache(config, rt, store, router.client),
+  // What has been opened so far, closed newest first: by release, or at once when a later step fails.
+  const opened: (() => Promise<void> | void)[] = [];
+  const closeOpened = async () => {
+    for (const close of opened.splice(0).reverse()) await close();
   };
-  let stopReadiness: (() => void) | undefined;
-  const service = await startService(
-    {
-      name: 'gateway',
-      listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
-      routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
-      http: withRequestTimeout(restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth }), config.requestTimeoutMs),
-      http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
-      preHandler: corsHandler(config.corsOrigins),
-      serving: false,
-      release: async () => {
-        stopReadiness?.();
-        closeClients();
-        await auth.close();
-        await limits.close();
-        await ownedStore?.close();
-        await owned?.close();
+  try {
+    const owned = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'gateway' });
+    if (owned) opened.push(() => owned.close());
+    const bus = deps.bus ?? owned!;
+    await bus.ensureStream(EVENTS_STREAM);
+    // One store for rate limits and the response cache: the caller's (npm start), else Redis at
+    // REDIS_URL (shared by every replica; commands give up after 1 s), else this process's memory.
+    const ownedStore = deps.store ? undefined : config.redisUrl ? await RedisStore.connect(config.redisUrl, { commandTimeoutMs: 1000 }) : new MemoryStore();
+    if (ownedStore) opened.push(() => ownedStore.close());
+    const store = deps.store ?? ownedStore!;
+    // API keys from a file, or from the same store (GATEWAY_API_KEYS=redis needs REDIS_URL).
+    const auth = await startAuth(config.apiKeys, rt.logger, store);
+    opened.push(() => auth.close());
+    const limits = await startRateLimiter(config, rt, store);
+    opened.push(() => limits.close());
+    const opts = { interceptors: rt.clientInterceptors };
+    const tokenizer = createServiceClient(TokenizerService, config.tokenizerUrl, opts);
+    const router = createServiceClient(GenerationService, config.routerUrl, opts);
+    const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
+    opened.push(() => [tokenizer, router, feedback].forEach((c) => c.close()));
+    if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
+    const upstreams = {
+      tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
+      router: router.client,
+      defaultModel: config.defaultModel,
+      completions: completionPublisher(bus, rt.tracer, rt.logger),
+      limiter: limits.limiter,
+      cache: startResponseCache(config, rt, store, router.client),
+    };
+    const service = await startService(
+      {
+        name: 'gateway',
+        listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
+        routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
+        http: withRequestTimeout(restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth }), config.requestTimeoutMs),
+        http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
+        preHandler: corsHandler(config.corsOrigins),
+        serving: false,
+        release: closeOpened,
       },
-    },
-    // Authentication innermost: refused calls are still traced and counted.
-    { ...rt, serverInterceptors: [...rt.serverInterceptors, authInterceptor(auth)] },
-  );
-  stopReadiness = watchReadiness(router.client, service.server.health);
-  return service;
+      // Authentication innermost: refused calls are still traced and counted.
+      { ...rt, serverInterceptors: [...rt.serverInterceptors, authInterceptor(auth)] },
+    );
+    opened.push(watchReadiness(router.client, service.server.health));
+    return service;
+  } catch (err) {
+    await closeOpened();
+    throw err;
+  }
 }
