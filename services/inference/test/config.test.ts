@@ -2,6 +2,16 @@ import { resolve } from 'node:path';
 import { ConfigError } from '@tokenmesh/config';
 import { DEFAULT_MODEL_DIRS, loadConfig } from '../src/config';
 
+/** The problems `loadConfig(env)` reports, all at once; undefined when it accepts `env`. */
+function problemsOf(env: NodeJS.ProcessEnv): readonly string[] | undefined {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    return (e as ConfigError).problems;
+  }
+  return undefined;
+}
+
 describe('inference config', () => {
   it('defaults to both committed models on CPU', () => {
     const c = loadConfig({});
@@ -22,13 +32,7 @@ describe('inference config', () => {
   });
 
   it('names every bad variable at once', () => {
-    let err: ConfigError | undefined;
-    try {
-      loadConfig({ INFERENCE_MODELS: 'a@b@c=x', INFERENCE_EXECUTION_PROVIDERS: 'tpu', INFERENCE_INTRA_OP_THREADS: '0', INFERENCE_PORT: 'http' });
-    } catch (e) {
-      err = e as ConfigError;
-    }
-    expect(err?.problems).toEqual([
+    expect(problemsOf({ INFERENCE_MODELS: 'a@b@c=x', INFERENCE_EXECUTION_PROVIDERS: 'tpu', INFERENCE_INTRA_OP_THREADS: '0', INFERENCE_PORT: 'http' })).toEqual([
       'INFERENCE_MODELS: model entry "a@b@c=x": expected "path" or "name@version=path"',
       'INFERENCE_EXECUTION_PROVIDERS must list some of cpu, cuda, dml, coreml, webgpu, got "tpu"',
       'INFERENCE_PORT must be an integer, got "http"',
@@ -49,20 +53,16 @@ describe('inference config', () => {
     expect(
       loadConfig({ NATS_URL: 'nats://nats:4222', INFERENCE_ADVERTISE_URL: 'http://10.0.0.7:50054', INFERENCE_WEIGHT: '4', INFERENCE_HEARTBEAT_MS: '250', INFERENCE_STEP_DELAY_MS: '20', INFERENCE_DRAIN_MS: '30000' }),
     ).toMatchObject({ natsUrl: 'nats://nats:4222', advertiseUrl: 'http://10.0.0.7:50054', weight: 4, heartbeatMs: 250, stepDelayMs: 20, drainMs: 30_000 });
-    let err: ConfigError | undefined;
-    try {
-      loadConfig({
+    expect(
+      problemsOf({
         NATS_URL: 'http://nats:4222',
         INFERENCE_ADVERTISE_URL: '10.0.0.7:50054',
         INFERENCE_WEIGHT: '0',
         INFERENCE_HEARTBEAT_MS: '50',
         INFERENCE_STEP_DELAY_MS: '-1',
         INFERENCE_DRAIN_MS: 'soon',
-      });
-    } catch (e) {
-      err = e as ConfigError;
-    }
-    expect(err?.problems).toEqual([
+      }),
+    ).toEqual([
       'NATS_URL must be a nats or tls URL, got "http://nats:4222"',
       'INFERENCE_ADVERTISE_URL must be an absolute URL, got "10.0.0.7:50054"',
       'INFERENCE_WEIGHT must be in 1..1000, got 0',
