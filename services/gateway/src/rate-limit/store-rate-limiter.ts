@@ -61,6 +61,8 @@ export class StoreRateLimiter implements RateLimiter {
   private readonly periodMs: number;
   /** Generated tokens waiting to be charged, per bucket key, while a charge is in flight. */
   private readonly charges = new Map<string, { tokens: number; limit: number }>();
+  /** The drains in flight (one per key in `charges`), for `settled`. */
+  private readonly draining = new Set<Promise<void>>();
   private failing = false;
 
   constructor(private readonly opts: StoreRateLimiterOptions) {
@@ -102,12 +104,13 @@ export class StoreRateLimiter implements RateLimiter {
     }
     const entry = { tokens, limit: tpm };
     this.charges.set(key, entry);
-    void this.drain(caller, key, entry);
+    const drain = this.drain(caller, key, entry).finally(() => this.draining.delete(drain));
+    this.draining.add(drain);
   }
 
   /** Resolves once every charge made so far has reached the store (or failed); for tests and shutdown. */
   async settled(): Promise<void> {
-    while (this.charges.size > 0) await new Promise((r) => setTimeout(r, 1));
+    while (this.draining.size > 0) await Promise.all(this.draining);
   }
 
   private async drain(caller: Caller, key: string, entry: { tokens: number; limit: number }): Promise<void> {
