@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FinishReason } from '@tokenmesh/proto';
 import type { Registry } from '@tokenmesh/metrics';
 import type { Store } from '@tokenmesh/store';
@@ -35,17 +36,6 @@ export interface StoreResponseCacheOptions {
 
 /** Finish reasons of complete, successful generations: only those are stored. */
 const STORABLE = new Set([FinishReason.LENGTH, FinishReason.EOS, FinishReason.STOP]);
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** `p`, or a rejection with the signal's reason as soon as it aborts. */
 function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -238,8 +228,11 @@ export class StoreResponseCache implements ResponseCache {
   /** Polls for another replica's entry while it holds the lock; null when the lock went without one or on abort. */
   private async waitForOther(hash: string, signal: AbortSignal): Promise<TextEvent[] | null> {
     for (;;) {
-      await sleep(this.pollMs, signal);
-      if (signal.aborted) return null;
+      try {
+        await sleep(this.pollMs, undefined, { signal });
+      } catch {
+        return null; // aborted
+      }
       const entry = await this.safely(() => this.entries.get(hash), null);
       if (entry) return entry;
       if (!(await this.safely(() => this.entries.locked(hash), false))) {
