@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import { sendJson } from '../rest/http-json';
 import type { ApiKeyAuth } from './api-key-auth';
 import { setRestCaller } from './request-caller';
 
@@ -17,8 +18,6 @@ export async function authenticateRest(auth: ApiKeyAuth, req: HttpRequest, res: 
     setRestCaller(req, result.caller);
     return true;
   }
-  const body = JSON.stringify({ error: { message: result.failure.message, type: 'authentication_error', param: null, code: result.failure.code } });
-  res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'www-authenticate': 'Bearer' });
-  res.end(body);
+  sendJson(res, 401, { error: { message: result.failure.message, type: 'authentication_error', param: null, code: result.failure.code } }, { 'www-authenticate': 'Bearer' });
   return false;
 }
