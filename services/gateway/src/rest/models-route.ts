@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { callerOf } from '../auth/request-caller';
 import { modelAllowed } from '../auth/model-access';
 import { sendJson } from './http-json';
+import { requestContext } from './request-context';
 
 /**
  * GET /v1/models — OpenAI's model list, from the router's live pool: one entry per model name
@@ -11,9 +12,8 @@ import { sendJson } from './http-json';
  * length and how many workers serve it right now. A key limited to some models sees only those.
  */
 export async function modelsRoute(req: HttpRequest, res: HttpResponse, router: Client<typeof GenerationService>): Promise<void> {
-  const abort = new AbortController();
-  res.once('close', () => abort.abort());
-  const { models } = await router.listServedModels({}, { signal: abort.signal, timeoutMs: 5000 });
+  const { signal } = requestContext(req, res);
+  const { models } = await router.listServedModels({}, { signal, timeoutMs: 5000 });
   const byName = new Map<string, { contextLength: number; workers: number }>();
   const data: Record<string, unknown>[] = [];
   for (const m of models) {
