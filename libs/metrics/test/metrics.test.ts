@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bucketsUpTo, createCounter, createHistogram, createMetrics, metricsHandler } from '../src';
+import { bucketsUpTo, createCounter, createHistogram, createMetrics, metricsHandler, metricSum } from '../src';
 
 describe('createMetrics', () => {
   it('gives each service its own registry, so two services in one process declare the same metric', async () => {
@@ -73,5 +73,20 @@ describe('bucketsUpTo', () => {
     expect(() => bucketsUpTo(0)).toThrow(RangeError);
     expect(() => bucketsUpTo(10, { start: 20 })).toThrow(/start/);
     expect(() => bucketsUpTo(10, { factor: 1 })).toThrow(/factor/);
+  });
+});
+
+describe('metricSum', () => {
+  it('sums the samples whose labels include the given ones; 0 for none', async () => {
+    const registry = createMetrics('test');
+    const c = createCounter(registry, { name: 'sum_probe_total', help: 'probe', labelNames: ['worker', 'code'] as const });
+    c.inc({ worker: 'a', code: 'ok' }, 2);
+    c.inc({ worker: 'a', code: 'unavailable' }, 3);
+    c.inc({ worker: 'b', code: 'ok' }, 5);
+    expect(await metricSum(registry, 'tokenmesh_sum_probe_total')).toBe(10);
+    expect(await metricSum(registry, 'tokenmesh_sum_probe_total', { worker: 'a' })).toBe(5);
+    expect(await metricSum(registry, 'tokenmesh_sum_probe_total', { worker: 'a', code: 'ok' })).toBe(2);
+    expect(await metricSum(registry, 'tokenmesh_sum_probe_total', { worker: 'c' })).toBe(0);
+    expect(await metricSum(registry, 'tokenmesh_no_such_metric')).toBe(0);
   });
 });

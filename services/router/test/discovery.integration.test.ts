@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { metricSum } from '@tokenmesh/metrics';
 import { FinishReason, GenerationService } from '@tokenmesh/proto';
 import { createRuntime, createServiceClient, type RunningService, type ServiceClient, type ServiceRuntime } from '@tokenmesh/server';
 import { startNats, startServiceProcess, waitFor, type ServerHandle, type ServiceProcess } from '@tokenmesh/testing';
@@ -55,10 +56,7 @@ describe('router with discovered workers (real NATS, real workers)', () => {
     return out;
   }
 
-  async function counter(name: string, worker: string): Promise<number> {
-    const m = (await rt.metrics.getMetricsAsJSON()).find((x) => x.name === name);
-    return (m?.values ?? []).filter((v) => v.labels['worker'] === worker).reduce((s, v) => s + v.value, 0);
-  }
+  const counter = (name: string, worker: string) => metricSum(rt.metrics, name, { worker });
   const attempts = (worker: string) => counter('tokenmesh_router_worker_requests_total', worker);
   const retries = (worker: string) => counter('tokenmesh_router_worker_retries_total', worker);
 

@@ -2,6 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConnectError } from '@connectrpc/connect';
+import { metricSum } from '@tokenmesh/metrics';
 import { FinishReason, GenerationService } from '@tokenmesh/proto';
 import { createRuntime, createServiceClient, type RunningService, type ServiceClient, type ServiceRuntime } from '@tokenmesh/server';
 import { startNats, startServiceProcess, waitFor, type ServerHandle, type ServiceProcess } from '@tokenmesh/testing';
@@ -52,10 +53,7 @@ describe('traffic splits from a YAML file (real NATS, real worker)', () => {
     return { header, variants: [...variants], tokens, finish };
   }
 
-  async function metric(name: string, labels: Record<string, string>): Promise<number> {
-    const m = (await rt.metrics.getMetricsAsJSON()).find((x) => x.name === name);
-    return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
-  }
+  const metric = (name: string, labels: Record<string, string>) => metricSum(rt.metrics, name, labels);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tokenmesh-traffic-'));
