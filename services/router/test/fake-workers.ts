@@ -14,6 +14,8 @@ export function fakePool(workers: FakeWorkers, opts: Partial<WorkerPoolOptions> 
       const full: ServiceImpl<typeof GenerationService> = { listServedModels: () => ({ models: [] }), async *generate() {}, ...impl };
       return { client: createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, full))), close: () => undefined };
     },
+    // Announced once, they must not go stale while a slow (loaded) test runs; staleness tests set their own period.
+    heartbeatMs: 3_600_000,
     ...opts,
   });
 }
