@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
-import { FeedbackService, Health, HealthCheckResponse_ServingStatus, InferenceService } from '@tokenmesh/proto';
+import { Health, HealthCheckResponse_ServingStatus, InferenceService } from '@tokenmesh/proto';
 import { createMetrics } from '@tokenmesh/metrics';
 import { startServer, type ServerHandle } from '@tokenmesh/server';
 import { RedisStore } from '@tokenmesh/store';
@@ -18,6 +18,7 @@ import { loadConfig } from '../src/config';
 import type { Caller, RateLimiter } from '../src/edge-policy';
 import { inferenceService } from '../src/inference-service';
 import { restApi } from '../src/rest/rest-api';
+import { fakeFeedback } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 const ALPHA = 'tm-alpha-0123456789abcdefghijklmnopqrstuv';
@@ -106,14 +107,13 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
     // A limiter that admits everything and records who asked: the rate-limit engine's view.
     const limiter: RateLimiter = { admitRequest: async (c) => void admitted.push(c), admitTokens: async () => {}, charge: () => {} };
     const upstreams = { ...mesh.upstreams, limiter };
-    const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
     server = await startServer({
       host: '127.0.0.1',
       port: 0,
       http1Port: 0,
       routes: (r) => r.service(InferenceService, inferenceService(upstreams)),
       interceptors: [authInterceptor(auth)],
-      http: restApi({ upstreams, feedback, bodyLimitBytes: 4096, auth }),
+      http: restApi({ upstreams, feedback: fakeFeedback(), bodyLimitBytes: 4096, auth }),
       metrics: createMetrics('gateway-auth-test'),
     });
     sessions = new Http2SessionManager(server.url);

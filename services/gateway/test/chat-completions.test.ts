@@ -1,10 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createClient, createRouterTransport } from '@connectrpc/connect';
-import { FeedbackService, FinishReason } from '@tokenmesh/proto';
+import { FinishReason } from '@tokenmesh/proto';
 import type { Caller, CacheKeyParts, RateLimiter, ResponseCache } from '../src/edge-policy';
 import type { TextEvent } from '../src/generate-text';
 import { restApi } from '../src/rest/rest-api';
+import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 /** Response bodies, read loosely: the assertions check their shape. */
@@ -19,17 +17,16 @@ function sse(text: string): { events: Json[]; done: boolean } {
 
 describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', () => {
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
-  const servers: Server[] = [];
+  const servers: Awaited<ReturnType<typeof listen>>[] = [];
   let base: string;
 
   let upstreams: typeof mesh.upstreams;
-  const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
+  const feedback = fakeFeedback();
   /** A server running restApi over the current mesh, its upstreams changed by `edge`. */
   async function serve(edge: (u: typeof upstreams) => typeof upstreams = (u) => u): Promise<string> {
-    const server = createServer((req, res) => restApi({ upstreams: edge(upstreams), feedback, bodyLimitBytes: 64 * 1024 })(req, res));
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const http = await listen(restApi({ upstreams: edge(upstreams), feedback, bodyLimitBytes: 64 * 1024 }));
+    servers.push(http);
+    return http.base;
   }
 
   beforeAll(async () => {
@@ -38,10 +35,7 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
     base = await serve();
   });
   afterAll(async () => {
-    for (const s of servers) {
-      s.closeAllConnections();
-      await new Promise((r) => s.close(r));
-    }
+    for (const s of servers) await s.close();
     await mesh.close();
   });
 

@@ -1,9 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createClient, createRouterTransport } from '@connectrpc/connect';
-import { FeedbackService } from '@tokenmesh/proto';
 import OpenAI, { APIError } from 'openai';
 import { restApi } from '../src/rest/rest-api';
+import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 /** A stop string that occurs in `text` past its start: two non-space characters. */
@@ -15,24 +12,19 @@ function stopIn(text: string): string {
 
 /** The official `openai` npm client against the gateway's REST API (real HTTP, in-memory mesh). */
 describe('OpenAI client against the gateway', () => {
-  let server: Server;
+  let http: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
   let client: OpenAI;
 
-  let api: ReturnType<typeof restApi>;
-  const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
   beforeAll(async () => {
     mesh = await inMemoryMesh();
-    api = restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 64 * 1024 });
-    server = createServer((req, res) => api(req, res));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    http = await listen(restApi({ upstreams: mesh.upstreams, feedback: fakeFeedback(), bodyLimitBytes: 64 * 1024 }));
+    base = http.base;
     client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await http.close();
     await mesh.close();
   });
 

@@ -1,13 +1,12 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createClient, createRouterTransport } from '@connectrpc/connect';
 import { loadReference } from '@tokenmesh/model';
 import { FeedbackService } from '@tokenmesh/proto';
 import { restApi } from '../src/rest/rest-api';
+import { listen } from './fakes';
 import { inMemoryMesh, TINYLLAMA } from './in-memory-mesh';
 
 describe('gateway REST API over HTTP/1.1', () => {
-  let server: Server;
+  let http: Awaited<ReturnType<typeof listen>>;
   let base: string;
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
 
@@ -15,12 +14,11 @@ describe('gateway REST API over HTTP/1.1', () => {
     mesh = await inMemoryMesh();
     // Feedback has its own service tests; here it only has to be reachable.
     const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: (req) => ({ feedbackId: `fb-${req.requestId}` }) })));
-    server = createServer(restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 4096 }));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    http = await listen(restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 4096 }));
+    base = http.base;
   });
   afterAll(async () => {
-    await new Promise((r) => server.close(r));
+    await http.close();
     await mesh.close();
   });
 

@@ -1,8 +1,7 @@
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
-import { FeedbackService, GenerationService, InferenceService } from '@tokenmesh/proto';
+import { GenerationService, InferenceService } from '@tokenmesh/proto';
 import { startServer, type ServerHandle } from '@tokenmesh/server';
 import { loadConfig } from '../src/config';
 import { startDeadline } from '../src/deadline';
@@ -10,6 +9,7 @@ import type { Upstreams } from '../src/generate-text';
 import { inferenceService } from '../src/inference-service';
 import { withRequestTimeout } from '../src/rest/request-context';
 import { restApi } from '../src/rest/rest-api';
+import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 const TIMEOUT_MS = 300;
@@ -45,21 +45,18 @@ describe('gateway limits and timeouts', () => {
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
   let slow: ReturnType<typeof slowRouter>;
   let up: Upstreams;
-  let server: Server;
+  let http: Awaited<ReturnType<typeof listen>>;
   let base: string;
 
   beforeAll(async () => {
     mesh = await inMemoryMesh();
     slow = slowRouter(mesh.upstreams.router, 40);
     up = { ...mesh.upstreams, router: slow.router };
-    const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
-    server = createServer(withRequestTimeout(restApi({ upstreams: up, feedback, bodyLimitBytes: 4096 }), TIMEOUT_MS));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    http = await listen(withRequestTimeout(restApi({ upstreams: up, feedback: fakeFeedback(), bodyLimitBytes: 4096 }), TIMEOUT_MS));
+    base = http.base;
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await http.close();
     await mesh.close();
   });
 
