@@ -1,6 +1,10 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { createClient, type Transport } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from '@tokenmesh/proto';
 import type { Worker } from './worker';
+
+/** Resolves after `ms`, or at once when `signal` aborts; never rejects, never holds the process open. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal, ref: false }).catch(() => undefined);
 
 export interface MonitorOptions {
   /** First retry delay after a Watch stream or ListServedModels call fails; doubles to `maxBackoffMs`. */
@@ -66,17 +70,4 @@ export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOpti
   })();
 
   return () => abort.abort();
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    t.unref();
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
