@@ -1,6 +1,7 @@
 import { FinishReason } from '@tokenmesh/proto';
 import { createMetrics } from '@tokenmesh/metrics';
 import { MemoryStore } from '@tokenmesh/store';
+import { waitFor } from '@tokenmesh/testing';
 import type { CacheKeyParts } from '../src/edge-policy';
 import type { TextEvent } from '../src/generate-text';
 import { cacheKey, canonicalJson, CacheEntries, resolveModel, ServedVersions, StoreResponseCache, type ServedModelInfo } from '../src/cache';
@@ -52,10 +53,6 @@ const collect = async (it: AsyncIterable<TextEvent>, into: TextEvent[] = []) => 
   return into;
 };
 const tick = () => new Promise((r) => setTimeout(r, 5));
-/** Waits (up to 5 s) until `ok()` holds: no fixed sleeps, so a loaded machine does not fail tests. */
-async function until(ok: () => boolean): Promise<void> {
-  for (const t0 = Date.now(); !ok(); await tick()) if (Date.now() - t0 > 5000) throw new Error('condition not reached within 5 s');
-}
 const served: ServedModelInfo[] = [{ name: 'tiny', version: '1' }];
 
 function newCache(store = new MemoryStore(), over: Partial<ConstructorParameters<typeof StoreResponseCache>[0]> = {}) {
@@ -158,7 +155,7 @@ describe('StoreResponseCache', () => {
     const runs = clients.map((c, i) => collect(cache.through(parts(), gen.generate, (o) => outcomes.push(o), c.signal), got[i]).catch((e: Error) => e));
     gen.push({ type: 'text', text: 'one' });
     // Live: every listener has the first delta before the generation goes on.
-    await until(() => got.every((g) => g.length === 1));
+    await waitFor(() => got.every((g) => g.length === 1));
     clients[2]!.abort();
     gen.push({ type: 'text', text: 'two' }, done(), null);
     const results = await Promise.all(runs);
@@ -179,7 +176,7 @@ describe('StoreResponseCache', () => {
     const a = collect(cache.through(parts(), gen.generate, () => undefined, leader.signal), gotA).catch((e: Error) => e);
     const b = collect(cache.through(parts(), gen.generate, () => undefined, new AbortController().signal), gotB);
     gen.push({ type: 'text', text: 'one' });
-    await until(() => gotA.length === 1 && gotB.length === 1);
+    await waitFor(() => gotA.length === 1 && gotB.length === 1);
     leader.abort();
     gen.push({ type: 'text', text: 'two' }, done(), null);
     expect(await a).toBeInstanceOf(Error);
@@ -194,10 +191,10 @@ describe('StoreResponseCache', () => {
     const got: TextEvent[][] = [[], []];
     const runs = clients.map((c, i) => collect(cache.through(parts(), gen.generate, () => undefined, c.signal), got[i]).catch((e: Error) => e));
     gen.push({ type: 'text', text: 'one' });
-    await until(() => got.every((g) => g.length === 1));
+    await waitFor(() => got.every((g) => g.length === 1));
     clients.forEach((c) => c.abort());
     await Promise.all(runs);
-    await until(() => gen.signal!.aborted);
+    await waitFor(() => gen.signal!.aborted);
     expect(gen.calls).toBe(1);
     expect(cache.inFlight).toBe(0);
     expect(store.keyspace.size).toBe(0);
