@@ -76,7 +76,7 @@ export interface Store {
   /** Expires `key` after `ttlMs`; false when there is no such key. */
   expire(key: string, ttlMs: number): Promise<boolean>;
   /**
-   * Generic cell rate algorithm on `key`: the key holds the theoretical arrival time (TAT, µs) and
+   * Generic cell rate algorithm on `key`: the key holds the theoretical arrival time (TAT, ms) and
    * expires once the bucket is full again. A call costing n is allowed when the TAT advanced by
    * n emission intervals (`periodMs / limit`) stays within one period of now; allowed (or forced)
    * calls store the advanced TAT, refused ones change nothing. RedisStore reads the clock of the
