@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { startRedis, startServiceProcess, waitFor, type ServerHandle, type ServiceProcess } from '@tokenmesh/testing';
+import { startGateway, startRedis, startUpstreams, type ServerHandle, type ServiceProcess } from '@tokenmesh/testing';
 
 const MODEL = resolve(__dirname, '../../../models/tinygpt');
 const RPM = 5;
@@ -33,27 +33,17 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     redis = await startRedis();
     raw = new Redis(redis.url, { lazyConnect: true, retryStrategy: () => null });
     await raw.connect();
-    const ports = { PORT: '0', HTTP_PORT: '0' };
-    const svc = (name: string, env: Record<string, string>) => startServiceProcess(name, env).then((p) => (procs.push(p), p));
-    const [tokenizer, inference] = await Promise.all([
-      svc('tokenizer', { TOKENIZER_PORT: ports.PORT, TOKENIZER_HTTP_PORT: ports.HTTP_PORT, TOKENIZER_MODELS: MODEL }),
-      svc('inference', { INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: MODEL }),
-    ]);
-    const router = await svc('router', { ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_WORKERS: inference!.url });
+    const up = await startUpstreams({ model: MODEL });
+    procs.push(...up.all);
     const gateway = (failure: string) =>
-      svc('gateway', {
-        GATEWAY_GRPC_PORT: '0',
-        GATEWAY_HTTP_PORT: '0',
-        GATEWAY_TOKENIZER_URL: tokenizer!.url,
-        GATEWAY_ROUTER_URL: router.url,
+      startGateway(up, MODEL, {
         GATEWAY_CACHE: 'off',
         REDIS_URL: redis.url,
         GATEWAY_RATE_LIMIT_RPM: String(RPM),
         GATEWAY_RATE_LIMIT_TPM: String(TPM),
         GATEWAY_RATE_LIMIT_FAILURE: failure,
-      });
+      }).then((p) => (procs.push(p), p));
     [open, closed] = await Promise.all([gateway('open'), gateway('closed')]);
-    for (const gw of [open, closed]) await waitFor(async () => (await fetch(`${gw.httpUrl}/ready`)).ok, { timeoutMs: 20_000 });
   }, 90_000);
 
   beforeEach(async () => {
