@@ -10,8 +10,10 @@ import {
   grpcJsChannel,
   grpcJsServerStream,
   grpcJsUnary,
+  startGateway,
   startOtlpReceiver,
   startServiceProcess,
+  startUpstreams,
   type OtlpReceiver,
   type ServiceProcess,
 } from '@tokenmesh/testing';
@@ -24,24 +26,10 @@ const MODEL = resolve(__dirname, '../../models/tinygpt');
  */
 async function startMesh(otlp: OtlpReceiver, natsUrl?: string): Promise<ServiceProcess[]> {
   const common = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50', ...(natsUrl ? { NATS_URL: natsUrl } : {}) };
-  const [tokenizer, inference, feedback] = await Promise.all([
-    startServiceProcess('tokenizer', { ...common, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: MODEL }),
-    startServiceProcess('inference', { ...common, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: MODEL, INFERENCE_WORKER_ID: 'w1' }),
-    startServiceProcess('feedback', { ...common, FEEDBACK_PORT: '0', FEEDBACK_HTTP_PORT: '0' }),
-  ]);
-  const router = await startServiceProcess('router', { ...common, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_WORKERS: inference!.url });
-  const gateway = await startServiceProcess('gateway', {
-    ...common,
-    GATEWAY_GRPC_PORT: '0',
-    GATEWAY_HTTP_PORT: '0',
-    GATEWAY_TOKENIZER_URL: tokenizer!.url,
-    GATEWAY_ROUTER_URL: router.url,
-    GATEWAY_FEEDBACK_URL: feedback!.url,
-    GATEWAY_DEFAULT_MODEL: basename(MODEL),
-  });
+  const [up, feedback] = await Promise.all([startUpstreams({ model: MODEL, env: common }), startServiceProcess('feedback', { ...common, FEEDBACK_PORT: '0', FEEDBACK_HTTP_PORT: '0' })]);
   // Ready once the router's pool serves the model.
-  for (let i = 0; i < 100 && (await fetch(`${gateway.httpUrl}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-  return [gateway, router, tokenizer!, inference!, feedback!];
+  const gateway = await startGateway(up, MODEL, { ...common, GATEWAY_FEEDBACK_URL: feedback.url });
+  return [gateway, up.router, up.tokenizer, up.worker, feedback];
 }
 
 describe('the mesh: five services in five processes', () => {
