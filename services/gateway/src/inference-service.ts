@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { InferenceService, type PredictRequest, type StreamPredictRequest } from '@tokenmesh/proto';
+import { modelAllowed } from './auth/model-access';
 import { callerIn } from './auth/request-caller';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from './deadline';
 import { generateText, type TextRequest, type Upstreams } from './generate-text';
@@ -52,8 +53,11 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
 
     async listModels(_req, ctx) {
       const { models } = await up.router.listServedModels({}, { signal: ctx.signal });
+      // As GET /v1/models: a key limited to some models sees only those versions.
+      const allowed = callerIn(ctx).allowedModels;
       const byName = new Map<string, { name: string; versions: string[]; contextLength: number; workers: number }>();
       for (const m of models) {
+        if (allowed && !modelAllowed(allowed, `${m.name}@${m.version}`)) continue;
         const e = byName.get(m.name) ?? { name: m.name, versions: [], contextLength: m.contextLength, workers: 0 };
         e.versions.push(m.version);
         e.workers += m.workers;

@@ -213,6 +213,8 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
     expect((await rpcError(connect.listModels({}))).code).toBe(Code.Unauthenticated);
     expect((await rpcError(connect.listModels({}, { headers: { 'x-api-key': WRONG } }))).code).toBe(Code.Unauthenticated);
     expect((await connect.listModels({}, { headers: { 'x-api-key': ALPHA } })).models.map((m) => m.name)).toEqual(['tinyllama']);
+    // As GET /v1/models: beta may use only models the pool lacks, so it sees none.
+    expect((await connect.listModels({}, { headers: { 'x-api-key': BETA } })).models).toEqual([]);
     // Connect's unary protocol over plain fetch: HTTP 401 with WWW-Authenticate.
     const res = await fetch(`${server.http1Url}/${InferenceService.typeName}/ListModels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(401);
