@@ -54,7 +54,7 @@ export class TrafficRouter {
   /** The strategy and balancer state for requests that asked for `requested`. */
   private balancerFor(requested: string, target: string): Balancer {
     const name = requested.split('@')[0]!;
-    const strategy = (this.opts.plan()?.strategyFor(name) as StrategyName | undefined) ?? this.opts.defaultStrategy;
+    const strategy = this.opts.plan()?.strategyFor(name) ?? this.opts.defaultStrategy;
     const key = `${target}\0${strategy}`;
     let b = this.balancers.get(key);
     if (!b) {

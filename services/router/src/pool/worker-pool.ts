@@ -44,16 +44,15 @@ export interface PoolModel {
 export class WorkerPool {
   private readonly workers = new Map<string, Worker>();
   private readonly detach = new Map<string, () => void>();
-  private readonly heartbeatMs: number;
   private readonly staleAfterMs: number;
   private readonly forgetAfterMs: number;
   readonly outliers: OutlierDetector;
   private readonly now: () => number;
 
   constructor(private readonly opts: WorkerPoolOptions) {
-    this.heartbeatMs = opts.heartbeatMs ?? 1000;
-    this.staleAfterMs = this.heartbeatMs * (opts.missedBeats ?? 3);
-    this.forgetAfterMs = this.heartbeatMs * (opts.forgetAfterBeats ?? 30);
+    const beat = opts.heartbeatMs ?? 1000;
+    this.staleAfterMs = beat * (opts.missedBeats ?? 3);
+    this.forgetAfterMs = beat * (opts.forgetAfterBeats ?? 30);
     this.outliers = opts.outliers ?? new OutlierDetector(DEFAULT_OUTLIER_POLICY);
     this.now = opts.now ?? (() => performance.now());
   }

@@ -1,10 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml';
-
-/**
- * Must match `STRATEGIES` in ../balancers/balancer.ts. A local copy so that this module could be
- * written and tested before the balancers existed; replace it with an import when wiring.
- */
-const STRATEGY_NAMES: readonly string[] = ['round-robin', 'weighted', 'least-connections', 'p2c', 'consistent-hash'];
+import { isStrategy, STRATEGIES, type StrategyName } from '../balancers';
 
 /** Same rule as inference's model-repo: names and versions are directory-name safe. */
 const MODEL_PART = /^[\w.-]+$/;
@@ -38,7 +33,7 @@ export interface ShadowTarget {
 /** How requests for one model name (no `@version`) are divided. */
 export interface ModelSplit {
   /** Balancing strategy among the workers of the chosen variant; overrides the file's default. */
-  readonly strategy?: string;
+  readonly strategy?: StrategyName;
   /** In declared order: the order fixes which keys land in which variant. */
   readonly variants: readonly Variant[];
   readonly shadow?: ShadowTarget;
@@ -47,7 +42,7 @@ export interface ModelSplit {
 /** A validated traffic-split file (ROUTER_CONFIG_FILE). */
 export interface TrafficConfig {
   /** Default balancing strategy for every model. */
-  readonly strategy?: string;
+  readonly strategy?: StrategyName;
   /** Keyed by model name; models not listed are not split. */
   readonly models: ReadonlyMap<string, ModelSplit>;
 }
@@ -215,10 +210,10 @@ function checkModelId(value: unknown, path: string, problems: string[]): void {
   }
 }
 
-function optionalStrategy(value: unknown, path: string, problems: string[]): string | undefined {
+function optionalStrategy(value: unknown, path: string, problems: string[]): StrategyName | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'string' && STRATEGY_NAMES.includes(value)) return value;
-  problems.push(`${path} must be one of ${STRATEGY_NAMES.join(', ')}, got ${describe(value)}`);
+  if (typeof value === 'string' && isStrategy(value)) return value;
+  problems.push(`${path} must be one of ${STRATEGIES.join(', ')}, got ${describe(value)}`);
   return undefined;
 }
 

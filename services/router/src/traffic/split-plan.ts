@@ -1,5 +1,6 @@
 import type { ModelSplit, TrafficConfig } from './split-config';
 import { hashString } from '../hash';
+import type { StrategyName } from '../balancers';
 
 /** Seeds keep the variant draw and the shadow draw independent for the same key. */
 const VARIANT_SEED = 0;
@@ -85,7 +86,7 @@ export class SplitPlan {
    * The balancing strategy for a model: its split's, else the file's default, else undefined (the
    * router's own default). `name@version` looks up `name`, so a variant's model resolves too.
    */
-  strategyFor(model: string): string | undefined {
+  strategyFor(model: string): StrategyName | undefined {
     const at = model.indexOf('@');
     const name = at < 0 ? model : model.slice(0, at);
     return this.config.models.get(name)?.strategy ?? this.config.strategy;
