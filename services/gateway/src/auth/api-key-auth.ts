@@ -52,11 +52,6 @@ function presentedKey(header: HeaderLookup): { key: string } | { failure: AuthFa
 export class ApiKeyAuth {
   constructor(private readonly source?: KeySource) {}
 
-  /** Whether requests need a key (false in development: no keys configured). */
-  get required(): boolean {
-    return this.source !== undefined;
-  }
-
   /**
    * The caller, or why the request is refused. `ip` names anonymous callers.
    * @throws ConnectError UNAVAILABLE when the key store cannot be read.
