@@ -34,11 +34,11 @@ export async function startService(spec: ServiceSpec, rt: ServiceRuntime): Promi
     server = await startServer({
       routes: spec.routes,
       http: spec.http,
-      ...(spec.preHandler ? { preHandler: spec.preHandler } : {}),
+      preHandler: spec.preHandler,
       host: spec.listen.host,
       port: spec.listen.port,
       http1Port: spec.listen.httpPort,
-      ...(spec.http1Timeouts ? { http1Timeouts: spec.http1Timeouts } : {}),
+      http1Timeouts: spec.http1Timeouts,
       interceptors: rt.serverInterceptors,
       logger: rt.logger,
       metrics: rt.metrics,
