@@ -42,6 +42,10 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
         GATEWAY_RATE_LIMIT_RPM: String(RPM),
         GATEWAY_RATE_LIMIT_TPM: String(TPM),
         GATEWAY_RATE_LIMIT_FAILURE: failure,
+        // Six processes share two cores here: a 50 ms deadline (the default, held to in
+        // rate-limit.test.ts) would turn a slow-but-working Redis into fail-open/closed answers
+        // and make "exactly N admitted" a matter of load.
+        GATEWAY_RATE_LIMIT_TIMEOUT_MS: '1000',
       }).then((p) => (procs.push(p), p));
     [open, closed] = await Promise.all([gateway('open'), gateway('closed')]);
   }, 90_000);
@@ -103,7 +107,7 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     expect(res.headers.get('x-ratelimit-reset-tokens')).toMatch(/^(\d+(\.\d+)?s|\dm[\d.]+s)$/);
   }, 30_000);
 
-  it('with Redis stopped: GATEWAY_RATE_LIMIT_FAILURE=open allows the request, =closed answers 503, each on its 50 ms deadline', async () => {
+  it('with Redis stopped: GATEWAY_RATE_LIMIT_FAILURE=open allows the request, =closed answers 503', async () => {
     raw.disconnect();
     await redis.stop();
     const t0 = performance.now();
@@ -114,7 +118,7 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     expect(allowed.status).toBe(200);
     await allowed.text();
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rate limiter unavailable: its store (did not answer within 50 ms|failed), and GATEWAY_RATE_LIMIT_FAILURE=closed/);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rate limiter unavailable: its store (did not answer within \d+ ms|failed), and GATEWAY_RATE_LIMIT_FAILURE=closed/);
     expect(await metric(open, 'tokenmesh_gateway_rate_limit_store_errors_total{')).toBeGreaterThanOrEqual(1);
     expect(await metric(closed, 'tokenmesh_gateway_rate_limit_store_errors_total{')).toBeGreaterThanOrEqual(1);
   }, 30_000);
