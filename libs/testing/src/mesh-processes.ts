@@ -11,6 +11,7 @@ export interface Upstreams {
   readonly all: readonly ServiceProcess[];
 }
 
+/** What `startUpstreams` runs: the model and extra environment for every process or the worker only. */
 export interface UpstreamOptions {
   /** Model directory served by the worker and the tokenizer. */
   readonly model: string;
