@@ -1,15 +1,14 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createClient, createRouterTransport } from '@connectrpc/connect';
 import { EnvReader } from '@tokenmesh/config';
 import { createMetrics, type Registry } from '@tokenmesh/metrics';
-import { FeedbackService, InferenceService } from '@tokenmesh/proto';
+import { InferenceService } from '@tokenmesh/proto';
 import { MemoryStore } from '@tokenmesh/store';
 import { cacheConfig } from '../src/cache/cache-config';
 import { startResponseCache } from '../src/cache/start-cache';
 import type { Upstreams } from '../src/generate-text';
 import { inferenceService } from '../src/inference-service';
 import { restApi } from '../src/rest/rest-api';
+import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
@@ -19,15 +18,12 @@ async function gateway(mesh: Awaited<ReturnType<typeof inMemoryMesh>>, env: Reco
   const metrics: Registry = createMetrics('gateway');
   const cache = startResponseCache({ cache: cacheConfig(new EnvReader(env)) }, { metrics, logger: quiet }, new MemoryStore(), mesh.upstreams.router);
   const upstreams: Upstreams = { ...mesh.upstreams, cache };
-  const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
-  const server: Server = createServer(restApi({ upstreams, feedback, bodyLimitBytes: 1 << 16 }));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { base, close } = await listen(restApi({ upstreams, feedback: fakeFeedback(), bodyLimitBytes: 1 << 16 }));
   const post = (path: string, body: unknown, requestId = 'same-id') =>
     fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(body) });
   const outcomes = async () =>
     Object.fromEntries((await metrics.getSingleMetric('tokenmesh_gateway_cache_requests_total')!.get()).values.map((v) => [v.labels['outcome'], v.value]));
-  return { upstreams, post, outcomes, close: () => new Promise((r) => server.close(r)) };
+  return { upstreams, post, outcomes, close };
 }
 
 // The only bytes that may differ between a miss and its hit: this request's own duration, and
