@@ -7,7 +7,12 @@ import { createContextKey, createContextValues, type ContextValues } from '@conn
  */
 export const PEER_ADDRESS = createContextKey<string>('unknown', { description: 'client address' });
 
+/** The client's address as the request's socket saw it; 'unknown' once the socket is gone. REST routes use it directly. */
+export function peerAddress(req: { socket?: { remoteAddress?: string } | null }): string {
+  return req.socket?.remoteAddress ?? 'unknown';
+}
+
 /** The context values every call starts with. */
 export function peerContextValues(req: { socket?: { remoteAddress?: string } | null }): ContextValues {
-  return createContextValues().set(PEER_ADDRESS, req.socket?.remoteAddress ?? 'unknown');
+  return createContextValues().set(PEER_ADDRESS, peerAddress(req));
 }

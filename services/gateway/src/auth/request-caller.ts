@@ -1,5 +1,5 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
-import { PEER_ADDRESS, type HttpRequest } from '@tokenmesh/server';
+import { PEER_ADDRESS, peerAddress, type HttpRequest } from '@tokenmesh/server';
 import { anonymous, type Caller } from '../edge-policy';
 
 /**
@@ -17,7 +17,7 @@ export function setRestCaller(req: HttpRequest, caller: Caller): void {
 
 /** The REST request's caller; anonymous by socket address when authentication set none. */
 export function callerOf(req: HttpRequest): Caller {
-  return restCallers.get(req) ?? anonymous(req.socket?.remoteAddress ?? 'unknown');
+  return restCallers.get(req) ?? anonymous(peerAddress(req));
 }
 
 /** The gRPC/Connect call's caller; anonymous by peer address when authentication set none. */

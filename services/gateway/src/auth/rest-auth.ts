@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import { peerAddress, type HttpRequest, type HttpResponse } from '@tokenmesh/server';
 import { sendJson } from '../rest/http-json';
 import type { ApiKeyAuth } from './api-key-auth';
 import { setRestCaller } from './request-caller';
@@ -13,7 +13,7 @@ export async function authenticateRest(auth: ApiKeyAuth, req: HttpRequest, res: 
     const v = req.headers[name];
     return Array.isArray(v) ? v[0] : v;
   };
-  const result = await auth.authenticate(header, req.socket?.remoteAddress ?? 'unknown');
+  const result = await auth.authenticate(header, peerAddress(req));
   if (result.caller) {
     setRestCaller(req, result.caller);
     return true;
