@@ -92,10 +92,10 @@ function validated(req: TextRequest, promptTokens: number, contextLength: number
 export async function* generateText(req: TextRequest, up: Upstreams, signal: AbortSignal): AsyncGenerator<TextEvent> {
   checkShape(req);
   const caller = req.caller ?? anonymous('unknown');
-  // Before the rate limiter: a forbidden model costs the key nothing.
-  checkModelAccess(caller, req.model || up.defaultModel);
-  const requestLimits = await up.limiter?.admitRequest(caller);
   const model = req.model || up.defaultModel;
+  // Before the rate limiter: a forbidden model costs the key nothing.
+  checkModelAccess(caller, model);
+  const requestLimits = await up.limiter?.admitRequest(caller);
   const started = performance.now();
   const encoded = await up.tokenizer
     .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
