@@ -1,5 +1,5 @@
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
-import { createMetrics, type Registry } from '@tokenmesh/metrics';
+import { createMetrics, metricSum } from '@tokenmesh/metrics';
 import { FinishReason, InferenceService } from '@tokenmesh/proto';
 import { MemoryStore, RedisStore, type RateLimitOptions, type RateLimitResult, type Store } from '@tokenmesh/store';
 import { startRedis } from '@tokenmesh/testing';
@@ -34,11 +34,6 @@ class ProbeStore {
           : Reflect.get(target, prop, receiver),
     });
   }
-}
-
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
 }
 
 function limiter(settings: Partial<RateLimitSettings>, store: Store = new MemoryStore(), periodMs?: number) {
@@ -76,7 +71,7 @@ describe('StoreRateLimiter', () => {
     });
     // Another caller has its own bucket.
     await l.admitRequest(bob);
-    expect(await metric(metrics, 'tokenmesh_gateway_rate_limited_total', { kind: 'requests' })).toBe(1);
+    expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limited_total', { kind: 'requests' })).toBe(1);
   });
 
   it("a key's own limits override the defaults, 0 meaning unlimited", async () => {
@@ -98,7 +93,7 @@ describe('StoreRateLimiter', () => {
     // 20 more tokens must refill at 100 a minute: 12 s.
     expect(err.metadata.get('retry-after')).toBe('12');
     await l.admitTokens(alice, 40);
-    expect(await metric(metrics, 'tokenmesh_gateway_rate_limited_total', { kind: 'tokens' })).toBe(1);
+    expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limited_total', { kind: 'tokens' })).toBe(1);
   });
 
   it('refuses for good (no retry-after) a prompt larger than the whole per-minute budget', async () => {
@@ -153,11 +148,11 @@ describe('StoreRateLimiter', () => {
       await l.admitRequest(alice);
       await l.admitTokens(alice, 5);
       console.log(`fail-open decisions with a hung store: ${(performance.now() - t0).toFixed(1)} ms for two (deadline ${DEFAULT_RATE_LIMIT_TIMEOUT_MS} ms each)`);
-      expect(await metric(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total', { reason: 'timeout' })).toBe(3);
+      expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total', { reason: 'timeout' })).toBe(3);
       probe.mode = 'fail';
       await l.admitRequest(alice);
-      expect(await metric(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total', { reason: 'error' })).toBe(2);
-      expect(await metric(metrics, 'tokenmesh_gateway_rate_limited_total')).toBe(0);
+      expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total', { reason: 'error' })).toBe(2);
+      expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limited_total')).toBe(0);
     });
 
     it('fails closed with UNAVAILABLE naming the cause, not RESOURCE_EXHAUSTED: the caller is over no limit', async () => {
@@ -169,7 +164,7 @@ describe('StoreRateLimiter', () => {
       expect(err.rawMessage).toBe('rate limiter unavailable: its store did not answer within 50 ms, and GATEWAY_RATE_LIMIT_FAILURE=closed refuses requests until it answers');
       probe.mode = 'fail';
       expect((await refusal(l.admitRequest(alice))).rawMessage).toMatch(/its store failed/);
-      expect(await metric(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(2);
+      expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(2);
       // Charges never throw, whatever the mode.
       l.charge(alice, 5);
       await l.settled();
@@ -189,8 +184,8 @@ describe('StoreRateLimiter', () => {
         const err = await refusal(closed.limiter.admitRequest(alice));
         console.log(`Redis stopped: fail-open decided in ${(t1 - t0).toFixed(1)} ms, fail-closed in ${(performance.now() - t1).toFixed(1)} ms`);
         expect(err.code).toBe(Code.Unavailable);
-        expect(await metric(open.metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(1);
-        expect(await metric(closed.metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(1);
+        expect(await metricSum(open.metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(1);
+        expect(await metricSum(closed.metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(1);
       } finally {
         await store.close();
         await redis.stop();
