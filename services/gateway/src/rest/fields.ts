@@ -38,10 +38,10 @@ export const fields = {
     if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
     return badField(name, 'a string or an array of strings', v);
   },
-  /** A nested JSON object (not an array); `path` names it in errors. */
-  object(body: Body, name: string, path = name): Body | undefined {
+  /** A nested JSON object (not an array). */
+  object(body: Body, name: string): Body | undefined {
     const v = body[name];
     if (v === undefined || v === null) return undefined;
-    return typeof v === 'object' && !Array.isArray(v) ? (v as Body) : badField(path, 'an object', v);
+    return typeof v === 'object' && !Array.isArray(v) ? (v as Body) : badField(name, 'an object', v);
   },
 };
