@@ -3,6 +3,7 @@ import { generateText, type Upstreams } from '../generate-text';
 import { fields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { readJson, sendJson } from './http-json';
+import { openAiUsage } from './openai-response';
 import { requestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 import { edgeHooks } from './edge-hooks';
@@ -25,7 +26,7 @@ export async function generateRoute(req: HttpRequest, res: HttpResponse, up: Ups
       sendJson(res, 200, {
         text,
         finish_reason: openAiFinishReason(e.finishReason),
-        usage: { prompt_tokens: e.usage.promptTokens, completion_tokens: e.usage.completionTokens, total_tokens: e.usage.totalTokens },
+        usage: openAiUsage(e.usage),
         model: e.model,
         variant: e.variant,
         request_id: requestId,
