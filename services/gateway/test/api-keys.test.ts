@@ -7,7 +7,7 @@ import { Health, HealthCheckResponse_ServingStatus, InferenceService } from '@to
 import { createMetrics } from '@tokenmesh/metrics';
 import { startServer, type ServerHandle } from '@tokenmesh/server';
 import { RedisStore } from '@tokenmesh/store';
-import { startRedis, startServiceProcess, type ServiceProcess } from '@tokenmesh/testing';
+import { startRedis, type ServiceProcess } from '@tokenmesh/testing';
 import { Redis } from 'ioredis';
 import { ApiKeyAuth } from '../src/auth/api-key-auth';
 import { parseKeyFile, redisKeySource, sha256Hex } from '../src/auth/api-keys';
@@ -18,7 +18,7 @@ import { loadConfig } from '../src/config';
 import type { Caller, RateLimiter } from '../src/edge-policy';
 import { inferenceService } from '../src/inference-service';
 import { restApi } from '../src/rest/rest-api';
-import { fakeFeedback } from './fakes';
+import { fakeFeedback, gatewayWithoutUpstreams } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
 const ALPHA = 'tm-alpha-0123456789abcdefghijklmnopqrstuv';
@@ -272,19 +272,8 @@ describe('API keys from Redis (hash tokenmesh:apikeys)', () => {
   });
 });
 
-/** A gateway process whose upstreams are absent: authentication happens before any of them is called. */
-function startGateway(env: Record<string, string>): Promise<ServiceProcess> {
-  const dead = 'http://127.0.0.1:9'; // discard port: nothing listens
-  return startServiceProcess('gateway', {
-    GATEWAY_GRPC_PORT: '0',
-    GATEWAY_HTTP_PORT: '0',
-    GATEWAY_TOKENIZER_URL: dead,
-    GATEWAY_ROUTER_URL: dead,
-    GATEWAY_FEEDBACK_URL: dead,
-    LOG_LEVEL: 'debug',
-    ...env,
-  });
-}
+/** A gateway process whose upstreams are absent (authentication happens before any of them is called), logging everything. */
+const startGateway = (env: Record<string, string>) => gatewayWithoutUpstreams({ LOG_LEVEL: 'debug', ...env });
 
 const post = (gw: ServiceProcess, headers: Record<string, string>, body: Record<string, unknown> = {}) =>
   fetch(`${gw.httpUrl}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt: 'Hello', max_tokens: 2, ...body }) });

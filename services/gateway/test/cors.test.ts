@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InferenceService } from '@tokenmesh/proto';
 import { startServer, type ServerHandle } from '@tokenmesh/server';
-import { startServiceProcess } from '@tokenmesh/testing';
 import { loadConfig } from '../src/config';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, corsHandler } from '../src/cors';
+import { gatewayWithoutUpstreams } from './fakes';
 
 const APP = 'https://app.example.com';
 const LOCAL = 'http://localhost:5173';
@@ -135,13 +135,7 @@ describe('a gateway process with GATEWAY_CORS_ORIGINS and API keys', () => {
   it('answers preflights without a key, and puts CORS headers on its 401s so browser code can read them', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cors-'));
     await writeFile(join(dir, 'keys.yaml'), `- name: web\n  sha256: ${'a'.repeat(64)}\n`);
-    const dead = 'http://127.0.0.1:9';
-    const gw = await startServiceProcess('gateway', {
-      GATEWAY_GRPC_PORT: '0',
-      GATEWAY_HTTP_PORT: '0',
-      GATEWAY_TOKENIZER_URL: dead,
-      GATEWAY_ROUTER_URL: dead,
-      GATEWAY_FEEDBACK_URL: dead,
+    const gw = await gatewayWithoutUpstreams({
       GATEWAY_CORS_ORIGINS: `${APP},${LOCAL}`,
       GATEWAY_API_KEYS_FILE: join(dir, 'keys.yaml'),
     });

@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
 import { FeedbackService, GenerationService, TokenizerService } from '@tokenmesh/proto';
+import { startServiceProcess, type ServiceProcess } from '@tokenmesh/testing';
 
 /** A tokenizer whose ids are the prompt's bytes (context 512), detokenizing byte for byte. */
 export function byteTokenizer() {
@@ -40,4 +41,20 @@ export async function listen(handler: RequestListener): Promise<{ server: Server
       await new Promise((r) => server.close(r));
     },
   };
+}
+
+/**
+ * A gateway process on free ports whose upstreams are absent (the discard port, where nothing
+ * listens): for what the edge decides before any upstream is called (keys, CORS). Never ready.
+ */
+export function gatewayWithoutUpstreams(env: Record<string, string>): Promise<ServiceProcess> {
+  const dead = 'http://127.0.0.1:9';
+  return startServiceProcess('gateway', {
+    GATEWAY_GRPC_PORT: '0',
+    GATEWAY_HTTP_PORT: '0',
+    GATEWAY_TOKENIZER_URL: dead,
+    GATEWAY_ROUTER_URL: dead,
+    GATEWAY_FEEDBACK_URL: dead,
+    ...env,
+  });
 }
