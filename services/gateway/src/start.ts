@@ -5,7 +5,6 @@ import { completionPublisher } from './completion-events';
 import type { GatewayConfig } from './config';
 import { inferenceService } from './inference-service';
 import { watchReadiness } from './readiness';
-import { withRequestTimeout } from './rest/request-context';
 import { restApi } from './rest/rest-api';
 import { authInterceptor } from './auth/auth-interceptor';
 import { startAuth } from './auth/start-auth';
@@ -69,7 +68,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
         name: 'gateway',
         listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
         routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
-        http: withRequestTimeout(restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth }), config.requestTimeoutMs),
+        http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth, requestTimeoutMs: config.requestTimeoutMs }),
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),
         serving: false,

@@ -7,7 +7,6 @@ import { loadConfig } from '../src/config';
 import { startDeadline } from '../src/deadline';
 import type { Upstreams } from '../src/generate-text';
 import { inferenceService } from '../src/inference-service';
-import { withRequestTimeout } from '../src/rest/request-context';
 import { restApi } from '../src/rest/rest-api';
 import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
@@ -52,7 +51,7 @@ describe('gateway limits and timeouts', () => {
     mesh = await inMemoryMesh();
     slow = slowRouter(mesh.upstreams.router, 40);
     up = { ...mesh.upstreams, router: slow.router };
-    http = await listen(withRequestTimeout(restApi({ upstreams: up, feedback: fakeFeedback(), bodyLimitBytes: 4096 }), TIMEOUT_MS));
+    http = await listen(restApi({ upstreams: up, feedback: fakeFeedback(), bodyLimitBytes: 4096, requestTimeoutMs: TIMEOUT_MS }));
     base = http.base;
   });
   afterAll(async () => {

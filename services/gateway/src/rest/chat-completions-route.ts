@@ -4,7 +4,7 @@ import { fields } from './fields';
 import { readJson } from './http-json';
 import { chatMessages, openAiOptions, renamedParam } from './openai-request';
 import { answerOpenAi } from './openai-response';
-import { requestContext } from './request-context';
+import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 import { edgeHooks } from './edge-hooks';
 
@@ -14,8 +14,7 @@ import { edgeHooks } from './edge-hooks';
  * top_k, min_p and repetition_penalty. The tokenizer renders the messages with the model's chat
  * template. Streams `chat.completion.chunk`s: the assistant's role first, then content deltas.
  */
-export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
-  const { requestId, signal } = requestContext(req, res);
+export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const messages = chatMessages(body);
   const opts = openAiOptions(body, 'chat');

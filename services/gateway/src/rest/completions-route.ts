@@ -6,7 +6,7 @@ import { fields } from './fields';
 import { readJson } from './http-json';
 import { openAiOptions } from './openai-request';
 import { answerOpenAi } from './openai-response';
-import { requestContext } from './request-context';
+import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 import { edgeHooks } from './edge-hooks';
 
@@ -15,8 +15,7 @@ import { edgeHooks } from './edge-hooks';
  * seed, n: 1, user, stream, stream_options} plus top_k, min_p and repetition_penalty.
  * `stream: true` answers with SSE chunks and `data: [DONE]`.
  */
-export async function completionsRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
-  const { requestId, signal } = requestContext(req, res);
+export async function completionsRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
   if (Array.isArray(body['prompt'])) throw apiError(Code.InvalidArgument, 'prompt', 'must be a string (batched prompts and token arrays are not supported)');
   const opts = openAiOptions(body, 'completion');

@@ -4,11 +4,10 @@ import type { FeedbackService } from '@tokenmesh/proto';
 import { apiError, fromUpstream } from '../api-error';
 import { fields } from './fields';
 import { readJson, sendJson } from './http-json';
-import { requestContext } from './request-context';
+import type { RequestContext } from './request-context';
 
 /** POST /feedback — {request_id, rating (-1..1), comment?, model?, variant?, labels?} → {feedback_id}. */
-export async function feedbackRoute(req: HttpRequest, res: HttpResponse, feedback: Client<typeof FeedbackService>, bodyLimit: number): Promise<void> {
-  const { signal } = requestContext(req, res);
+export async function feedbackRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, feedback: Client<typeof FeedbackService>, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const requestId = fields.string(body, 'request_id');
   if (!requestId) throw apiError(Code.InvalidArgument, 'request_id', 'is required (the request_id of the completion)');

@@ -4,7 +4,7 @@ import { fields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { readJson, sendJson } from './http-json';
 import { openAiUsage } from './openai-response';
-import { requestContext } from './request-context';
+import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 import { edgeHooks } from './edge-hooks';
 
@@ -12,8 +12,7 @@ import { edgeHooks } from './edge-hooks';
  * POST /generate — the simple API: {prompt, max_tokens, temperature, top_k, top_p, …} →
  * {text, usage, model, request_id, timings, finish_reason}.
  */
-export async function generateRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
-  const { requestId, signal } = requestContext(req, res);
+export async function generateRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
   let text = '';
   for await (const e of generateText(

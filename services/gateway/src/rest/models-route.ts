@@ -4,15 +4,14 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { callerOf } from '../auth/request-caller';
 import { modelAllowed } from '../auth/model-access';
 import { sendJson } from './http-json';
-import { requestContext } from './request-context';
+import type { RequestContext } from './request-context';
 
 /**
  * GET /v1/models — OpenAI's model list, from the router's live pool: one entry per model name
  * (requests naming it go through traffic splits) and one per name@version, with the context
  * length and how many workers serve it right now. A key limited to some models sees only those.
  */
-export async function modelsRoute(req: HttpRequest, res: HttpResponse, router: Client<typeof GenerationService>): Promise<void> {
-  const { signal } = requestContext(req, res);
+export async function modelsRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, router: Client<typeof GenerationService>): Promise<void> {
   const { models } = await router.listServedModels({}, { signal, timeoutMs: 5000 });
   const byName = new Map<string, { contextLength: number; workers: number }>();
   const data: Record<string, unknown>[] = [];

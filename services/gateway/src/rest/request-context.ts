@@ -1,20 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError } from '@connectrpc/connect';
-import type { HttpHandler, HttpRequest, HttpResponse } from '@tokenmesh/server';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline } from '../deadline';
 import { errorBody, sendError } from './http-json';
 
-const timeouts = new WeakMap<HttpRequest, number>();
-
-/**
- * `handler` with GATEWAY_REQUEST_TIMEOUT_MS applied to every request whose route calls
- * `requestContext` (0 = none). Requests that reach a route without it get the default.
- */
-export function withRequestTimeout(handler: HttpHandler, timeoutMs: number): HttpHandler {
-  return (req, res) => {
-    timeouts.set(req, timeoutMs);
-    return handler(req, res);
-  };
+/** What the REST dispatcher gives every route: the request id and the signal its upstream calls take. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -24,11 +17,11 @@ export function withRequestTimeout(handler: HttpHandler, timeoutMs: number): Htt
  * OpenAI's shape before any byte went out, an error event and `data: [DONE]` on an SSE stream
  * already started, a cut connection otherwise.
  */
-export function requestContext(req: HttpRequest, res: HttpResponse): { requestId: string; signal: AbortSignal } {
+export function requestContext(req: HttpRequest, res: HttpResponse, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS): RequestContext {
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
   const client = new AbortController();
-  const deadline = startDeadline(timeouts.get(req) ?? DEFAULT_REQUEST_TIMEOUT_MS, client.signal, (err) => answerTimeout(res, err));
+  const deadline = startDeadline(timeoutMs, client.signal, (err) => answerTimeout(res, err));
   // 'close' before the response finished means the client disconnected: cancel upstream at once.
   res.on('close', () => {
     if (!res.writableEnded) client.abort(new ConnectError('the client closed the connection', Code.Canceled));

@@ -9,6 +9,7 @@ import { generateRoute } from './generate-route';
 import { modelsRoute } from './models-route';
 import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
 import { sendError, sendJson } from './http-json';
+import { requestContext, type RequestContext } from './request-context';
 import type { ApiKeyAuth } from '../auth/api-key-auth';
 import { authenticateRest } from '../auth/rest-auth';
 
@@ -18,9 +19,11 @@ export interface RestDeps {
   readonly bodyLimitBytes: number;
   /** Authenticates each request (401 without a valid key) before its route; none = anonymous callers. */
   readonly auth?: ApiKeyAuth;
+  /** GATEWAY_REQUEST_TIMEOUT_MS for every routed request, authentication included (0 = none); default DEFAULT_REQUEST_TIMEOUT_MS. */
+  readonly requestTimeoutMs?: number;
 }
 
-type Route = (req: HttpRequest, res: HttpResponse) => Promise<void>;
+type Route = (req: HttpRequest, res: HttpResponse, ctx: RequestContext) => Promise<void>;
 
 /**
  * The REST API as the server's fallback handler: Connect, gRPC-Web, /health, /ready and /metrics
@@ -28,13 +31,13 @@ type Route = (req: HttpRequest, res: HttpResponse) => Promise<void>;
  */
 export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) => void {
   const routes: Record<string, Record<string, Route>> = {
-    '/generate': { POST: (q, s) => generateRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
-    '/v1/completions': { POST: (q, s) => completionsRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
-    '/v1/chat/completions': { POST: (q, s) => chatCompletionsRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
-    '/tokenize': { POST: (q, s) => tokenizeRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
-    '/detokenize': { POST: (q, s) => detokenizeRoute(q, s, deps.upstreams, deps.bodyLimitBytes) },
-    '/v1/models': { GET: (q, s) => modelsRoute(q, s, deps.upstreams.router) },
-    '/feedback': { POST: (q, s) => feedbackRoute(q, s, deps.feedback, deps.bodyLimitBytes) },
+    '/generate': { POST: (q, s, c) => generateRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/completions': { POST: (q, s, c) => completionsRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/chat/completions': { POST: (q, s, c) => chatCompletionsRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/tokenize': { POST: (q, s, c) => tokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/detokenize': { POST: (q, s, c) => detokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/models': { GET: (q, s, c) => modelsRoute(q, s, c, deps.upstreams.router) },
+    '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes) },
   };
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
@@ -44,8 +47,10 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
     const route = methods[req.method ?? 'GET'];
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
+    // Before authentication: its answers carry the request id, and a slow key store is bounded by the timeout.
+    const ctx = requestContext(req, res, deps.requestTimeoutMs);
     (deps.auth ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
-      .then((ok) => (ok ? route(req, res) : undefined))
+      .then((ok) => (ok ? route(req, res, ctx) : undefined))
       .catch((err: unknown) => sendError(res, err));
   };
 }

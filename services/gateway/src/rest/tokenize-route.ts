@@ -5,7 +5,7 @@ import type { Upstreams } from '../generate-text';
 import { badField, fields } from './fields';
 import { readJson, sendJson } from './http-json';
 import { chatMessages, renamedParam } from './openai-request';
-import { requestContext } from './request-context';
+import type { RequestContext } from './request-context';
 
 /**
  * POST /tokenize — {model?, prompt | messages, add_generation_prompt?} → {tokens, count,
@@ -13,8 +13,7 @@ import { requestContext } from './request-context';
  * with the model's chat template exactly as /v1/chat/completions renders them, so `count` is the
  * prompt_tokens a completion would report.
  */
-export async function tokenizeRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
-  const { signal } = requestContext(req, res);
+export async function tokenizeRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const hasMessages = body['messages'] !== undefined && body['messages'] !== null;
   const prompt = fields.string(body, 'prompt');
@@ -31,8 +30,7 @@ export async function tokenizeRoute(req: HttpRequest, res: HttpResponse, up: Ups
 }
 
 /** POST /detokenize — {model?, tokens} → {prompt} (vLLM's shape), through the tokenizer service's Decode. */
-export async function detokenizeRoute(req: HttpRequest, res: HttpResponse, up: Upstreams, bodyLimit: number): Promise<void> {
-  const { signal } = requestContext(req, res);
+export async function detokenizeRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const tokens = body['tokens'];
   if (tokens === undefined || tokens === null) throw apiError(Code.InvalidArgument, 'tokens', 'is required');
