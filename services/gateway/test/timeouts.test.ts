@@ -11,7 +11,9 @@ import { restApi } from '../src/rest/rest-api';
 import { fakeFeedback, listen } from './fakes';
 import { inMemoryMesh } from './in-memory-mesh';
 
-const TIMEOUT_MS = 300;
+// Long enough for a first token on a loaded 2-core machine, short against 64 tokens × DELAY_MS.
+const TIMEOUT_MS = 1000;
+const DELAY_MS = 100;
 
 /**
  * The real in-memory mesh behind a router client that holds each streamed message back for
@@ -49,7 +51,7 @@ describe('gateway limits and timeouts', () => {
 
   beforeAll(async () => {
     mesh = await inMemoryMesh();
-    slow = slowRouter(mesh.upstreams.router, 40);
+    slow = slowRouter(mesh.upstreams.router, DELAY_MS);
     up = { ...mesh.upstreams, router: slow.router };
     http = await listen(restApi({ upstreams: up, feedback: fakeFeedback(), bodyLimitBytes: 4096, requestTimeoutMs: TIMEOUT_MS }));
     base = http.base;
