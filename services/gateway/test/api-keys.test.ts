@@ -7,7 +7,7 @@ import { Health, HealthCheckResponse_ServingStatus, InferenceService } from '@to
 import { createMetrics } from '@tokenmesh/metrics';
 import { startServer, type ServerHandle } from '@tokenmesh/server';
 import { RedisStore } from '@tokenmesh/store';
-import { startRedis, type ServiceProcess } from '@tokenmesh/testing';
+import { startRedis, waitFor, type ServiceProcess } from '@tokenmesh/testing';
 import { Redis } from 'ioredis';
 import { ApiKeyAuth } from '../src/auth/api-key-auth';
 import { parseKeyFile, redisKeySource, sha256Hex } from '../src/auth/api-keys';
@@ -250,8 +250,8 @@ describe('API keys from Redis (hash tokenmesh:apikeys)', () => {
       expect((await auth.authenticate(header({ 'x-api-key': WRONG }), '10.0.0.1')).failure?.code).toBe('invalid_api_key');
       expect((await auth.authenticate(header({}), '10.0.0.1')).failure?.code).toBe('missing_api_key');
       await raw.hdel('tokenmesh:apikeys', sha256Hex(ALPHA));
-      await new Promise((r) => setTimeout(r, 150));
-      expect((await auth.authenticate(header({ authorization: `Bearer ${ALPHA}` }), '10.0.0.1')).failure?.code).toBe('invalid_api_key');
+      // Answered from the stale copy while the refresh runs; refused once it lands.
+      await waitFor(async () => (await auth.authenticate(header({ authorization: `Bearer ${ALPHA}` }), '10.0.0.1')).failure?.code === 'invalid_api_key', { timeoutMs: 2000 });
     } finally {
       await auth.close();
     }

@@ -46,8 +46,9 @@ function presentedKey(header: HeaderLookup): { key: string } | { failure: AuthFa
 /**
  * API-key authentication shared by the REST dispatcher and the Connect interceptor. Without a
  * key source every caller is anonymous (by address); with one, a request needs a key whose
- * SHA-256 is configured. The key is hashed on arrival and compared to the stored digest in
- * constant time; neither the key nor its digest is ever logged or returned.
+ * SHA-256 is configured. The key is hashed on arrival and looked up by that digest, so any
+ * timing difference tells about the digest, never the key (the constant-time comparison after
+ * the lookup is defence in depth); neither the key nor its digest is ever logged or returned.
  */
 export class ApiKeyAuth {
   constructor(private readonly source?: KeySource) {}

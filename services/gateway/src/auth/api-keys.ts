@@ -139,8 +139,16 @@ export function redisKeySource(store: Store, opts: RedisKeySourceOptions = {}): 
     }
     return out;
   };
+  // Once loaded, requests never wait for Redis: a stale copy is answered from while one refresh
+  // runs behind it (a revoked key stops working within about one refresh period).
   const current = async (): Promise<Map<string, KeyRecord>> => {
-    if (cached && performance.now() - loadedAt < refreshMs) return cached;
+    if (cached) {
+      if (performance.now() - loadedAt >= refreshMs) void refresh();
+      return cached;
+    }
+    return refresh();
+  };
+  const refresh = (): Promise<Map<string, KeyRecord>> => {
     loading ??= load()
       .then((m) => {
         cached = m;
@@ -150,6 +158,8 @@ export function redisKeySource(store: Store, opts: RedisKeySourceOptions = {}): 
       .catch((err: unknown) => {
         if (cached) {
           opts.logger?.warn('cannot refresh API keys from Redis, using the last copy', { err });
+          // Try again a period later, not on every request while Redis is down.
+          loadedAt = performance.now();
           return cached;
         }
         throw err;
