@@ -53,12 +53,12 @@ export class CausalLm {
     positions: readonly (readonly number[])[],
     past: KvTensors = this.emptyPast(ids.length),
   ): Promise<ForwardResult> {
-    const out = await this.session.run({
-      input_ids: int64Tensor(ids),
-      attention_mask: int64Tensor(mask),
-      position_ids: int64Tensor(positions),
-      ...past,
-    });
+    return this.forwardTensors(int64Tensor(ids), int64Tensor(mask), int64Tensor(positions), past);
+  }
+
+  /** `forward` with the int64 inputs already built ([batch, new], [batch, past + new], [batch, new]). */
+  async forwardTensors(ids: Tensor, mask: Tensor, positions: Tensor, past: KvTensors = this.emptyPast(ids.dims[0]!)): Promise<ForwardResult> {
+    const out = await this.session.run({ input_ids: ids, attention_mask: mask, position_ids: positions, ...past });
     const next: KvTensors = {};
     const pastKeys = pastNames(this.spec);
     presentNames(this.spec).forEach((name, i) => (next[pastKeys[i]!] = out[name]!));

@@ -1,6 +1,10 @@
-/** A single-consumer queue that a producer fills and a `for await` drains. */
+/**
+ * A single-consumer queue that a producer fills and a `for await` drains, one item at a time or,
+ * with `batches()`, everything that is waiting at once: a consumer that fell behind gets the
+ * backlog in one piece instead of paying its per-item cost for each.
+ */
 export class AsyncQueue<T> implements AsyncIterable<T> {
-  private readonly items: T[] = [];
+  private items: T[] = [];
   private wake: (() => void) | undefined;
   private ended = false;
   private error: Error | undefined;
@@ -17,15 +21,28 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.wake?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      while (this.items.length > 0) yield this.items.shift()!;
+  private async waitForMore(): Promise<boolean> {
+    while (this.items.length === 0) {
       if (this.ended) {
         if (this.error) throw this.error;
-        return;
+        return false;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
+    }
+    return true;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    while (await this.waitForMore()) yield this.items.shift()!;
+  }
+
+  /** Everything queued since the last batch (never empty); ends like the item stream. */
+  async *batches(): AsyncGenerator<T[]> {
+    while (await this.waitForMore()) {
+      const batch = this.items;
+      this.items = [];
+      yield batch;
     }
   }
 }

@@ -71,6 +71,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
       maxBatchPrefillTokens: e.int('INFERENCE_MAX_BATCH_PREFILL_TOKENS', { default: DEFAULT_LIMITS.maxBatchPrefillTokens, min: 1, max: 1 << 24 }),
       maxBatchTotalTokens: e.int('INFERENCE_MAX_BATCH_TOTAL_TOKENS', { default: DEFAULT_LIMITS.maxBatchTotalTokens, min: 1, max: 1 << 26 }),
       maxQueueSize: e.int('INFERENCE_MAX_QUEUE_SIZE', { default: DEFAULT_LIMITS.maxQueueSize, min: 0, max: 1 << 20 }),
+      maxQueueTokens: e.int('INFERENCE_MAX_QUEUE_TOKENS', { default: DEFAULT_LIMITS.maxQueueTokens, min: 1, max: 1 << 30 }),
+      maxQueueWaitMs: e.int('INFERENCE_MAX_QUEUE_WAIT_MS', { default: DEFAULT_LIMITS.maxQueueWaitMs, min: 1, max: 3_600_000 }),
       maxQueueDelayMs: e.int('INFERENCE_MAX_QUEUE_DELAY_MS', { default: DEFAULT_LIMITS.maxQueueDelayMs, min: 0, max: 10_000 }),
     },
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),

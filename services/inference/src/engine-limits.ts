@@ -6,8 +6,18 @@ export interface EngineLimits {
   readonly maxBatchPrefillTokens: number;
   /** KV budget: the sum over running requests of prompt + max_tokens. */
   readonly maxBatchTotalTokens: number;
-  /** Requests waiting at most; beyond it, RESOURCE_EXHAUSTED at once. */
+  /** Requests waiting at most, whatever they cost; beyond it, RESOURCE_EXHAUSTED at once. */
   readonly maxQueueSize: number;
+  /**
+   * KV tokens (prompt + max_tokens) of the waiting requests at most: the queue is bounded by
+   * what its requests will cost, not by how many there are.
+   */
+  readonly maxQueueTokens: number;
+  /**
+   * A request whose estimated wait (the KV tokens ahead of it over the rate the engine has been
+   * finishing them) exceeds this is refused at once with that estimate as its retry hint.
+   */
+  readonly maxQueueWaitMs: number;
   /** When idle, how long to gather arrivals into one prefill batch (Triton's max_queue_delay). */
   readonly maxQueueDelayMs: number;
 }
@@ -16,7 +26,10 @@ export const DEFAULT_LIMITS: EngineLimits = {
   maxBatchSize: 32,
   maxBatchPrefillTokens: 4096,
   maxBatchTotalTokens: 32_768,
-  maxQueueSize: 256,
+  maxQueueSize: 4096,
+  // Eight full batches' worth of KV reservations waiting: 500 concurrent short requests queue.
+  maxQueueTokens: 8 * 32_768,
+  maxQueueWaitMs: 30_000,
   maxQueueDelayMs: 0,
 };
 

@@ -1,4 +1,4 @@
-import type { Engine, GenerationEvent, GenerationRequest } from './engine';
+import type { Engine, GenerationRequest, GenerationStream } from './engine';
 
 /**
  * Several engines for one model, each with its own worker thread (INFERENCE_WORKERS_PER_MODEL):
@@ -26,7 +26,7 @@ export class EnginePool {
     return this.engines.reduce((n, e) => n + e.kvBudget, 0);
   }
 
-  generate(req: GenerationRequest): AsyncIterable<GenerationEvent> {
+  generate(req: GenerationRequest): GenerationStream {
     let best = this.engines[0]!;
     for (const e of this.engines) if (e.running + e.queued < best.running + best.queued) best = e;
     return best.generate(req);

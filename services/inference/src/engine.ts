@@ -1,9 +1,11 @@
 import type { Sampling } from '@tokenmesh/model';
 import { AsyncQueue } from './async-queue';
+import { DrainRate } from './drain-rate';
 import { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
 import type { EngineObserver } from './engine-metrics';
 import type { ModelRunner } from './model-runner';
-import { RequestQueue, type Queued } from './request-queue';
+import { QueueFullError, RequestQueue, type Queued } from './request-queue';
+import type { StepResult } from './worker/protocol';
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
 
@@ -43,50 +45,45 @@ export interface FinishEvent {
 
 export type GenerationEvent = TokenEvent | FinishEvent;
 
+/** One request's events: one at a time, or with `batches()` everything that is ready at once. */
+export interface GenerationStream extends AsyncIterable<GenerationEvent> {
+  batches(): AsyncIterable<GenerationEvent[]>;
+}
+
 interface Active extends Queued {
   readonly req: GenerationRequest;
   readonly out: AsyncQueue<GenerationEvent>;
-  /** KV tokens reserved while it runs: prompt + max_tokens. */
-  readonly cost: number;
   firstAt: number | undefined;
   lastAt: number;
-  queueMs: number;
+  /** When it was handed to the worker. */
+  admittedAt: number;
   generated: number;
   done: boolean;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Engine behaviour that is not an admission limit. */
-export interface EngineOptions {
-  /**
-   * Awaited after every batch step, before its tokens go out (INFERENCE_STEP_DELAY_MS): the
-   * worker behaves like slower hardware, for router benchmarks and tests. Default 0.
-   */
-  readonly stepDelayMs?: number;
+  /** In the worker: admitted and not yet known to have left it. */
+  inWorker: boolean;
 }
 
 /**
  * Drives one model's worker. Requests wait in the queue (the single owner of waiting state);
- * between steps the engine admits as many as the limits allow (batch size, prefill tokens, KV
- * budget), the worker prefills them in the next step and decodes every running sequence in one
- * pass; finished or cancelled sequences leave before the next step (continuous batching).
+ * whenever capacity frees up the engine admits as many as the limits allow (batch size, prefill
+ * tokens, KV budget) and the worker prefills them at its next step, decoding every running
+ * sequence in one pass (continuous batching). The worker steps on its own and ends sequences on
+ * end-of-sequence, stop token ids and max_tokens; cancelled ones leave before its next step.
  */
 export class Engine {
   private readonly active = new Map<string, Active>();
   private readonly waiting: RequestQueue<Active>;
+  private readonly drained = new DrainRate();
   private reserved = 0;
-  private loop: Promise<void> | undefined;
-  /** Smoothed request duration, the retry hint given when the queue is full. */
-  private typicalMs = 1000;
+  private gatherTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly runner: ModelRunner,
     readonly limits: EngineLimits = DEFAULT_LIMITS,
     private readonly observer?: EngineObserver,
-    private readonly options: EngineOptions = {},
   ) {
-    this.waiting = new RequestQueue<Active>(limits.maxQueueSize, () => this.typicalMs);
+    this.waiting = new RequestQueue<Active>({ maxSize: limits.maxQueueSize, maxTokens: limits.maxQueueTokens }, () => this.waitMs(0));
+    runner.attach({ step: (r) => this.onStep(r), failed: (ids, err) => this.onFailed(ids, err) });
   }
 
   /** Requests admitted to the worker. */
@@ -107,12 +104,18 @@ export class Engine {
     return this.limits.maxBatchTotalTokens;
   }
 
+  /** Estimated ms before a request costing `cost` KV tokens would be admitted behind the queue. */
+  private waitMs(cost: number): number {
+    const free = this.limits.maxBatchTotalTokens - this.reserved;
+    return this.drained.estimateMs(this.waiting.size, this.waiting.cost + cost - free);
+  }
+
   /**
    * Streams the tokens of one request, then one finish event.
-   * @throws QueueFullError at once when the queue is full; RequestTooLargeError when the request
-   * could never fit the limits.
+   * @throws QueueFullError at once when the queue cannot take it (size, KV tokens, estimated
+   * wait); RequestTooLargeError when the request could never fit the limits.
    */
-  generate(req: GenerationRequest): AsyncIterable<GenerationEvent> {
+  generate(req: GenerationRequest): GenerationStream {
     if (this.active.has(req.id) || this.waiting.has(req.id)) throw new Error(`request id ${req.id} is already running or queued`);
     const prompt = req.promptIds.length;
     const cost = prompt + req.sampling.maxTokens;
@@ -122,88 +125,91 @@ export class Engine {
     if (cost > this.limits.maxBatchTotalTokens) {
       throw new RequestTooLargeError('max_tokens', `prompt + max_tokens = ${cost} tokens exceed this worker's KV budget of ${this.limits.maxBatchTotalTokens}`);
     }
+    if (this.waiting.size > 0) {
+      const wait = this.waitMs(cost);
+      if (wait > this.limits.maxQueueWaitMs) {
+        throw new QueueFullError(`${this.waiting.size} requests waiting, an estimated ${Math.round(wait / 1000)} s before this one would start`, wait);
+      }
+    }
     const now = performance.now();
     const a: Active = {
       id: req.id,
       priority: req.priority ?? 0,
       deadline: req.deadline,
       enqueuedAt: now,
+      cost,
       req,
       out: new AsyncQueue(),
-      cost,
       firstAt: undefined,
       lastAt: 0,
-      queueMs: 0,
+      admittedAt: 0,
       generated: 0,
       done: false,
+      inWorker: false,
     };
     this.waiting.push(a);
-    // Free capacity is used at once (the worker prefills it at its next step), so the queue only
-    // holds what cannot run yet; when idle with a batching window, arrivals gather first.
-    if (this.limits.maxQueueDelayMs === 0 || this.active.size > 0) this.admit();
     const onAbort = () => {
       this.waiting.remove(a.id);
       this.finish(a, 'cancelled');
     };
     if (req.signal?.aborted) onAbort();
-    else req.signal?.addEventListener('abort', onAbort, { once: true });
-    this.kick();
-    return a.out;
+    else {
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      this.schedule();
+    }
+    return { [Symbol.asyncIterator]: () => a.out[Symbol.asyncIterator](), batches: () => a.out.batches() };
   }
 
-  private kick(): void {
-    this.loop ??= this.run().finally(() => {
-      this.loop = undefined;
-      if (this.active.size > 0 || this.waiting.size > 0) this.kick();
-    });
-  }
-
-  private async run(): Promise<void> {
-    for (;;) {
-      for (const late of this.waiting.expire(performance.now())) this.fail(late, new QueueDeadlineError(performance.now() - late.enqueuedAt));
-      if (this.active.size === 0) {
-        const oldest = this.waiting.oldest();
-        if (!oldest) return;
-        // Idle: give simultaneous arrivals a moment to form one prefill batch.
-        const wait = oldest.enqueuedAt + this.limits.maxQueueDelayMs - performance.now();
-        if (wait > 0 && this.waiting.size < this.limits.maxBatchSize) {
-          await sleep(wait);
-          continue;
-        }
-      }
+  /**
+   * Admits now, unless the engine is idle with a batching window (max_queue_delay_ms): then the
+   * first arrival waits up to the window (or until a full batch is waiting) so that simultaneous
+   * arrivals share one prefill.
+   */
+  private schedule(): void {
+    const delay = this.limits.maxQueueDelayMs;
+    if (delay === 0 || this.active.size > 0 || this.waiting.size >= this.limits.maxBatchSize) {
+      clearTimeout(this.gatherTimer);
+      this.gatherTimer = undefined;
       this.admit();
-      if (this.active.size === 0) return;
-      const started = performance.now();
-      let result;
-      try {
-        result = await this.runner.step();
-      } catch (err) {
-        for (const a of this.active.values()) this.fail(a, err as Error);
-        return;
+      return;
+    }
+    const oldest = this.waiting.oldest();
+    if (!oldest || this.gatherTimer) return;
+    this.gatherTimer = setTimeout(() => {
+      this.gatherTimer = undefined;
+      this.admit();
+    }, Math.max(0, oldest.enqueuedAt + delay - performance.now()));
+  }
+
+  private onStep(result: StepResult): void {
+    this.observer?.step(result.prefillMs, result.decodeMs, result.decodeBatch, result.prefillBatch);
+    const now = performance.now();
+    for (const t of result.tokens) {
+      const a = this.active.get(t.id);
+      if (!a || a.done) continue;
+      if (t.finish) a.inWorker = false;
+      if (a.firstAt === undefined) {
+        a.firstAt = now;
+        this.observer?.firstToken(a.admittedAt - a.enqueuedAt, now - a.enqueuedAt);
+      } else this.observer?.token(now - a.lastAt);
+      a.lastAt = now;
+      a.generated++;
+      if (t.finish === 'eos' || t.finish === 'stop') this.finish(a, t.finish);
+      else {
+        a.out.push({ type: 'token', tokenId: t.token, logprob: t.logprob });
+        if (t.finish === 'length') this.finish(a, 'length');
       }
-      this.observer?.step(result.prefillMs, result.decodeMs, result.decodeBatch, result.prefillBatch);
-      // A timer, not a busy wait: the thread keeps serving RPCs and the worker stays idle, so
-      // token latencies (measured below) grow as on slower hardware while step metrics stay real.
-      if (this.options.stepDelayMs) await sleep(this.options.stepDelayMs);
-      const now = performance.now();
-      for (const t of result.tokens) {
-        const a = this.active.get(t.id);
-        if (!a || a.done) continue;
-        if (a.firstAt === undefined) {
-          a.firstAt = now;
-          a.queueMs = Math.max(0, started - a.enqueuedAt);
-          this.observer?.firstToken(a.queueMs, now - a.enqueuedAt);
-        } else this.observer?.token(now - a.lastAt);
-        a.lastAt = now;
-        a.generated++;
-        const { sampling } = a.req;
-        if (this.runner.spec.eosTokenIds.includes(t.token)) this.finish(a, 'eos');
-        else if (sampling.stopTokenIds.includes(t.token)) this.finish(a, 'stop');
-        else {
-          a.out.push({ type: 'token', tokenId: t.token, logprob: t.logprob });
-          if (a.generated >= sampling.maxTokens) this.finish(a, 'length');
-        }
-      }
+    }
+    for (const late of this.waiting.expire(now)) this.fail(late, new QueueDeadlineError(now - late.enqueuedAt));
+    this.schedule();
+  }
+
+  private onFailed(ids: readonly string[] | 'all', err: Error): void {
+    const failed = ids === 'all' ? [...this.active.values(), ...this.waiting.take(() => true)] : ids.map((id) => this.active.get(id));
+    for (const a of failed) {
+      if (!a) continue;
+      a.inWorker = false;
+      this.fail(a, err);
     }
   }
 
@@ -220,8 +226,15 @@ export class Engine {
       this.active.set(a.id, a);
       return true;
     });
+    const now = performance.now();
     for (const a of admitted) {
-      this.runner.add({ id: a.id, promptIds: a.req.promptIds, sampling: a.req.sampling }).catch((e: Error) => this.fail(a, e));
+      a.admittedAt = now;
+      try {
+        this.runner.add({ id: a.id, promptIds: a.req.promptIds, sampling: a.req.sampling });
+        a.inWorker = true;
+      } catch (err) {
+        this.fail(a, err as Error);
+      }
     }
   }
 
@@ -230,8 +243,12 @@ export class Engine {
     a.done = true;
     if (this.active.delete(a.id)) {
       this.reserved -= a.cost;
-      // Ordered after any pending step, so the sequence is gone before the next one.
-      this.runner.remove(a.id).catch(() => undefined);
+      this.drained.record(a.cost);
+      // Capacity freed: the queue's head may fit now (also when the worker is idle). Queued
+      // before the removal, so the admission is in the same message to the worker.
+      queueMicrotask(() => this.schedule());
+      if (a.inWorker) this.runner.remove(a.id);
+      a.inWorker = false;
     }
     return true;
   }
@@ -239,7 +256,6 @@ export class Engine {
   private finish(a: Active, reason: FinishReason): void {
     if (!this.leave(a)) return;
     const now = performance.now();
-    this.typicalMs = 0.9 * this.typicalMs + 0.1 * (now - a.enqueuedAt);
     if (a.firstAt !== undefined) this.observer?.finished(a.req.promptIds.length, a.generated, now - a.enqueuedAt);
     a.out.push({
       type: 'finish',
@@ -247,7 +263,7 @@ export class Engine {
       promptTokens: a.req.promptIds.length,
       completionTokens: a.generated,
       timings: {
-        queueMs: a.firstAt === undefined ? now - a.enqueuedAt : a.queueMs,
+        queueMs: a.firstAt === undefined ? now - a.enqueuedAt : a.admittedAt - a.enqueuedAt,
         timeToFirstTokenMs: a.firstAt === undefined ? 0 : a.firstAt - a.enqueuedAt,
         decodeMs: a.firstAt === undefined ? 0 : now - a.firstAt,
         totalMs: now - a.enqueuedAt,

@@ -1,4 +1,4 @@
-export { Engine, type EngineOptions, type FinishEvent, type GenerationEvent, type TokenEvent } from './engine';
+export { Engine, type FinishEvent, type GenerationEvent, type GenerationStream, type TokenEvent } from './engine';
 export { ModelRepo, parseModelEntry, type LoadedModel, type ModelEntry } from './model-repo';
 export { ModelRunner, type RunnerOptions } from './model-runner';
 export { generationService } from './service';
@@ -7,5 +7,6 @@ export { start, type InferenceDeps } from './start';
 export { startHeartbeat, type Heartbeat, type HeartbeatOptions, type WorkerSnapshot } from './heartbeat';
 export { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
 export { QueueFullError, RequestQueue } from './request-queue';
-export { rebuildKv, type KvRow } from './batch-kv';
+export { rebuildKv, type KvRow } from './worker/batch-kv';
+export { BatchCache } from './worker/batch-cache';
 export { EnginePool } from './engine-pool';

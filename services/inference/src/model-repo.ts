@@ -1,6 +1,6 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '@tokenmesh/model';
-import { Engine, type EngineOptions } from './engine';
+import { Engine } from './engine';
 import { EnginePool } from './engine-pool';
 import type { Registry } from '@tokenmesh/metrics';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
@@ -45,7 +45,7 @@ export class ModelRepo {
   /** Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model. */
   static async load(
     entries: readonly ModelEntry[],
-    options: RunnerOptions & EngineOptions & { workersPerModel?: number },
+    options: RunnerOptions & { workersPerModel?: number },
     limits: EngineLimits = DEFAULT_LIMITS,
     registry?: Registry,
   ): Promise<ModelRepo> {
@@ -61,7 +61,7 @@ export class ModelRepo {
           started.push(runner);
           runners.push(runner);
         }
-        const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id), { stepDelayMs: options.stepDelayMs })));
+        const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id))));
         metrics?.watch(id, engine);
         models.push({ entry, spec: runners[0]!.spec, runners, engine, id });
       }

@@ -1,20 +1,32 @@
 import { Worker } from 'node:worker_threads';
 import { loadModelConfig, type ModelSpec } from '@tokenmesh/model';
-import type { AddSequence, StepResult, WorkerCall, WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol';
+import type { AddSequence, StepResult, WorkerInit, WorkerReply, WorkerRequest } from './worker/protocol';
 
 export interface RunnerOptions {
   intraOpThreads: number;
   executionProviders: readonly string[];
+  /** Slept by the worker after every step (INFERENCE_STEP_DELAY_MS); default 0. */
+  stepDelayMs?: number;
+}
+
+/** What the owner of a runner (the engine) is told. */
+export interface RunnerListener {
+  /** One step's tokens, in the order the worker produced them. */
+  step(result: StepResult): void;
+  /** These sequences failed and have left the worker (a failed step, or the worker died: all of them). */
+  failed(ids: readonly string[] | 'all', error: Error): void;
 }
 
 /**
- * Main-thread handle of one model's worker thread. Calls are queued in order and answered by the
- * worker; a crashed worker fails every pending and later call.
+ * Main-thread handle of one model's worker thread. Sequences are added and removed with
+ * messages; the worker steps on its own while it has any and reports every step. A crashed
+ * worker fails every sequence, and every later add.
  */
 export class ModelRunner {
-  private nextCall = 0;
-  private readonly pending = new Map<number, { resolve: (v: StepResult | null) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
+  private listener: RunnerListener | undefined;
+  private readonly stepListeners = new Set<(r: StepResult) => void>();
+  private outbox: WorkerRequest[] = [];
 
   private constructor(
     readonly spec: ModelSpec,
@@ -22,12 +34,11 @@ export class ModelRunner {
     private readonly worker: Worker,
   ) {
     worker.on('message', (r: WorkerReply) => {
-      if (r.kind === 'ready') return;
-      const p = r.call === null ? undefined : this.pending.get(r.call);
-      if (r.call !== null) this.pending.delete(r.call);
-      if (r.kind === 'result') p?.resolve(r.value);
-      else if (p) p.reject(new Error(r.message));
-      else this.fail(new Error(r.message));
+      if (r.kind === 'step') {
+        this.listener?.step(r.step);
+        for (const l of this.stepListeners) l(r.step);
+      } else if (r.kind === 'failed') this.listener?.failed(r.ids, new Error(r.message));
+      else if (r.kind === 'error') this.fail(new Error(r.message));
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', (code) => this.fail(new Error(`inference worker for ${spec.name} exited with code ${code}`)));
@@ -36,8 +47,13 @@ export class ModelRunner {
   /** Starts the worker and waits until its session is loaded. */
   static async start(modelDir: string, options: RunnerOptions): Promise<ModelRunner> {
     const spec = await loadModelConfig(modelDir);
-    const init: WorkerInit = { modelDir: spec.dir, intraOpThreads: options.intraOpThreads, executionProviders: options.executionProviders };
-    const entry = require.resolve('./onnx-worker');
+    const init: WorkerInit = {
+      modelDir: spec.dir,
+      intraOpThreads: options.intraOpThreads,
+      executionProviders: options.executionProviders,
+      stepDelayMs: options.stepDelayMs ?? 0,
+    };
+    const entry = require.resolve('./worker/onnx-worker');
     // Sources are TypeScript when run with tsx or jest: the worker needs the same loader.
     const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
     const worker = new Worker(entry, { workerData: init, execArgv });
@@ -45,7 +61,7 @@ export class ModelRunner {
       const onMessage = (r: WorkerReply) => {
         if (r.kind === 'ready') resolve(r.executionProvider);
         else if (r.kind === 'error') reject(new Error(r.message));
-        if (r.kind !== 'result') worker.off('message', onMessage);
+        worker.off('message', onMessage);
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
@@ -53,32 +69,48 @@ export class ModelRunner {
     return new ModelRunner(spec, provider, worker);
   }
 
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+  /** The engine that owns this runner; one only. */
+  attach(listener: RunnerListener): void {
+    if (this.listener) throw new Error(`the runner for ${this.spec.name} already has an engine`);
+    this.listener = listener;
   }
 
-  private call(request: WorkerRequest): Promise<StepResult | null> {
-    if (this.failure) return Promise.reject(this.failure);
-    const call = this.nextCall++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(call, { resolve, reject });
-      this.worker.postMessage({ call, request } satisfies WorkerCall);
+  /** Observes every step (tests, benchmarks); returns the unsubscribe function. */
+  onStep(listener: (r: StepResult) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => this.stepListeners.delete(listener);
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.listener?.failed('all', err);
+  }
+
+  /**
+   * Requests of one turn go to the worker in one message, after the turn's microtasks: a leave
+   * and the admission it makes room for apply at the same step, and the worker gets one message
+   * instead of one per request.
+   */
+  private post(request: WorkerRequest): void {
+    this.outbox.push(request);
+    if (this.outbox.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.outbox;
+      this.outbox = [];
+      this.worker.postMessage(batch);
     });
   }
 
-  async add(seq: AddSequence): Promise<void> {
-    await this.call({ op: 'add', seq });
+  /** The sequence joins at the worker's next step. @throws the worker's failure once it has failed. */
+  add(seq: AddSequence): void {
+    if (this.failure) throw this.failure;
+    this.post({ op: 'add', seq });
   }
 
-  async remove(id: string): Promise<void> {
-    await this.call({ op: 'remove', id });
-  }
-
-  /** One forward pass for every sequence: prefill for new ones, one decode step for the rest. */
-  async step(): Promise<StepResult> {
-    return (await this.call({ op: 'step' }))!;
+  /** The sequence leaves before the worker's next step; unknown ids are ignored. */
+  remove(id: string): void {
+    if (!this.failure) this.post({ op: 'remove', id });
   }
 
   async close(): Promise<void> {

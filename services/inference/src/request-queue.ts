@@ -6,17 +6,28 @@ export interface Queued {
   /** performance.now() after which the request is dropped unstarted; undefined: none. */
   readonly deadline: number | undefined;
   readonly enqueuedAt: number;
+  /** KV tokens it will reserve once admitted (prompt + max_tokens). */
+  readonly cost: number;
 }
 
 /** The queue is full: callers should answer RESOURCE_EXHAUSTED with this retry hint. */
 export class QueueFullError extends Error {
   constructor(
-    readonly size: number,
+    /** What is full, e.g. `12 requests waiting`. */
+    readonly what: string,
     readonly retryAfterMs: number,
   ) {
-    super(`the queue is full (${size} requests waiting); retry after ${Math.ceil(retryAfterMs / 1000)} s`);
+    super(`the queue is full (${what}); retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`);
     this.name = 'QueueFullError';
   }
+}
+
+/** What the queue may hold. */
+export interface QueueBounds {
+  /** Requests at most. */
+  readonly maxSize: number;
+  /** Sum of their costs (KV tokens) at most; a request alone may exceed it only when the queue is empty. */
+  readonly maxTokens: number;
 }
 
 /**
@@ -26,15 +37,21 @@ export class QueueFullError extends Error {
  */
 export class RequestQueue<T extends Queued> {
   private readonly items: T[] = [];
+  private tokens = 0;
 
   constructor(
-    private readonly maxSize: number,
-    /** Hint for a rejected caller, e.g. the time a request typically waits. */
+    private readonly bounds: QueueBounds,
+    /** Hint for a rejected caller, e.g. the time the queue needs to drain. */
     private readonly retryAfterMs: () => number,
   ) {}
 
   get size(): number {
     return this.items.length;
+  }
+
+  /** KV tokens the waiting requests will reserve. */
+  get cost(): number {
+    return this.tokens;
   }
 
   /** The request that has waited longest, if any. */
@@ -44,9 +61,14 @@ export class RequestQueue<T extends Queued> {
     return o;
   }
 
-  /** @throws QueueFullError at once when `maxSize` requests are already waiting. */
+  /** @throws QueueFullError at once when the queue holds `maxSize` requests or `r` would take it past `maxTokens`. */
   push(r: T): void {
-    if (this.items.length >= this.maxSize) throw new QueueFullError(this.items.length, this.retryAfterMs());
+    const { maxSize, maxTokens } = this.bounds;
+    if (this.items.length >= maxSize) throw new QueueFullError(`${this.items.length} requests waiting`, this.retryAfterMs());
+    if (this.items.length > 0 && this.tokens + r.cost > maxTokens) {
+      throw new QueueFullError(`${this.items.length} requests waiting would reserve ${this.tokens + r.cost} KV tokens, over ${maxTokens}`, this.retryAfterMs());
+    }
+    this.tokens += r.cost;
     // Insert after every request of the same or a better (lower) priority: FIFO within a level.
     let i = this.items.length;
     while (i > 0 && this.items[i - 1]!.priority > r.priority) i--;
@@ -59,13 +81,16 @@ export class RequestQueue<T extends Queued> {
 
   remove(id: string): T | undefined {
     const i = this.items.findIndex((r) => r.id === id);
-    return i < 0 ? undefined : this.items.splice(i, 1)[0];
+    if (i < 0) return undefined;
+    const [r] = this.items.splice(i, 1);
+    this.tokens -= r!.cost;
+    return r;
   }
 
   /** Removes and returns the requests whose deadline is before `now`. */
   expire(now: number): T[] {
     const expired = this.items.filter((r) => r.deadline !== undefined && r.deadline <= now);
-    for (const r of expired) this.items.splice(this.items.indexOf(r), 1);
+    for (const r of expired) this.remove(r.id);
     return expired;
   }
 
@@ -75,7 +100,11 @@ export class RequestQueue<T extends Queued> {
    */
   take(fits: (r: T) => boolean): T[] {
     const taken: T[] = [];
-    while (this.items.length > 0 && fits(this.items[0]!)) taken.push(this.items.shift()!);
+    while (this.items.length > 0 && fits(this.items[0]!)) {
+      const r = this.items.shift()!;
+      this.tokens -= r.cost;
+      taken.push(r);
+    }
     return taken;
   }
 }

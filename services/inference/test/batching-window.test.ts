@@ -12,12 +12,7 @@ describe('dynamic batching window', () => {
     try {
       const runner = repo.models[0]!.runners[0]!;
       const prefills: number[] = [];
-      const step = runner.step.bind(runner);
-      runner.step = async () => {
-        const r = await step();
-        if (r.prefillBatch > 0) prefills.push(r.prefillBatch);
-        return r;
-      };
+      runner.onStep((r) => r.prefillBatch > 0 && prefills.push(r.prefillBatch));
       const sampling = validateSampling({ maxTokens: 4, temperature: 0 }, { promptTokens: 2, contextLength: 512, vocabSize: 257 });
       const runs: Promise<void>[] = [];
       for (let i = 0; i < 3; i++) {

@@ -54,12 +54,7 @@ describe.each(['tinygpt', 'tinyllama'])('continuous batching in the worker (%s)'
     const solo: number[][] = [];
     // Widest decode pass seen: proves the sequences share forward passes, not just steps.
     let widest = 0;
-    const step = runner.step.bind(runner);
-    runner.step = async () => {
-      const r = await step();
-      widest = Math.max(widest, r.decodeBatch);
-      return r;
-    };
+    runner.onStep((r) => (widest = Math.max(widest, r.decodeBatch)));
     for (const [i, s] of specs.entries()) solo.push(await tokens(engine.generate({ id: `solo-${i}`, ...s })));
     expect(widest).toBe(1);
 

@@ -1,5 +1,5 @@
 import { validateSampling, type SamplingInput } from '@tokenmesh/model';
-import { Sampler } from '../src/sampler';
+import { applyFilters, Sampler } from '../src/worker/sampler';
 
 const params = (input: SamplingInput) => validateSampling(input, { promptTokens: 1, contextLength: 64, vocabSize: 8 });
 const logits = Float32Array.from([1.0, 3.0, 2.0, 0.5, -1, -2, 2.9, 0]);
@@ -46,5 +46,39 @@ describe('Sampler', () => {
     const s = new Sampler(params({ temperature: 0, repetitionPenalty: 2 }), [1]);
     expect(s.next(logits).token).toBe(6); // 3.0 / 2 = 1.5 < 2.9
     expect(s.next(logits).token).toBe(2); // 6 now seen too: 2.9 / 2 = 1.45 < 2.0
+  });
+
+  it('the filters keep exactly the tokens a full sort keeps (ties to the lower id), over random cases', () => {
+    // The obvious implementation: sort every id by weight (stable, so ties keep the lower id), cut.
+    const naive = (w: number[], topK: number, topP: number, minP: number): number[] => {
+      let order = w.map((_, i) => i).sort((a, b) => w[b]! - w[a]! || a - b);
+      if (topK > 0 && topK < order.length) order = order.slice(0, topK);
+      const mass = order.reduce((t, i) => t + w[i]!, 0);
+      let keep = order.length;
+      if (topP < 1) {
+        let cum = 0;
+        keep = order.findIndex((i) => (cum += w[i]!) >= topP * mass) + 1 || order.length;
+      }
+      if (minP > 0) {
+        const n = order.findIndex((i) => w[i]! < minP * w[order[0]!]!);
+        if (n > 0) keep = Math.min(keep, n);
+      }
+      return order.slice(0, keep).sort((a, b) => a - b);
+    };
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let c = 0; c < 500; c++) {
+      const n = 2 + Math.floor(rand() * 40);
+      // Few distinct values, so ties are common.
+      const w = Array.from({ length: n }, () => Math.exp(-Math.floor(rand() * 6)));
+      const topK = rand() < 0.5 ? 0 : 1 + Math.floor(rand() * n);
+      const topP = rand() < 0.5 ? 1 : rand();
+      const minP = rand() < 0.5 ? 0 : rand();
+      const weights = Float64Array.from(w);
+      const total = applyFilters(weights, { topK, topP, minP }, new Float64Array(n));
+      const kept = [...weights.keys()].filter((i) => weights[i]! > 0);
+      expect([c, kept]).toEqual([c, naive(w, topK, topP, minP)]);
+      expect(total).toBeCloseTo(kept.reduce((t, i) => t + w[i]!, 0), 10);
+    }
   });
 });

@@ -1,0 +1,120 @@
+import { CausalLm, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import { BatchCache, type Joining } from './batch-cache';
+import type { AddSequence, StepResult, StepToken, WorkerFinish } from './protocol';
+import { Sampler } from './sampler';
+
+interface Sequence {
+  readonly add: AddSequence;
+  readonly sampler: Sampler;
+  /** The newest sampled token, fed at the next decode step. */
+  last: number;
+  /** Tokens sampled so far, the prefill's included. */
+  generated: number;
+}
+
+/**
+ * Batched steps over every sequence, each step at most two forward passes: one decode pass for
+ * every running sequence together (rows of one BatchCache) and one prefill pass for the
+ * prompts that arrived since the last step. Sequences end here, on end-of-sequence, a stop
+ * token id or max_tokens, so the worker never needs the serving thread to decide a step.
+ */
+export class Batcher {
+  private readonly seqs = new Map<string, Sequence>();
+  /** Prefilled since the last decode pass: they join the cache at the next one. */
+  private joining: Joining[] = [];
+  private readonly cache: BatchCache;
+  private readonly eos: ReadonlySet<number>;
+  /** Time in samplers during the current step. */
+  private sampleMs = 0;
+
+  constructor(private readonly lm: CausalLm) {
+    this.cache = new BatchCache({ names: pastNames(lm.spec), padTokenId: lm.spec.padTokenId });
+    this.eos = new Set(lm.spec.eosTokenIds);
+  }
+
+  /** Sequences in the worker (running or about to be prefilled). */
+  get size(): number {
+    return this.seqs.size;
+  }
+
+  add(seq: AddSequence): void {
+    this.seqs.set(seq.id, { add: seq, sampler: new Sampler(seq.sampling, seq.promptIds), last: -1, generated: 0 });
+  }
+
+  /** Drops a sequence before the next step (cancelled, or ended by this worker). */
+  remove(id: string): void {
+    if (!this.seqs.delete(id)) return;
+    this.cache.leave(id);
+    this.joining = this.joining.filter((j) => j.id !== id);
+  }
+
+  /** Every sequence the worker holds, e.g. to report them failed. */
+  ids(): string[] {
+    return [...this.seqs.keys()];
+  }
+
+  async step(): Promise<StepResult> {
+    const t0 = performance.now();
+    this.sampleMs = 0;
+    const tokens: StepToken[] = [];
+    let kvMs = 0;
+    let rebuilds = 0;
+    if (this.cache.size + this.joining.length > 0) {
+      const k0 = performance.now();
+      rebuilds = this.cache.prepare(this.joining);
+      this.joining = [];
+      kvMs = performance.now() - k0;
+    }
+    const decodeBatch = this.cache.size;
+    const decodeRows = this.cache.rows;
+    const t1 = performance.now();
+    if (decodeBatch > 0) await this.decode(tokens);
+    const t2 = performance.now();
+    const fresh = [...this.seqs.values()].filter((s) => s.last < 0);
+    if (fresh.length > 0) await this.prefill(fresh, tokens);
+    const t3 = performance.now();
+    for (const t of tokens) if (t.finish) this.remove(t.id);
+    return { tokens, decodeBatch, decodeRows, prefillBatch: fresh.length, decodeMs: t2 - t1, prefillMs: t3 - t2, sampleMs: this.sampleMs, kvMs, stepMs: performance.now() - t0, rebuilds, width: this.cache.width };
+  }
+
+  private async decode(tokens: StepToken[]): Promise<void> {
+    const inputs = this.cache.decodeInputs((id) => this.seqs.get(id)!.last);
+    const t0 = performance.now();
+    const out = await this.lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, this.cache.tensors);
+    const t = performance.now();
+    this.cache.advance(out.past, t - t0);
+    this.cache.ids().forEach((id, row) => {
+      if (id !== undefined) tokens.push(this.sample(this.seqs.get(id)!, this.lm.lastLogits(out, row)));
+    });
+    this.sampleMs += performance.now() - t;
+  }
+
+  private async prefill(fresh: Sequence[], tokens: StepToken[]): Promise<void> {
+    const { ids, mask } = leftPad(
+      fresh.map((s) => s.add.promptIds),
+      this.lm.spec.padTokenId,
+    );
+    const out = await this.lm.forward(ids, mask, positionIds(mask));
+    const t = performance.now();
+    fresh.forEach((s, i) => {
+      tokens.push(this.sample(s, this.lm.lastLogits(out, i)));
+      this.joining.push({ id: s.add.id, kv: { past: out.past, index: i, length: s.add.promptIds.length } });
+    });
+    this.sampleMs += performance.now() - t;
+  }
+
+  private sample(s: Sequence, logits: Float32Array): StepToken {
+    const { token, logprob } = s.sampler.next(logits);
+    s.last = token;
+    s.generated++;
+    const { sampling } = s.add;
+    const finish: WorkerFinish | undefined = this.eos.has(token)
+      ? 'eos'
+      : sampling.stopTokenIds.includes(token)
+        ? 'stop'
+        : s.generated >= sampling.maxTokens
+          ? 'length'
+          : undefined;
+    return finish ? { id: s.add.id, token, logprob, finish } : { id: s.add.id, token, logprob };
+  }
+}
