@@ -3,6 +3,7 @@ import { FieldError, validateSampling, type Sampling } from '@tokenmesh/model';
 import {
   FinishReason,
   type ChatMessage,
+  type GenerateResponse,
   type GenerationService,
   type SamplingParams,
   type Timings,
@@ -27,7 +28,27 @@ export interface Upstreams {
   readonly limiter?: RateLimiter;
   /** Deterministic requests are answered from it when it has them. */
   readonly cache?: ResponseCache;
+  /**
+   * A detokenizer run in this process for models whose tokenizer files the gateway has
+   * (GATEWAY_LOCAL_TOKENIZERS); undefined for the others, which go through the tokenizer's
+   * DecodeStream.
+   */
+  readonly localDecoder?: (model: string) => StreamingDecoder | undefined;
 }
+
+/** Incremental detokenization of one stream: text completed by each push, never half a character. */
+export interface StreamingDecoder {
+  push(ids: readonly number[]): string;
+  /** What is left at the end (an incomplete character as U+FFFD). */
+  flush(): string;
+}
+
+/**
+ * With stop strings and no streaming reader, the worker sends tokens in groups of this many:
+ * few messages, and at most this many tokens generated past a stop string before the gateway
+ * cancels the rest.
+ */
+export const STOP_CHECK_TOKENS = 8;
 
 /** A text request as every front end (REST, OpenAI, gRPC, Connect) hands it over. */
 export interface TextRequest {
@@ -43,6 +64,12 @@ export interface TextRequest {
   readonly onCache?: (outcome: 'hit' | 'miss') => void;
   /** Told the caller's rate-limit standing (`x-ratelimit-*`), before the first event. */
   readonly onLimits?: (headers: RateLimitHeaders) => void;
+  /**
+   * false: the caller answers only once the generation is over (a non-streamed REST answer,
+   * Predict), so the worker may send the tokens in as few messages as stop strings allow.
+   * Default true.
+   */
+  readonly stream?: boolean;
 }
 
 export type TextEvent =
@@ -103,16 +130,17 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
   const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
   if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
-  const generate = (cancel: AbortSignal = signal) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling });
+  const generate = (cancel: AbortSignal, whole: boolean) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
   if (!up.cache || !deterministic) {
     req.onCache?.('miss');
-    yield* generate();
+    yield* generate(signal, req.stream === false);
     return;
   }
   yield* up.cache.through(
     { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
-    generate,
+    // A cached generation may be tailed live by streamed requests: its tokens come as they are made.
+    (cancel = signal) => generate(cancel, false),
     (outcome) => req.onCache?.(outcome),
     signal,
   );
@@ -124,17 +152,24 @@ interface Prepared {
   readonly started: number;
   readonly promptTokenIds: readonly number[];
   readonly sampling: Sampling;
+  /** Nobody reads the text before the end: tokens may come in few messages. */
+  readonly whole: boolean;
 }
 
-/** One real generation: router stream → DecodeStream → stop strings → final event. */
+type Generated = Pick<GenerateResponse, 'tokenIds' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
+type TextOut = { readonly type: 'text'; readonly text: string };
+
+/** One real generation: router stream → detokenize → stop strings → final event. */
 async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, p: Prepared): AsyncGenerator<TextEvent> {
   const { model, caller, started, sampling } = p;
   const upstream = new AbortController();
   const onAbort = () => upstream.abort();
   signal.addEventListener('abort', onAbort, { once: true });
-  let last: { finishReason: FinishReason; usage?: Usage | undefined; timings?: Timings | undefined; model: string; variant: string } | undefined;
-  const stops = new StopMatcher(req.sampling.stop ?? []);
-  let generatedTokens = 0;
+  const stopStrings = req.sampling.stop ?? [];
+  const stops = new StopMatcher(stopStrings);
+  // Tokens that count: up to the one that completed a stop string, or all that arrived.
+  const counted = { tokens: 0 };
+  let last: Generated | undefined;
   try {
     const tokens = up.router.generate(
       {
@@ -143,35 +178,31 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
         promptTokenIds: [...p.promptTokenIds],
         routingKey: req.routingKey,
         sampling: { ...sampling, stopTokenIds: [...sampling.stopTokenIds], stop: [] },
+        minTokensPerMessage: p.whole ? (stopStrings.length === 0 ? sampling.maxTokens : STOP_CHECK_TOKENS) : 0,
       },
       { signal: upstream.signal },
     );
-    async function* ids() {
-      let first = true;
-      for await (const m of tokens) {
-        generatedTokens += m.tokenIds.length;
-        up.limiter?.charge(caller, m.tokenIds.length);
-        if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
-        yield { model: first ? model : '', tokenIds: m.tokenIds };
-        first = false;
-      }
-    }
-    for await (const d of up.tokenizer.decodeStream(ids(), { signal: upstream.signal })) {
-      const text = stops.push(d.text);
-      if (text) yield { type: 'text', text };
+    const onMessage = (m: Generated) => {
+      if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
+    };
+    const decoder = up.localDecoder?.(model);
+    const texts = decoder ? decodedLocally(tokens, decoder, stops, counted, onMessage) : decodedRemotely(tokens, up, model, stops, counted, onMessage, upstream.signal);
+    for await (const t of texts) {
+      up.limiter?.charge(caller, t.tokens);
+      if (t.text) yield { type: 'text', text: t.text } satisfies TextOut;
       if (stops.done) break;
     }
     const tail = stops.flush();
-    if (tail) yield { type: 'text', text: tail };
+    if (tail) yield { type: 'text', text: tail } satisfies TextOut;
   } catch (err) {
     if (!stops.done) throw fromUpstream(err);
   } finally {
     signal.removeEventListener('abort', onAbort);
     upstream.abort();
   }
-  // A stop string ends the stream before the worker's last message: count what arrived.
+  // A stop string ends the stream before the worker's last message: count what it used.
   const prompt = p.promptTokenIds.length;
-  const usage = last?.usage ?? { promptTokens: prompt, completionTokens: generatedTokens, totalTokens: prompt + generatedTokens };
+  const usage = stops.done || !last?.usage ? { promptTokens: prompt, completionTokens: counted.tokens, totalTokens: prompt + counted.tokens } : last.usage;
   const done = {
     type: 'done' as const,
     finishReason: stops.done ? FinishReason.STOP : (last?.finishReason ?? FinishReason.UNSPECIFIED),
@@ -182,4 +213,72 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
   };
   up.completions?.({ requestId: req.requestId, model: done.model, variant: done.variant, finishReason: done.finishReason, usage: done.usage, timings: done.timings });
   yield done;
+}
+
+/** Text released by one upstream message, and the tokens of it that count. */
+interface Released {
+  readonly text: string;
+  readonly tokens: number;
+}
+
+/**
+ * Detokenizes in this process, one message (however many tokens it carries) at a time. With stop
+ * strings each token's text goes through the matcher on its own, so the tokens counted end at
+ * the one that completed the stop string, wherever the message boundaries fall.
+ */
+async function* decodedLocally(
+  messages: AsyncIterable<Generated>,
+  decoder: StreamingDecoder,
+  stops: StopMatcher,
+  counted: { tokens: number },
+  onMessage: (m: Generated) => void,
+): AsyncGenerator<Released> {
+  for await (const m of messages) {
+    onMessage(m);
+    let text = '';
+    let tokens = 0;
+    if (stops.active) {
+      for (const id of m.tokenIds) {
+        tokens++;
+        text += stops.push(decoder.push([id]));
+        if (stops.done) break;
+      }
+    } else {
+      tokens = m.tokenIds.length;
+      text = decoder.push(m.tokenIds);
+    }
+    counted.tokens += tokens;
+    yield { text, tokens };
+    if (stops.done) return;
+  }
+  yield { text: stops.push(decoder.flush()), tokens: 0 };
+}
+
+/** Detokenizes through the tokenizer service's DecodeStream; tokens count as they arrive. */
+async function* decodedRemotely(
+  messages: AsyncIterable<Generated>,
+  up: Upstreams,
+  model: string,
+  stops: StopMatcher,
+  counted: { tokens: number },
+  onMessage: (m: Generated) => void,
+  signal: AbortSignal,
+): AsyncGenerator<Released> {
+  let charged = 0;
+  async function* ids() {
+    let first = true;
+    for await (const m of messages) {
+      onMessage(m);
+      counted.tokens += m.tokenIds.length;
+      yield { model: first ? model : '', tokenIds: m.tokenIds };
+      first = false;
+    }
+  }
+  for await (const d of up.tokenizer.decodeStream(ids(), { signal })) {
+    const text = stops.push(d.text);
+    yield { text, tokens: counted.tokens - charged };
+    charged = counted.tokens;
+    if (stops.done) return;
+  }
+  if (counted.tokens > charged) yield { text: '', tokens: counted.tokens - charged };
 }

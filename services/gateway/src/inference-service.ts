@@ -6,8 +6,9 @@ import { callerIn } from './auth/request-caller';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from './deadline';
 import { generateText, type TextRequest, type Upstreams } from './generate-text';
 
-function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext): TextRequest {
+function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext, stream: boolean): TextRequest {
   return {
+    stream,
     requestId: req.requestId || ctx.requestHeader.get('x-request-id') || randomUUID(),
     model: req.model,
     prompt: req.prompt,
@@ -34,7 +35,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
   };
   return {
     async predict(req, ctx) {
-      const r = textRequest(req, ctx);
+      const r = textRequest(req, ctx, false);
       let text = '';
       for await (const e of generate(r, ctx)) {
         if (e.type === 'text') text += e.text;
@@ -44,7 +45,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     },
 
     async *streamPredict(req, ctx) {
-      const r = textRequest(req, ctx);
+      const r = textRequest(req, ctx, true);
       for await (const e of generate(r, ctx)) {
         if (e.type === 'text') yield { text: e.text, requestId: r.requestId };
         else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };

@@ -12,6 +12,7 @@ import {
   type TokenizerService,
 } from '@tokenmesh/proto';
 import { tokenizerService, type TokenizerRepo } from '@tokenmesh/tokenizer';
+import type { StreamingDecoder } from './generate-text';
 
 type Tokenizer = Client<typeof TokenizerService>;
 type StreamInit = Parameters<Tokenizer['decodeStream']>[0] extends AsyncIterable<infer T> ? T : never;
@@ -44,6 +45,14 @@ export function localFirstTokenizer(remote: Tokenizer, repo: TokenizerRepo): Tok
       return decodeStream(inputs, opts, remote, local, knows);
     },
   } as Tokenizer;
+}
+
+/**
+ * Detokenizers for the models whose files the gateway has: a generated stream is decoded in
+ * this process, without a DecodeStream call and its per-message cost.
+ */
+export function localDecoders(repo: TokenizerRepo): (model: string) => StreamingDecoder | undefined {
+  return (model) => (model === '' ? undefined : repo.resolve(model)?.streamDecoder(false));
 }
 
 async function* decodeStream(

@@ -13,7 +13,7 @@ import { startRateLimiter } from './rate-limit/start-rate-limiter';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { startResponseCache } from './cache/start-cache';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
-import { localFirstTokenizer } from './local-tokenizer';
+import { localDecoders, localFirstTokenizer } from './local-tokenizer';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -57,6 +57,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
     const upstreams = {
       tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
+      localDecoder: local ? localDecoders(local) : undefined,
       router: router.client,
       defaultModel: config.defaultModel,
       completions: completionPublisher(bus, rt.tracer, rt.logger),

@@ -13,6 +13,11 @@ export class StopMatcher {
     return this.stopped;
   }
 
+  /** There are stop strings to look for (none matched yet). */
+  get active(): boolean {
+    return this.stops.length > 0 && !this.stopped;
+  }
+
   /** Text that can be released now; after a match, the text before it and `done` is true. */
   push(delta: string): string {
     if (this.stopped) return '';

@@ -16,9 +16,10 @@ const TIMEOUT_MS = 1000;
 const DELAY_MS = 100;
 
 /**
- * The real in-memory mesh behind a router client that holds each streamed message back for
- * `delayMs`, so that a generation outlives the gateway's timeout; `calls` records whether each
- * upstream call's signal was aborted (the chain cancelled) and whether its stream ended.
+ * The real in-memory mesh behind a router client that holds each generated token back for
+ * `delayMs` (one message per token, as a slow worker streams them), so that a generation
+ * outlives the gateway's timeout; `calls` records whether each upstream call's signal was
+ * aborted (the chain cancelled) and whether its stream ended.
  */
 function slowRouter(real: Client<typeof GenerationService>, delayMs: number) {
   const calls: { signal: AbortSignal; ended: boolean }[] = [];
@@ -30,8 +31,12 @@ function slowRouter(real: Client<typeof GenerationService>, delayMs: number) {
       return (async function* () {
         try {
           for await (const m of real.generate(req, opts)) {
-            await new Promise((r) => setTimeout(r, delayMs));
-            yield m;
+            const last = m.tokenIds.length - 1;
+            for (const [i, id] of m.tokenIds.entries()) {
+              await new Promise((r) => setTimeout(r, delayMs));
+              yield i === last ? { ...m, tokenIds: [id] } : { ...m, tokenIds: [id], finishReason: 0, usage: undefined, timings: undefined };
+            }
+            if (last < 0) yield m;
           }
         } finally {
           call.ended = true;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { FinishReason, GenerationService, type GenerateResponse, type GenerateResponseSchema } from '@tokenmesh/proto';
-import type { FinishReason as EngineFinish, GenerationEvent } from './engine';
+import { FinishReason, GenerationService, type GenerateResponseSchema } from '@tokenmesh/proto';
+import type { FinishReason as EngineFinish } from './engine';
 import { QueueDeadlineError, RequestTooLargeError } from './engine-limits';
 import type { ModelRepo } from './model-repo';
 import { QueueFullError } from './request-queue';
@@ -18,9 +18,10 @@ function toConnectError(err: unknown): unknown {
   return err;
 }
 
-async function* mapErrors(events: () => AsyncIterable<GenerationEvent>): AsyncIterable<GenerationEvent> {
+/** The engine's stream with its errors as Connect errors; `open` may throw (a full queue). */
+async function* mapErrors<T>(open: () => AsyncIterable<T>): AsyncGenerator<T> {
   try {
-    yield* events();
+    yield* open();
   } catch (err) {
     throw toConnectError(err);
   }
@@ -34,11 +35,13 @@ const FINISH: Record<EngineFinish, FinishReason> = {
 };
 
 /**
- * GenerationService of a worker: validates, then streams one message per generated token and a
- * last message with finish reason, usage and timings. The call's abort signal (client cancel or
- * disconnect) cancels the sequence, which leaves the worker before its next step. A full queue
- * is RESOURCE_EXHAUSTED with a retry-after hint; a deadline that passes in the queue is
- * DEADLINE_EXCEEDED.
+ * GenerationService of a worker: validates, then streams the generated tokens and a last message
+ * with finish reason, usage and timings. Every token that is ready when the stream is read goes
+ * out in one message, so a reader that fell behind (a busy event loop, a slow network) pays per
+ * message, not per token; `min_tokens_per_message` holds tokens back for callers that want fewer
+ * messages still. The call's abort signal (client cancel or disconnect) cancels the sequence,
+ * which leaves the worker before its next step. A full queue is RESOURCE_EXHAUSTED with a
+ * retry-after hint; a deadline that passes in the queue is DEADLINE_EXCEEDED.
  */
 export function generationService(repo: ModelRepo, workerId: string): ServiceImpl<typeof GenerationService> {
   return {
@@ -51,29 +54,45 @@ export function generationService(repo: ModelRepo, workerId: string): ServiceImp
     async *generate(req, ctx) {
       const v = validateGenerate(req, repo);
       const id = req.requestId || randomUUID();
-      const base = { model: v.model.id, workerId } satisfies Partial<GenerateResponse>;
       const timeout = ctx.timeoutMs();
-      const events = mapErrors(() =>
-        v.model.engine.generate({
-          id,
-          promptIds: v.promptIds,
-          sampling: v.sampling,
-          signal: ctx.signal,
-          priority: req.priority,
-          deadline: timeout === undefined ? undefined : performance.now() + timeout,
-        }),
+      const hold = Math.max(1, req.minTokensPerMessage);
+      const withLogprobs = v.sampling.logprobs;
+      let tokenIds: number[] = [];
+      let logprobs: number[] = [];
+      const batches = mapErrors(() =>
+        v.model.engine
+          .generate({
+            id,
+            promptIds: v.promptIds,
+            sampling: v.sampling,
+            signal: ctx.signal,
+            priority: req.priority,
+            deadline: timeout === undefined ? undefined : performance.now() + timeout,
+          })
+          .batches(),
       );
-      for await (const e of events) {
-        if (e.type === 'token') {
-          yield { ...base, tokenIds: [e.tokenId], logprobs: v.sampling.logprobs ? [e.logprob] : [] } satisfies MessageInitShape<typeof GenerateResponseSchema>;
-        } else {
+      for await (const events of batches) {
+        for (const e of events) {
+          if (e.type === 'token') {
+            tokenIds.push(e.tokenId);
+            if (withLogprobs) logprobs.push(e.logprob);
+            continue;
+          }
           yield {
-            ...base,
+            model: v.model.id,
+            workerId,
+            tokenIds,
+            logprobs,
             finishReason: FINISH[e.reason],
             usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
             timings: e.timings,
-          };
+          } satisfies MessageInitShape<typeof GenerateResponseSchema>;
+          return;
         }
+        if (tokenIds.length < hold) continue;
+        yield { model: v.model.id, workerId, tokenIds, logprobs } satisfies MessageInitShape<typeof GenerateResponseSchema>;
+        tokenIds = [];
+        logprobs = [];
       }
     },
   };

@@ -25,6 +25,7 @@ export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, 
   const events = generateText(
     {
       requestId,
+      stream: opts.stream,
       model,
       prompt: '',
       messages,

@@ -21,7 +21,7 @@ export async function completionsRoute(req: HttpRequest, res: HttpResponse, { re
   const opts = openAiOptions(body, 'completion');
   const model = fields.string(body, 'model') ?? '';
   const events = generateText(
-    { requestId, model, prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, ...edgeHooks(req, res) },
+    { requestId, stream: opts.stream, model, prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, ...edgeHooks(req, res) },
     up,
     signal,
   );

@@ -16,7 +16,7 @@ export async function generateRoute(req: HttpRequest, res: HttpResponse, { reque
   const body = await readJson(req, bodyLimit);
   let text = '';
   for await (const e of generateText(
-    { requestId, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '', ...edgeHooks(req, res) },
+    { requestId, stream: false, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '', ...edgeHooks(req, res) },
     up,
     signal,
   )) {

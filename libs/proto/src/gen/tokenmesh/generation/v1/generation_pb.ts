@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/generation/v1/generation.proto.
  */
 export const file_tokenmesh_generation_v1_generation: GenFile = /*@__PURE__*/
-  fileDesc("Cih0b2tlbm1lc2gvZ2VuZXJhdGlvbi92MS9nZW5lcmF0aW9uLnByb3RvEhd0b2tlbm1lc2guZ2VuZXJhdGlvbi52MSKsAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSGAoQcHJvbXB0X3Rva2VuX2lkcxgDIAMoDRI1CghzYW1wbGluZxgEIAEoCzIjLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMSEwoLcm91dGluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUi/gEKEEdlbmVyYXRlUmVzcG9uc2USEQoJdG9rZW5faWRzGAEgAygNEhAKCGxvZ3Byb2JzGAIgAygCEjgKDWZpbmlzaF9yZWFzb24YAyABKA4yIS50b2tlbm1lc2guY29tbW9uLnYxLkZpbmlzaFJlYXNvbhIpCgV1c2FnZRgEIAEoCzIaLnRva2VubWVzaC5jb21tb24udjEuVXNhZ2USLQoHdGltaW5ncxgFIAEoCzIcLnRva2VubWVzaC5jb21tb24udjEuVGltaW5ncxINCgVtb2RlbBgGIAEoCRIPCgd2YXJpYW50GAcgASgJEhEKCXdvcmtlcl9pZBgIIAEoCSIZChdMaXN0U2VydmVkTW9kZWxzUmVxdWVzdCJQChhMaXN0U2VydmVkTW9kZWxzUmVzcG9uc2USNAoGbW9kZWxzGAEgAygLMiQudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuU2VydmVkTW9kZWwiVQoLU2VydmVkTW9kZWwSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNvbnRleHRfbGVuZ3RoGAMgASgNEg8KB3dvcmtlcnMYBCABKA0y7wEKEUdlbmVyYXRpb25TZXJ2aWNlEmEKCEdlbmVyYXRlEigudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuR2VuZXJhdGVSZXF1ZXN0GikudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuR2VuZXJhdGVSZXNwb25zZTABEncKEExpc3RTZXJ2ZWRNb2RlbHMSMC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5MaXN0U2VydmVkTW9kZWxzUmVxdWVzdBoxLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkxpc3RTZXJ2ZWRNb2RlbHNSZXNwb25zZWIGcHJvdG8z", [file_tokenmesh_common_v1_common]);
+  fileDesc("Cih0b2tlbm1lc2gvZ2VuZXJhdGlvbi92MS9nZW5lcmF0aW9uLnByb3RvEhd0b2tlbm1lc2guZ2VuZXJhdGlvbi52MSLMAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSGAoQcHJvbXB0X3Rva2VuX2lkcxgDIAMoDRI1CghzYW1wbGluZxgEIAEoCzIjLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMSEwoLcm91dGluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUSHgoWbWluX3Rva2Vuc19wZXJfbWVzc2FnZRgHIAEoDSL+AQoQR2VuZXJhdGVSZXNwb25zZRIRCgl0b2tlbl9pZHMYASADKA0SEAoIbG9ncHJvYnMYAiADKAISOAoNZmluaXNoX3JlYXNvbhgDIAEoDjIhLnRva2VubWVzaC5jb21tb24udjEuRmluaXNoUmVhc29uEikKBXVzYWdlGAQgASgLMhoudG9rZW5tZXNoLmNvbW1vbi52MS5Vc2FnZRItCgd0aW1pbmdzGAUgASgLMhwudG9rZW5tZXNoLmNvbW1vbi52MS5UaW1pbmdzEg0KBW1vZGVsGAYgASgJEg8KB3ZhcmlhbnQYByABKAkSEQoJd29ya2VyX2lkGAggASgJIhkKF0xpc3RTZXJ2ZWRNb2RlbHNSZXF1ZXN0IlAKGExpc3RTZXJ2ZWRNb2RlbHNSZXNwb25zZRI0CgZtb2RlbHMYASADKAsyJC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5TZXJ2ZWRNb2RlbCJVCgtTZXJ2ZWRNb2RlbBIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSFgoOY29udGV4dF9sZW5ndGgYAyABKA0SDwoHd29ya2VycxgEIAEoDTLvAQoRR2VuZXJhdGlvblNlcnZpY2USYQoIR2VuZXJhdGUSKC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5HZW5lcmF0ZVJlcXVlc3QaKS50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5HZW5lcmF0ZVJlc3BvbnNlMAESdwoQTGlzdFNlcnZlZE1vZGVscxIwLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkxpc3RTZXJ2ZWRNb2RlbHNSZXF1ZXN0GjEudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuTGlzdFNlcnZlZE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM", [file_tokenmesh_common_v1_common]);
 
 /**
  * @generated from message tokenmesh.generation.v1.GenerateRequest
@@ -58,6 +58,17 @@ export type GenerateRequest = Message<"tokenmesh.generation.v1.GenerateRequest">
    * @generated from field: int32 priority = 6;
    */
   priority: number;
+
+  /**
+   * How many tokens the worker may hold back before it sends them. 0 or 1: each token goes out
+   * as soon as it is decoded (tokens that are ready while the reader is behind still travel in
+   * one message). N > 1: a message carries N tokens, except the last. A caller that needs no
+   * intermediate tokens (a non-streamed completion without stop strings) asks for max_tokens
+   * and gets the whole completion in one message.
+   *
+   * @generated from field: uint32 min_tokens_per_message = 7;
+   */
+  minTokensPerMessage: number;
 };
 
 /**
@@ -68,7 +79,8 @@ export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
   messageDesc(file_tokenmesh_generation_v1_generation, 0);
 
 /**
- * One chunk of a stream. The last chunk carries finish_reason, usage and timings.
+ * One chunk of a stream: every token decoded since the previous chunk, in order. The last chunk
+ * carries finish_reason, usage and timings (and may carry the last tokens).
  *
  * @generated from message tokenmesh.generation.v1.GenerateResponse
  */
