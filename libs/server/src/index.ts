@@ -11,3 +11,5 @@ export * from './start-service';
 export * from './rpc-metrics';
 export type { Http1Timeouts } from './listeners';
 export * from './peer-address';
+export { enableInProcessCalls } from './in-process';
+export * from './serving-load';

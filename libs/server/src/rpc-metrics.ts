@@ -1,6 +1,7 @@
 import { ConnectError, type Interceptor } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { createCounter, createHistogram, type Registry } from '@tokenmesh/metrics';
+import { ABANDONED, observe } from '@tokenmesh/streams';
 
 /** Seconds; RPCs range from sub-millisecond lookups to minute-long generations. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -40,19 +41,8 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
       done('ok');
       return res;
     }
-    const messages = res.message;
-    async function* measured() {
-      let code = 'canceled';
-      try {
-        yield* messages;
-        code = 'ok';
-      } catch (err) {
-        code = codeName(err);
-        throw err;
-      } finally {
-        done(code);
-      }
-    }
-    return { ...res, message: measured() };
+    // Measured until the last message (or the error, or the reader leaving: canceled).
+    const message = observe(res.message, { end: (outcome) => done(outcome === undefined ? 'ok' : outcome === ABANDONED ? 'canceled' : codeName(outcome)) });
+    return { ...res, message };
   };
 }

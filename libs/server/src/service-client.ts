@@ -1,6 +1,8 @@
 import type { DescService } from '@bufbuild/protobuf';
-import { createClient, type Client, type Interceptor, type Transport } from '@connectrpc/connect';
+import type { Client, Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { inProcessTransport } from './in-process-transport';
+import { createLeanClient } from './lean-client';
 import { safeSessionManager } from './safe-session-manager';
 
 export interface ServiceClientOptions {
@@ -22,7 +24,8 @@ export interface ServiceClient<S extends DescService> {
 
 /**
  * A Connect client for `service` at `baseUrl` (e.g. `http://tokenizer:50051`) over one HTTP/2
- * connection that is reused by every call and reconnects after the peer goes away.
+ * connection that is reused by every call and reconnects after the peer goes away; or, when
+ * that server runs in this process and in-process calls are enabled, straight to its handlers.
  */
 export function createServiceClient<S extends DescService>(
   service: S,
@@ -31,6 +34,7 @@ export function createServiceClient<S extends DescService>(
 ): ServiceClient<S> {
   const sessionManager = safeSessionManager(baseUrl);
   const options = { baseUrl, httpVersion: '2' as const, sessionManager, interceptors, defaultTimeoutMs };
-  const transport = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
-  return { client: createClient(service, transport), transport, close: () => sessionManager.abort() };
+  const network = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
+  const transport = inProcessTransport(baseUrl, network, interceptors, defaultTimeoutMs);
+  return { client: createLeanClient(service, transport), transport, close: () => sessionManager.abort() };
 }

@@ -1,3 +1,4 @@
+import { abortable } from '@tokenmesh/streams';
 import type { Interceptor } from '@connectrpc/connect';
 
 /** `p`, or a rejection with the abort reason as soon as `signal` aborts, whichever comes first. */
@@ -26,22 +27,7 @@ export function shutdownErrorInterceptor(signal: AbortSignal): Interceptor {
   return (next) => async (req) => {
     const res = await raceAbort(next(req), signal).catch(rethrow);
     if (!res.stream) return res;
-    const messages = res.message[Symbol.asyncIterator]();
-    async function* guarded() {
-      let done = false;
-      try {
-        for (;;) {
-          const r = await raceAbort(messages.next(), signal);
-          if ((done = r.done === true)) return;
-          yield r.value;
-        }
-      } catch (err) {
-        rethrow(err);
-      } finally {
-        // Stop the handler's generator (at its next yield) when we leave early.
-        if (!done) void messages.return?.().catch(() => undefined);
-      }
-    }
-    return { ...res, message: guarded() };
+    // A read pending at shutdown ends with the shutdown reason, even if the handler never answers.
+    return { ...res, message: abortable(res.message, signal) };
   };
 }

@@ -10,6 +10,8 @@ import { createHttpRoutes, type HttpHandler } from './http-routes';
 import { Listeners, type Http1Timeouts } from './listeners';
 import { shutdownErrorInterceptor } from './shutdown-interceptor';
 import { peerContextValues } from './peer-address';
+import { InProcessCalls, recordingRouter, registerInProcess } from './in-process';
+import type { MethodImplSpec } from '@connectrpc/connect';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -92,12 +94,15 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   // concurrent streams are normal here, not a leak.
   setMaxListeners(0, shutdown.signal);
   const services = new Set<string>(['']);
+  const methods = new Map<string, MethodImplSpec>();
+  const interceptors = [...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)];
   const handler = connectNodeAdapter({
     ...options.router,
-    interceptors: [...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)],
+    interceptors,
     shutdownSignal: shutdown.signal,
     contextValues: peerContextValues,
-    routes: (router) => {
+    routes: (plain) => {
+      const router = recordingRouter(plain, methods);
       options.routes(router);
       registerHealthService(router, health);
       for (const h of router.handlers) if (h.service.typeName !== Health.typeName) services.add(h.service.typeName);
@@ -112,12 +117,16 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   const listeners = await Listeners.start(first, host, options.port, options.http1Port, options.http1Timeouts);
   const { port, http1Port } = listeners;
   logger?.info('server listening', { host, port, http1_port: http1Port, services: [...services].filter(Boolean) });
+  const url = baseUrl(host, port);
+  // Callers in this process (npm start) reach these same handlers without a socket.
+  const inProcess = new InProcessCalls();
+  const unregister = registerInProcess(url, { methods, interceptors, shutdownSignal: shutdown.signal, enter: () => inProcess.enter() });
 
   let closing: Promise<void> | undefined;
   const close = async (graceMs: number): Promise<void> => {
     logger?.info('server shutting down', { in_flight: listeners.active, grace_ms: graceMs });
     health.shutdown();
-    const drained = listeners.drain();
+    const drained = Promise.all([listeners.drain(), inProcess.drain()]).then(() => unregister());
     if (!(await within(drained, graceMs))) {
       logger?.warn('grace period over, cancelling calls still in flight', { in_flight: listeners.active });
       shutdown.abort(new ConnectError('server is shutting down', Code.Unavailable));
@@ -130,7 +139,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   return {
     port,
     ...(http1Port === undefined ? {} : { http1Port, http1Url: baseUrl(host, http1Port) }),
-    url: baseUrl(host, port),
+    url,
     health,
     close: (graceMs = gracePeriodMs) => (closing ??= close(graceMs)),
   };

@@ -86,29 +86,42 @@ export function spanEnder(span: Span, side: 'client' | 'server', signal: AbortSi
 /**
  * Passes a message stream through, pulling each message inside `ctx` (so a server handler's
  * generator runs in its server span) and calling `end` when the stream completes, fails, or is
- * abandoned by its reader: a streaming span must not end when the headers arrive.
+ * abandoned by its reader: a streaming span must not end when the headers arrive. A hand-written
+ * iterator, one `then` per message: this wraps every message of every traced stream.
  */
-export async function* traceStream<T>(source: AsyncIterable<T>, ctx: Context, end: (error?: unknown) => void): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  let settled = false;
-  try {
-    for (;;) {
-      const r = await context.with(ctx, () => it.next());
-      if (r.done) {
-        settled = true;
-        end();
-        return;
-      }
-      yield r.value;
-    }
-  } catch (e) {
-    settled = true;
-    end(e);
-    throw e;
-  } finally {
-    if (!settled) {
-      end(ABANDONED);
-      await context.with(ctx, async () => it.return?.());
-    }
-  }
+export function traceStream<T>(source: AsyncIterable<T>, ctx: Context, end: (error?: unknown) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = source[Symbol.asyncIterator]();
+      let settled = false;
+      const pull = () => it.next();
+      return {
+        next: () =>
+          context.with(ctx, pull).then(
+            (r) => {
+              if (r.done && !settled) {
+                settled = true;
+                end();
+              }
+              return r;
+            },
+            (e: unknown) => {
+              if (!settled) {
+                settled = true;
+                end(e);
+              }
+              throw e;
+            },
+          ),
+        async return(value?: unknown): Promise<IteratorResult<T>> {
+          if (!settled) {
+            settled = true;
+            end(ABANDONED);
+            await context.with(ctx, async () => it.return?.(value));
+          }
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }

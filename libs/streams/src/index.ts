@@ -1,0 +1,2 @@
+export * from './abortable';
+export * from './observe';
