@@ -6,6 +6,8 @@
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private items: T[] = [];
   private wake: (() => void) | undefined;
+  /** Ends a hold early. */
+  private onEnd: (() => void) | undefined;
   private ended = false;
   private error: Error | undefined;
 
@@ -19,6 +21,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.ended = true;
     this.error = error;
     this.wake?.();
+    this.onEnd?.();
   }
 
   private async waitForMore(): Promise<boolean> {
@@ -37,12 +40,32 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     while (await this.waitForMore()) yield this.items.shift()!;
   }
 
-  /** Everything queued since the last batch (never empty); ends like the item stream. */
-  async *batches(): AsyncGenerator<T[]> {
+  /**
+   * Everything queued since the last batch (never empty); ends like the item stream. With
+   * `holdMs`, after each batch the next is collected for that long (read after each batch) unless
+   * the stream ends first: fewer, fuller batches.
+   */
+  async *batches(holdMs?: () => number): AsyncGenerator<T[]> {
     while (await this.waitForMore()) {
       const batch = this.items;
       this.items = [];
       yield batch;
+      const hold = holdMs?.() ?? 0;
+      if (hold > 0 && !this.ended) await this.sleepUnlessEnded(hold);
     }
   }
+
+  private sleepUnlessEnded(ms: number): Promise<void> {
+    // end() cuts the hold short; pushes do not (they are what it collects).
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onEnd = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.onEnd = done;
+    });
+  }
+
 }

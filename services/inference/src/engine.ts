@@ -47,7 +47,8 @@ export type GenerationEvent = TokenEvent | FinishEvent;
 
 /** One request's events: one at a time, or with `batches()` everything that is ready at once. */
 export interface GenerationStream extends AsyncIterable<GenerationEvent> {
-  batches(): AsyncIterable<GenerationEvent[]>;
+  /** With `holdMs`, each batch after the first is collected that long (see AsyncQueue.batches). */
+  batches(holdMs?: () => number): AsyncIterable<GenerationEvent[]>;
 }
 
 interface Active extends Queued {
@@ -157,7 +158,7 @@ export class Engine {
       req.signal?.addEventListener('abort', onAbort, { once: true });
       this.schedule();
     }
-    return { [Symbol.asyncIterator]: () => a.out[Symbol.asyncIterator](), batches: () => a.out.batches() };
+    return { [Symbol.asyncIterator]: () => a.out[Symbol.asyncIterator](), batches: (hold) => a.out.batches(hold) };
   }
 
   /**

@@ -43,7 +43,7 @@ const FINISH: Record<EngineFinish, FinishReason> = {
  * which leaves the worker before its next step. A full queue is RESOURCE_EXHAUSTED with a
  * retry-after hint; a deadline that passes in the queue is DEADLINE_EXCEEDED.
  */
-export function generationService(repo: ModelRepo, workerId: string): ServiceImpl<typeof GenerationService> {
+export function generationService(repo: ModelRepo, workerId: string, opts: { readonly holdMs?: () => number } = {}): ServiceImpl<typeof GenerationService> {
   return {
     listServedModels() {
       return {
@@ -69,7 +69,7 @@ export function generationService(repo: ModelRepo, workerId: string): ServiceImp
             priority: req.priority,
             deadline: timeout === undefined ? undefined : performance.now() + timeout,
           })
-          .batches(),
+          .batches(opts.holdMs),
       );
       for await (const events of batches) {
         for (const e of events) {

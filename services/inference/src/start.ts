@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { connectBus, type Bus } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
-import { ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { servingLoad, ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { streamHold, watchServingLoad } from './stream-hold';
 import type { InferenceConfig } from './config';
 import { startHeartbeat, type Heartbeat } from './heartbeat';
 import { ModelRepo } from './model-repo';
@@ -45,11 +46,14 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
   }
   const bus = deps.bus ?? ownedBus;
   let heartbeat: Heartbeat | undefined;
+  const load = servingLoad();
+  const holdMs = streamHold(config.streamHoldMaxMs, load);
+  watchServingLoad(rt.metrics, load, holdMs);
   const service = await startService(
     {
       name: 'inference',
       listen: config,
-      routes: (r) => r.service(GenerationService, generationService(repo, config.workerId)),
+      routes: (r) => r.service(GenerationService, generationService(repo, config.workerId, { holdMs })),
       serving: false,
       // After the server has drained: no stream is left to report on.
       release: async () => {

@@ -58,20 +58,20 @@ export async function answerOpenAi(
   const usageNull = o.includeUsage ? { usage: null } : {};
   const chunk = (model: string, choices: Json[]) => ({ id: f.id, object: f.chunkObject, created, model, choices, ...usageNull });
   sse.open({ 'x-request-id': o.requestId });
-  if (f.opening) sse.send(chunk(o.model, [f.opening]));
+  if (f.opening) void sse.send(chunk(o.model, [f.opening]));
   try {
     for (let e = first; !e.done; e = await events.next()) {
       const ev = e.value;
-      if (ev.type === 'text') sse.send(chunk(o.model, [f.delta(ev.text, null)]));
+      if (ev.type === 'text') await sse.send(chunk(o.model, [f.delta(ev.text, null)]));
       else {
         // The worker's answer names the version that served it (name@version).
-        sse.send(chunk(ev.model, [f.delta('', openAiFinishReason(ev.finishReason))]));
-        if (o.includeUsage) sse.send({ ...chunk(ev.model, []), usage: openAiUsage(ev.usage) });
+        void sse.send(chunk(ev.model, [f.delta('', openAiFinishReason(ev.finishReason))]));
+        if (o.includeUsage) void sse.send({ ...chunk(ev.model, []), usage: openAiUsage(ev.usage) });
       }
     }
   } catch (err) {
     if (o.signal.aborted) return;
-    sse.send(errorBody(err).body);
+    void sse.send(errorBody(err).body);
   }
   sse.done();
 }

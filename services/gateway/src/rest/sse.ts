@@ -22,8 +22,14 @@ export class SseWriter {
     return !this.res.destroyed && !this.res.writableEnded;
   }
 
-  send(event: unknown): void {
-    if (this.writable) this.res.write(`data: ${JSON.stringify(event)}\n\n`);
+  /**
+   * Writes one event; resolves once the socket has taken it (at once when the client is gone).
+   * A caller that awaits it reads its next event only then: while a slow client's socket is
+   * full, the tokens generated meanwhile wait upstream and go out together as one event.
+   */
+  send(event: unknown): Promise<void> {
+    if (!this.writable) return Promise.resolve();
+    return new Promise((resolve) => this.res.write(`data: ${JSON.stringify(event)}\n\n`, () => resolve()));
   }
 
   done(): void {

@@ -1,0 +1,36 @@
+import { AsyncQueue } from '../src/async-queue';
+import { HOLD_FROM, HOLD_FULL, streamHold } from '../src/stream-hold';
+
+describe('stream hold', () => {
+  it('is 0 while the serving thread is not busy and grows to its maximum as it fills up', () => {
+    const load = { utilization: 0 };
+    const hold = streamHold(40, load);
+    for (const [u, ms] of [[0, 0], [HOLD_FROM, 0], [(HOLD_FROM + HOLD_FULL) / 2, 20], [HOLD_FULL, 40], [1, 40]] as const) {
+      load.utilization = u;
+      expect(hold()).toBeCloseTo(ms, 6);
+    }
+    expect(streamHold(0, { utilization: 1 })()).toBe(0);
+  });
+
+  it('a queue read with a hold hands out the first item at once, then what gathered during the hold; the end cuts it short', async () => {
+    const q = new AsyncQueue<number>();
+    const batches: number[][] = [];
+    const reading = (async () => {
+      for await (const b of q.batches(() => 60)) batches.push(b);
+    })();
+    q.push(1);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(batches).toEqual([[1]]);
+    q.push(2);
+    q.push(3);
+    await new Promise((r) => setTimeout(r, 10));
+    // Still holding: 2 and 3 wait for the hold to pass.
+    expect(batches).toEqual([[1]]);
+    const t0 = performance.now();
+    q.push(4);
+    q.end();
+    await reading;
+    expect(performance.now() - t0).toBeLessThan(40);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+});
