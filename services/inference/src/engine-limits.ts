@@ -14,8 +14,9 @@ export interface EngineLimits {
    */
   readonly maxQueueTokens: number;
   /**
-   * A request whose estimated wait (the KV tokens ahead of it over the rate the engine has been
-   * finishing them) exceeds this is refused at once with that estimate as its retry hint.
+   * A request whose estimated wait (the requests ahead of it over the rate the running batch
+   * finishes them, see WaitEstimate) exceeds this is refused at once with that estimate as its
+   * retry hint.
    */
   readonly maxQueueWaitMs: number;
   /** When idle, how long to gather arrivals into one prefill batch (Triton's max_queue_delay). */

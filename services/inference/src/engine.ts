@@ -1,6 +1,6 @@
 import type { Sampling } from '@tokenmesh/model';
 import { AsyncQueue } from './async-queue';
-import { DrainRate } from './drain-rate';
+import { WaitEstimate } from './wait-estimate';
 import { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
 import type { EngineObserver } from './engine-metrics';
 import type { ModelRunner } from './model-runner';
@@ -74,7 +74,7 @@ interface Active extends Queued {
 export class Engine {
   private readonly active = new Map<string, Active>();
   private readonly waiting: RequestQueue<Active>;
-  private readonly drained = new DrainRate();
+  private readonly estimate = new WaitEstimate();
   private reserved = 0;
   private gatherTimer: NodeJS.Timeout | undefined;
 
@@ -83,7 +83,7 @@ export class Engine {
     readonly limits: EngineLimits = DEFAULT_LIMITS,
     private readonly observer?: EngineObserver,
   ) {
-    this.waiting = new RequestQueue<Active>({ maxSize: limits.maxQueueSize, maxTokens: limits.maxQueueTokens }, () => this.waitMs(0));
+    this.waiting = new RequestQueue<Active>({ maxSize: limits.maxQueueSize, maxTokens: limits.maxQueueTokens }, () => this.waitMs());
     runner.attach({ step: (r) => this.onStep(r), failed: (ids, err) => this.onFailed(ids, err) });
   }
 
@@ -105,10 +105,9 @@ export class Engine {
     return this.limits.maxBatchTotalTokens;
   }
 
-  /** Estimated ms before a request costing `cost` KV tokens would be admitted behind the queue. */
-  private waitMs(cost: number): number {
-    const free = this.limits.maxBatchTotalTokens - this.reserved;
-    return this.drained.estimateMs(this.waiting.size, this.waiting.cost + cost - free);
+  /** Estimated ms before a request joining the queue now would be admitted. */
+  private waitMs(): number {
+    return this.estimate.waitMs(this.waiting.size + 1, this.active.size);
   }
 
   /**
@@ -127,7 +126,7 @@ export class Engine {
       throw new RequestTooLargeError('max_tokens', `prompt + max_tokens = ${cost} tokens exceed this worker's KV budget of ${this.limits.maxBatchTotalTokens}`);
     }
     if (this.waiting.size > 0) {
-      const wait = this.waitMs(cost);
+      const wait = this.waitMs();
       if (wait > this.limits.maxQueueWaitMs) {
         throw new QueueFullError(`${this.waiting.size} requests waiting, an estimated ${Math.round(wait / 1000)} s before this one would start`, wait);
       }
@@ -244,7 +243,7 @@ export class Engine {
     a.done = true;
     if (this.active.delete(a.id)) {
       this.reserved -= a.cost;
-      this.drained.record(a.cost);
+      if (a.admittedAt > 0) this.estimate.finished(performance.now() - a.admittedAt);
       // Capacity freed: the queue's head may fit now (also when the worker is idle). Queued
       // before the removal, so the admission is in the same message to the worker.
       queueMicrotask(() => this.schedule());

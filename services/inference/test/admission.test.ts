@@ -5,6 +5,7 @@ import { GenerationService } from '@tokenmesh/proto';
 import type { GenerationEvent } from '../src/engine';
 import { DEFAULT_LIMITS, QueueDeadlineError } from '../src/engine-limits';
 import { ModelRepo, parseModelEntry } from '../src/model-repo';
+import { QueueFullError } from '../src/request-queue';
 import { generationService } from '../src/service';
 
 const MODEL = resolve(__dirname, '../../../models/tinygpt');
@@ -131,5 +132,42 @@ describe('admission: batch size, queue limit, deadlines, cancellation', () => {
     for (let e = await queued.next(); !e.done; e = await queued.next()) if (e.value.type === 'token') tokens++;
     expect(tokens).toBe(3);
     for (const it of busy) while (!(await it.next()).done);
+  });
+});
+
+describe('the queue is bounded by its estimated wait, not by a count', () => {
+  it('queues while the estimated wait is short and refuses at once with that estimate beyond it', async () => {
+    const limits = { ...DEFAULT_LIMITS, maxBatchSize: 2, maxQueueWaitMs: 400 };
+    const repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] }, limits);
+    try {
+      const m = repo.models[0]!;
+      const sampling = (maxTokens: number) => validateSampling({ maxTokens, temperature: 0 }, { promptTokens: 1, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize });
+      const drain = async (events: AsyncIterable<unknown>) => {
+        for await (const _ of events) void _;
+      };
+      // Finished requests teach the engine how long one takes.
+      for (let i = 0; i < 3; i++) await drain(m.engine.generate({ id: `short-${i}`, promptIds: [65], sampling: sampling(40) }));
+      const abort = new AbortController();
+      const running = [0, 1].map((i) => drain(m.engine.generate({ id: `long-${i}`, promptIds: [65], sampling: sampling(400), signal: abort.signal })));
+      const queued: Promise<void>[] = [];
+      let refused: unknown;
+      for (let i = 0; i < 500 && !refused; i++) {
+        try {
+          queued.push(drain(m.engine.generate({ id: `q-${i}`, promptIds: [66], sampling: sampling(40), signal: abort.signal })).catch(() => undefined));
+        } catch (err) {
+          refused = err;
+        }
+      }
+      expect(refused).toBeInstanceOf(QueueFullError);
+      const err = refused as QueueFullError;
+      expect(err.message).toMatch(/requests waiting, an estimated \d+ s before this one would start/);
+      expect(err.retryAfterMs).toBeGreaterThan(limits.maxQueueWaitMs);
+      // Far fewer than the count bound: the estimate refused it.
+      expect(queued.length).toBeLessThan(limits.maxQueueSize);
+      abort.abort();
+      await Promise.all([...running, ...queued].map((p) => p.catch(() => undefined)));
+    } finally {
+      await repo.close();
+    }
   });
 });
