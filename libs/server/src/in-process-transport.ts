@@ -3,7 +3,6 @@ import {
   Code,
   ConnectError,
   createContextValues,
-  createHandlerContext,
   type ContextValues,
   type HandlerContext,
   type Interceptor,
@@ -33,20 +32,46 @@ function asConnectError(err: unknown, signal: AbortSignal): ConnectError {
 
 const unimplemented = (method: DescMethod) => new ConnectError(`${method.parent.typeName}.${method.name} is not implemented`, Code.Unimplemented);
 
-/** The handler's context of one call: its deadline, the client's cancellation and the server's shutdown. */
-function handlerContext(ep: InProcessEndpoint, req: UnaryRequest | StreamRequest, timeoutMs: number | undefined) {
-  return createHandlerContext({
+/** The reason a call's context is aborted with once it is over (a shared one: no DOMException per call). */
+const CALL_ENDED = new ConnectError('the call ended', Code.Canceled);
+
+/**
+ * The handler's context of one call: aborted by the client's cancellation or deadline (the
+ * client side's signal carries both) and by the server's shutdown; `abort` ends it.
+ */
+function handlerContext(ep: InProcessEndpoint, req: UnaryRequest | StreamRequest, timeoutMs: number | undefined): HandlerContext & { abort(reason?: unknown): void } {
+  const controller = new AbortController();
+  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+  const sources = [req.signal, ep.shutdownSignal];
+  const abort = (reason: unknown = CALL_ENDED) => {
+    if (controller.signal.aborted) return;
+    for (const s of sources) s.removeEventListener('abort', onSource);
+    controller.abort(reason);
+  };
+  function onSource(this: AbortSignal) {
+    abort(this.reason);
+  }
+  for (const s of sources) {
+    if (s.aborted) {
+      abort(s.reason);
+      break;
+    }
+    s.addEventListener('abort', onSource);
+  }
+  return {
     service: req.service,
     method: req.method,
     protocolName: 'in-process',
     requestMethod: 'POST',
     url: req.url,
-    timeoutMs,
-    shutdownSignal: ep.shutdownSignal,
-    requestSignal: req.signal,
+    signal: controller.signal,
+    timeoutMs: () => (deadline === undefined ? undefined : deadline - performance.now()),
     requestHeader: req.header,
-    contextValues: inProcessContextValues(),
-  });
+    responseHeader: new Headers(),
+    responseTrailer: new Headers(),
+    values: inProcessContextValues(),
+    abort,
+  };
 }
 
 /** The handler sees the request as the server's interceptors left it. */

@@ -1,4 +1,4 @@
-import { Code, type Client } from '@connectrpc/connect';
+import { Code, ConnectError, type Client } from '@connectrpc/connect';
 import { FieldError, validateSampling, type Sampling } from '@tokenmesh/model';
 import {
   FinishReason,
@@ -159,11 +159,14 @@ interface Prepared {
 type Generated = Pick<GenerateResponse, 'tokenIds' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
 type TextOut = { readonly type: 'text'; readonly text: string };
 
+/** Why a generation's upstream calls are cancelled once it is over (shared: no DOMException per request). */
+const GENERATION_ENDED = new ConnectError('the generation ended', Code.Canceled);
+
 /** One real generation: router stream → detokenize → stop strings → final event. */
 async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, p: Prepared): AsyncGenerator<TextEvent> {
   const { model, caller, started, sampling } = p;
   const upstream = new AbortController();
-  const onAbort = () => upstream.abort();
+  const onAbort = () => upstream.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   const stopStrings = req.sampling.stop ?? [];
   const stops = new StopMatcher(stopStrings);
@@ -198,7 +201,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     if (!stops.done) throw fromUpstream(err);
   } finally {
     signal.removeEventListener('abort', onAbort);
-    upstream.abort();
+    upstream.abort(GENERATION_ENDED);
   }
   // A stop string ends the stream before the worker's last message: count what it used.
   const prompt = p.promptTokenIds.length;
@@ -254,7 +257,11 @@ async function* decodedLocally(
   yield { text: stops.push(decoder.flush()), tokens: 0 };
 }
 
-/** Detokenizes through the tokenizer service's DecodeStream; tokens count as they arrive. */
+/**
+ * Detokenizes through the tokenizer service's DecodeStream, which answers every message in order.
+ * With stop strings each token goes in a message of its own, so the tokens counted end at the one
+ * that completed the stop string, as when decoding locally.
+ */
 async function* decodedRemotely(
   messages: AsyncIterable<Generated>,
   up: Upstreams,
@@ -264,21 +271,23 @@ async function* decodedRemotely(
   onMessage: (m: Generated) => void,
   signal: AbortSignal,
 ): AsyncGenerator<Released> {
-  let charged = 0;
+  const sent: number[] = [];
   async function* ids() {
     let first = true;
     for await (const m of messages) {
       onMessage(m);
-      counted.tokens += m.tokenIds.length;
-      yield { model: first ? model : '', tokenIds: m.tokenIds };
-      first = false;
+      const groups = stops.active ? m.tokenIds.map((id) => [id]) : m.tokenIds.length > 0 ? [m.tokenIds] : [];
+      for (const tokenIds of groups) {
+        sent.push(tokenIds.length);
+        yield { model: first ? model : '', tokenIds };
+        first = false;
+      }
     }
   }
   for await (const d of up.tokenizer.decodeStream(ids(), { signal })) {
-    const text = stops.push(d.text);
-    yield { text, tokens: counted.tokens - charged };
-    charged = counted.tokens;
+    const tokens = sent.shift() ?? 0;
+    counted.tokens += tokens;
+    yield { text: stops.push(d.text), tokens };
     if (stops.done) return;
   }
-  if (counted.tokens > charged) yield { text: '', tokens: counted.tokens - charged };
 }

@@ -49,8 +49,9 @@ export function tokenizerService(repo: TokenizerRepo): ServiceImpl<typeof Tokeni
           decoder = tok.streamDecoder(req.skipSpecialTokens);
         }
         checkIds(tok, req.tokenIds);
-        const text = decoder!.push(req.tokenIds);
-        if (text) yield { text };
+        // One answer per message, empty while a character is incomplete: a caller can tell
+        // which ids completed which text (the gateway ends stop strings at the right token).
+        yield { text: decoder!.push(req.tokenIds) };
       }
       const tail = decoder?.flush();
       if (tail) yield { text: tail };

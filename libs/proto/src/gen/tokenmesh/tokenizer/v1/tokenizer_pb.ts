@@ -157,11 +157,13 @@ export const DecodeStreamRequestSchema: GenMessage<DecodeStreamRequest> = /*@__P
   messageDesc(file_tokenmesh_tokenizer_v1_tokenizer, 4);
 
 /**
+ * One per DecodeStreamRequest, in order (plus, at the end, one with any incomplete bytes left).
+ *
  * @generated from message tokenmesh.tokenizer.v1.DecodeStreamResponse
  */
 export type DecodeStreamResponse = Message<"tokenmesh.tokenizer.v1.DecodeStreamResponse"> & {
   /**
-   * Text completed by the ids received so far, since the previous response.
+   * Text the request's ids completed; empty while a character is still incomplete.
    *
    * @generated from field: string text = 1;
    */
