@@ -5,17 +5,22 @@ import { GenerationService, TokenizerService } from '@tokenmesh/proto';
 import { routerService, TrafficRouter, WorkerPool } from '@tokenmesh/router';
 import { tokenizerService, TokenizerRepo } from '@tokenmesh/tokenizer';
 import type { Upstreams } from '../src/generate-text';
+import { localDecoders } from '../src/local-tokenizer';
 
 export const TINYLLAMA = resolve(__dirname, '../../../models/tinyllama');
 
 /**
  * Real tokenizer, router and inference handlers (onnxruntime in a worker thread) joined by
  * Connect's in-memory transport: the gateway's upstreams without the network. `workerCalls`
- * counts Generate calls that reached the worker.
+ * counts Generate calls that reached the worker. `holdMs` is the worker's stream hold;
+ * `localDecoding` detokenizes in the gateway as GATEWAY_LOCAL_TOKENIZERS does.
  */
-export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: Upstreams; repo: ModelRepo; workerCalls: () => number; close: () => Promise<void> }> {
+export async function inMemoryMesh(
+  modelDir = TINYLLAMA,
+  opts: { readonly holdMs?: () => number; readonly localDecoding?: boolean } = {},
+): Promise<{ upstreams: Upstreams; repo: ModelRepo; workerCalls: () => number; close: () => Promise<void> }> {
   const repo = await ModelRepo.load([parseModelEntry(modelDir)], { intraOpThreads: 1, executionProviders: ['cpu'] });
-  const worker = generationService(repo, 'w1');
+  const worker = generationService(repo, 'w1', { holdMs: opts.holdMs });
   let calls = 0;
   const counted: ServiceImpl<typeof GenerationService> = {
     listServedModels: (req, ctx) => worker.listServedModels(req, ctx),
@@ -40,6 +45,7 @@ export async function inMemoryMesh(modelDir = TINYLLAMA): Promise<{ upstreams: U
       defaultModel: repo.models[0]!.entry.name,
       tokenizer: createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, tokenizerService(tokenizers)))),
       router: createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(pool, router)))),
+      ...(opts.localDecoding ? { localDecoder: localDecoders(tokenizers) } : {}),
     },
   };
 }

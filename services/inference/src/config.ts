@@ -39,7 +39,7 @@ export interface InferenceConfig {
   readonly stepDelayMs: number;
   /** How long in-flight streams may run on after shutdown begins before they are cancelled. */
   readonly drainMs: number;
-  /** Longest a stream's message may wait for more tokens while the serving thread is busy; 0: never. */
+  /** Longest a stream's message may wait for more tokens under load (see streamHold); 0: never. */
   readonly streamHoldMaxMs: number;
 }
 
@@ -83,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     heartbeatMs: e.int('INFERENCE_HEARTBEAT_MS', { default: 1000, min: 100, max: 60_000 }),
     stepDelayMs: e.int('INFERENCE_STEP_DELAY_MS', { default: 0, min: 0, max: 10_000 }),
     drainMs: e.int('INFERENCE_DRAIN_MS', { default: DEFAULT_GRACE_MS, min: 0, max: 600_000 }),
-    streamHoldMaxMs: e.int('INFERENCE_STREAM_HOLD_MAX_MS', { default: 60, min: 0, max: 1000 }),
+    streamHoldMaxMs: e.int('INFERENCE_STREAM_HOLD_MAX_MS', { default: 40, min: 0, max: 1000 }),
   };
   const l = config.limits;
   e.check(

@@ -47,7 +47,7 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
   const bus = deps.bus ?? ownedBus;
   let heartbeat: Heartbeat | undefined;
   const load = servingLoad();
-  const holdMs = streamHold(config.streamHoldMaxMs, load);
+  const holdMs = streamHold(config.streamHoldMaxMs, load, () => repo.snapshot().running);
   watchServingLoad(rt.metrics, load, holdMs);
   const service = await startService(
     {

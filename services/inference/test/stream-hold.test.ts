@@ -1,15 +1,21 @@
 import { AsyncQueue } from '../src/async-queue';
-import { HOLD_FROM, HOLD_FULL, streamHold } from '../src/stream-hold';
+import { HOLD_FROM, HOLD_FROM_STREAMS, HOLD_FULL, HOLD_FULL_STREAMS, streamHold } from '../src/stream-hold';
 
 describe('stream hold', () => {
-  it('is 0 while the serving thread is not busy and grows to its maximum as it fills up', () => {
+  it('is 0 under light load and grows to its maximum as the serving thread fills up or streams multiply', () => {
     const load = { utilization: 0 };
-    const hold = streamHold(40, load);
+    let streams = 1;
+    const hold = streamHold(40, load, () => streams);
     for (const [u, ms] of [[0, 0], [HOLD_FROM, 0], [(HOLD_FROM + HOLD_FULL) / 2, 20], [HOLD_FULL, 40], [1, 40]] as const) {
       load.utilization = u;
       expect(hold()).toBeCloseTo(ms, 6);
     }
-    expect(streamHold(0, { utilization: 1 })()).toBe(0);
+    load.utilization = 0;
+    for (const [n, ms] of [[1, 0], [HOLD_FROM_STREAMS, 0], [(HOLD_FROM_STREAMS + HOLD_FULL_STREAMS) / 2, 20], [HOLD_FULL_STREAMS, 40], [500, 40]] as const) {
+      streams = n;
+      expect(hold()).toBeCloseTo(ms, 6);
+    }
+    expect(streamHold(0, { utilization: 1 }, () => 100)()).toBe(0);
   });
 
   it('a queue read with a hold hands out the first item at once, then what gathered during the hold; the end cuts it short', async () => {
