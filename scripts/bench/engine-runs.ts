@@ -17,20 +17,20 @@ export interface Run {
 }
 
 /** The hardware limit: onnxruntime alone, a fixed batch, present fed back as past, greedy. */
-export async function bareLoop(dir: string, batch: number): Promise<Run> {
+export async function bareLoop(dir: string, batch: number, tokens = NEW_TOKENS): Promise<Run> {
   const lm = await CausalLm.load(dir);
   try {
     const { ids, mask } = leftPad(Array.from({ length: batch }, (_, i) => prompt(i)), lm.spec.padTokenId);
     const t0 = performance.now();
     let pos = positionIds(mask);
     let out = await lm.forward(ids, mask, pos);
-    for (let step = 0; step < NEW_TOKENS - 1; step++) {
+    for (let step = 0; step < tokens - 1; step++) {
       const next = ids.map((_, r) => [argmax(lm.lastLogits(out, r))]);
       mask.forEach((m) => m.push(1));
       pos = pos.map((p) => [p[p.length - 1]! + 1]);
       out = await lm.forward(next, mask, pos, out.past);
     }
-    return { tokensPerS: round((batch * NEW_TOKENS) / ((performance.now() - t0) / 1000)) };
+    return { tokensPerS: round((batch * tokens) / ((performance.now() - t0) / 1000)) };
   } finally {
     await lm.release();
   }

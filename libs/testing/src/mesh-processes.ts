@@ -1,5 +1,5 @@
-import { basename } from 'node:path';
-import { startServiceProcess, type ServiceProcess } from './service-process';
+import { basename, join } from 'node:path';
+import { spawnUntil, startServiceProcess, type ServiceProcess } from './service-process';
 import { waitFor } from './wait-for';
 
 /** Tokenizer, one inference worker and a router in front of it (static), each its own process. */
@@ -61,4 +61,28 @@ export async function startGateway(up: Upstreams, model: string, env: Record<str
 export async function runningRequests(worker: ServiceProcess): Promise<number> {
   const text = await (await fetch(`${worker.httpUrl}/metrics`)).text();
   return [...text.matchAll(/^tokenmesh_num_requests_running\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+/** The URLs of one service inside the supervisor's process. */
+export interface MeshService {
+  readonly url: string;
+  readonly httpUrl: string;
+}
+
+/** `npm start`: the supervisor's one process, every service in it; `url`/`httpUrl` are the gateway's. */
+export type SupervisorProcess = ServiceProcess & { readonly extra: Record<string, MeshService> };
+
+/**
+ * Starts the supervisor (`npm start`) with every port 0 unless `env` gives one, and resolves once
+ * it logs `mesh started`; `extra` has each service's URLs.
+ */
+export function startSupervisor(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<SupervisorProcess> {
+  const ports: Record<string, string> = {};
+  for (const s of ['TOKENIZER', 'INFERENCE', 'FEEDBACK', 'ROUTER']) Object.assign(ports, { [`${s}_PORT`]: '0', [`${s}_HTTP_PORT`]: '0' });
+  Object.assign(ports, { GATEWAY_GRPC_PORT: '0', GATEWAY_HTTP_PORT: '0' });
+  return spawnUntil('supervisor', join('services', 'supervisor', 'src', 'main.ts'), { ...ports, ...env }, timeoutMs, (log) => {
+    if (log['msg'] !== 'mesh started') return undefined;
+    const services = log['services'] as Record<string, MeshService>;
+    return { url: services['gateway']!.url, httpUrl: services['gateway']!.httpUrl, extra: services };
+  });
 }

@@ -27,27 +27,62 @@ export interface ServiceProcess {
  * takes longer than `timeoutMs`.
  */
 export function startServiceProcess(name: string, env: Record<string, string>, timeoutMs = 30_000): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), join(ROOT, 'services', name, 'src', 'main.ts')], {
-    cwd: ROOT,
+  return spawnUntil(name, join('services', name, 'src', 'main.ts'), env, timeoutMs, (log) =>
+    log['msg'] === 'service started' ? { url: log['url'] as string, httpUrl: log['http_url'] as string, extra: undefined } : undefined,
+  );
+}
+
+/** A JSON log line of a tokenmesh process. */
+export type LogLine = Record<string, unknown>;
+
+/**
+ * Spawns a tokenmesh entry point (a path relative to the checkout: this one, or TOKENMESH_ROOT,
+ * e.g. an older commit's worktree for a before/after benchmark) and resolves once `ready`
+ * recognises one of its log lines, with the URLs (and anything else) `ready` took from it.
+ */
+export function spawnUntil<X>(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+  ready: (log: LogLine) => { url: string; httpUrl: string; extra: X } | undefined,
+): Promise<ServiceProcess & { readonly extra: X }> {
+  const root = process.env['TOKENMESH_ROOT'] ?? ROOT;
+  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), join(root, entry)], {
+    cwd: root,
     env: { ...process.env, OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const disarm = reapOnExit(child);
   let out = '';
+  let partial = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => (disarm(), r(code))));
   return new Promise((resolveStart, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    let started = false;
     const onData = (chunk: Buffer) => {
-      out = (out + chunk.toString('utf8')).slice(-TAIL_CHARS);
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.includes('"service started"')) continue;
-        const { url, http_url: httpUrl } = JSON.parse(line) as { url: string; http_url: string };
+      const text = chunk.toString('utf8');
+      out = (out + text).slice(-TAIL_CHARS);
+      if (started) return;
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        let found;
+        try {
+          found = ready(JSON.parse(line) as LogLine);
+        } catch {
+          continue;
+        }
+        if (!found) continue;
+        started = true;
         clearTimeout(timer);
         let stopping: Promise<number | null> | undefined;
         resolveStart({
           name,
-          url,
-          httpUrl,
+          url: found.url,
+          httpUrl: found.httpUrl,
+          extra: found.extra,
           child,
           exited,
           output: () => out,
@@ -60,6 +95,7 @@ export function startServiceProcess(name: string, env: Record<string, string>, t
             return stopping;
           },
         });
+        return;
       }
     };
     child.stdout!.on('data', onData);

@@ -10,6 +10,8 @@ const log = createLogger({ service: 'supervisor' });
 startMesh(process.env, createRuntime).then(
   (mesh) => {
     process.stdout.write(banner(mesh) + '\n');
+    // For scripts and tests that start the mesh: every service's URLs in one line.
+    log.info('mesh started', { services: Object.fromEntries(mesh.services.map((s) => [s.name, { url: s.server.url, httpUrl: s.server.http1Url }])) });
     onShutdownSignals(
       async () => {
         await mesh.close();

@@ -1,0 +1,237 @@
+/** docs/bench/mesh.md: the mesh benchmark's report for people. */
+import type { Run } from './engine-runs';
+import type { EngineRun, OpenLoopRun } from './mesh-engine';
+import type { LoadResult, Protocol } from './mesh-load';
+import type { Topology } from './mesh-topologies';
+import { round } from './stats';
+
+/** One load against one mesh: what the clients saw, and each service's CPU per generated token. */
+export type MeshRun = LoadResult & {
+  readonly topology: Topology;
+  readonly cpu: Record<string, { mainUsPerToken: number; processUsPerToken: number }>;
+};
+
+export interface ModelReport {
+  readonly bare: { batch1: Run; batch32: Run };
+  readonly engine: Record<string, EngineRun>;
+  readonly peer: { c1: Run; c32: Run };
+  readonly mesh: MeshRun[];
+  readonly openLoop: { capacity: EngineRun; runs: OpenLoopRun[] };
+}
+
+export interface MeshReport {
+  readonly when: string;
+  readonly quick: boolean;
+  readonly machine: string;
+  readonly load: { before: number; after: number };
+  readonly runSeconds: number;
+  readonly setup: { tokens: number; temperature: number; prompt: string; streams500: { streams: number; tokens: number } };
+  readonly models: Partial<Record<'tinygpt' | 'bench-26m', ModelReport>>;
+  readonly streams500?: (LoadResult & { wallSeconds: number }) | undefined;
+  readonly before?: { when: string; commit: string; runs: MeshRun[] } | undefined;
+}
+
+const PROTOCOL_NAMES: Record<Protocol, string> = { rest: 'REST, not streamed', sse: 'REST SSE', grpc: 'gRPC StreamPredict', connect: 'Connect StreamPredict (JSON, HTTP/1.1)' };
+const fmt = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? '–' : String(round(v, digits)));
+const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
+
+function find(runs: readonly MeshRun[], topology: Topology, protocol: Protocol, concurrency: number): MeshRun | undefined {
+  return runs.find((r) => r.topology === topology && r.protocol === protocol && r.concurrency === concurrency);
+}
+
+interface Target {
+  readonly what: string;
+  readonly aim: string;
+  readonly got: string;
+  readonly ok: boolean | undefined;
+}
+
+function targets(r: MeshReport): Target[] {
+  const t = r.models.tinygpt;
+  const b = r.models['bench-26m'];
+  const out: Target[] = [];
+  if (t) {
+    const bare = t.bare.batch32.tokensPerS;
+    for (const topology of ['embedded', 'compose'] as const) {
+      const rest = find(t.mesh, topology, 'rest', 32);
+      const sse = find(t.mesh, topology, 'sse', 32);
+      out.push({ what: `tinygpt, ${topology}: mesh c=32 non-streamed / bare loop batch 32`, aim: '≥ 0.80', got: rest ? fmt(rest.tokensPerS / bare, 2) : '–', ok: rest && rest.tokensPerS / bare >= 0.8 });
+      out.push({ what: `tinygpt, ${topology}: mesh c=32 SSE / bare loop batch 32`, aim: '≥ 0.70', got: sse ? fmt(sse.tokensPerS / bare, 2) : '–', ok: sse && sse.tokensPerS / bare >= 0.7 });
+      out.push({ what: `tinygpt, ${topology}: mesh c=32 non-streamed / transformers.js c=32`, aim: '≥ 3.5', got: rest ? fmt(rest.tokensPerS / t.peer.c32.tokensPerS, 2) : '–', ok: rest && rest.tokensPerS / t.peer.c32.tokensPerS >= 3.5 });
+      const engineTtft = t.engine['c1']!.ttftP50Ms;
+      const added = (['sse', 'grpc', 'connect'] as const).map((p) => [p, find(t.mesh, topology, p, 1)] as const).filter(([, x]) => x);
+      const worst = Math.max(...added.map(([, x]) => x!.ttftP50Ms - engineTtft));
+      out.push({
+        what: `tinygpt, ${topology}: added TTFT p50 at c=1 over the engine alone (${fmt(engineTtft, 2)} ms), worst stream protocol`,
+        aim: '≤ 2 ms',
+        got: added.length ? `${fmt(worst, 2)} ms (${added.map(([p, x]) => `${p} ${fmt(x!.ttftP50Ms - engineTtft, 2)}`).join(', ')})` : '–',
+        ok: added.length ? worst <= 2 : undefined,
+      });
+    }
+  }
+  if (t && r.before) {
+    const ratios = cpuRatios(t.mesh, r.before.runs);
+    const worst = Math.min(...ratios.map((x) => x.ratio));
+    out.push({ what: 'tinygpt: serving-thread CPU per token, before / after, worst service at c=32 (REST and SSE, both topologies)', aim: '≥ 3×', got: ratios.length ? `${fmt(worst, 2)}×` : '–', ok: ratios.length ? worst >= 3 : undefined });
+  }
+  if (b) {
+    for (const topology of ['embedded', 'compose'] as const) {
+      const rest = find(b.mesh, topology, 'rest', 32);
+      out.push({ what: `bench-26m, ${topology}: mesh c=32 non-streamed / bare loop batch 32`, aim: '≥ 0.90', got: rest ? fmt(rest.tokensPerS / b.bare.batch32.tokensPerS, 2) : '–', ok: rest && rest.tokensPerS / b.bare.batch32.tokensPerS >= 0.9 });
+    }
+    const saturated = b.openLoop.runs.filter((x) => x.share >= 1);
+    const worst = Math.max(...saturated.map((x) => x.steps.kvShare));
+    out.push({ what: 'bench-26m: KV maintenance share of step time under the open loop at saturation (100%, 120%)', aim: '≤ 10%', got: saturated.length ? `${fmt(worst * 100, 1)}%` : '–', ok: saturated.length ? worst <= 0.1 : undefined });
+  }
+  if (r.streams500) out.push({ what: `${r.setup.streams500.streams} concurrent SSE streams of ${r.setup.streams500.tokens} tokens, default configuration: errors`, aim: '0', got: String(r.streams500.errors), ok: r.streams500.errors === 0 });
+  return out;
+}
+
+interface CpuRatio {
+  readonly topology: Topology;
+  readonly protocol: Protocol;
+  readonly service: string;
+  readonly before: number;
+  readonly after: number;
+  readonly ratio: number;
+}
+
+function cpuRatios(after: readonly MeshRun[], before: readonly MeshRun[]): CpuRatio[] {
+  const out: CpuRatio[] = [];
+  for (const b of before) {
+    const a = find(after, b.topology, b.protocol, b.concurrency);
+    if (!a) continue;
+    for (const [service, c] of Object.entries(b.cpu)) {
+      const now = a.cpu[service];
+      // The tokenizer service is off the path (the gateway tokenizes): its few µs are noise.
+      if (!now || service === 'tokenizer') continue;
+      out.push({ topology: b.topology, protocol: b.protocol, service, before: c.mainUsPerToken, after: now.mainUsPerToken, ratio: c.mainUsPerToken / Math.max(1, now.mainUsPerToken) });
+    }
+  }
+  return out;
+}
+
+function engineTable(name: string, m: ModelReport): string[] {
+  const e = (label: string, x: EngineRun) => `| ${label} | ${fmt(x.tokensPerS)} | ${fmt(x.ttftP50Ms, 2)} | ${fmt(x.ttftP99Ms, 2)} | ${fmt(x.itlP50Ms, 2)} | ${fmt(x.itlP99Ms, 2)} | ${fmt(x.steps.meanBatch)} | ${fmt(x.steps.meanWidth, 0)} |`;
+  return [
+    `### ${name}: the limit, the engine alone, the peer`,
+    '',
+    '| run | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | mean decode batch | mean cache width |',
+    '|---|---|---|---|---|---|---|---|',
+    `| bare onnxruntime loop, batch 1 (greedy) | ${fmt(m.bare.batch1.tokensPerS)} | – | – | – | – | 1 | – |`,
+    `| bare onnxruntime loop, batch 32 (greedy) | ${fmt(m.bare.batch32.tokensPerS)} | – | – | – | – | 32 | – |`,
+    e('engine alone, concurrency 1', m.engine['c1']!),
+    e('engine alone, concurrency 32', m.engine['c32']!),
+    `| transformers.js, concurrency 1 | ${fmt(m.peer.c1.tokensPerS)} | – | – | – | – | – | – |`,
+    `| transformers.js, concurrency 32 | ${fmt(m.peer.c32.tokensPerS)} | – | – | – | – | – | – |`,
+    '',
+  ];
+}
+
+function meshTable(name: string, m: ModelReport, topology: Topology): string[] {
+  const runs = m.mesh.filter((r) => r.topology === topology);
+  if (runs.length === 0) return [];
+  const services = Object.keys(runs[0]!.cpu);
+  const bare = m.bare.batch32.tokensPerS;
+  return [
+    `### ${name}, ${topology === 'embedded' ? 'embedded (`npm start`: one process, in-process calls)' : 'compose (one process per service)'}`,
+    '',
+    `| protocol | concurrency | tokens/s | / bare b32 | requests | errors | TTFT p50 ms | TTFT p99 ms | chunk gap p50 ms | chunk gap p99 ms | tokens/chunk | ${services.map((s) => `${s} µs/token`).join(' | ')} |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|${services.map(() => '---').join('|')}|`,
+    ...runs.map(
+      (r) =>
+        `| ${PROTOCOL_NAMES[r.protocol]} | ${r.concurrency} | ${fmt(r.tokensPerS)} | ${fmt(r.tokensPerS / bare, 2)} | ${r.requests} | ${r.errors} | ${fmt(r.ttftP50Ms, 2)} | ${fmt(r.ttftP99Ms, 2)} | ${r.protocol === 'rest' ? '–' : fmt(r.chunkGapP50Ms, 2)} | ${r.protocol === 'rest' ? '–' : fmt(r.chunkGapP99Ms, 2)} | ${r.protocol === 'rest' ? '–' : fmt(r.tokensPerChunk, 2)} | ${services.map((s) => fmt(r.cpu[s]?.mainUsPerToken, 0)).join(' | ')} |`,
+    ),
+    '',
+  ];
+}
+
+function cpuSection(r: MeshReport): string[] {
+  const t = r.models.tinygpt;
+  if (!t) return [];
+  if (!r.before) return ['## 4. Serving-thread CPU per token, before and after', '', 'No docs/bench/mesh-before.json: run `npm run bench:mesh -- --before DIR` on a checkout of the commit before.', ''];
+  const rows = cpuRatios(t.mesh, r.before.runs);
+  return [
+    '## 4. Serving-thread CPU per generated token, before and after',
+    '',
+    `Main-thread CPU (user + system, from /proc) of each service over the measured window, divided by the tokens the clients`,
+    `received; tinygpt, concurrency 32. Before: commit ${r.before.commit.slice(0, 12)} (measured ${r.before.when} by \`--before\`, same loads);`,
+    `after: this run. The embedded mesh is one process, so its row is every service together.`,
+    '',
+    '| topology | protocol | service | before µs/token | after µs/token | before / after |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((x) => `| ${x.topology} | ${PROTOCOL_NAMES[x.protocol]} | ${x.service} | ${fmt(x.before, 0)} | ${fmt(x.after, 0)} | ${fmt(x.ratio, 2)}× |`),
+    '',
+  ];
+}
+
+function openLoopTable(name: string, o: ModelReport['openLoop']): string[] {
+  const row = (label: string, x: EngineRun, rate: string, refused = '–') =>
+    `| ${label} | ${rate} | ${x.requests} | ${refused} | ${fmt(x.meanOutputTokens)} | ${fmt(x.tokensPerS)} | ${fmt(x.ttftP50Ms, 1)} | ${fmt(x.ttftP99Ms, 1)} | ${fmt(x.itlP50Ms, 2)} | ${fmt(x.itlP99Ms, 2)} | ${fmt(x.steps.meanBatch)} | ${fmt(x.steps.meanWidth, 0)} | ${fmt(x.steps.rebuildsPerStep, 3)} | ${fmt(x.steps.kvShare * 100, 2)}% |`;
+  return [
+    `### ${name}`,
+    '',
+    '| load | requests/s | served | refused (429) | mean output tokens | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | mean decode batch | mean cache width | gathers / step | KV maintenance / step time |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    row('capacity: closed loop, 32 clients', o.capacity, '–'),
+    ...o.runs.map((x) => row(`${Math.round(x.share * 100)}% (Poisson)`, x, fmt(x.ratePerS, 2), String(x.refused))),
+    '',
+  ];
+}
+
+/** The report in Markdown. */
+export function report(r: MeshReport): string {
+  const names = Object.keys(r.models) as ('tinygpt' | 'bench-26m')[];
+  const s5 = r.streams500;
+  return [
+    '# Mesh benchmark',
+    '',
+    `\`npm run bench:mesh${r.quick ? ' -- --quick' : ''}\`, ${r.when}, ${r.runSeconds} s.${r.quick ? ' **Quick run: durations cut to a fifth, a check of the benchmark only.**' : ''}`,
+    '',
+    `Machine: ${r.machine}. Load average (1 min) ${r.load.before} before the run, ${r.load.after} after it. The machine is shared`,
+    'and noisy, and the mesh, onnxruntime and the load client share its cores: compare figures within one report.',
+    '',
+    '## Method',
+    '',
+    `- Requests: prompt "${r.setup.prompt} <n>" (no two alike: the response cache never answers), ${r.setup.tokens} tokens, temperature`,
+    `  ${r.setup.temperature} (sampled, so end-of-text may end a request early: tokens/s counts the tokens the clients received).`,
+    '  Closed loop: every client sends its next request as soon as the last one ended, for a fixed time after a warm-up.',
+    '- The bare loop is onnxruntime alone at a fixed batch, greedy, every row the same length: the limit of the hardware.',
+    '  The engine alone is the worker thread, batching and sampling driven in-process, no RPC.',
+    '- Mesh topologies at the default configuration: `embedded` is `npm start` (the supervisor, every service in one process,',
+    '  calling each other in process), `compose` is one process per service (tokenizer, inference, router, gateway) as',
+    '  docker-compose.yml runs them. The load client is a process of its own (Node http, grpc-js, connect-node).',
+    '- Chunk gap: the time between two text chunks of a stream as the client saw them (a chunk may carry several tokens;',
+    '  tokens/chunk says how many on average). µs/token: a service\'s main-thread CPU over the window per token received.',
+    '',
+    '## Targets',
+    '',
+    '| target | aim | measured | |',
+    '|---|---|---|---|',
+    ...targets(r).map((t) => `| ${t.what} | ${t.aim} | ${t.got} | ${verdict(t.ok)} |`),
+    '',
+    '## 1–2. The limit, the engine alone and transformers.js',
+    '',
+    ...names.flatMap((n) => engineTable(n, r.models[n]!)),
+    '## 3. The whole mesh',
+    '',
+    ...names.flatMap((n) => [...meshTable(n, r.models[n]!, 'embedded'), ...meshTable(n, r.models[n]!, 'compose')]),
+    ...cpuSection(r),
+    `## 5. ${r.setup.streams500.streams} concurrent SSE streams`,
+    '',
+    s5
+      ? `Embedded mesh, tinygpt, default configuration: ${r.setup.streams500.streams} clients each open one stream of ${r.setup.streams500.tokens} tokens at once. ` +
+        `${s5.requests} completed, **${s5.errors} errors**${s5.errorSamples.length ? ` (${s5.errorSamples.join('; ')})` : ''}; TTFT p50 ${fmt(s5.ttftP50Ms, 0)} ms, p99 ${fmt(s5.ttftP99Ms, 0)} ms; ` +
+        `all done in ${s5.wallSeconds} s (${fmt(s5.tokensPerS)} tokens/s).`
+      : 'Not run.',
+    '',
+    '## 6. The engine under an open-loop load',
+    '',
+    'Poisson arrivals from a fixed seed at shares of the capacity (what a closed loop of 32 clients completes), prompts of 8–256',
+    'tokens and outputs of 16–256 (also from the seed; sampled, so some end early). Tokens/s counts the tokens generated',
+    'inside the arrival window; latencies cover every request that arrived in it. KV maintenance is the time the worker spent',
+    'placing joining rows into the batch cache and gathering it, over its whole step time (both passes, sampling included).',
+    '',
+    ...names.flatMap((n) => openLoopTable(n, r.models[n]!.openLoop)),
+  ].join('\n');
+}
