@@ -6,6 +6,8 @@
 export class AsyncQueue<T> implements AsyncIterable<T> {
   private items: T[] = [];
   private wake: (() => void) | undefined;
+  /** Items that wake a waiting consumer (batches with a minimum); the end always does. */
+  private wakeAt = 1;
   /** Ends a hold early. */
   private onEnd: (() => void) | undefined;
   private ended = false;
@@ -13,7 +15,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
 
   push(item: T): void {
     this.items.push(item);
-    this.wake?.();
+    if (this.items.length >= this.wakeAt) this.wake?.();
   }
 
   /** Ends the stream after the queued items; with an error, the consumer throws it. */
@@ -24,15 +26,19 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     this.onEnd?.();
   }
 
-  private async waitForMore(): Promise<boolean> {
-    while (this.items.length === 0) {
+  private async waitForMore(min = 1): Promise<boolean> {
+    this.wakeAt = min;
+    while (this.items.length < min) {
       if (this.ended) {
+        // What is left goes out even if fewer than asked for; then the end (or its error).
+        if (this.items.length > 0) break;
         if (this.error) throw this.error;
         return false;
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
+    this.wakeAt = 1;
     return true;
   }
 
@@ -43,10 +49,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   /**
    * Everything queued since the last batch (never empty); ends like the item stream. With
    * `holdMs`, after each batch the next is collected for that long (read after each batch) unless
-   * the stream ends first: fewer, fuller batches.
+   * the stream ends first; with `minItems`, a batch waits for that many items (or the end), and
+   * the consumer is not woken before: fewer, fuller batches.
    */
-  async *batches(holdMs?: () => number): AsyncGenerator<T[]> {
-    while (await this.waitForMore()) {
+  async *batches(holdMs?: () => number, minItems = 1): AsyncGenerator<T[]> {
+    while (await this.waitForMore(minItems)) {
       const batch = this.items;
       this.items = [];
       yield batch;

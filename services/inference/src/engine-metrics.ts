@@ -72,23 +72,26 @@ export class EngineMetrics {
   /** The observer for one model's engine. */
   forModel(model: string): EngineObserver {
     const l = { model };
+    // Children bound to the label once: inter-token latency is observed for every token.
+    const [prefill, decode, batch, queue, ttft, itl, e2e] = [this.prefill, this.decode, this.batch, this.queue, this.ttft, this.itl, this.e2e].map((h) => h.labels(l));
+    const [promptTokens, generationTokens] = [this.promptTokens, this.generationTokens].map((c) => c.labels(l));
     return {
       step: (prefillMs, decodeMs, decodeBatch, prefillBatch) => {
-        if (prefillBatch > 0) this.prefill.observe(l, prefillMs / 1000);
+        if (prefillBatch > 0) prefill!.observe(prefillMs / 1000);
         if (decodeBatch > 0) {
-          this.decode.observe(l, decodeMs / 1000);
-          this.batch.observe(l, decodeBatch);
+          decode!.observe(decodeMs / 1000);
+          batch!.observe(decodeBatch);
         }
       },
       firstToken: (queueMs, ttftMs) => {
-        this.queue.observe(l, queueMs / 1000);
-        this.ttft.observe(l, ttftMs / 1000);
+        queue!.observe(queueMs / 1000);
+        ttft!.observe(ttftMs / 1000);
       },
-      token: (itlMs) => this.itl.observe(l, itlMs / 1000),
+      token: (itlMs) => itl!.observe(itlMs / 1000),
       finished: (prompt, completion, totalMs) => {
-        this.promptTokens.inc(l, prompt);
-        this.generationTokens.inc(l, completion);
-        this.e2e.observe(l, totalMs / 1000);
+        promptTokens!.inc(prompt);
+        generationTokens!.inc(completion);
+        e2e!.observe(totalMs / 1000);
       },
     };
   }

@@ -47,8 +47,8 @@ export type GenerationEvent = TokenEvent | FinishEvent;
 
 /** One request's events: one at a time, or with `batches()` everything that is ready at once. */
 export interface GenerationStream extends AsyncIterable<GenerationEvent> {
-  /** With `holdMs`, each batch after the first is collected that long (see AsyncQueue.batches). */
-  batches(holdMs?: () => number): AsyncIterable<GenerationEvent[]>;
+  /** With `holdMs`, each batch after the first is collected that long; with `minItems`, batches wait for that many (see AsyncQueue.batches). */
+  batches(holdMs?: () => number, minItems?: number): AsyncIterable<GenerationEvent[]>;
 }
 
 interface Active extends Queued {
@@ -157,7 +157,7 @@ export class Engine {
       req.signal?.addEventListener('abort', onAbort, { once: true });
       this.schedule();
     }
-    return { [Symbol.asyncIterator]: () => a.out[Symbol.asyncIterator](), batches: (hold) => a.out.batches(hold) };
+    return { [Symbol.asyncIterator]: () => a.out[Symbol.asyncIterator](), batches: (hold, min) => a.out.batches(hold, min) };
   }
 
   /**

@@ -69,7 +69,8 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
             priority: req.priority,
             deadline: timeout === undefined ? undefined : performance.now() + timeout,
           })
-          .batches(opts.holdMs),
+          // Held tokens need no wake-up each: the consumer is woken when a message's worth is ready.
+          .batches(opts.holdMs, hold),
       );
       for await (const events of batches) {
         for (const e of events) {

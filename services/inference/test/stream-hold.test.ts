@@ -39,4 +39,24 @@ describe('stream hold', () => {
     expect(performance.now() - t0).toBeLessThan(40);
     expect(batches).toEqual([[1], [2, 3, 4]]);
   });
+
+  it('a queue read with a minimum is woken only once that many items are in, or at the end with fewer', async () => {
+    const q = new AsyncQueue<number>();
+    const batches: number[][] = [];
+    const reading = (async () => {
+      for await (const b of q.batches(undefined, 3)) batches.push(b);
+    })();
+    q.push(1);
+    q.push(2);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([]);
+    q.push(3);
+    q.push(4);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([[1, 2, 3, 4]]);
+    q.push(5);
+    q.end();
+    await reading;
+    expect(batches).toEqual([[1, 2, 3, 4], [5]]);
+  });
 });
