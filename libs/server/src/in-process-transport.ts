@@ -103,10 +103,25 @@ function normalized<O extends DescMessage>(schema: O, source: AsyncIterable<Mess
 function clientStream<T>(it: AsyncIterator<T>, first: T, ctx: { abort(reason?: unknown): void }, signal: AbortSignal, done: () => void): AsyncIterable<T> {
   const rest: AsyncIterable<T> = { [Symbol.asyncIterator]: () => it };
   const guarded = abortable(rest, signal, (err) => asConnectError(err, signal));
+  // The call is over when the stream ends, or at the caller's abort even if it never reads again
+  // (a client that stops at a stop string aborts rather than draining).
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    signal.removeEventListener('abort', onAbort);
+    done();
+  };
+  const onAbort = () => {
+    void it.return?.().catch(() => undefined);
+    finish();
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   const reading = observe(guarded, {
     end: (outcome) => {
       if (outcome === ABANDONED) ctx.abort(new ConnectError('the client stopped reading the stream', Code.Canceled));
-      done();
+      finish();
     },
   });
   return {

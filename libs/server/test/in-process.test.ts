@@ -154,6 +154,23 @@ describe('in-process calls and a closing server', () => {
     }
   });
 
+  it('a stream the caller aborts without reading on is over for the server: it closes at once', async () => {
+    enableInProcessCalls();
+    const server = await startServer({ port: 0, host: '127.0.0.1', routes: testRoutes({ chunkDelayMs: 10 }) });
+    const c = createServiceClient(GenerationService, server.url);
+    try {
+      const abort = new AbortController();
+      const it = c.client.generate({ promptTokenIds: ids(100) }, { signal: abort.signal })[Symbol.asyncIterator]();
+      await it.next();
+      abort.abort();
+      const t0 = performance.now();
+      await server.close(5000);
+      expect(performance.now() - t0).toBeLessThan(1000);
+    } finally {
+      c.close();
+    }
+  });
+
   it('past the grace period the handler is cancelled and the caller gets UNAVAILABLE', async () => {
     enableInProcessCalls();
     const server = await startServer({ port: 0, host: '127.0.0.1', routes: testRoutes({ chunkDelayMs: 50, ignoreAbort: true }) });
