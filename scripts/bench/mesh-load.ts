@@ -98,7 +98,9 @@ function restSender(spec: LoadSpec, agent: Agent, stream: boolean): Sender {
         res.on('end', () => {
           const now = performance.now();
           if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 160)}`));
-          if (data.includes('"error"')) return reject(new Error(`stream error: ${data.slice(data.indexOf('"error"'), data.indexOf('"error"') + 160)}`));
+          // An error event is `data: {"error": …}` (a text delta may well say "error").
+          const failed = data.indexOf('data: {"error"');
+          if (failed >= 0) return reject(new Error(`stream error: ${data.slice(failed, failed + 200)}`));
           const m = [...data.matchAll(/"completion_tokens":(\d+)/g)].at(-1);
           resolve({ ttftMs: (stream ? first || now : now) - t0, latencyMs: now - t0, tokens: m ? Number(m[1]) : 0, gaps, chunks });
         });

@@ -14,7 +14,8 @@ function stream(base: URL, agent: Agent, i: number): Promise<{ status: number; t
       res.on('data', (c: string) => (data += c));
       res.on('end', () => {
         const tokens = Number(/"completion_tokens":(\d+)/.exec(data)?.[1] ?? 0);
-        const error = data.includes('"error"') ? data.slice(0, 200) : undefined;
+        // An error event is `data: {"error": …}` (a text delta may well say "error").
+        const error = data.includes('data: {"error"') ? data.slice(0, 200) : undefined;
         const finish = /"finish_reason":"(\w+)"/.exec(data)?.[1] ?? '';
         resolve({ status: res.statusCode ?? 0, texts: (data.match(/"text":"[^"]/g) ?? []).length, tokens, finish, ...(error ? { error } : {}) });
       });

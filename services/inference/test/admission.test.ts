@@ -28,7 +28,9 @@ describe('admission: batch size, queue limit, deadlines, cancellation', () => {
   const stepIds: Set<string>[] = [];
 
   beforeAll(async () => {
-    repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] }, LIMITS);
+    // 5 ms per step: a long request outlasts any wait of these tests on a loaded machine (the worker
+    // steps on its own, so 300 tokens would otherwise be over in a fraction of a second).
+    repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'], stepDelayMs: 5 }, LIMITS);
     const runner = repo.models[0]!.runners[0]!;
     runner.onStep((r) => {
       steps++;
