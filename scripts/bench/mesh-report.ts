@@ -16,7 +16,7 @@ export interface ModelReport {
   readonly engine: Record<string, EngineRun>;
   readonly peer: { c1: Run; c32: Run };
   readonly mesh: MeshRun[];
-  readonly openLoop: { capacity: EngineRun; runs: OpenLoopRun[] };
+  readonly openLoop: { capacity: EngineRun; capacityConcurrency?: number; runs: OpenLoopRun[] };
 }
 
 export interface MeshReport {
@@ -80,8 +80,9 @@ function targets(r: MeshReport): Target[] {
       out.push({ what: `bench-26m, ${topology}: mesh c=32 non-streamed / bare loop batch 32`, aim: '≥ 0.90', got: rest ? fmt(rest.tokensPerS / b.bare.batch32.tokensPerS, 2) : '–', ok: rest && rest.tokensPerS / b.bare.batch32.tokensPerS >= 0.9 });
     }
     const saturated = b.openLoop.runs.filter((x) => x.share >= 1);
+    // Saturation shows as a backlog that does not drain during the window.
     const worst = Math.max(...saturated.map((x) => x.steps.kvShare));
-    out.push({ what: 'bench-26m: KV maintenance share of step time under the open loop at saturation (100%, 120%)', aim: '≤ 10%', got: saturated.length ? `${fmt(worst * 100, 1)}%` : '–', ok: saturated.length ? worst <= 0.1 : undefined });
+    out.push({ what: `bench-26m: KV maintenance share of step time under the open loop at and past capacity (${saturated.map((x) => `${Math.round(x.share * 100)}%`).join(', ')})`, aim: '≤ 10%', got: saturated.length ? `${fmt(worst * 100, 1)}%` : '–', ok: saturated.length ? worst <= 0.1 : undefined });
   }
   if (r.streams500) out.push({ what: `${r.setup.streams500.streams} concurrent SSE streams of ${r.setup.streams500.tokens} tokens, default configuration: errors`, aim: '0', got: String(r.streams500.errors), ok: r.streams500.errors === 0 });
   return out;
@@ -166,15 +167,15 @@ function cpuSection(r: MeshReport): string[] {
 }
 
 function openLoopTable(name: string, o: ModelReport['openLoop']): string[] {
-  const row = (label: string, x: EngineRun, rate: string, refused = '–') =>
-    `| ${label} | ${rate} | ${x.requests} | ${refused} | ${fmt(x.meanOutputTokens)} | ${fmt(x.tokensPerS)} | ${fmt(x.ttftP50Ms, 1)} | ${fmt(x.ttftP99Ms, 1)} | ${fmt(x.itlP50Ms, 2)} | ${fmt(x.itlP99Ms, 2)} | ${fmt(x.steps.meanBatch)} | ${fmt(x.steps.meanWidth, 0)} | ${fmt(x.steps.rebuildsPerStep, 3)} | ${fmt(x.steps.kvShare * 100, 2)}% |`;
+  const row = (label: string, x: EngineRun, rate: string, refused = '–', backlog = '–') =>
+    `| ${label} | ${rate} | ${x.requests} | ${refused} | ${backlog} | ${fmt(x.meanOutputTokens)} | ${fmt(x.tokensPerS)} | ${fmt(x.ttftP50Ms, 1)} | ${fmt(x.ttftP99Ms, 1)} | ${fmt(x.itlP50Ms, 2)} | ${fmt(x.itlP99Ms, 2)} | ${fmt(x.steps.meanBatch)} | ${fmt(x.steps.meanWidth, 0)} | ${fmt(x.steps.rebuildsPerStep, 3)} | ${fmt(x.steps.kvShare * 100, 2)}% |`;
   return [
     `### ${name}`,
     '',
-    '| load | requests/s | served | refused (429) | mean output tokens | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | mean decode batch | mean cache width | gathers / step | KV maintenance / step time |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    row('capacity: closed loop, 32 clients', o.capacity, '–'),
-    ...o.runs.map((x) => row(`${Math.round(x.share * 100)}% (Poisson)`, x, fmt(x.ratePerS, 2), String(x.refused))),
+    '| load | requests/s | served | refused (429) | backlog at the window end | mean output tokens | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | mean decode batch | mean cache width | gathers / step | KV maintenance / step time |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    row(`capacity: closed loop, ${o.capacityConcurrency ?? 32} clients (the best of ${o.capacityConcurrency ? '8, 16, 32' : '32'})`, o.capacity, fmt(o.capacity.tokensPerS / Math.max(1, o.capacity.meanOutputTokens), 2)),
+    ...o.runs.map((x) => row(`${Math.round(x.share * 100)}% (Poisson)`, x, fmt(x.ratePerS, 2), String(x.refused), String(x.backlogAtEnd))),
     '',
   ];
 }
@@ -288,7 +289,8 @@ export function report(r: MeshReport): string {
     '',
     '## 6. The engine under an open-loop load',
     '',
-    'Poisson arrivals from a fixed seed at shares of the capacity (what a closed loop of 32 clients completes), prompts of 8–256',
+    'Poisson arrivals from a fixed seed at shares of the capacity (the most requests per second closed loops of 8, 16 or 32 clients',
+    'complete), prompts of 8–256',
     'tokens and outputs of 16–256 (also from the seed; sampled, so some end early). Tokens/s counts the tokens generated',
     'inside the arrival window; latencies cover every request that arrived in it. KV maintenance is the time the worker spent',
     'placing joining rows into the batch cache and gathering it, over its whole step time (both passes, sampling included).',
