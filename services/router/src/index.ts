@@ -1,5 +1,5 @@
 export { routerService } from './service';
-export { TrafficRouter, VARIANT_HEADER, WORKER_HEADER } from './traffic-router';
+export { TrafficRouter, VARIANT_HEADER, WORKER_HEADER } from './routing';
 export { WorkerPool, Worker } from './pool';
 export { loadConfig, type RouterConfig } from './config';
 export { start, type RouterDeps } from './start';

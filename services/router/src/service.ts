@@ -1,7 +1,7 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { GenerationService } from '@tokenmesh/proto';
 import type { WorkerPool } from './pool';
-import type { TrafficRouter } from './traffic-router';
+import type { TrafficRouter } from './routing';
 
 /**
  * The router speaks the workers' own GenerationService, so callers cannot tell it from a worker.

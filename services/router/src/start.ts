@@ -5,10 +5,9 @@ import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
 import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
 import { RouterMetrics } from './router-metrics';
+import { ShadowRunner, TrafficRouter } from './routing';
 import { routerService } from './service';
-import { ShadowRunner } from './shadow-runner';
 import { loadTrafficConfig, SplitPlan, watchTrafficConfig } from './traffic';
-import { TrafficRouter } from './traffic-router';
 
 export interface RouterDeps {
   /** Shared with other services in one process (npm start); owned by the caller. */

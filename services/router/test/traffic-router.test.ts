@@ -5,10 +5,9 @@ import { waitFor } from '@tokenmesh/testing';
 import { RetryBudget } from '../src/pool';
 import { RouterMetrics } from '../src/router-metrics';
 import { routerService } from '../src/service';
-import { ShadowRunner } from '../src/shadow-runner';
 import { createBalancer } from '../src/balancers';
 import { parseTrafficConfig, SplitPlan } from '../src/traffic';
-import { TrafficRouter, VARIANT_HEADER } from '../src/traffic-router';
+import { ShadowRunner, TrafficRouter, VARIANT_HEADER } from '../src/routing';
 import { beat, fakePool, type FakeWorkers } from './fake-workers';
 
 type Impl = Partial<ServiceImpl<typeof GenerationService>>;

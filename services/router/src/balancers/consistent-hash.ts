@@ -1,7 +1,6 @@
 import type { Balancer, WorkerLoad } from './balancer';
-import { hashString } from '../hash';
+import { hashString } from './hash';
 import { PowerOfTwoBalancer } from './power-of-two';
-
 
 /** Virtual nodes sorted by hash; `ids[i]` owns the arc ending at `hashes[i]`. */
 interface Ring {

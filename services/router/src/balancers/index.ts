@@ -6,6 +6,8 @@ import { RoundRobinBalancer } from './round-robin';
 import { SmoothWeightedBalancer } from './smooth-weighted';
 
 export { STRATEGIES, type Balancer, type BalancerOptions, type StrategyName, type WorkerLoad } from './balancer';
+// The ring's hash; traffic/ buckets keys with it too (both need keys that differ only at the end to spread).
+export { hashString } from './hash';
 
 /** Whether `s` names a strategy; for validating config before calling {@link createBalancer}. */
 export function isStrategy(s: string): s is StrategyName {

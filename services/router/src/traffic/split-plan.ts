@@ -1,6 +1,5 @@
 import type { ModelSplit, TrafficConfig } from './split-config';
-import { hashString } from '../hash';
-import type { StrategyName } from '../balancers';
+import { hashString, type StrategyName } from '../balancers';
 
 /** Seeds keep the variant draw and the shadow draw independent for the same key. */
 const VARIANT_SEED = 0;

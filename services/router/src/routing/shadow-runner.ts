@@ -1,8 +1,8 @@
 import type { GenerateRequest } from '@tokenmesh/proto';
 import type { Logger } from '@tokenmesh/logging';
-import type { Balancer } from './balancers';
-import type { WorkerPool } from './pool';
-import type { RouterMetrics } from './router-metrics';
+import type { Balancer } from '../balancers';
+import type { WorkerPool } from '../pool';
+import type { RouterMetrics } from '../router-metrics';
 
 export interface ShadowOptions {
   readonly pool: WorkerPool;

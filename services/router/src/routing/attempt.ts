@@ -1,0 +1,56 @@
+import { ConnectError, type HandlerContext } from '@connectrpc/connect';
+import type { GenerateRequest, GenerateResponse } from '@tokenmesh/proto';
+import type { Worker } from '../pool';
+import type { VariantTarget } from '../traffic';
+
+/** Response header naming the traffic-split variant (also in GenerateResponse.variant). */
+export const VARIANT_HEADER = 'x-tokenmesh-variant';
+/** Response header naming the worker that served the call. */
+export const WORKER_HEADER = 'x-tokenmesh-worker';
+
+/** How an attempt ended: `failure` undefined means the worker's stream completed. */
+export interface AttemptResult {
+  /** Messages relayed to the caller before the end. */
+  readonly sent: number;
+  readonly failure?: ConnectError;
+}
+
+/**
+ * The attempt step: one call to one worker, its messages relayed to the caller tagged with the
+ * variant. Failures are returned, not thrown, so the retry step decides what the caller sees; the
+ * caller's signal and deadline go upstream, so a cancel reaches the worker.
+ */
+export async function* attempt(worker: Worker, req: GenerateRequest, target: VariantTarget, ctx: HandlerContext): AsyncGenerator<GenerateResponse, AttemptResult> {
+  let sent = 0;
+  let failure: ConnectError | undefined;
+  worker.acquire();
+  try {
+    const stream = worker.client.generate({ ...req, model: target.model }, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers: forwardedHeaders(ctx.requestHeader) });
+    for await (const m of stream) {
+      if (sent === 0) {
+        ctx.responseHeader.set(VARIANT_HEADER, target.variant);
+        ctx.responseHeader.set(WORKER_HEADER, worker.id);
+      }
+      sent++;
+      m.variant = target.variant;
+      yield m;
+    }
+  } catch (err) {
+    failure = ConnectError.from(err);
+  } finally {
+    worker.release();
+  }
+  return { sent, failure };
+}
+
+// Trace context is re-injected by the client interceptor; request ids and keys travel in fields.
+const FORWARDED = ['x-request-id'];
+
+function forwardedHeaders(h: Headers): Headers {
+  const out = new Headers();
+  for (const name of FORWARDED) {
+    const v = h.get(name);
+    if (v) out.set(name, v);
+  }
+  return out;
+}
