@@ -6,7 +6,7 @@ import { loadConfig as feedbackConfig } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig } from '@tokenmesh/inference';
 import { loadConfig as routerConfig } from '@tokenmesh/router';
-import { loadConfig as tokenizerConfig } from '@tokenmesh/tokenizer';
+import { loadConfig as tokenizerConfig } from '@tokenmesh/tokenizer-service';
 
 const ROOT = resolve(__dirname, '../..');
 type Service = { environment?: Record<string, string>; build?: { dockerfile: string } };

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { EnvReader } from '@tokenmesh/config';
-import { apiKeysConfig, type ApiKeysConfig } from './auth/auth-config';
+import { apiKeysConfig, type ApiKeysConfig } from './edge/auth/auth-config';
 import { cacheConfig, type CacheConfig } from './cache/cache-config';
-import { corsOriginsConfig } from './cors';
-import { DEFAULT_REQUEST_TIMEOUT_MS } from './deadline';
-import { rateLimitConfig } from './rate-limit/rate-limit-config';
-import type { RateLimitSettings } from './rate-limit/store-rate-limiter';
+import { corsOriginsConfig } from './edge/cors';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from './edge/deadline';
+import { rateLimitConfig } from './edge/rate-limit/rate-limit-config';
+import type { RateLimitSettings } from './edge/rate-limit/store-rate-limiter';
 
 export interface GatewayConfig {
   readonly host: string;

@@ -1,19 +1,19 @@
 import { connectBus, EVENTS_STREAM, type Bus } from '@tokenmesh/bus';
 import { FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
 import { createServiceClient, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
-import { completionPublisher } from './completion-events';
-import type { GatewayConfig } from './config';
-import { inferenceService } from './inference-service';
-import { watchReadiness } from './readiness';
-import { restApi } from './rest/rest-api';
-import { authInterceptor } from './auth/auth-interceptor';
-import { startAuth } from './auth/start-auth';
-import { corsHandler } from './cors';
-import { startRateLimiter } from './rate-limit/start-rate-limiter';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
-import { startResponseCache } from './cache/start-cache';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
-import { localDecoders, localFirstTokenizer } from './local-tokenizer';
+import { inferenceService } from './api/grpc/inference-api';
+import { restApi } from './api/rest/rest-api';
+import { startResponseCache } from './cache/start-cache';
+import type { GatewayConfig } from './config';
+import { authInterceptor } from './edge/auth/auth-interceptor';
+import { startAuth } from './edge/auth/start-auth';
+import { corsHandler } from './edge/cors';
+import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
+import { watchReadiness } from './edge/readiness';
+import { completionPublisher } from './pipeline/completion-events';
+import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same

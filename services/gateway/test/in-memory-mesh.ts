@@ -3,9 +3,10 @@ import { createClient, createRouterTransport, type ServiceImpl } from '@connectr
 import { generationService, ModelRepo, parseModelEntry } from '@tokenmesh/inference';
 import { GenerationService, TokenizerService } from '@tokenmesh/proto';
 import { routerService, TrafficRouter, WorkerPool } from '@tokenmesh/router';
-import { tokenizerService, TokenizerRepo } from '@tokenmesh/tokenizer';
-import type { Upstreams } from '../src/generate-text';
-import { localDecoders } from '../src/local-tokenizer';
+import { TokenizerRepo } from '@tokenmesh/tokenizer';
+import { tokenizerService } from '@tokenmesh/tokenizer-service';
+import type { Upstreams } from '../src/pipeline/generate-text';
+import { localDecoders } from '../src/pipeline/local-tokenizer';
 
 export const TINYLLAMA = resolve(__dirname, '../../../models/tinyllama');
 

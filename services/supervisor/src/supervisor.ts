@@ -5,7 +5,7 @@ import { loadConfig as routerConfig, start as startRouter } from '@tokenmesh/rou
 import { connectBus, MemoryBroker, type Bus } from '@tokenmesh/bus';
 import { enableInProcessCalls, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
-import { loadConfig as tokenizerConfig, start as startTokenizer } from '@tokenmesh/tokenizer';
+import { loadConfig as tokenizerConfig, start as startTokenizer } from '@tokenmesh/tokenizer-service';
 
 /** The five services running in this process, in start order. */
 export interface Mesh {

@@ -1,8 +1,8 @@
 import { TokenizerService } from '@tokenmesh/proto';
 import { startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { TokenizerRepo } from '@tokenmesh/tokenizer';
 import type { TokenizerConfig } from './config';
 import { tokenizerService } from './service';
-import { TokenizerRepo } from './tokenizer-repo';
 
 /** Loads the tokenizers, then serves TokenizerService. */
 export async function start(config: TokenizerConfig, rt: ServiceRuntime): Promise<RunningService> {

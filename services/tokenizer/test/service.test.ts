@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
 import { TokenizerService } from '@tokenmesh/proto';
+import { TokenizerRepo } from '@tokenmesh/tokenizer';
 import { tokenizerService } from '../src/service';
-import { TokenizerRepo } from '../src/tokenizer-repo';
 
 async function* ids(model: string, chunks: number[][]) {
   for (const [i, tokenIds] of chunks.entries()) yield { model: i === 0 ? model : '', tokenIds };

@@ -1,5 +1,5 @@
 import type { Store } from '@tokenmesh/store';
-import type { TextEvent } from '../generate-text';
+import type { TextEvent } from '../pipeline/generate-text';
 import { CACHE_FORMAT } from './cache-key';
 
 /** Store keys (the store adds its own `tokenmesh:` prefix). */

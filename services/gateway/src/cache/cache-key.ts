@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CacheKeyParts } from '../edge-policy';
+import type { CacheKeyParts } from '../edge/edge-policy';
 
 /**
  * Bumped whenever the key's inputs or the stored entry's shape change, so a replica running newer

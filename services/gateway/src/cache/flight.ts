@@ -1,5 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import type { TextEvent } from '../generate-text';
+import type { TextEvent } from '../pipeline/generate-text';
 
 /** Where a flight's events come from: the store or another replica's entry ('hit'), or a generation here ('miss'). */
 export type FlightSource = 'hit' | 'miss';

@@ -2,7 +2,7 @@ import type { Client } from '@connectrpc/connect';
 import type { GenerationService } from '@tokenmesh/proto';
 import type { ServiceRuntime } from '@tokenmesh/server';
 import type { Store } from '@tokenmesh/store';
-import type { ResponseCache } from '../edge-policy';
+import type { ResponseCache } from '../edge/edge-policy';
 import type { CacheConfig } from './cache-config';
 import { StoreResponseCache } from './response-cache';
 

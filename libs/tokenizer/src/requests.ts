@@ -1,0 +1,76 @@
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError } from '@connectrpc/connect';
+import {
+  DecodeResponseSchema,
+  DecodeStreamResponseSchema,
+  EncodeResponseSchema,
+  type DecodeRequest,
+  type DecodeResponse,
+  type DecodeStreamRequest,
+  type DecodeStreamResponse,
+  type EncodeRequest,
+  type EncodeResponse,
+} from '@tokenmesh/proto';
+import type { ModelTokenizer } from './model-tokenizer';
+import type { TokenizerRepo } from './tokenizer-repo';
+
+function tokenizerFor(repo: TokenizerRepo, model: string): ModelTokenizer {
+  const tok = repo.resolve(model);
+  if (!tok) throw new ConnectError(`model: ${JSON.stringify(model)} has no tokenizer here (known: ${repo.names.join(', ')})`, Code.NotFound);
+  return tok;
+}
+
+function checkIds(tok: ModelTokenizer, ids: readonly number[]): void {
+  const bad = ids.findIndex((id) => id >= tok.spec.vocabSize);
+  if (bad >= 0) throw new ConnectError(`token_ids[${bad}]: ${ids[bad]} is outside the vocabulary (0..${tok.spec.vocabSize - 1})`, Code.InvalidArgument);
+}
+
+/**
+ * TokenizerService's Encode: text or chat messages (rendered with the model's template) to ids.
+ * @throws ConnectError NOT_FOUND for a model without a tokenizer here, INVALID_ARGUMENT naming
+ * the field for anything else the request gets wrong.
+ */
+export function encode(repo: TokenizerRepo, req: EncodeRequest): EncodeResponse {
+  const tok = tokenizerFor(repo, req.model);
+  if ((req.text === '') === (req.messages.length === 0)) {
+    throw new ConnectError('text, messages: exactly one of them must be given', Code.InvalidArgument);
+  }
+  let prompt = req.text;
+  if (req.messages.length > 0) {
+    try {
+      prompt = tok.renderChat(req.messages, req.addGenerationPrompt ?? true);
+    } catch (err) {
+      throw new ConnectError((err as Error).message, Code.InvalidArgument);
+    }
+  }
+  return create(EncodeResponseSchema, { tokenIds: tok.encode(prompt), prompt, contextLength: tok.spec.contextLength });
+}
+
+/** TokenizerService's Decode: ids to text. @throws ConnectError as `encode`; INVALID_ARGUMENT for an id outside the vocabulary. */
+export function decode(repo: TokenizerRepo, req: DecodeRequest): DecodeResponse {
+  const tok = tokenizerFor(repo, req.model);
+  checkIds(tok, req.tokenIds);
+  return create(DecodeResponseSchema, { text: tok.decode(req.tokenIds, req.skipSpecialTokens) });
+}
+
+/**
+ * TokenizerService's DecodeStream: one text delta per message of ids (the first names the
+ * model), then the flushed tail if any. @throws ConnectError as `decode`, from the message at fault.
+ */
+export async function* decodeStream(repo: TokenizerRepo, requests: AsyncIterable<DecodeStreamRequest>): AsyncGenerator<DecodeStreamResponse> {
+  let decoder: ReturnType<ModelTokenizer['streamDecoder']> | undefined;
+  let tok: ModelTokenizer | undefined;
+  for await (const req of requests) {
+    if (!tok) {
+      if (!req.model) throw new ConnectError('model: required in the first message', Code.InvalidArgument);
+      tok = tokenizerFor(repo, req.model);
+      decoder = tok.streamDecoder(req.skipSpecialTokens);
+    }
+    checkIds(tok, req.tokenIds);
+    // One answer per message, empty while a character is incomplete: a caller can tell
+    // which ids completed which text (the gateway ends stop strings at the right token).
+    yield create(DecodeStreamResponseSchema, { text: decoder!.push(req.tokenIds) });
+  }
+  const tail = decoder?.flush();
+  if (tail) yield create(DecodeStreamResponseSchema, { text: tail });
+}

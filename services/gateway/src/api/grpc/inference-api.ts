@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { InferenceService, type PredictRequest, type StreamPredictRequest } from '@tokenmesh/proto';
+import { modelAllowed } from '../../edge/auth/model-access';
+import { callerIn } from '../../edge/auth/request-caller';
+import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from '../../edge/deadline';
+import { generateText, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
+
+function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext, stream: boolean): TextRequest {
+  return {
+    stream,
+    requestId: req.requestId || ctx.requestHeader.get('x-request-id') || randomUUID(),
+    model: req.model,
+    prompt: req.prompt,
+    messages: req.messages,
+    sampling: req.sampling ?? {},
+    routingKey: req.routingKey,
+    caller: callerIn(ctx),
+    onCache: (o) => ctx.responseHeader.set('x-tokenmesh-cache', o),
+    onLimits: (headers) => Object.entries(headers).forEach(([name, value]) => ctx.responseHeader.set(name, value)),
+  };
+}
+
+/**
+ * The public InferenceService over gRPC, Connect and gRPC-Web: the same path as the REST API.
+ * Errors keep their codes (INVALID_ARGUMENT naming the field, NOT_FOUND for a model).
+ */
+export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutMs?: number } = {}): ServiceImpl<typeof InferenceService> {
+  const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // GATEWAY_REQUEST_TIMEOUT_MS under the call's own signal: a shorter caller deadline aborts
+  // first (Connect answers it); ours cancels upstream and answers DEADLINE_EXCEEDED.
+  const generate = (r: TextRequest, ctx: HandlerContext) => {
+    const deadline = startDeadline(timeoutMs, ctx.signal);
+    return underDeadline(generateText(r, up, deadline.signal), deadline);
+  };
+  return {
+    async predict(req, ctx) {
+      const r = textRequest(req, ctx, false);
+      let text = '';
+      for await (const e of generate(r, ctx)) {
+        if (e.type === 'text') text += e.text;
+        else return { text, finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
+      }
+      throw new Error('generation ended without a final event');
+    },
+
+    async *streamPredict(req, ctx) {
+      const r = textRequest(req, ctx, true);
+      for await (const e of generate(r, ctx)) {
+        if (e.type === 'text') yield { text: e.text, requestId: r.requestId };
+        else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
+      }
+    },
+
+    async listModels(_req, ctx) {
+      const { models } = await up.router.listServedModels({}, { signal: ctx.signal });
+      // As GET /v1/models: a key limited to some models sees only those versions.
+      const allowed = callerIn(ctx).allowedModels;
+      const byName = new Map<string, { name: string; versions: string[]; contextLength: number; workers: number }>();
+      for (const m of models) {
+        if (allowed && !modelAllowed(allowed, `${m.name}@${m.version}`)) continue;
+        const e = byName.get(m.name) ?? { name: m.name, versions: [], contextLength: m.contextLength, workers: 0 };
+        e.versions.push(m.version);
+        e.workers += m.workers;
+        byName.set(m.name, e);
+      }
+      return { models: [...byName.values()] };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import { generateText, type Upstreams } from '../../pipeline/generate-text';
+import { fields } from './fields';
+import { readJson } from './http-json';
+import { chatMessages, openAiOptions, renamedParam } from './openai-request';
+import { answerOpenAi } from './openai-response';
+import type { RequestContext } from './request-context';
+import { samplingFromBody } from './sampling-body';
+import { edgeHooks } from './edge-hooks';
+
+/**
+ * POST /v1/chat/completions in OpenAI's shape: {model?, messages, max_completion_tokens (or the
+ * older max_tokens), temperature, top_p, stop, seed, n: 1, user, stream, stream_options} plus
+ * top_k, min_p and repetition_penalty. The tokenizer renders the messages with the model's chat
+ * template. Streams `chat.completion.chunk`s: the assistant's role first, then content deltas.
+ */
+export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
+  const body = await readJson(req, bodyLimit);
+  const messages = chatMessages(body);
+  const opts = openAiOptions(body, 'chat');
+  const model = fields.string(body, 'model') ?? '';
+  // max_completion_tokens replaced max_tokens in OpenAI's chat API; the newer name wins (as vLLM).
+  const completionTokens = fields.integer(body, 'max_completion_tokens');
+  const sampling = samplingFromBody(body);
+  const events = generateText(
+    {
+      requestId,
+      stream: opts.stream,
+      model,
+      prompt: '',
+      messages,
+      sampling: completionTokens === undefined ? sampling : { ...sampling, maxTokens: completionTokens },
+      routingKey: opts.routingKey,
+      ...edgeHooks(req, res),
+    },
+    up,
+    signal,
+  );
+  const answered = answerOpenAi(res, events, { ...opts, requestId, signal, model: model || up.defaultModel }, {
+    id: `chatcmpl-${requestId}`,
+    object: 'chat.completion',
+    chunkObject: 'chat.completion.chunk',
+    opening: { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
+    choice: (content, finish) => ({ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
+    delta: (content, finish) => ({ index: 0, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
+  });
+  // Errors name the fields of this request: the rendered chat is its messages.
+  const renames: Record<string, string> = completionTokens === undefined ? { prompt: 'messages' } : { prompt: 'messages', max_tokens: 'max_completion_tokens' };
+  await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));
+}

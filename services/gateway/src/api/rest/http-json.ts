@@ -1,0 +1,99 @@
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { codeToString } from '@connectrpc/connect/protocol-connect';
+import { apiError, restError } from '../../edge/api-error';
+import { RATE_LIMIT_HEADERS } from '../../edge/rate-limit/rate-limit-headers';
+
+/** HTTP status for each Connect code, as Connect's own HTTP mapping. */
+const STATUS: Partial<Record<Code, number>> = {
+  [Code.InvalidArgument]: 400,
+  // The issue's contract: an unknown model is a bad request that names the `model` field.
+  [Code.NotFound]: 400,
+  [Code.Unauthenticated]: 401,
+  [Code.PermissionDenied]: 403,
+  [Code.ResourceExhausted]: 429,
+  [Code.Canceled]: 499,
+  [Code.DeadlineExceeded]: 504,
+  [Code.Unavailable]: 503,
+  [Code.Unimplemented]: 404,
+};
+
+const TYPE: Partial<Record<Code, string>> = {
+  [Code.InvalidArgument]: 'invalid_request_error',
+  [Code.NotFound]: 'invalid_request_error',
+  [Code.Unauthenticated]: 'authentication_error',
+  [Code.PermissionDenied]: 'permission_error',
+  [Code.ResourceExhausted]: 'rate_limit_error',
+};
+
+const TOO_LARGE = Symbol('tokenmesh.requestTooLarge');
+
+/**
+ * A body over GATEWAY_BODY_LIMIT_BYTES: RESOURCE_EXHAUSTED (as gRPC's own message size limit)
+ * that REST answers with 413 `request_too_large`, not with the rate limit's 429.
+ */
+export function bodyTooLarge(limit: number): ConnectError {
+  const e = apiError(Code.ResourceExhausted, null, `request body is larger than ${limit} bytes`) as ConnectError & { [TOO_LARGE]?: true };
+  e[TOO_LARGE] = true;
+  return e;
+}
+
+/** Reads and parses a JSON object body of at most `limit` bytes. @throws ConnectError (400; 413 when too large). */
+export async function readJson(req: HttpRequest, limit: number): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!type.includes('application/json')) throw apiError(Code.InvalidArgument, null, `content-type must be application/json, got ${JSON.stringify(type)}`);
+  // A declared length over the limit is refused before a byte of it is read.
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw bodyTooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw bodyTooLarge(limit);
+    chunks.push(chunk);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw apiError(Code.InvalidArgument, null, `body is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw apiError(Code.InvalidArgument, null, 'body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+export function sendJson(res: HttpResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. */
+export function errorBody(err: unknown): { status: number; body: { error: { message: string; type: string; param: string | null; code: string } } } {
+  const e = ConnectError.from(err);
+  const rest = restError(e);
+  if ((e as { [TOO_LARGE]?: true })[TOO_LARGE]) return { status: 413, body: { error: { message: rest.message, type: 'invalid_request_error', param: null, code: 'request_too_large' } } };
+  // GATEWAY_REQUEST_TIMEOUT_MS (or an upstream deadline) ran out: 504 with code `timeout`.
+  if (e.code === Code.DeadlineExceeded) return { status: 504, body: { error: { message: rest.message, type: 'timeout_error', param: null, code: 'timeout' } } };
+  const status = STATUS[e.code] ?? 500;
+  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : e.code === Code.PermissionDenied && rest.param === 'model' ? 'model_not_allowed' : codeToString(e.code);
+  return { status, body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } } };
+}
+
+export function sendError(res: HttpResponse, err: unknown): void {
+  // Already answered (e.g. 504 by the request timeout while the route was still running).
+  if (res.writableEnded) return;
+  const { status, body } = errorBody(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // Overload and rate-limit answers carry their hints (gRPC metadata: the worker's retry-after,
+  // the limiter's x-ratelimit-*) as headers.
+  const metadata = ConnectError.from(err).metadata;
+  const headers: Record<string, string> = {};
+  for (const name of RATE_LIMIT_HEADERS) {
+    const value = metadata.get(name);
+    if (value) headers[name] = value;
+  }
+  sendJson(res, status, body, headers);
+}

@@ -1,0 +1,56 @@
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import type { Client } from '@connectrpc/connect';
+import type { FeedbackService } from '@tokenmesh/proto';
+import type { Upstreams } from '../../pipeline/generate-text';
+import { chatCompletionsRoute } from './chat-completions-route';
+import { completionsRoute } from './completions-route';
+import { feedbackRoute } from './feedback-route';
+import { generateRoute } from './generate-route';
+import { modelsRoute } from './models-route';
+import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
+import { sendError, sendJson } from './http-json';
+import { requestContext, type RequestContext } from './request-context';
+import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
+import { authenticateRest } from '../../edge/auth/rest-auth';
+
+export interface RestDeps {
+  readonly upstreams: Upstreams;
+  readonly feedback: Client<typeof FeedbackService>;
+  readonly bodyLimitBytes: number;
+  /** Authenticates each request (401 without a valid key) before its route; none = anonymous callers. */
+  readonly auth?: ApiKeyAuth;
+  /** GATEWAY_REQUEST_TIMEOUT_MS for every routed request, authentication included (0 = none); default DEFAULT_REQUEST_TIMEOUT_MS. */
+  readonly requestTimeoutMs?: number;
+}
+
+type Route = (req: HttpRequest, res: HttpResponse, ctx: RequestContext) => Promise<void>;
+
+/**
+ * The REST API as the server's fallback handler: Connect, gRPC-Web, /health, /ready and /metrics
+ * are answered before it; anything else it does not know is a 404 in OpenAI's error shape.
+ */
+export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) => void {
+  const routes: Record<string, Record<string, Route>> = {
+    '/generate': { POST: (q, s, c) => generateRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/completions': { POST: (q, s, c) => completionsRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/chat/completions': { POST: (q, s, c) => chatCompletionsRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/tokenize': { POST: (q, s, c) => tokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/detokenize': { POST: (q, s, c) => detokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
+    '/v1/models': { GET: (q, s, c) => modelsRoute(q, s, c, deps.upstreams.router) },
+    '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes) },
+  };
+  const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
+    sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const methods = routes[path];
+    if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
+    const route = methods[req.method ?? 'GET'];
+    if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
+    // Before authentication: its answers carry the request id, and a slow key store is bounded by the timeout.
+    const ctx = requestContext(req, res, deps.requestTimeoutMs);
+    (deps.auth ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
+      .then((ok) => (ok ? route(req, res, ctx) : undefined))
+      .catch((err: unknown) => sendError(res, err));
+  };
+}

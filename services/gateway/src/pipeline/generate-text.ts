@@ -1,0 +1,293 @@
+import { Code, ConnectError, type Client } from '@connectrpc/connect';
+import { FieldError, validateSampling, type Sampling } from '@tokenmesh/model';
+import {
+  FinishReason,
+  type ChatMessage,
+  type GenerateResponse,
+  type GenerationService,
+  type SamplingParams,
+  type Timings,
+  type TokenizerService,
+  type Usage,
+} from '@tokenmesh/proto';
+import { apiError, fromUpstream } from '../edge/api-error';
+import type { CompletionSink } from './completion-events';
+import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
+import { StopMatcher } from './stop-matcher';
+import { checkModelAccess } from '../edge/auth/model-access';
+
+/** The upstream services the gateway calls. */
+export interface Upstreams {
+  readonly tokenizer: Client<typeof TokenizerService>;
+  readonly router: Client<typeof GenerationService>;
+  /** Used when a request names no model. */
+  readonly defaultModel: string;
+  /** Told about every completion that finished (not about rejected or abandoned requests). */
+  readonly completions?: CompletionSink;
+  /** Requests and tokens per minute per caller; none = unlimited. */
+  readonly limiter?: RateLimiter;
+  /** Deterministic requests are answered from it when it has them. */
+  readonly cache?: ResponseCache;
+  /**
+   * A detokenizer run in this process for models whose tokenizer files the gateway has
+   * (GATEWAY_LOCAL_TOKENIZERS); undefined for the others, which go through the tokenizer's
+   * DecodeStream.
+   */
+  readonly localDecoder?: (model: string) => StreamingDecoder | undefined;
+}
+
+/** Incremental detokenization of one stream: text completed by each push, never half a character. */
+export interface StreamingDecoder {
+  push(ids: readonly number[]): string;
+  /** What is left at the end (an incomplete character as U+FFFD). */
+  flush(): string;
+}
+
+/**
+ * With stop strings and no streaming reader, the worker sends tokens in groups of this many:
+ * few messages, and at most this many tokens generated past a stop string before the gateway
+ * cancels the rest.
+ */
+export const STOP_CHECK_TOKENS = 8;
+
+/** A text request as every front end (REST, OpenAI, gRPC, Connect) hands it over. */
+export interface TextRequest {
+  readonly requestId: string;
+  readonly model: string;
+  readonly prompt: string;
+  readonly messages: readonly Pick<ChatMessage, 'role' | 'content'>[];
+  readonly sampling: Omit<Partial<SamplingParams>, '$typeName' | '$unknown'>;
+  readonly routingKey: string;
+  /** Authenticated caller; anonymous (unknown address) when a front end gives none. */
+  readonly caller?: Caller;
+  /** Told whether the response came from the cache, before the first event. */
+  readonly onCache?: (outcome: 'hit' | 'miss') => void;
+  /** Told the caller's rate-limit standing (`x-ratelimit-*`), before the first event. */
+  readonly onLimits?: (headers: RateLimitHeaders) => void;
+  /**
+   * false: the caller answers only once the generation is over (a non-streamed REST answer,
+   * Predict), so the worker may send the tokens in as few messages as stop strings allow.
+   * Default true.
+   */
+  readonly stream?: boolean;
+}
+
+export type TextEvent =
+  | { readonly type: 'text'; readonly text: string }
+  | {
+      readonly type: 'done';
+      readonly finishReason: FinishReason;
+      readonly usage: Omit<Usage, '$typeName'>;
+      readonly timings: Omit<Timings, '$typeName'>;
+      readonly model: string;
+      readonly variant: string;
+    };
+
+export const MAX_STOP_STRINGS = 4;
+
+function checkShape(req: TextRequest): void {
+  if ((req.prompt === '') === (req.messages.length === 0)) {
+    throw req.prompt === '' ? apiError(Code.InvalidArgument, 'prompt', 'must not be empty (or give messages)') : apiError(Code.InvalidArgument, 'messages', 'give either prompt or messages, not both');
+  }
+  const stop = req.sampling.stop ?? [];
+  if (stop.length > MAX_STOP_STRINGS) throw apiError(Code.InvalidArgument, 'stop', `at most ${MAX_STOP_STRINGS} strings, got ${stop.length}`, 'sampling.stop');
+  stop.forEach((s, i) => {
+    if (s === '') throw apiError(Code.InvalidArgument, `stop[${i}]`, 'must not be empty', `sampling.stop[${i}]`);
+  });
+}
+
+function validated(req: TextRequest, promptTokens: number, contextLength: number): Sampling {
+  const s = req.sampling;
+  try {
+    return validateSampling(
+      { ...s, seed: s.seed, stopTokenIds: s.stopTokenIds, logprobs: s.logprobs },
+      // The vocabulary is checked by the worker; any stop_token_ids bound here is the worker's.
+      { promptTokens, contextLength, vocabSize: Number.MAX_SAFE_INTEGER },
+    );
+  } catch (err) {
+    if (!(err instanceof FieldError)) throw err;
+    const detail = err.message.slice(err.field.length + 2);
+    throw apiError(Code.InvalidArgument, err.field, detail, err.field === 'prompt' ? 'prompt' : `sampling.${err.field}`);
+  }
+}
+
+/**
+ * The gateway's request path: encode (chat template applied by the tokenizer), validate against
+ * the model's context, generate through the router, detokenize through the tokenizer's
+ * DecodeStream, apply stop strings. Aborting `signal` cancels every upstream call.
+ */
+export async function* generateText(req: TextRequest, up: Upstreams, signal: AbortSignal): AsyncGenerator<TextEvent> {
+  checkShape(req);
+  const caller = req.caller ?? anonymous('unknown');
+  const model = req.model || up.defaultModel;
+  // Before the rate limiter: a forbidden model costs the key nothing.
+  checkModelAccess(caller, model);
+  const requestLimits = await up.limiter?.admitRequest(caller);
+  const started = performance.now();
+  const encoded = await up.tokenizer
+    .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
+    .catch((e: unknown) => Promise.reject(fromUpstream(e)));
+  const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
+  const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
+  if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
+  const generate = (cancel: AbortSignal, whole: boolean) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
+  const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
+  if (!up.cache || !deterministic) {
+    req.onCache?.('miss');
+    yield* generate(signal, req.stream === false);
+    return;
+  }
+  yield* up.cache.through(
+    { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
+    // A cached generation may be tailed live by streamed requests: its tokens come as they are made.
+    (cancel = signal) => generate(cancel, false),
+    (outcome) => req.onCache?.(outcome),
+    signal,
+  );
+}
+
+interface Prepared {
+  readonly model: string;
+  readonly caller: Caller;
+  readonly started: number;
+  readonly promptTokenIds: readonly number[];
+  readonly sampling: Sampling;
+  /** Nobody reads the text before the end: tokens may come in few messages. */
+  readonly whole: boolean;
+}
+
+type Generated = Pick<GenerateResponse, 'tokenIds' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
+type TextOut = { readonly type: 'text'; readonly text: string };
+
+/** Why a generation's upstream calls are cancelled once it is over (shared: no DOMException per request). */
+const GENERATION_ENDED = new ConnectError('the generation ended', Code.Canceled);
+
+/** One real generation: router stream → detokenize → stop strings → final event. */
+async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, p: Prepared): AsyncGenerator<TextEvent> {
+  const { model, caller, started, sampling } = p;
+  const upstream = new AbortController();
+  const onAbort = () => upstream.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const stopStrings = req.sampling.stop ?? [];
+  const stops = new StopMatcher(stopStrings);
+  // Tokens that count: up to the one that completed a stop string, or all that arrived.
+  const counted = { tokens: 0 };
+  let last: Generated | undefined;
+  try {
+    const tokens = up.router.generate(
+      {
+        requestId: req.requestId,
+        model,
+        promptTokenIds: [...p.promptTokenIds],
+        routingKey: req.routingKey,
+        sampling: { ...sampling, stopTokenIds: [...sampling.stopTokenIds], stop: [] },
+        minTokensPerMessage: p.whole ? (stopStrings.length === 0 ? sampling.maxTokens : STOP_CHECK_TOKENS) : 0,
+      },
+      { signal: upstream.signal },
+    );
+    const onMessage = (m: Generated) => {
+      if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
+    };
+    const decoder = up.localDecoder?.(model);
+    const texts = decoder ? decodedLocally(tokens, decoder, stops, counted, onMessage) : decodedRemotely(tokens, up, model, stops, counted, onMessage, upstream.signal);
+    for await (const t of texts) {
+      up.limiter?.charge(caller, t.tokens);
+      if (t.text) yield { type: 'text', text: t.text } satisfies TextOut;
+      if (stops.done) break;
+    }
+    const tail = stops.flush();
+    if (tail) yield { type: 'text', text: tail } satisfies TextOut;
+  } catch (err) {
+    if (!stops.done) throw fromUpstream(err);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    upstream.abort(GENERATION_ENDED);
+  }
+  // A stop string ends the stream before the worker's last message: count what it used.
+  const prompt = p.promptTokenIds.length;
+  const usage = stops.done || !last?.usage ? { promptTokens: prompt, completionTokens: counted.tokens, totalTokens: prompt + counted.tokens } : last.usage;
+  const done = {
+    type: 'done' as const,
+    finishReason: stops.done ? FinishReason.STOP : (last?.finishReason ?? FinishReason.UNSPECIFIED),
+    usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, totalTokens: usage.totalTokens },
+    timings: { queueMs: last?.timings?.queueMs ?? 0, timeToFirstTokenMs: last?.timings?.timeToFirstTokenMs ?? 0, decodeMs: last?.timings?.decodeMs ?? 0, totalMs: performance.now() - started },
+    model: last?.model ?? model,
+    variant: last?.variant ?? '',
+  };
+  up.completions?.({ requestId: req.requestId, model: done.model, variant: done.variant, finishReason: done.finishReason, usage: done.usage, timings: done.timings });
+  yield done;
+}
+
+/** Text released by one upstream message, and the tokens of it that count. */
+interface Released {
+  readonly text: string;
+  readonly tokens: number;
+}
+
+/**
+ * Detokenizes in this process, one message (however many tokens it carries) at a time. With stop
+ * strings each token's text goes through the matcher on its own, so the tokens counted end at
+ * the one that completed the stop string, wherever the message boundaries fall.
+ */
+async function* decodedLocally(
+  messages: AsyncIterable<Generated>,
+  decoder: StreamingDecoder,
+  stops: StopMatcher,
+  counted: { tokens: number },
+  onMessage: (m: Generated) => void,
+): AsyncGenerator<Released> {
+  for await (const m of messages) {
+    onMessage(m);
+    let text = '';
+    let tokens = 0;
+    if (stops.active) {
+      for (const id of m.tokenIds) {
+        tokens++;
+        text += stops.push(decoder.push([id]));
+        if (stops.done) break;
+      }
+    } else {
+      tokens = m.tokenIds.length;
+      text = decoder.push(m.tokenIds);
+    }
+    counted.tokens += tokens;
+    yield { text, tokens };
+    if (stops.done) return;
+  }
+  yield { text: stops.push(decoder.flush()), tokens: 0 };
+}
+
+/**
+ * Detokenizes through the tokenizer service's DecodeStream, which answers every message in order.
+ * With stop strings each token goes in a message of its own, so the tokens counted end at the one
+ * that completed the stop string, as when decoding locally.
+ */
+async function* decodedRemotely(
+  messages: AsyncIterable<Generated>,
+  up: Upstreams,
+  model: string,
+  stops: StopMatcher,
+  counted: { tokens: number },
+  onMessage: (m: Generated) => void,
+  signal: AbortSignal,
+): AsyncGenerator<Released> {
+  const sent: number[] = [];
+  async function* ids() {
+    let first = true;
+    for await (const m of messages) {
+      onMessage(m);
+      const groups = stops.active ? m.tokenIds.map((id) => [id]) : m.tokenIds.length > 0 ? [m.tokenIds] : [];
+      for (const tokenIds of groups) {
+        sent.push(tokenIds.length);
+        yield { model: first ? model : '', tokenIds };
+        first = false;
+      }
+    }
+  }
+  for await (const d of up.tokenizer.decodeStream(ids(), { signal })) {
+    const tokens = sent.shift() ?? 0;
+    counted.tokens += tokens;
+    yield { text: stops.push(d.text), tokens };
+    if (stops.done) return;
+  }
+}

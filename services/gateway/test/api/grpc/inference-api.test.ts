@@ -1,0 +1,58 @@
+import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { loadReference } from '@tokenmesh/model';
+import { FinishReason, InferenceService } from '@tokenmesh/proto';
+import { inferenceService } from '../../../src/api/grpc/inference-api';
+import { inMemoryMesh, TINYLLAMA } from '../../in-memory-mesh';
+
+describe('gateway InferenceService handlers', () => {
+  let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
+  let client: Client<typeof InferenceService>;
+  beforeAll(async () => {
+    mesh = await inMemoryMesh();
+    client = createClient(InferenceService, createRouterTransport((r) => r.service(InferenceService, inferenceService(mesh.upstreams))));
+  });
+  afterAll(() => mesh.close());
+
+  it('Predict returns the whole text; StreamPredict the same text in deltas, then the finish message', async () => {
+    const c = (await loadReference(TINYLLAMA)).cases[1]!;
+    const want = Buffer.from(c.greedy_ids[0]!).toString('utf8');
+    const one = await client.predict({ prompt: c.prompts[0]!, sampling: { temperature: 0, maxTokens: 32 }, requestId: 'p1' });
+    expect(one).toMatchObject({ text: want, finishReason: FinishReason.LENGTH, model: 'tinyllama@1', requestId: 'p1', usage: { completionTokens: 32 } });
+    const parts: string[] = [];
+    let last;
+    for await (const m of client.streamPredict({ prompt: c.prompts[0]!, sampling: { temperature: 0, maxTokens: 32 } })) {
+      if (m.text) parts.push(m.text);
+      last = m;
+    }
+    expect(parts.join('')).toBe(want);
+    expect(parts.length).toBeGreaterThan(5);
+    expect(last!.finishReason).toBe(FinishReason.LENGTH);
+  });
+
+  it('chat messages go through the chat template', async () => {
+    const r = await client.predict({ messages: [{ role: 'user', content: 'Hi' }], sampling: { maxTokens: 4, temperature: 0 } });
+    expect(r.usage!.promptTokens).toBe(Buffer.byteLength('<|user|>\nHi\n<|assistant|>\n'));
+  });
+
+  it('ListModels shows the pool', async () => {
+    expect((await client.listModels({})).models).toMatchObject([{ name: 'tinyllama', versions: ['1'], contextLength: 512, workers: 1 }]);
+  });
+
+  it.each([
+    [{ prompt: '' }, Code.InvalidArgument, 'prompt: must not be empty'],
+    [{ prompt: 'x', model: 'nope' }, Code.NotFound, 'model: "nope"'],
+    [{ prompt: 'x', sampling: { maxTokens: 0 } }, Code.InvalidArgument, 'sampling.max_tokens:'],
+    [{ prompt: 'x', sampling: { temperature: NaN } }, Code.InvalidArgument, 'sampling.temperature: must be a finite number'],
+    [{ prompt: 'x', sampling: { topP: 0 } }, Code.InvalidArgument, 'sampling.top_p:'],
+    [{ prompt: 'x', sampling: { topK: -1 } }, Code.InvalidArgument, 'sampling.top_k:'],
+  ])('rejects %j with its code, naming the field, before any worker call', async (req, code, message) => {
+    const before = mesh.workerCalls();
+    const err = await client.predict(req).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(code);
+    expect(err?.rawMessage).toContain(message);
+    expect(mesh.workerCalls()).toBe(before);
+  });
+});

@@ -1,0 +1,168 @@
+import { restApi } from '../../../src/api/rest/rest-api';
+import { fakeFeedback, listen } from '../../fakes';
+import { inMemoryMesh } from '../../in-memory-mesh';
+
+const BODY_LIMIT = 16 * 1024;
+
+type Endpoint = '/v1/completions' | '/v1/chat/completions';
+const BOTH: readonly Endpoint[] = ['/v1/completions', '/v1/chat/completions'];
+
+/** A valid request for each endpoint; a case's fields replace (undefined: remove) its fields. */
+const VALID: Record<Endpoint, Record<string, unknown>> = {
+  '/v1/completions': { model: 'tinyllama', prompt: 'Hello', max_tokens: 4 },
+  '/v1/chat/completions': { model: 'tinyllama', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4 },
+};
+
+interface Case {
+  readonly name: string;
+  readonly on: readonly Endpoint[];
+  /** Fields over the valid request, or `{raw}`: a body sent as is. */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** OpenAI's `param`: the field the message names (null: the request as a whole). */
+  readonly param: string | null;
+  readonly status?: number;
+  readonly code?: string;
+  readonly contentType?: string;
+}
+
+const msgs = (...m: unknown[]) => ({ messages: m });
+
+const CASES: Case[] = [
+  // The body itself.
+  { name: 'malformed JSON', on: BOTH, body: { raw: '{"prompt": "x", ' }, param: null },
+  { name: 'a JSON array instead of an object', on: BOTH, body: { raw: '[1, 2]' }, param: null },
+  { name: 'a body that is not JSON (content-type)', on: BOTH, body: { raw: 'prompt=x' }, param: null, contentType: 'application/x-www-form-urlencoded' },
+  { name: 'a body over the size limit', on: BOTH, body: { raw: JSON.stringify({ prompt: 'x'.repeat(BODY_LIMIT + 1) }) }, param: null, status: 413, code: 'request_too_large' },
+  // The model.
+  { name: 'an unknown model', on: BOTH, body: { model: 'gpt-9' }, param: 'model', code: 'model_not_found' },
+  { name: 'model of the wrong type', on: BOTH, body: { model: 42 }, param: 'model' },
+  // Sampling fields, wrong types and out of range.
+  { name: 'temperature -1', on: BOTH, body: { temperature: -1 }, param: 'temperature' },
+  { name: 'temperature 2.5', on: BOTH, body: { temperature: 2.5 }, param: 'temperature' },
+  { name: 'temperature as a string', on: BOTH, body: { temperature: 'hot' }, param: 'temperature' },
+  { name: 'top_p 2', on: BOTH, body: { top_p: 2 }, param: 'top_p' },
+  { name: 'top_p 0', on: BOTH, body: { top_p: 0 }, param: 'top_p' },
+  { name: 'max_tokens 0', on: BOTH, body: { max_tokens: 0 }, param: 'max_tokens' },
+  { name: 'max_tokens far beyond the context', on: BOTH, body: { max_tokens: 1_000_000_000 }, param: 'max_tokens' },
+  { name: 'max_tokens not an integer', on: BOTH, body: { max_tokens: 1.5 }, param: 'max_tokens' },
+  { name: 'top_k -1', on: BOTH, body: { top_k: -1 }, param: 'top_k' },
+  { name: 'top_k not an integer', on: BOTH, body: { top_k: 2.5 }, param: 'top_k' },
+  { name: 'min_p 1.5', on: BOTH, body: { min_p: 1.5 }, param: 'min_p' },
+  { name: 'repetition_penalty 0', on: BOTH, body: { repetition_penalty: 0 }, param: 'repetition_penalty' },
+  { name: 'repetition_penalty as a string', on: BOTH, body: { repetition_penalty: '1.1' }, param: 'repetition_penalty' },
+  { name: 'seed not an integer', on: BOTH, body: { seed: 1.5 }, param: 'seed' },
+  { name: 'seed as a string', on: BOTH, body: { seed: '42' }, param: 'seed' },
+  { name: 'seed negative', on: BOTH, body: { seed: -1 }, param: 'seed' },
+  { name: 'seed of 2^64', on: BOTH, body: { seed: 2 ** 64 }, param: 'seed' },
+  // Stop strings.
+  { name: 'five stop strings', on: BOTH, body: { stop: ['a', 'b', 'c', 'd', 'e'] }, param: 'stop' },
+  { name: 'an empty stop string', on: BOTH, body: { stop: '' }, param: 'stop[0]' },
+  { name: 'an empty stop string in a list', on: BOTH, body: { stop: ['a', ''] }, param: 'stop[1]' },
+  { name: 'stop of the wrong type', on: BOTH, body: { stop: 42 }, param: 'stop' },
+  { name: 'stop list with a number', on: BOTH, body: { stop: ['a', 7] }, param: 'stop' },
+  // OpenAI request options.
+  { name: 'n = 2', on: BOTH, body: { n: 2 }, param: 'n' },
+  { name: 'n = 0', on: BOTH, body: { n: 0 }, param: 'n' },
+  { name: 'n as a string', on: BOTH, body: { n: 'one' }, param: 'n' },
+  { name: 'stream not a boolean', on: BOTH, body: { stream: 'yes' }, param: 'stream' },
+  { name: 'stream_options without stream', on: BOTH, body: { stream_options: { include_usage: true } }, param: 'stream_options' },
+  { name: 'stream_options with stream false', on: BOTH, body: { stream: false, stream_options: { include_usage: true } }, param: 'stream_options' },
+  { name: 'stream_options not an object', on: BOTH, body: { stream: true, stream_options: true }, param: 'stream_options' },
+  { name: 'include_usage not a boolean', on: BOTH, body: { stream: true, stream_options: { include_usage: 'yes' } }, param: 'stream_options.include_usage' },
+  { name: 'user of the wrong type', on: BOTH, body: { user: 42 }, param: 'user' },
+  { name: 'presence_penalty (unsupported)', on: BOTH, body: { presence_penalty: 0.5 }, param: 'presence_penalty' },
+  { name: 'frequency_penalty (unsupported)', on: BOTH, body: { frequency_penalty: -1 }, param: 'frequency_penalty' },
+  { name: 'logit_bias (unsupported)', on: BOTH, body: { logit_bias: { '50': -100 } }, param: 'logit_bias' },
+  // /v1/completions only.
+  { name: 'a prompt array', on: ['/v1/completions'], body: { prompt: ['a', 'b'] }, param: 'prompt' },
+  { name: 'a token-id prompt', on: ['/v1/completions'], body: { prompt: [1, 2, 3] }, param: 'prompt' },
+  { name: 'no prompt', on: ['/v1/completions'], body: { prompt: undefined }, param: 'prompt' },
+  { name: 'an empty prompt', on: ['/v1/completions'], body: { prompt: '' }, param: 'prompt' },
+  { name: 'prompt of the wrong type', on: ['/v1/completions'], body: { prompt: 42 }, param: 'prompt' },
+  { name: 'a prompt longer than the context', on: ['/v1/completions'], body: { prompt: 'x'.repeat(1000), max_tokens: undefined }, param: 'prompt' },
+  { name: 'logprobs (unsupported)', on: ['/v1/completions'], body: { logprobs: 2 }, param: 'logprobs' },
+  { name: 'echo (unsupported)', on: ['/v1/completions'], body: { echo: true }, param: 'echo' },
+  { name: 'best_of 3 (unsupported)', on: ['/v1/completions'], body: { best_of: 3 }, param: 'best_of' },
+  { name: 'suffix (unsupported)', on: ['/v1/completions'], body: { suffix: 'end' }, param: 'suffix' },
+  // /v1/chat/completions only.
+  { name: 'no messages', on: ['/v1/chat/completions'], body: { messages: undefined }, param: 'messages' },
+  { name: 'empty messages', on: ['/v1/chat/completions'], body: { messages: [] }, param: 'messages' },
+  { name: 'messages as a string', on: ['/v1/chat/completions'], body: { messages: 'Hello' }, param: 'messages' },
+  { name: 'a message that is not an object', on: ['/v1/chat/completions'], body: msgs('Hello'), param: 'messages[0]' },
+  { name: 'a message without role', on: ['/v1/chat/completions'], body: msgs({ role: 'user', content: 'a' }, { content: 'b' }), param: 'messages[1].role' },
+  { name: 'a bad role', on: ['/v1/chat/completions'], body: msgs({ role: 'wizard', content: 'a' }), param: 'messages[0].role' },
+  { name: 'a role of the wrong type', on: ['/v1/chat/completions'], body: msgs({ role: 1, content: 'a' }), param: 'messages[0].role' },
+  { name: 'content of the wrong type', on: ['/v1/chat/completions'], body: msgs({ role: 'user', content: 42 }), param: 'messages[0].content' },
+  { name: 'a message without content', on: ['/v1/chat/completions'], body: msgs({ role: 'user' }), param: 'messages[0].content' },
+  { name: 'an image content part', on: ['/v1/chat/completions'], body: msgs({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x' } }] }), param: 'messages[0].content[0]' },
+  { name: 'messages longer than the context', on: ['/v1/chat/completions'], body: { ...msgs({ role: 'user', content: 'x'.repeat(1000) }), max_tokens: undefined }, param: 'messages' },
+  { name: 'max_completion_tokens 0', on: ['/v1/chat/completions'], body: { max_completion_tokens: 0 }, param: 'max_completion_tokens' },
+  { name: 'max_completion_tokens beyond the context', on: ['/v1/chat/completions'], body: { max_completion_tokens: 100_000 }, param: 'max_completion_tokens' },
+  { name: 'max_completion_tokens as a string', on: ['/v1/chat/completions'], body: { max_completion_tokens: 'ten' }, param: 'max_completion_tokens' },
+  { name: 'logprobs true (unsupported)', on: ['/v1/chat/completions'], body: { logprobs: true }, param: 'logprobs' },
+  { name: 'top_logprobs (unsupported)', on: ['/v1/chat/completions'], body: { top_logprobs: 3 }, param: 'top_logprobs' },
+  { name: 'tools (unsupported)', on: ['/v1/chat/completions'], body: { tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },
+  { name: 'response_format json_object (unsupported)', on: ['/v1/chat/completions'], body: { response_format: { type: 'json_object' } }, param: 'response_format' },
+];
+
+const ROWS = CASES.flatMap((c) => c.on.map((path) => [`${path}: ${c.name}`, path, c] as const));
+
+describe('bad input to the OpenAI endpoints', () => {
+  let http: Awaited<ReturnType<typeof listen>>;
+  let base: string;
+  let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
+
+  beforeAll(async () => {
+    mesh = await inMemoryMesh();
+    http = await listen(restApi({ upstreams: mesh.upstreams, feedback: fakeFeedback(), bodyLimitBytes: BODY_LIMIT }));
+    base = http.base;
+  });
+  afterAll(async () => {
+    await http.close();
+    await mesh.close();
+  });
+
+  it('has a table of at least 25 cases, each valid request it starts from is accepted', async () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(25);
+    for (const path of BOTH) {
+      const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(VALID[path]) });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  it.each(ROWS)('%s → 4xx in OpenAI shape naming the field, no worker call', async (_, path, c) => {
+    const body = typeof c.body['raw'] === 'string' ? (c.body['raw'] as string) : JSON.stringify({ ...VALID[path], ...c.body });
+    const before = mesh.workerCalls();
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': c.contentType ?? 'application/json' }, body });
+    const text = await res.text();
+    expect({ status: res.status, text }).toMatchObject({ status: c.status ?? 400 });
+    const { error } = JSON.parse(text) as { error: { message: string; type: string; param: string | null; code: string } };
+    expect(error.type).toBe('invalid_request_error');
+    expect(error.param).toBe(c.param);
+    if (c.param) expect(error.message.startsWith(`${c.param}: `)).toBe(true);
+    if (c.code) expect(error.code).toBe(c.code);
+    expect(mesh.workerCalls()).toBe(before);
+  });
+
+  it.each([
+    ['/tokenize', { model: 'tinyllama' }, 'prompt'],
+    ['/tokenize', { prompt: 'a', messages: [{ role: 'user', content: 'b' }] }, 'prompt'],
+    ['/tokenize', { prompt: 42 }, 'prompt'],
+    ['/tokenize', { prompt: '' }, 'prompt'],
+    ['/tokenize', { prompt: 'a', model: 'gpt-9' }, 'model'],
+    ['/tokenize', { messages: [{ role: 'wizard', content: 'b' }] }, 'messages[0].role'],
+    ['/tokenize', { prompt: 'a', add_generation_prompt: 'yes' }, 'add_generation_prompt'],
+    ['/detokenize', {}, 'tokens'],
+    ['/detokenize', { tokens: 'abc' }, 'tokens'],
+    ['/detokenize', { tokens: [1, -1] }, 'tokens[1]'],
+    ['/detokenize', { tokens: [1.5] }, 'tokens[0]'],
+    ['/detokenize', { tokens: [1, 2, 99999] }, 'tokens[2]'],
+    ['/detokenize', { tokens: [1], model: 'gpt-9' }, 'model'],
+  ])('%s %j → 400 naming %s', async (path, body, param) => {
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { message: string; param: string | null } };
+    expect(error.param).toBe(param);
+    expect(error.message.startsWith(`${param}: `)).toBe(true);
+  });
+});

@@ -1,0 +1,191 @@
+import OpenAI, { APIError } from 'openai';
+import { restApi } from '../../../src/api/rest/rest-api';
+import { fakeFeedback, listen } from '../../fakes';
+import { inMemoryMesh } from '../../in-memory-mesh';
+
+/** A stop string that occurs in `text` past its start: two non-space characters. */
+function stopIn(text: string): string {
+  const i = text.slice(3).search(/\S\S/);
+  expect(i).toBeGreaterThanOrEqual(0);
+  return text.slice(i + 3, i + 5);
+}
+
+/** The official `openai` npm client against the gateway's REST API (real HTTP, in-memory mesh). */
+describe('OpenAI client against the gateway', () => {
+  let http: Awaited<ReturnType<typeof listen>>;
+  let base: string;
+  let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    mesh = await inMemoryMesh();
+    http = await listen(restApi({ upstreams: mesh.upstreams, feedback: fakeFeedback(), bodyLimitBytes: 64 * 1024 }));
+    base = http.base;
+    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 30_000 });
+  });
+  afterAll(async () => {
+    await http.close();
+    await mesh.close();
+  });
+
+  /** The tokenizer's own count for a prompt or chat, through POST /tokenize. */
+  const tokenCount = async (body: unknown): Promise<number> => {
+    const res = await fetch(`${base}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { count: number }).count;
+  };
+
+  const PROMPT = 'The quick brown fox';
+  const MESSAGES: OpenAI.ChatCompletionMessageParam[] = [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'Say something about foxes.' },
+  ];
+
+  it('lists the served models through client.models.list()', async () => {
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).toEqual(['tinyllama', 'tinyllama@1']);
+  });
+
+  describe('completions', () => {
+    it('answers a text_completion whose usage is the tokenizer count and max_tokens on a length finish', async () => {
+      const { data, response } = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0 }).withResponse();
+      const promptTokens = await tokenCount({ prompt: PROMPT });
+      expect(data.object).toBe('text_completion');
+      expect(data.model).toBe('tinyllama@1');
+      expect(data.choices).toHaveLength(1);
+      expect(data.choices[0]!.finish_reason).toBe('length');
+      expect(data.choices[0]!.text.length).toBeGreaterThan(0);
+      expect(data.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 });
+      // The pipeline tells the edge whether the cache answered; without a cache, always a miss.
+      expect(response.headers.get('x-tokenmesh-cache')).toBe('miss');
+      expect(data.id).toBe(`cmpl-${response.headers.get('x-request-id')}`);
+    });
+
+    it('streams the same text, with one usage chunk (choices []) last exactly when include_usage is true', async () => {
+      const plain = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0 });
+      const promptTokens = await tokenCount({ prompt: PROMPT });
+
+      const withUsage: OpenAI.Completion[] = [];
+      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } })) withUsage.push(c);
+      const last = withUsage.at(-1)!;
+      expect(last.choices).toEqual([]);
+      expect(last.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 });
+      expect(withUsage.slice(0, -1).every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
+      expect(withUsage.map((c) => c.choices[0]?.text ?? '').join('')).toBe(plain.choices[0]!.text);
+      expect(withUsage.at(-2)!.choices[0]!.finish_reason).toBe('length');
+
+      const without: OpenAI.Completion[] = [];
+      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0, stream: true })) without.push(c);
+      expect(without.some((c) => 'usage' in c)).toBe(false);
+      expect(without.every((c) => c.choices.length === 1 && c.object === 'text_completion')).toBe(true);
+      expect(without.map((c) => c.choices[0]!.text).join('')).toBe(plain.choices[0]!.text);
+      expect(without.at(-1)!.choices[0]!.finish_reason).toBe('length');
+    });
+
+    it('ends at a stop string (string or list) with finish_reason stop, the stop string left out', async () => {
+      const full = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0 })).choices[0]!.text;
+      const stop = stopIn(full);
+      const expected = full.slice(0, full.indexOf(stop));
+      const one = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0, stop });
+      expect(one.choices[0]).toMatchObject({ text: expected, finish_reason: 'stop' });
+      expect(one.usage!.completion_tokens).toBeLessThan(32);
+
+      let streamed = '';
+      let finish: string | null = null;
+      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0, stop: ['never appears §', stop], stream: true })) {
+        streamed += c.choices[0]?.text ?? '';
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+      expect(streamed).toBe(expected);
+      expect(finish).toBe('stop');
+    });
+
+    it('a seed makes sampling reproducible; top_k 1 (an extra field) is greedy at any temperature', async () => {
+      const params = { model: 'tinyllama', prompt: PROMPT, max_tokens: 12, temperature: 1.5, seed: 1234, user: 'alice' };
+      const a = await client.completions.create(params);
+      const b = await client.completions.create(params);
+      expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
+
+      const greedy = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 12, temperature: 0 })).choices[0]!.text;
+      const topK1 = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 12, temperature: 1.5, top_k: 1, min_p: 0.05, repetition_penalty: 1 } as OpenAI.CompletionCreateParamsNonStreaming);
+      expect(topK1.choices[0]!.text).toBe(greedy);
+    });
+
+    it('rejections surface as the client’s BadRequestError with param and code', async () => {
+      const before = mesh.workerCalls();
+      const err = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, n: 2 }).catch((e: unknown) => e)) as APIError;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err).toMatchObject({ status: 400, param: 'n', type: 'invalid_request_error' });
+      const unknown = (await client.completions.create({ model: 'gpt-9', prompt: PROMPT }).catch((e: unknown) => e)) as APIError;
+      expect(unknown).toMatchObject({ status: 400, param: 'model', code: 'model_not_found' });
+      expect(mesh.workerCalls()).toBe(before);
+    });
+  });
+
+  describe('chat completions', () => {
+    it('answers a chat.completion with the assistant message; prompt tokens are the chat template’s', async () => {
+      const { data, response } = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 8, temperature: 0 }).withResponse();
+      const promptTokens = await tokenCount({ messages: MESSAGES });
+      // The template adds role markers: more tokens than the contents alone.
+      expect(promptTokens).toBeGreaterThan(await tokenCount({ prompt: MESSAGES.map((m) => m.content).join('') }));
+      expect(data.object).toBe('chat.completion');
+      expect(data.id).toBe(`chatcmpl-${response.headers.get('x-request-id')}`);
+      expect(data.choices).toHaveLength(1);
+      expect(data.choices[0]!.message).toEqual({ role: 'assistant', content: expect.any(String) });
+      expect(data.choices[0]!.message.content!.length).toBeGreaterThan(0);
+      expect(data.choices[0]!.finish_reason).toBe('length');
+      expect(data.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 });
+      expect(response.headers.get('x-tokenmesh-cache')).toBe('miss');
+    });
+
+    it('streams chat.completion.chunk deltas: the role first, the same content, usage only when asked', async () => {
+      const plain = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_tokens: 8, temperature: 0 });
+      const promptTokens = await tokenCount({ messages: MESSAGES });
+
+      const chunks: OpenAI.ChatCompletionChunk[] = [];
+      for await (const c of await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+      expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id)).toBe(true);
+      expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
+      const usageChunks = chunks.filter((c) => c.usage);
+      expect(usageChunks).toHaveLength(1);
+      expect(chunks.at(-1)).toBe(usageChunks[0]);
+      expect(chunks.at(-1)!.choices).toEqual([]);
+      expect(chunks.at(-1)!.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 });
+      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(plain.choices[0]!.message.content);
+      expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('length');
+
+      const without: OpenAI.ChatCompletionChunk[] = [];
+      for await (const c of await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: false } })) without.push(c);
+      expect(without.some((c) => 'usage' in c)).toBe(false);
+      expect(without.map((c) => c.choices[0]!.delta.content ?? '').join('')).toBe(plain.choices[0]!.message.content);
+      expect(without.at(-1)!.choices[0]!.finish_reason).toBe('length');
+    });
+
+    it('applies stop strings, seed, user and the extra sampling fields to chat too', async () => {
+      const full = (await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 0 })).choices[0]!.message.content!;
+      const stop = stopIn(full);
+      const stopped = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 0, stop: [stop] });
+      expect(stopped.choices[0]!.message.content).toBe(full.slice(0, full.indexOf(stop)));
+      expect(stopped.choices[0]!.finish_reason).toBe('stop');
+
+      const seeded = { model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 10, temperature: 1.2, top_p: 0.9, seed: 7, user: 'bob' };
+      const a = await client.chat.completions.create(seeded);
+      const b = await client.chat.completions.create(seeded);
+      expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
+
+      const topK1 = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 1.5, top_k: 1 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      expect(topK1.choices[0]!.message.content).toBe(full);
+    });
+
+    it('rejects a bad role through the client as a 400 naming messages[i].role, without calling a worker', async () => {
+      const before = mesh.workerCalls();
+      const err = (await client.chat.completions
+        .create({ model: 'tinyllama', messages: [{ role: 'wizard', content: 'hi' } as unknown as OpenAI.ChatCompletionMessageParam] })
+        .catch((e: unknown) => e)) as APIError;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.param).toBe('messages[0].role');
+      expect(mesh.workerCalls()).toBe(before);
+    });
+  });
+});
