@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startSupervisor, type SupervisorProcess } from '@tokenmesh/testing';
+
+const ROOT = join(__dirname, '../../..');
+
+/**
+ * The README's first command: `npm start` serves the default models with no external services,
+ * answers `/generate`, and on SIGTERM lets an open stream finish before it exits 0.
+ */
+describe('npm start', () => {
+  let mesh: SupervisorProcess;
+
+  beforeAll(async () => {
+    mesh = await startSupervisor({ OTEL_TRACES_EXPORTER: 'none' });
+  }, 120_000);
+  afterAll(async () => {
+    await mesh?.stop(5000);
+  }, 30_000);
+
+  it('is the supervisor, the entry point these tests start', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['start']).toBe('node --require tsx/cjs services/supervisor/src/main.ts');
+  });
+
+  it('prints every service URL and serves the default models', async () => {
+    expect(Object.keys(mesh.extra).sort()).toEqual(['feedback', 'gateway', 'inference', 'router', 'tokenizer']);
+    expect(mesh.output()).toContain(mesh.httpUrl);
+    const models = (await (await fetch(`${mesh.httpUrl}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['tinygpt', 'tinyllama']));
+  });
+
+  it('answers /generate', async () => {
+    const res = await fetch(`${mesh.httpUrl}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'In the beginning', max_tokens: 8, temperature: 0 }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { text: string; usage: { completion_tokens: number } };
+    expect(body.text.length).toBeGreaterThan(0);
+    expect(body.usage.completion_tokens).toBe(8);
+  });
+
+  it('drains on SIGTERM: the open stream ends with [DONE] and the process exits 0', async () => {
+    const res = await fetch(`${mesh.httpUrl}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'In the beginning', max_tokens: 200, temperature: 0, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value, { stream: true });
+    const exited = mesh.stop(20_000);
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true });
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
+    expect(events.at(-1)).toBe('data: [DONE]');
+    expect(text).not.toContain('"error"');
+    const tokens = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)) as { choices: { text: string; finish_reason: string | null }[] });
+    expect(tokens.at(-1)?.choices[0]?.finish_reason).toBe('length');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
