@@ -2,12 +2,12 @@ import { hostname } from 'node:os';
 import { connectBus, type Bus } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
 import { servingLoad, ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
-import { streamHold, watchServingLoad } from './stream-hold';
+import { streamHold, watchServingLoad } from './rpc/stream-hold';
 import type { InferenceConfig } from './config';
-import { startHeartbeat, type Heartbeat } from './heartbeat';
-import { ModelRepo } from './model-repo';
-import { generationService } from './service';
-import { warmUp } from './warm-up';
+import { startHeartbeat, type Heartbeat } from './discovery/heartbeat';
+import { ModelRepo } from './models/model-repo';
+import { generationService } from './rpc/service';
+import { warmUp } from './models/warm-up';
 
 /** What a caller may share with the worker instead of letting it connect its own. */
 export interface InferenceDeps {

@@ -2,10 +2,10 @@ import { resolve } from 'node:path';
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
 import { loadReference } from '@tokenmesh/model';
 import { FinishReason, GenerationService } from '@tokenmesh/proto';
-import { ModelRepo, parseModelEntry } from '../src/model-repo';
-import { generationService } from '../src/service';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
+import { generationService } from '../../src/rpc/service';
 
-const MODELS = resolve(__dirname, '../../../models');
+const MODELS = resolve(__dirname, '../../../../models');
 
 describe('GenerationService handlers (in-memory transport)', () => {
   let repo: ModelRepo;

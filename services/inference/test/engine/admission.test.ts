@@ -2,13 +2,13 @@ import { resolve } from 'node:path';
 import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
 import { validateSampling } from '@tokenmesh/model';
 import { GenerationService } from '@tokenmesh/proto';
-import type { GenerationEvent } from '../src/engine';
-import { DEFAULT_LIMITS, QueueDeadlineError } from '../src/engine-limits';
-import { ModelRepo, parseModelEntry } from '../src/model-repo';
-import { QueueFullError } from '../src/request-queue';
-import { generationService } from '../src/service';
+import type { GenerationEvent } from '../../src/engine/engine';
+import { DEFAULT_LIMITS, QueueDeadlineError } from '../../src/engine/engine-limits';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
+import { QueueFullError } from '../../src/engine/request-queue';
+import { generationService } from '../../src/rpc/service';
 
-const MODEL = resolve(__dirname, '../../../models/tinygpt');
+const MODEL = resolve(__dirname, '../../../../models/tinygpt');
 const LIMITS = { ...DEFAULT_LIMITS, maxBatchSize: 2, maxBatchPrefillTokens: 512, maxBatchTotalTokens: 4096, maxQueueSize: 1 };
 
 async function firstError(stream: AsyncIterable<unknown>): Promise<ConnectError | undefined> {

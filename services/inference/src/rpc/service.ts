@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { FinishReason, GenerationService, type GenerateResponseSchema } from '@tokenmesh/proto';
-import type { FinishReason as EngineFinish } from './engine';
-import { QueueDeadlineError, RequestTooLargeError } from './engine-limits';
-import type { ModelRepo } from './model-repo';
-import { QueueFullError } from './request-queue';
+import type { FinishReason as EngineFinish } from '../engine/engine';
+import { QueueDeadlineError, RequestTooLargeError } from '../engine/engine-limits';
+import type { ModelRepo } from '../models/model-repo';
+import { QueueFullError } from '../engine/request-queue';
 import { validateGenerate } from './validation';
 
 /** Engine errors as the codes callers act on: retry later, fix the request, or give up. */

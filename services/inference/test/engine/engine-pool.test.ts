@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { loadReference, validateSampling } from '@tokenmesh/model';
-import { ModelRepo, parseModelEntry } from '../src/model-repo';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 describe('several worker threads per model', () => {
   it('spreads requests over the engines, each giving the reference output', async () => {
-    const dir = resolve(__dirname, '../../../models/tinygpt');
+    const dir = resolve(__dirname, '../../../../models/tinygpt');
     const repo = await ModelRepo.load([parseModelEntry(dir)], { intraOpThreads: 1, executionProviders: ['cpu'], workersPerModel: 2 });
     try {
       const pool = repo.models[0]!.engine;

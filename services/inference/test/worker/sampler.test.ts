@@ -1,5 +1,5 @@
 import { validateSampling, type SamplingInput } from '@tokenmesh/model';
-import { applyFilters, Sampler } from '../src/worker/sampler';
+import { applyFilters, Sampler } from '../../src/worker/sampler';
 
 const params = (input: SamplingInput) => validateSampling(input, { promptTokens: 1, contextLength: 64, vocabSize: 8 });
 const logits = Float32Array.from([1.0, 3.0, 2.0, 0.5, -1, -2, 2.9, 0]);

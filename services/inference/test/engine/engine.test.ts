@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { loadReference, validateSampling, type SamplingInput } from '@tokenmesh/model';
-import { Engine, type GenerationEvent } from '../src/engine';
-import { ModelRunner } from '../src/model-runner';
+import { Engine, type GenerationEvent } from '../../src/engine/engine';
+import { ModelRunner } from '../../src/engine/model-runner';
 
-const MODELS = resolve(__dirname, '../../../models');
+const MODELS = resolve(__dirname, '../../../../models');
 
 async function collect(events: AsyncIterable<GenerationEvent>): Promise<{ tokens: number[]; finish: GenerationEvent }> {
   const tokens: number[] = [];

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { loadReference, validateSampling } from '@tokenmesh/model';
-import { Engine, type GenerationEvent } from '../src/engine';
-import { ModelRunner } from '../src/model-runner';
+import { Engine, type GenerationEvent } from '../../src/engine/engine';
+import { ModelRunner } from '../../src/engine/model-runner';
 
-const MODELS = resolve(__dirname, '../../../models');
+const MODELS = resolve(__dirname, '../../../../models');
 // tinygpt is trained: any prompt has a well-separated greedy path. tinyllama has random weights:
 // only its reference prompts are known to be free of near-ties.
 const TINYGPT_PROMPTS = [

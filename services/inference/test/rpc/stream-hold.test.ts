@@ -1,5 +1,5 @@
-import { AsyncQueue } from '../src/async-queue';
-import { HOLD_FROM, HOLD_FROM_STREAMS, HOLD_FULL, HOLD_FULL_STREAMS, streamHold } from '../src/stream-hold';
+import { AsyncQueue } from '../../src/engine/async-queue';
+import { HOLD_FROM, HOLD_FROM_STREAMS, HOLD_FULL, HOLD_FULL_STREAMS, streamHold } from '../../src/rpc/stream-hold';
 
 describe('stream hold', () => {
   it('is 0 under light load and grows to its maximum as the serving thread fills up or streams multiply', () => {

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { loadReference, validateSampling } from '@tokenmesh/model';
-import { ModelRepo, parseModelEntry } from '../src/model-repo';
-import { warmUp } from '../src/warm-up';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
+import { warmUp } from '../../src/models/warm-up';
 
-const MODEL = resolve(__dirname, '../../../models/tinygpt');
+const MODEL = resolve(__dirname, '../../../../models/tinygpt');
 const TOKENS = 16;
 
 // INFERENCE_STEP_DELAY_MS emulates a slower worker for router benchmarks: the same output, later.

@@ -1,12 +1,12 @@
 import { basename, resolve } from 'node:path';
 import type { ModelSpec } from '@tokenmesh/model';
-import { Engine } from './engine';
-import { EnginePool } from './engine-pool';
+import { Engine } from '../engine/engine';
+import { EnginePool } from '../engine/engine-pool';
 import type { Registry } from '@tokenmesh/metrics';
-import { DEFAULT_LIMITS, type EngineLimits } from './engine-limits';
-import { EngineMetrics } from './engine-metrics';
-import type { WorkerSnapshot } from './heartbeat';
-import { ModelRunner, type RunnerOptions } from './model-runner';
+import { DEFAULT_LIMITS, type EngineLimits } from '../engine/engine-limits';
+import { EngineMetrics } from '../engine/engine-metrics';
+import type { WorkerSnapshot } from '../discovery/heartbeat';
+import { ModelRunner, type RunnerOptions } from '../engine/model-runner';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
 export interface ModelEntry {

@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { validateSampling } from '@tokenmesh/model';
-import { ModelRepo, parseModelEntry } from '../src/model-repo';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 // onnxruntime runs in the worker thread: the thread that serves RPCs stays responsive under
 // full load. The bound is generous for a shared 2-core machine; the benchmark reports real p99s.
 describe('event loop under load', () => {
   it('lag p99 stays under 100 ms while 32 requests generate', async () => {
-    const repo = await ModelRepo.load([parseModelEntry(resolve(__dirname, '../../../models/tinygpt'))], { intraOpThreads: 1, executionProviders: ['cpu'] });
+    const repo = await ModelRepo.load([parseModelEntry(resolve(__dirname, '../../../../models/tinygpt'))], { intraOpThreads: 1, executionProviders: ['cpu'] });
     const lag = monitorEventLoopDelay({ resolution: 5 });
     try {
       const engine = repo.models[0]!.engine;

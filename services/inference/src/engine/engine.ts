@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLi
 import type { EngineObserver } from './engine-metrics';
 import type { ModelRunner } from './model-runner';
 import { QueueFullError, RequestQueue, type Queued } from './request-queue';
-import type { StepResult } from './worker/protocol';
+import type { StepResult } from '../worker/protocol';
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
 

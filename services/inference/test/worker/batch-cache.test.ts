@@ -1,6 +1,6 @@
 import { Tensor } from 'onnxruntime-node';
-import { BatchCache } from '../src/worker/batch-cache';
-import type { KvRow } from '../src/worker/batch-kv';
+import { BatchCache } from '../../src/worker/batch-cache';
+import type { KvRow } from '../../src/worker/batch-kv';
 
 const HEADS = 2;
 const DIM = 2;

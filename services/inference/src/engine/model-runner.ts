@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { loadModelConfig, type ModelSpec } from '@tokenmesh/model';
-import type { AddSequence, StepResult, WorkerInit, WorkerReply, WorkerRequest } from './worker/protocol';
+import type { AddSequence, StepResult, WorkerInit, WorkerReply, WorkerRequest } from '../worker/protocol';
 
 export interface RunnerOptions {
   intraOpThreads: number;
@@ -53,7 +53,7 @@ export class ModelRunner {
       executionProviders: options.executionProviders,
       stepDelayMs: options.stepDelayMs ?? 0,
     };
-    const entry = require.resolve('./worker/onnx-worker');
+    const entry = require.resolve('../worker/onnx-worker');
     // Sources are TypeScript when run with tsx or jest: the worker needs the same loader.
     const execArgv = entry.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
     const worker = new Worker(entry, { workerData: init, execArgv });

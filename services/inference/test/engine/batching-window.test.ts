@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { validateSampling } from '@tokenmesh/model';
-import { DEFAULT_LIMITS } from '../src/engine-limits';
-import { ModelRepo, parseModelEntry } from '../src/model-repo';
+import { DEFAULT_LIMITS } from '../../src/engine/engine-limits';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 describe('dynamic batching window', () => {
   it('an idle engine gathers arrivals for max_queue_delay_ms into one prefill pass', async () => {
-    const repo = await ModelRepo.load([parseModelEntry(resolve(__dirname, '../../../models/tinygpt'))], { intraOpThreads: 1, executionProviders: ['cpu'] }, {
+    const repo = await ModelRepo.load([parseModelEntry(resolve(__dirname, '../../../../models/tinygpt'))], { intraOpThreads: 1, executionProviders: ['cpu'] }, {
       ...DEFAULT_LIMITS,
       maxQueueDelayMs: 80,
     });

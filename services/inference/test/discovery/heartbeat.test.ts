@@ -5,11 +5,11 @@ import { createLogger } from '@tokenmesh/logging';
 import { loadReference } from '@tokenmesh/model';
 import { FinishReason, GenerationService, WorkerHeartbeatSchema, type WorkerHeartbeat } from '@tokenmesh/proto';
 import { createRuntime, createServiceClient, ServingStatus, type RunningService, type ServiceClient } from '@tokenmesh/server';
-import { loadConfig } from '../src/config';
-import { startHeartbeat, type WorkerSnapshot } from '../src/heartbeat';
-import { start } from '../src/start';
+import { loadConfig } from '../../src/config';
+import { startHeartbeat, type WorkerSnapshot } from '../../src/discovery/heartbeat';
+import { start } from '../../src/start';
 
-const MODEL = resolve(__dirname, '../../../models/tinygpt');
+const MODEL = resolve(__dirname, '../../../../models/tinygpt');
 const PERIOD_MS = 100;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
