@@ -5,3 +5,4 @@ export * from './model-config';
 export * from './onnx-io';
 export * from './reference';
 export * from './sampling';
+export * from './sampling-fields';

@@ -27,26 +27,13 @@ export function validateGenerate(req: GenerateRequest, repo: ModelRepo): Validat
   if (bad >= 0) {
     throw new ConnectError(`prompt_token_ids[${bad}]: ${req.promptTokenIds[bad]} is outside the vocabulary (0..${vocabSize - 1})`, Code.InvalidArgument);
   }
-  const s = req.sampling;
   try {
-    const sampling = validateSampling(
-      {
-        maxTokens: s?.maxTokens,
-        temperature: s?.temperature,
-        topK: s?.topK,
-        topP: s?.topP,
-        minP: s?.minP,
-        repetitionPenalty: s?.repetitionPenalty,
-        seed: s?.seed,
-        stopTokenIds: s?.stopTokenIds,
-        logprobs: s?.logprobs,
-      },
-      { promptTokens: req.promptTokenIds.length, contextLength, vocabSize },
-    );
+    // A SamplingParams message is a SamplingInput: validateSampling reads the fields of SAMPLING_FIELDS.
+    const sampling = validateSampling(req.sampling ?? {}, { promptTokens: req.promptTokenIds.length, contextLength, vocabSize });
     return { model, promptIds: req.promptTokenIds, sampling };
   } catch (err) {
     if (!(err instanceof FieldError)) throw err;
     const field = GRPC_FIELD[err.field] ?? `sampling.${err.field}`;
-    throw new ConnectError(`${field}: ${err.message.slice(err.field.length + 2)}`, Code.InvalidArgument);
+    throw new ConnectError(`${field}: ${err.detail}`, Code.InvalidArgument);
   }
 }

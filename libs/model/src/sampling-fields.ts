@@ -1,0 +1,96 @@
+/**
+ * The one table of sampling parameters. The proto message (tokenmesh.common.v1.SamplingParams)
+ * is the source of the fields; this table says, per field, its name on the wire (the proto
+ * field's name: REST bodies and error messages use it), what values it takes and its default.
+ * Validation (validateSampling), the gateway's REST body reading and the worker's parameters
+ * (Sampling) are all driven by it: a new parameter is a proto field, a row here and its use in
+ * the inference worker's sampler.
+ */
+
+export const DEFAULT_MAX_TOKENS = 16;
+
+/** What a field takes; each kind has one check (validateSampling) and one REST reader (gateway). */
+export type SamplingKind =
+  /** An integer >= 1 that fits in the context after the prompt; by default `default`, or what fits. */
+  | { readonly type: 'max-tokens'; readonly default: number }
+  /** An integer >= min. */
+  | { readonly type: 'count'; readonly min: number; readonly default: number }
+  /** A finite number in [min, max], or (min, max] when minOpen. */
+  | { readonly type: 'real'; readonly min: number; readonly max: number; readonly minOpen?: boolean; readonly default: number }
+  /** In [0, 2^64); absent is a fresh random seed per request. */
+  | { readonly type: 'seed' }
+  /** Ids in the model's vocabulary; by default none. */
+  | { readonly type: 'token-ids' }
+  | { readonly type: 'flag'; readonly default: boolean };
+
+/** One row of {@link SAMPLING_FIELDS}. */
+export type SamplingField = SamplingKind & {
+  /** The proto field's name; REST bodies carry the field under it, errors name it. */
+  readonly name: string;
+  /** false: not read from REST bodies (gRPC and Connect callers only). Default true. */
+  readonly rest?: boolean;
+};
+
+/**
+ * Per SamplingParams field (keyed by its protobuf-es name) its name, kind, limits and default.
+ * validateSampling checks the rows in this order and reports the first bad one; the REST reader
+ * reads them in it too. The proto's `stop` strings have no row: the gateway applies them to text,
+ * the workers never see them.
+ */
+export const SAMPLING_FIELDS = {
+  maxTokens: { name: 'max_tokens', type: 'max-tokens', default: DEFAULT_MAX_TOKENS },
+  /** 0 = off. */
+  topK: { name: 'top_k', type: 'count', min: 0, default: 0 },
+  /** undefined = a fresh random seed per request. */
+  seed: { name: 'seed', type: 'seed' },
+  stopTokenIds: { name: 'stop_token_ids', type: 'token-ids', rest: false },
+  /** 0 = greedy. */
+  temperature: { name: 'temperature', type: 'real', min: 0, max: 2, default: 1 },
+  topP: { name: 'top_p', type: 'real', min: 0, max: 1, minOpen: true, default: 1 },
+  minP: { name: 'min_p', type: 'real', min: 0, max: 1, default: 0 },
+  /** 1 = off. */
+  repetitionPenalty: { name: 'repetition_penalty', type: 'real', min: 0, max: 10, minOpen: true, default: 1 },
+  // REST bodies' `logprobs` is OpenAI's (see OPENAI_NEUTRAL_SAMPLING), which asks for another answer shape.
+  logprobs: { name: 'logprobs', type: 'flag', default: false, rest: false },
+} as const satisfies Readonly<Record<string, SamplingField>>;
+
+/**
+ * OpenAI sampling options this server does not implement, each with the value that asks for
+ * nothing: the OpenAI endpoints accept them only at that value, so a client never silently gets
+ * something other than what it asked for. Implementing one moves it into SAMPLING_FIELDS.
+ */
+export const OPENAI_NEUTRAL_SAMPLING: Readonly<Record<string, { readonly neutral: unknown; readonly only?: 'completion' | 'chat' }>> = {
+  // A count of top log-probabilities on completions, a flag (with top_logprobs) on chat.
+  logprobs: { neutral: false },
+  top_logprobs: { neutral: 0, only: 'chat' },
+  presence_penalty: { neutral: 0 },
+  frequency_penalty: { neutral: 0 },
+  logit_bias: { neutral: {} },
+};
+
+type Fields = typeof SAMPLING_FIELDS;
+
+/** A validated value of each kind. */
+interface Values {
+  'max-tokens': number;
+  count: number;
+  real: number;
+  seed: bigint | undefined;
+  'token-ids': readonly number[];
+  flag: boolean;
+}
+
+/** What a caller may give for each kind (a seed also as a number). */
+interface Inputs extends Omit<Values, 'seed'> {
+  seed: bigint | number;
+}
+
+/**
+ * Sampling parameters as clients send them, every field optional: a SamplingParams message is
+ * one. Gateway (HTTP 400) and workers (INVALID_ARGUMENT) validate them alike, so both reject the
+ * same values with the same message naming the field and the limit.
+ */
+export type SamplingInput = { [K in keyof Fields]?: Inputs[Fields[K]['type']] | undefined };
+
+/** Validated sampling settings as the engine uses them: every field set, defaults applied. */
+export type Sampling = { readonly [K in keyof Fields]: Values[Fields[K]['type']] };
