@@ -22,6 +22,8 @@ export const ATTR = {
   routingKey: 'tokenmesh.routing_key.fingerprint',
   /** `fingerprint()` of the caller's API key, never the key. */
   apiKey: 'tokenmesh.api_key.fingerprint',
+  /** Response cache: hit (also a shared concurrent generation) or miss. */
+  cacheOutcome: 'tokenmesh.cache.outcome',
   queueWaitMs: 'tokenmesh.queue.wait_ms',
   batchSize: 'tokenmesh.batch.size',
   timeToFirstTokenMs: 'tokenmesh.time_to_first_token_ms',

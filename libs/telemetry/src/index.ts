@@ -1,6 +1,7 @@
 export * from './attributes';
 export * from './connect-interceptors';
 export * from './env-span-processors';
+export * from './generation-span';
 export * from './init-telemetry';
 export { isUntracedRequest } from './instrumentations';
 export * from './message-context';

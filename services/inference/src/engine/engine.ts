@@ -41,6 +41,8 @@ export interface FinishEvent {
   /** Tokens the model produced, the end-of-sequence or stop token included. */
   readonly completionTokens: number;
   readonly timings: Timings;
+  /** Sequences in the batch (this one included) when it was admitted; 0 if it never was. */
+  readonly batchSize: number;
 }
 
 export type GenerationEvent = TokenEvent | FinishEvent;
@@ -58,6 +60,8 @@ interface Active extends Queued {
   lastAt: number;
   /** When it was handed to the worker. */
   admittedAt: number;
+  /** Sequences running, this one included, when it was admitted. */
+  batchAtAdmission: number;
   generated: number;
   done: boolean;
   /** In the worker: admitted and not yet known to have left it. */
@@ -143,6 +147,7 @@ export class Engine {
       firstAt: undefined,
       lastAt: 0,
       admittedAt: 0,
+      batchAtAdmission: 0,
       generated: 0,
       done: false,
       inWorker: false,
@@ -229,6 +234,7 @@ export class Engine {
     const now = performance.now();
     for (const a of admitted) {
       a.admittedAt = now;
+      a.batchAtAdmission = this.active.size;
       try {
         this.runner.add({ id: a.id, promptIds: a.req.promptIds, sampling: a.req.sampling });
         a.inWorker = true;
@@ -268,6 +274,7 @@ export class Engine {
         decodeMs: a.firstAt === undefined ? 0 : now - a.firstAt,
         totalMs: now - a.enqueuedAt,
       },
+      batchSize: a.batchAtAdmission,
     });
     a.out.end();
   }

@@ -6,6 +6,7 @@ import type { FinishReason as EngineFinish } from '../engine/engine';
 import { QueueDeadlineError, RequestTooLargeError } from '../engine/engine-limits';
 import type { ModelRepo } from '../models/model-repo';
 import { QueueFullError } from '../engine/request-queue';
+import { ATTR, recordGenerationRequest, recordGenerationResult } from '@tokenmesh/telemetry';
 import { validateGenerate } from './validation';
 
 /** Engine errors as the codes callers act on: retry later, fix the request, or give up. */
@@ -57,6 +58,8 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
       const timeout = ctx.timeoutMs();
       const hold = Math.max(1, req.minTokensPerMessage);
       const withLogprobs = v.sampling.logprobs;
+      const { maxTokens, temperature, topP, topK } = v.sampling;
+      recordGenerationRequest({ model: req.model || v.model.id, requestId: id, maxTokens, temperature, topP, topK, promptTokens: v.promptIds.length }, { [ATTR.worker]: workerId });
       let tokenIds: number[] = [];
       let logprobs: number[] = [];
       const batches = mapErrors(() =>
@@ -79,6 +82,10 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
             if (withLogprobs) logprobs.push(e.logprob);
             continue;
           }
+          recordGenerationResult(
+            { responseModel: v.model.id, finishReason: e.reason, completionTokens: e.completionTokens, timeToFirstTokenMs: e.timings.timeToFirstTokenMs },
+            { [ATTR.queueWaitMs]: e.timings.queueMs, [ATTR.batchSize]: e.batchSize },
+          );
           yield {
             model: v.model.id,
             workerId,
