@@ -12,7 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { startMesh, type Mesh } from './gateway-mesh';
+import { benchMesh, type Mesh } from './gateway-mesh';
 import { Clients, PATHS, SETUP, type PathName, type Timing } from './gateway-paths';
 import { report, type CacheResult, type CancelResult, type PathResult } from './gateway-report';
 import { ROOT } from './router-setup';
@@ -85,12 +85,12 @@ async function main(): Promise<void> {
     mesh = undefined;
   };
   try {
-    mesh = await startMesh();
+    mesh = await benchMesh();
     clients = new Clients(mesh);
     const paths = await addedLatency(clients);
     const cache = await cacheHits(clients);
     await stop();
-    mesh = await startMesh(SETUP.cancelStepDelayMs);
+    mesh = await benchMesh(SETUP.cancelStepDelayMs);
     clients = new Clients(mesh);
     const cancel = await cancellations(clients);
     await stop();

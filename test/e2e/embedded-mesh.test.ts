@@ -45,12 +45,17 @@ describe('the embedded mesh (npm start)', () => {
       return { root, worker, routerClient, routerServer, gatewayClient, top: parentOf(gatewayClient) };
     };
     const spans = await otlp.waitFor((all) => chain(all).top !== undefined, 15_000).catch(() => otlp.spans());
-    const { root, routerClient, routerServer, gatewayClient, top } = chain(spans);
+    const { root, worker, routerClient, routerServer, gatewayClient, top } = chain(spans);
     expect(root).toBeDefined();
     expect([routerClient?.serviceName, routerClient?.kind]).toEqual(['router', 'client']);
     expect([routerServer?.serviceName, routerServer?.kind]).toEqual(['router', 'server']);
     expect([gatewayClient?.serviceName, gatewayClient?.kind]).toEqual(['gateway', 'client']);
     expect(top?.spanId).toBe(root?.spanId);
     expect(routerServer?.attributes).toMatchObject({ 'tokenmesh.worker_id': expect.any(String), 'rpc.system': 'grpc' });
+    // Domain attributes (gen_ai.* conventions and ours) at the edge and at the worker.
+    const generation = { 'gen_ai.request.model': 'tinygpt', 'gen_ai.request.max_tokens': 4, 'gen_ai.request.temperature': 0, 'gen_ai.usage.input_tokens': expect.any(Number), 'gen_ai.usage.output_tokens': 4, 'gen_ai.response.finish_reasons': ['length'] };
+    expect(root?.attributes).toMatchObject({ ...generation, 'gen_ai.operation.name': 'text_completion', 'tokenmesh.cache.outcome': 'miss', 'tokenmesh.request_id': expect.any(String) });
+    expect(worker?.attributes).toMatchObject({ ...generation, 'tokenmesh.worker_id': expect.any(String), 'tokenmesh.batch.size': expect.any(Number), 'tokenmesh.queue.wait_ms': expect.any(Number) });
+    expect(worker?.attributes['tokenmesh.batch.size']).toBeGreaterThanOrEqual(1);
   });
 });

@@ -10,10 +10,8 @@ import {
   grpcJsChannel,
   grpcJsServerStream,
   grpcJsUnary,
-  startGateway,
+  startMeshProcesses,
   startOtlpReceiver,
-  startServiceProcess,
-  startUpstreams,
   type OtlpReceiver,
   type ServiceProcess,
 } from '@tokenmesh/testing';
@@ -21,15 +19,14 @@ import {
 const MODEL = resolve(__dirname, '../../models/tinygpt');
 
 /**
- * All five services as separate processes on free ports, exporting traces to a receiver; with a
- * NATS URL, gateway and feedback exchange completion events over JetStream.
+ * All five services as separate processes on free ports (the gateway ready once the router's pool
+ * serves the model), exporting traces to a receiver; with a NATS URL, gateway and feedback
+ * exchange completion events over JetStream. The gateway first, feedback last.
  */
-async function startMesh(otlp: OtlpReceiver, natsUrl?: string): Promise<ServiceProcess[]> {
-  const common = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50', ...(natsUrl ? { NATS_URL: natsUrl } : {}) };
-  const [up, feedback] = await Promise.all([startUpstreams({ model: MODEL, env: common }), startServiceProcess('feedback', { ...common, FEEDBACK_PORT: '0', FEEDBACK_HTTP_PORT: '0' })]);
-  // Ready once the router's pool serves the model.
-  const gateway = await startGateway(up, MODEL, { ...common, GATEWAY_FEEDBACK_URL: feedback.url });
-  return [gateway, up.router, up.tokenizer, up.worker, feedback];
+async function meshProcesses(otlp: OtlpReceiver, natsUrl?: string): Promise<ServiceProcess[]> {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '50', ...(natsUrl ? { NATS_URL: natsUrl } : {}) };
+  const mesh = await startMeshProcesses({ model: MODEL, env });
+  return [mesh.gateway, mesh.router, mesh.tokenizer, mesh.worker, mesh.feedback!];
 }
 
 describe('the mesh: five services in five processes', () => {
@@ -41,7 +38,7 @@ describe('the mesh: five services in five processes', () => {
 
   beforeAll(async () => {
     [otlp, nats] = await Promise.all([startOtlpReceiver(), startNats({ jetstream: true })]);
-    procs = await startMesh(otlp, nats.url);
+    procs = await meshProcesses(otlp, nats.url);
     gateway = procs[0]!;
     channel = grpcJsChannel(gateway.url);
   }, 120_000);
@@ -150,7 +147,7 @@ describe('the mesh: five services in five processes', () => {
 describe('events over NATS JetStream', () => {
   it('a completion reaches the feedback report, and its processing continues the request trace', async () => {
     const [otlp, nats] = await Promise.all([startOtlpReceiver(), startNats({ jetstream: true })]);
-    const procs = await startMesh(otlp, nats.url);
+    const procs = await meshProcesses(otlp, nats.url);
     const [gateway, , , , feedback] = procs as [ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess];
     const channel = grpcJsChannel(gateway.url);
     const feedbackChannel = grpcJsChannel(feedback.url);
@@ -184,7 +181,7 @@ describe('events over NATS JetStream', () => {
 describe('graceful shutdown', () => {
   it('SIGTERM during a stream lets it finish, then the process exits 0', async () => {
     const otlp = await startOtlpReceiver();
-    const procs = await startMesh(otlp);
+    const procs = await meshProcesses(otlp);
     const gateway = procs[0]!;
     const channel = grpcJsChannel(gateway.url);
     try {

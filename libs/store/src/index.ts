@@ -3,3 +3,4 @@ export { MemoryKeyspace } from './memory-keyspace';
 export * from './memory-store';
 export * from './redis-store';
 export * from './store';
+export * from './store-guard';

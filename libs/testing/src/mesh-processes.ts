@@ -1,4 +1,5 @@
 import { basename, join } from 'node:path';
+import { buildMesh, gatewayEnv, type Env, type MeshLauncher, type MeshServiceName } from '@tokenmesh/mesh';
 import { spawnUntil, startServiceProcess, type ServiceProcess } from './service-process';
 import { waitFor } from './wait-for';
 
@@ -21,33 +22,77 @@ export interface UpstreamOptions {
   readonly worker?: Record<string, string>;
 }
 
+/** What `startMeshProcesses` runs: the upstreams', plus the gateway's own environment and whether feedback runs. */
+export interface MeshProcessOptions extends UpstreamOptions {
+  /** Added to the gateway's (e.g. GATEWAY_LOCAL_TOKENIZERS). */
+  readonly gateway?: Record<string, string>;
+  /** Start the feedback service (the gateway publishes completion events to it); default true. */
+  readonly feedback?: boolean;
+}
+
+/** Every service as its own process, wired by `buildMesh`; `worker` is the inference process. */
+export interface MeshProcesses {
+  readonly tokenizer: ServiceProcess;
+  readonly worker: ServiceProcess;
+  readonly router: ServiceProcess;
+  readonly gateway: ServiceProcess;
+  readonly feedback?: ServiceProcess;
+  /** In start order. */
+  readonly all: readonly ServiceProcess[];
+  /** Stops every process (SIGTERM, then SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts each service of a mesh as its own process on free ports, serving `model`. The gateway
+ * resolves once /ready says 200 (the router's pool serves the model).
+ */
+export function processLauncher({ model, worker = {}, gateway = {} }: Omit<MeshProcessOptions, 'env' | 'feedback'>): MeshLauncher<ServiceProcess> {
+  const start = async (name: MeshServiceName, env: Env): Promise<ServiceProcess> => {
+    const e = definedOnly(env);
+    switch (name) {
+      case 'tokenizer':
+        return startServiceProcess('tokenizer', { ...e, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: model });
+      case 'inference':
+        return startServiceProcess('inference', { ...e, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: model, INFERENCE_WORKER_ID: 'w1', ...worker }, 60_000);
+      case 'feedback':
+        return startServiceProcess('feedback', { ...e, FEEDBACK_PORT: '0', FEEDBACK_HTTP_PORT: '0' });
+      case 'router':
+        return startServiceProcess('router', { ...e, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0' });
+      case 'gateway':
+        return readyGateway({ GATEWAY_GRPC_PORT: '0', GATEWAY_HTTP_PORT: '0', GATEWAY_DEFAULT_MODEL: basename(model), ...e, ...gateway });
+    }
+  };
+  return { start, url: (p) => p.url, stop: (p) => p.stop(5000) };
+}
+
+/** Starts a mesh of processes (tokenizer, worker, feedback unless `feedback: false`, router, gateway); on failure, stops what started. */
+export async function startMeshProcesses(opts: MeshProcessOptions): Promise<MeshProcesses> {
+  const mesh = await buildMesh(processLauncher(opts), { env: opts.env, feedback: opts.feedback ?? true, concurrently: true });
+  return {
+    tokenizer: mesh.tokenizer,
+    worker: mesh.inference,
+    router: mesh.router,
+    gateway: mesh.gateway!,
+    ...(mesh.feedback ? { feedback: mesh.feedback } : {}),
+    all: mesh.all,
+    stop: () => mesh.stop(),
+  };
+}
+
 /** Starts the gateway's upstreams on free ports; on failure, stops what started. */
-export async function startUpstreams({ model, env = {}, worker = {} }: UpstreamOptions): Promise<Upstreams> {
-  const started: ServiceProcess[] = [];
-  const add = (p: ServiceProcess) => (started.push(p), p);
-  try {
-    const [tokenizer, inference] = await Promise.all([
-      startServiceProcess('tokenizer', { ...env, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: model }).then(add),
-      startServiceProcess('inference', { ...env, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: model, INFERENCE_WORKER_ID: 'w1', ...worker }, 60_000).then(add),
-    ]);
-    const router = add(await startServiceProcess('router', { ...env, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_WORKERS: inference.url }));
-    return { tokenizer, worker: inference, router, all: started };
-  } catch (err) {
-    await Promise.all(started.map((p) => p.stop(5000)));
-    throw err;
-  }
+export async function startUpstreams(opts: UpstreamOptions): Promise<Upstreams> {
+  const mesh = await buildMesh(processLauncher(opts), { env: opts.env, feedback: false, gateway: false, concurrently: true });
+  return { tokenizer: mesh.tokenizer, worker: mesh.inference, router: mesh.router, all: mesh.all };
 }
 
 /** A gateway process in front of `up` (default model: the upstreams' model), resolved once /ready says 200. */
-export async function startGateway(up: Upstreams, model: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const gateway = await startServiceProcess('gateway', {
-    GATEWAY_GRPC_PORT: '0',
-    GATEWAY_HTTP_PORT: '0',
-    GATEWAY_TOKENIZER_URL: up.tokenizer.url,
-    GATEWAY_ROUTER_URL: up.router.url,
-    GATEWAY_DEFAULT_MODEL: basename(model),
-    ...env,
-  });
+export function startGateway(up: Upstreams, model: string, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  return processLauncher({ model, gateway: env }).start('gateway', gatewayEnv({}, { tokenizer: up.tokenizer.url, router: up.router.url }));
+}
+
+async function readyGateway(env: Record<string, string>): Promise<ServiceProcess> {
+  const gateway = await startServiceProcess('gateway', env);
   try {
     await waitFor(async () => (await fetch(`${gateway.httpUrl}/ready`)).status === 200, { timeoutMs: 30_000, intervalMs: 100 });
   } catch (err) {
@@ -55,6 +100,10 @@ export async function startGateway(up: Upstreams, model: string, env: Record<str
     throw err;
   }
   return gateway;
+}
+
+function definedOnly(env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
 /** The worker's running requests (`tokenmesh_num_requests_running`, summed over models), from its /metrics. */

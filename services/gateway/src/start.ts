@@ -4,6 +4,7 @@ import { createServiceClient, startService, type RunningService, type ServiceRun
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
 import { inferenceService } from './api/grpc/inference-api';
+import { restMetrics } from './api/rest/rest-metrics';
 import { restApi } from './api/rest/rest-api';
 import { startResponseCache } from './cache/start-cache';
 import type { GatewayConfig } from './config';
@@ -14,6 +15,7 @@ import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
 import { completionPublisher } from './pipeline/completion-events';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
+import { routerCatalog } from './pipeline/served-model-catalog';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -55,21 +57,24 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
     opened.push(() => [tokenizer, router, feedback].forEach((c) => c.close()));
     if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
+    // One list of what the router serves: readiness polls it, the cache and the model lists read it.
+    const catalog = routerCatalog(router.client);
     const upstreams = {
       tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
       localDecoder: local ? localDecoders(local) : undefined,
       router: router.client,
+      catalog,
       defaultModel: config.defaultModel,
       completions: completionPublisher(bus, rt.tracer, rt.logger),
       limiter: limits.limiter,
-      cache: startResponseCache(config, rt, store, router.client),
+      cache: startResponseCache(config, rt, store, router.client, catalog),
     };
     const service = await startService(
       {
         name: 'gateway',
         listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
         routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
-        http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth, requestTimeoutMs: config.requestTimeoutMs }),
+        http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth, requestTimeoutMs: config.requestTimeoutMs, observe: restMetrics(rt.metrics) }),
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),
         serving: false,
@@ -78,7 +83,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       // Authentication innermost: refused calls are still traced and counted.
       { ...rt, serverInterceptors: [...rt.serverInterceptors, authInterceptor(auth)] },
     );
-    opened.push(watchReadiness(router.client, service.server.health));
+    opened.push(watchReadiness(catalog, service.server.health));
     return service;
   } catch (err) {
     await closeOpened();

@@ -1,25 +1,38 @@
 import { resolve } from 'node:path';
-import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
+import type { ServiceImpl } from '@connectrpc/connect';
 import { generationService, ModelRepo, parseModelEntry } from '@tokenmesh/inference';
+import { buildMesh } from '@tokenmesh/mesh';
 import { GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { routerService, TrafficRouter, WorkerPool } from '@tokenmesh/router';
+import { createRuntime, createServiceClient, enableInProcessCalls, startService, type ServiceRuntime } from '@tokenmesh/server';
+import { inProcessLauncher } from '@tokenmesh/supervisor';
+import { waitFor } from '@tokenmesh/testing';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
-import { tokenizerService } from '@tokenmesh/tokenizer-service';
 import type { Upstreams } from '../src/pipeline/generate-text';
 import { localDecoders } from '../src/pipeline/local-tokenizer';
 
 export const TINYLLAMA = resolve(__dirname, '../../../models/tinyllama');
 
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
+
+/** A service's runtime without log output: these meshes start and stop in every test file. */
+const quietRuntime = (service: string): ServiceRuntime => ({ ...createRuntime(service), logger: quiet });
+
+/** Every listener on a free loopback port. */
+const PORTS = { TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0' };
+
 /**
- * Real tokenizer, router and inference handlers (onnxruntime in a worker thread) joined by
- * Connect's in-memory transport: the gateway's upstreams without the network. `workerCalls`
- * counts Generate calls that reached the worker. `holdMs` is the worker's stream hold;
- * `localDecoding` detokenizes in the gateway as GATEWAY_LOCAL_TOKENIZERS does.
+ * The gateway's upstreams as `npm start` runs them, in this process: the real tokenizer and
+ * router services and an inference worker (onnxruntime in a worker thread) wired by `buildMesh`,
+ * calling each other in process (no network). The worker is this fixture's own, over the real
+ * handlers: `workerCalls` counts the Generate calls that reached it, `holdMs` is its stream hold.
+ * `localDecoding` detokenizes in the gateway as GATEWAY_LOCAL_TOKENIZERS does. Resolves once the
+ * router lists what the worker serves.
  */
 export async function inMemoryMesh(
   modelDir = TINYLLAMA,
   opts: { readonly holdMs?: () => number; readonly localDecoding?: boolean } = {},
 ): Promise<{ upstreams: Upstreams; repo: ModelRepo; workerCalls: () => number; close: () => Promise<void> }> {
+  enableInProcessCalls();
   const repo = await ModelRepo.load([parseModelEntry(modelDir)], { intraOpThreads: 1, executionProviders: ['cpu'] });
   const worker = generationService(repo, 'w1', { holdMs: opts.holdMs });
   let calls = 0;
@@ -30,23 +43,43 @@ export async function inMemoryMesh(
       return worker.generate(req, ctx);
     },
   };
-  const workerClient = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, counted)));
-  const tokenizers = await TokenizerRepo.load([modelDir]);
-  const pool = new WorkerPool({ connect: () => ({ client: workerClient, close: () => undefined }) });
-  // Static, so it never goes stale for want of heartbeats; its models are known up front.
-  const w1 = pool.addStatic('w1');
-  w1.announcement = { ...w1.announcement, models: repo.models.map((m) => m.id) };
-  for (const m of repo.models) w1.contextLengths.set(m.id, m.spec.contextLength);
-  const router = new TrafficRouter({ pool, defaultStrategy: 'p2c', plan: () => undefined });
+  const startWorker = () =>
+    startService(
+      { name: 'inference', listen: { host: '127.0.0.1', port: 0, httpPort: 0 }, routes: (r) => r.service(GenerationService, counted), release: () => repo.close() },
+      quietRuntime('inference'),
+    );
+  const mesh = await buildMesh(inProcessLauncher({ runtime: quietRuntime, instead: { inference: startWorker } }), {
+    env: { ...PORTS, TOKENIZER_MODELS: modelDir },
+    feedback: false,
+    gateway: false,
+  });
+  const tokenizer = createServiceClient(TokenizerService, mesh.tokenizer.server.url);
+  const router = createServiceClient(GenerationService, mesh.router.server.url);
+  const close = async () => {
+    tokenizer.close();
+    router.close();
+    await mesh.stop(0);
+  };
+  try {
+    // The router learns what its static worker serves (and each model's context length) by asking it.
+    await waitFor(async () => {
+      const { models } = await router.client.listServedModels({});
+      return repo.models.every((m) => models.some((s) => `${s.name}@${s.version}` === m.id && s.contextLength > 0));
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const tokenizers = opts.localDecoding ? await TokenizerRepo.load([modelDir]) : undefined;
   return {
     repo,
     workerCalls: () => calls,
-    close: () => repo.close(),
+    close,
     upstreams: {
       defaultModel: repo.models[0]!.entry.name,
-      tokenizer: createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, tokenizerService(tokenizers)))),
-      router: createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(pool, router)))),
-      ...(opts.localDecoding ? { localDecoder: localDecoders(tokenizers) } : {}),
+      tokenizer: tokenizer.client,
+      router: router.client,
+      ...(tokenizers ? { localDecoder: localDecoders(tokenizers) } : {}),
     },
   };
 }

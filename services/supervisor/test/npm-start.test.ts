@@ -40,6 +40,14 @@ describe('npm start', () => {
     const body = (await res.json()) as { text: string; usage: { completion_tokens: number } };
     expect(body.text.length).toBeGreaterThan(0);
     expect(body.usage.completion_tokens).toBe(8);
+    // REST requests are counted by route and status (they pass no RPC interceptor).
+    const metrics = await (await fetch(`${mesh.httpUrl}/metrics`)).text();
+    // Label order is prom-client's (the runtime adds service="gateway"): look for each label.
+    const series = (name: string, labels: Record<string, string>) =>
+      metrics.split('\n').find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+    expect(series('tokenmesh_gateway_http_requests_total', { route: '/generate', method: 'POST', status: '200' })).toMatch(/ 1$/);
+    expect(series('tokenmesh_gateway_http_request_duration_seconds_count', { route: '/generate', method: 'POST', status: '200' })).toMatch(/ 1$/);
+    expect(series('tokenmesh_gateway_http_requests_total', { route: '/v1/models', method: 'GET', status: '200' })).toMatch(/ 1$/);
   });
 
   it('drains on SIGTERM: the open stream ends with [DONE] and the process exits 0', async () => {

@@ -3,4 +3,4 @@ export { CACHE_FORMAT, cacheKey, canonicalJson, type ResolvedKey } from './cache
 export { CacheMetrics } from './cache-metrics';
 export { Flight, type FlightSource } from './flight';
 export { StoreResponseCache, type StoreResponseCacheOptions } from './response-cache';
-export { resolveModel, ServedVersions, type ModelResolution, type ServedModelInfo } from './served-versions';
+export { resolveModel, type ModelResolution, type ServedModelInfo } from './served-versions';

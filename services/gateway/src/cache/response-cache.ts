@@ -3,21 +3,22 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FinishReason } from '@tokenmesh/proto';
 import type { Registry } from '@tokenmesh/metrics';
-import type { Store } from '@tokenmesh/store';
+import type { Logger } from '@tokenmesh/logging';
+import { StoreGuard, type Store } from '@tokenmesh/store';
 import type { CacheKeyParts, ResponseCache } from '../edge/edge-policy';
 import type { TextEvent } from '../pipeline/generate-text';
 import { CacheEntries } from './cache-entries';
 import { cacheKey } from './cache-key';
 import { CacheMetrics } from './cache-metrics';
 import { Flight, type FlightSource } from './flight';
-import { resolveModel, ServedVersions, type ServedModelInfo } from './served-versions';
+import { resolveModel, type ServedModelInfo } from './served-versions';
 
 export interface StoreResponseCacheOptions {
   /** Shared by the replicas: Redis in production, in-memory in the embedded default. */
   readonly store: Store;
   /** How long an entry lives. */
   readonly ttlMs: number;
-  /** The router's ListServedModels (models as name and version); asked at most once a second. */
+  /** The models the router serves, at most a second old (the gateway's ServedModelCatalog); asked for every bare model name. */
   readonly servedModels: () => Promise<readonly ServedModelInfo[]>;
   readonly metrics?: Registry;
   /**
@@ -32,6 +33,8 @@ export interface StoreResponseCacheOptions {
   readonly storeTimeoutMs?: number;
   /** Store and router failures: the cache fails open (the request is generated as if uncached). */
   readonly onError?: (err: unknown) => void;
+  /** Told once when the store starts failing and once when it answers again. */
+  readonly logger?: Logger;
 }
 
 /** Finish reasons of complete, successful generations: only those are stored. */
@@ -66,22 +69,30 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 export class StoreResponseCache implements ResponseCache {
   private readonly flights = new Map<string, Flight>();
   private readonly entries: CacheEntries;
-  private readonly versions: ServedVersions;
   private readonly metrics: CacheMetrics | undefined;
   private readonly lockTtlMs: number;
   private readonly pollMs: number;
-  private readonly storeTimeoutMs: number;
+  /** Every store call: it fails open (an error, or no answer within `storeTimeoutMs`, and the caller's fallback is used). */
+  private readonly guard: StoreGuard;
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   private readonly onError: (err: unknown) => void;
+  private readonly servedModels: () => Promise<readonly ServedModelInfo[]>;
 
   constructor(opts: StoreResponseCacheOptions) {
     this.entries = new CacheEntries(opts.store, opts.ttlMs);
-    this.versions = new ServedVersions(opts.servedModels);
     this.metrics = opts.metrics && new CacheMetrics(opts.metrics);
     this.lockTtlMs = opts.lockTtlMs ?? 10_000;
     this.pollMs = opts.pollMs ?? 50;
-    this.storeTimeoutMs = opts.storeTimeoutMs ?? 250;
     this.onError = opts.onError ?? (() => undefined);
+    this.servedModels = opts.servedModels;
+    this.guard = new StoreGuard({
+      name: 'response cache',
+      timeoutMs: opts.storeTimeoutMs ?? 250,
+      failure: 'open',
+      onFailure: (_, err) => this.onError(err),
+      onOutage: (_, err) => opts.logger?.warn('response cache unavailable; requests are generated uncached', { error: err.message }),
+      onRecovery: () => opts.logger?.info('response cache answering again'),
+    });
   }
 
   /** Flights in progress (tests and diagnostics). */
@@ -128,7 +139,7 @@ export class StoreResponseCache implements ResponseCache {
     let served: readonly ServedModelInfo[] = [];
     if (!parts.model.includes('@')) {
       try {
-        served = await this.versions.models();
+        served = await this.servedModels();
       } catch (err) {
         this.onError(err);
         return undefined;
@@ -150,27 +161,6 @@ export class StoreResponseCache implements ResponseCache {
     if (this.flights.get(hash) === flight) this.flights.delete(hash);
   }
 
-  /**
-   * A store call that fails open: an error, or no answer within `storeTimeoutMs` (a hung Redis
-   * must not hang requests), is reported and `fallback` returned.
-   */
-  private async safely<T>(call: () => Promise<T>, fallback: T): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`response cache: the store did not answer within ${this.storeTimeoutMs} ms`)), this.storeTimeoutMs);
-    });
-    try {
-      const pending = call();
-      pending.catch(() => undefined); // a late failure after the timeout is already reported
-      return await Promise.race([pending, timeout]);
-    } catch (err) {
-      this.onError(err);
-      return fallback;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private replay(flight: Flight, events: readonly TextEvent[]): void {
     flight.decided('hit');
     for (const e of events) flight.push(e);
@@ -181,10 +171,10 @@ export class StoreResponseCache implements ResponseCache {
     const { signal } = flight;
     let locked = false;
     try {
-      const stored = await this.safely(() => this.entries.get(hash), null);
+      const stored = await this.guard.call(() => this.entries.get(hash), null);
       if (stored) return this.replay(flight, stored);
       while (this.lockTtlMs > 0 && !signal.aborted) {
-        const won = await this.safely(() => this.entries.lock(hash, this.owner, this.lockTtlMs), undefined);
+        const won = await this.guard.call(() => this.entries.lock(hash, this.owner, this.lockTtlMs), undefined);
         if (won !== false) {
           // Won, or the store failed (then generate without a lock).
           locked = won === true;
@@ -203,13 +193,13 @@ export class StoreResponseCache implements ResponseCache {
     } finally {
       // Abandoned before deciding: nobody waits on `source` any more, but settle it anyway.
       flight.decided('miss');
-      if (locked) await this.safely(() => this.entries.unlock(hash, this.owner), undefined);
+      if (locked) await this.guard.call(() => this.entries.unlock(hash, this.owner), undefined);
       this.forget(hash, flight);
     }
   }
 
   private async generate(hash: string, flight: Flight, generate: (signal: AbortSignal) => AsyncIterable<TextEvent>, locked: boolean): Promise<void> {
-    const renew = locked ? setInterval(() => void this.safely(() => this.entries.extendLock(hash, this.lockTtlMs), false), this.lockTtlMs / 2) : undefined;
+    const renew = locked ? setInterval(() => void this.guard.call(() => this.entries.extendLock(hash, this.lockTtlMs), false), this.lockTtlMs / 2) : undefined;
     try {
       for await (const e of generate(flight.signal)) flight.push(e);
     } finally {
@@ -219,7 +209,7 @@ export class StoreResponseCache implements ResponseCache {
     const last = flight.buffered.at(-1);
     if (last?.type === 'done' && STORABLE.has(last.finishReason)) {
       // Listeners already have the final event; new arrivals still join this flight until stored.
-      await this.safely(() => this.entries.put(hash, flight.buffered), undefined);
+      await this.guard.call(() => this.entries.put(hash, flight.buffered), undefined);
     } else {
       this.forget(hash, flight);
     }
@@ -233,11 +223,11 @@ export class StoreResponseCache implements ResponseCache {
       } catch {
         return null; // aborted
       }
-      const entry = await this.safely(() => this.entries.get(hash), null);
+      const entry = await this.guard.call(() => this.entries.get(hash), null);
       if (entry) return entry;
-      if (!(await this.safely(() => this.entries.locked(hash), false))) {
+      if (!(await this.guard.call(() => this.entries.locked(hash), false))) {
         // It may have stored the entry and unlocked between the two reads.
-        return this.safely(() => this.entries.get(hash), null);
+        return this.guard.call(() => this.entries.get(hash), null);
       }
     }
   }

@@ -1,8 +1,6 @@
-/** What the router's ListServedModels returns, as far as the cache needs it. */
-export interface ServedModelInfo {
-  readonly name: string;
-  readonly version: string;
-}
+import type { ServedModelInfo } from '../pipeline/served-model-catalog';
+
+export type { ServedModelInfo };
 
 /** The key's model part: see {@link resolveModel}. */
 export interface ModelResolution {
@@ -31,31 +29,4 @@ export function resolveModel(requested: string, routingKey: string, served: read
   if (versions.length === 1) return { model: `${requested}@${versions[0]!}`, byRoutingKey: false };
   if (versions.length > 1 && routingKey !== '') return { model: requested, byRoutingKey: true };
   return undefined;
-}
-
-/**
- * The router's served models, fetched at most once per `ttlMs` (default 1 s) however many
- * requests ask: concurrent callers share one call. A failed call is not remembered.
- */
-export class ServedVersions {
-  private cached: { at: number; models: Promise<readonly ServedModelInfo[]> } | undefined;
-
-  constructor(
-    private readonly list: () => Promise<readonly ServedModelInfo[]>,
-    private readonly ttlMs = 1000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** The served models, at most `ttlMs` old. @throws what the router's call threw. */
-  models(): Promise<readonly ServedModelInfo[]> {
-    const t = this.now();
-    if (!this.cached || t - this.cached.at >= this.ttlMs) {
-      const entry = { at: t, models: this.list() };
-      this.cached = entry;
-      entry.models.catch(() => {
-        if (this.cached === entry) this.cached = undefined;
-      });
-    }
-    return this.cached.models;
-  }
 }

@@ -1,18 +1,18 @@
-import type { Client } from '@connectrpc/connect';
-import type { GenerationService } from '@tokenmesh/proto';
 import { ServingStatus, type HealthReporter } from '@tokenmesh/server';
+import type { ServedModelCatalog } from '../pipeline/served-model-catalog';
 
 /**
  * The gateway is ready while the router's pool serves at least one model: polled, so /ready
- * and grpc.health.v1 answer instantly. Returns a stop function.
+ * and grpc.health.v1 answer instantly. The poll feeds the catalog the cache and the model lists
+ * read. Returns a stop function.
  */
-export function watchReadiness(router: Client<typeof GenerationService>, health: HealthReporter, periodMs = 2000): () => void {
+export function watchReadiness(catalog: ServedModelCatalog, health: HealthReporter, periodMs = 2000): () => void {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const poll = async () => {
-    const served = await router
-      .listServedModels({}, { timeoutMs: periodMs })
-      .then((r) => r.models.length > 0)
+    const served = await catalog
+      .refresh()
+      .then((models) => models.length > 0)
       .catch(() => false);
     if (stopped || health.shuttingDown) return;
     health.setAll(served ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);

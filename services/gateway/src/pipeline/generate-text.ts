@@ -13,8 +13,10 @@ import {
 import { apiError, fromUpstream } from '../edge/api-error';
 import type { CompletionSink } from './completion-events';
 import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
+import type { ServedModelCatalog } from './served-model-catalog';
 import { StopMatcher } from './stop-matcher';
 import { checkModelAccess } from '../edge/auth/model-access';
+import { recordCacheOutcome, recordDone, recordRequest } from './generation-attributes';
 
 /** The upstream services the gateway calls. */
 export interface Upstreams {
@@ -22,6 +24,8 @@ export interface Upstreams {
   readonly router: Client<typeof GenerationService>;
   /** Used when a request names no model. */
   readonly defaultModel: string;
+  /** What `router` serves, shared by readiness, the cache and the model lists; default: a catalog of its own over `router`. */
+  readonly catalog?: ServedModelCatalog;
   /** Told about every completion that finished (not about rejected or abandoned requests). */
   readonly completions?: CompletionSink;
   /** Requests and tokens per minute per caller; none = unlimited. */
@@ -106,8 +110,7 @@ function validated(req: TextRequest, promptTokens: number, contextLength: number
     );
   } catch (err) {
     if (!(err instanceof FieldError)) throw err;
-    const detail = err.message.slice(err.field.length + 2);
-    throw apiError(Code.InvalidArgument, err.field, detail, err.field === 'prompt' ? 'prompt' : `sampling.${err.field}`);
+    throw apiError(Code.InvalidArgument, err.field, err.detail, err.field === 'prompt' ? 'prompt' : `sampling.${err.field}`);
   }
 }
 
@@ -128,6 +131,7 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
     .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
     .catch((e: unknown) => Promise.reject(fromUpstream(e)));
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
+  recordRequest({ requestId: req.requestId, model, chat: req.messages.length > 0, sampling, promptTokens: encoded.tokenIds.length });
   const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
   if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
   const generate = (cancel: AbortSignal, whole: boolean) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
@@ -137,13 +141,18 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
     yield* generate(signal, req.stream === false);
     return;
   }
-  yield* up.cache.through(
+  const events = up.cache.through(
     { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
     // A cached generation may be tailed live by streamed requests: its tokens come as they are made.
     (cancel = signal) => generate(cancel, false),
-    (outcome) => req.onCache?.(outcome),
+    (outcome) => (recordCacheOutcome(outcome), req.onCache?.(outcome)),
     signal,
   );
+  // A hit's last event comes from the cache, not from `generated`.
+  for await (const e of events) {
+    if (e.type === 'done') recordDone(e);
+    yield e;
+  }
 }
 
 interface Prepared {
@@ -214,6 +223,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     model: last?.model ?? model,
     variant: last?.variant ?? '',
   };
+  recordDone(done);
   up.completions?.({ requestId: req.requestId, model: done.model, variant: done.variant, finishReason: done.finishReason, usage: done.usage, timings: done.timings });
   yield done;
 }

@@ -4,7 +4,8 @@ import { MemoryStore } from '@tokenmesh/store';
 import { waitFor } from '@tokenmesh/testing';
 import type { CacheKeyParts } from '../../src/edge/edge-policy';
 import type { TextEvent } from '../../src/pipeline/generate-text';
-import { cacheKey, canonicalJson, CacheEntries, resolveModel, ServedVersions, StoreResponseCache, type ServedModelInfo } from '../../src/cache';
+import { cacheKey, canonicalJson, CacheEntries, resolveModel, StoreResponseCache, type ServedModelInfo } from '../../src/cache';
+import { ServedModelCatalog as ServedVersions } from '../../src/pipeline/served-model-catalog';
 
 const done = (finishReason = FinishReason.LENGTH, totalMs = 1e9): TextEvent => ({
   type: 'done',

@@ -5,6 +5,7 @@ import { modelAllowed } from '../../edge/auth/model-access';
 import { callerIn } from '../../edge/auth/request-caller';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from '../../edge/deadline';
 import { generateText, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
+import { byName, routerCatalog } from '../../pipeline/served-model-catalog';
 
 function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext, stream: boolean): TextRequest {
   return {
@@ -27,6 +28,7 @@ function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerCon
  */
 export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutMs?: number } = {}): ServiceImpl<typeof InferenceService> {
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const catalog = up.catalog ?? routerCatalog(up.router);
   // GATEWAY_REQUEST_TIMEOUT_MS under the call's own signal: a shorter caller deadline aborts
   // first (Connect answers it); ours cancels upstream and answers DEADLINE_EXCEEDED.
   const generate = (r: TextRequest, ctx: HandlerContext) => {
@@ -53,18 +55,12 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     },
 
     async listModels(_req, ctx) {
-      const { models } = await up.router.listServedModels({}, { signal: ctx.signal });
+      // Asked now, under the caller's own deadline (no timeout of ours).
+      const models = await catalog.listing({ signal: ctx.signal, timeoutMs: undefined });
       // As GET /v1/models: a key limited to some models sees only those versions.
       const allowed = callerIn(ctx).allowedModels;
-      const byName = new Map<string, { name: string; versions: string[]; contextLength: number; workers: number }>();
-      for (const m of models) {
-        if (allowed && !modelAllowed(allowed, `${m.name}@${m.version}`)) continue;
-        const e = byName.get(m.name) ?? { name: m.name, versions: [], contextLength: m.contextLength, workers: 0 };
-        e.versions.push(m.version);
-        e.workers += m.workers;
-        byName.set(m.name, e);
-      }
-      return { models: [...byName.values()] };
+      const visible = allowed ? models.filter((m) => modelAllowed(allowed, `${m.name}@${m.version}`)) : models;
+      return { models: [...byName(visible)].map(([name, e]) => ({ name, versions: e.versions.map((v) => v.version), contextLength: e.contextLength, workers: e.workers })) };
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { generateText, type Upstreams } from '../../pipeline/generate-text';
-import { fields } from './fields';
+import { bodyFields } from './fields';
 import { readJson } from './http-json';
 import { chatMessages, openAiOptions, renamedParam } from './openai-request';
 import { answerOpenAi } from './openai-response';
@@ -18,9 +18,10 @@ export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, 
   const body = await readJson(req, bodyLimit);
   const messages = chatMessages(body);
   const opts = openAiOptions(body, 'chat');
-  const model = fields.string(body, 'model') ?? '';
+  const f = bodyFields(body);
+  const model = f.string('model') ?? '';
   // max_completion_tokens replaced max_tokens in OpenAI's chat API; the newer name wins (as vLLM).
-  const completionTokens = fields.integer(body, 'max_completion_tokens');
+  const completionTokens = f.integer('max_completion_tokens');
   const sampling = samplingFromBody(body);
   const events = generateText(
     {

@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code } from '@connectrpc/connect';
 import { apiError } from '../../edge/api-error';
 import { generateText, type Upstreams } from '../../pipeline/generate-text';
-import { fields } from './fields';
+import { bodyFields } from './fields';
 import { readJson } from './http-json';
 import { openAiOptions } from './openai-request';
 import { answerOpenAi } from './openai-response';
@@ -19,9 +19,10 @@ export async function completionsRoute(req: HttpRequest, res: HttpResponse, { re
   const body = await readJson(req, bodyLimit);
   if (Array.isArray(body['prompt'])) throw apiError(Code.InvalidArgument, 'prompt', 'must be a string (batched prompts and token arrays are not supported)');
   const opts = openAiOptions(body, 'completion');
-  const model = fields.string(body, 'model') ?? '';
+  const f = bodyFields(body);
+  const model = f.string('model') ?? '';
   const events = generateText(
-    { requestId, stream: opts.stream, model, prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, ...edgeHooks(req, res) },
+    { requestId, stream: opts.stream, model, prompt: f.string('prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, ...edgeHooks(req, res) },
     up,
     signal,
   );

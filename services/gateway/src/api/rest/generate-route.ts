@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { generateText, type Upstreams } from '../../pipeline/generate-text';
-import { fields } from './fields';
+import { bodyFields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { readJson, sendJson } from './http-json';
 import { openAiUsage } from './openai-response';
@@ -14,9 +14,10 @@ import { edgeHooks } from './edge-hooks';
  */
 export async function generateRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
+  const f = bodyFields(body);
   let text = '';
   for await (const e of generateText(
-    { requestId, stream: false, model: fields.string(body, 'model') ?? '', prompt: fields.string(body, 'prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: fields.string(body, 'routing_key') ?? '', ...edgeHooks(req, res) },
+    { requestId, stream: false, model: f.string('model') ?? '', prompt: f.string('prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: f.string('routing_key') ?? '', ...edgeHooks(req, res) },
     up,
     signal,
   )) {

@@ -1,8 +1,7 @@
-import type { Client } from '@connectrpc/connect';
-import type { GenerationService } from '@tokenmesh/proto';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { callerOf } from '../../edge/auth/request-caller';
 import { modelAllowed } from '../../edge/auth/model-access';
+import { byName, type ServedModelCatalog } from '../../pipeline/served-model-catalog';
 import { sendJson } from './http-json';
 import type { RequestContext } from './request-context';
 
@@ -11,17 +10,13 @@ import type { RequestContext } from './request-context';
  * (requests naming it go through traffic splits) and one per name@version, with the context
  * length and how many workers serve it right now. A key limited to some models sees only those.
  */
-export async function modelsRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, router: Client<typeof GenerationService>): Promise<void> {
-  const { models } = await router.listServedModels({}, { signal, timeoutMs: 5000 });
-  const byName = new Map<string, { contextLength: number; workers: number }>();
-  const data: Record<string, unknown>[] = [];
-  for (const m of models) {
-    const e = byName.get(m.name) ?? { contextLength: m.contextLength, workers: 0 };
-    e.workers += m.workers;
-    byName.set(m.name, e);
-    data.push(entry(`${m.name}@${m.version}`, m.contextLength, m.workers));
-  }
-  data.unshift(...[...byName].map(([name, e]) => entry(name, e.contextLength, e.workers)));
+export async function modelsRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, catalog: ServedModelCatalog): Promise<void> {
+  // Asked now, not from the catalog's copy: the list is what is being served at this moment.
+  const models = await catalog.listing({ signal, timeoutMs: 5000 });
+  const data = [
+    ...[...byName(models)].map(([name, e]) => entry(name, e.contextLength, e.workers)),
+    ...models.map((m) => entry(`${m.name}@${m.version}`, m.contextLength, m.workers)),
+  ];
   const allowed = callerOf(req).allowedModels;
   sendJson(res, 200, { object: 'list', data: allowed ? data.filter((e) => modelAllowed(allowed, e['id'] as string)) : data });
 }

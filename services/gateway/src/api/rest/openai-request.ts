@@ -1,7 +1,9 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+import { OPENAI_NEUTRAL_SAMPLING } from '@tokenmesh/model';
 import type { ChatMessage } from '@tokenmesh/proto';
 import { apiError, restError } from '../../edge/api-error';
-import { badField, fields } from './fields';
+import type { Field } from '@tokenmesh/config';
+import { bodyFields } from './fields';
 
 type Body = Record<string, unknown>;
 
@@ -18,27 +20,17 @@ function unsupported(field: string, detail: string): never {
   throw apiError(Code.InvalidArgument, field, detail);
 }
 
-/**
- * OpenAI fields this gateway does not implement are accepted only at their neutral value, so a
- * client never silently gets something other than what it asked for. The value test also
- * checks the type: a wrong type is a 400 naming the field like any other.
- */
-const NEUTRAL: Record<'completion' | 'chat', Record<string, (v: unknown) => boolean>> = {
+type Kind = 'completion' | 'chat';
+type Neutral = (v: unknown) => boolean;
+
+/** OpenAI's options besides sampling that this gateway does not implement (sampling's: OPENAI_NEUTRAL_SAMPLING). */
+const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   completion: {
-    logprobs: (v) => v === false,
     echo: (v) => v === false,
     best_of: (v) => v === 1,
     suffix: (v) => v === '',
-    presence_penalty: (v) => v === 0,
-    frequency_penalty: (v) => v === 0,
-    logit_bias: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0,
   },
   chat: {
-    logprobs: (v) => v === false,
-    top_logprobs: (v) => v === 0,
-    presence_penalty: (v) => v === 0,
-    frequency_penalty: (v) => v === 0,
-    logit_bias: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0,
     tools: (v) => Array.isArray(v) && v.length === 0,
     tool_choice: (v) => v === 'none',
     functions: (v) => Array.isArray(v) && v.length === 0,
@@ -47,21 +39,41 @@ const NEUTRAL: Record<'completion' | 'chat', Record<string, (v: unknown) => bool
   },
 };
 
+/** A sampling option's neutral value as a test; the body is parsed JSON, so equal JSON is equal. */
+function samplingNeutral(kind: Kind): Record<string, Neutral> {
+  const rows = Object.entries(OPENAI_NEUTRAL_SAMPLING).filter(([, row]) => (row.only ?? kind) === kind);
+  return Object.fromEntries(
+    rows.map(([name, row]) => {
+      const neutral = JSON.stringify(row.neutral);
+      return [name, (v: unknown) => JSON.stringify(v) === neutral];
+    }),
+  );
+}
+
+/**
+ * OpenAI fields this gateway does not implement are accepted only at their neutral value, so a
+ * client never silently gets something other than what it asked for. The value test also
+ * checks the type: a wrong type is a 400 naming the field like any other.
+ */
+const NEUTRAL: Record<Kind, Record<string, Neutral>> = {
+  completion: { ...samplingNeutral('completion'), ...OTHER_NEUTRAL.completion },
+  chat: { ...samplingNeutral('chat'), ...OTHER_NEUTRAL.chat },
+};
+
 /** Checks `n`, `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */
-export function openAiOptions(body: Body, kind: 'completion' | 'chat'): OpenAiOptions {
-  const n = fields.integer(body, 'n') ?? 1;
+export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
+  const f = bodyFields(body);
+  const n = f.integer('n') ?? 1;
   if (n !== 1) unsupported('n', `only 1 is supported, got ${n}`);
   for (const [name, neutral] of Object.entries(NEUTRAL[kind])) {
     const v = body[name];
     if (v !== undefined && v !== null && !neutral(v)) unsupported(name, `is not supported by this server, got ${JSON.stringify(v)}`);
   }
-  const stream = fields.boolean(body, 'stream') ?? false;
-  const opts = fields.object(body, 'stream_options');
+  const stream = f.boolean('stream') ?? false;
+  const opts = f.object('stream_options');
   if (opts && !stream) unsupported('stream_options', 'is only allowed when stream is true');
-  const include = opts?.['include_usage'];
-  if (include !== undefined && include !== null && typeof include !== 'boolean') badField('stream_options.include_usage', 'true or false', include);
-  const includeUsage = include === true;
-  return { stream, includeUsage, routingKey: fields.string(body, 'user') ?? '' };
+  const includeUsage = opts?.boolean('include_usage') === true;
+  return { stream, includeUsage, routingKey: f.string('user') ?? '' };
 }
 
 /** Roles the chat templates know; OpenAI's newer `developer` role is the system prompt. */
@@ -78,32 +90,29 @@ const ROLES = new Map([
  * text parts (joined, as vLLM does). @throws ConnectError (400) naming e.g. `messages[1].role`.
  */
 export function chatMessages(body: Body): Pick<ChatMessage, 'role' | 'content'>[] {
-  const v = body['messages'];
-  if (v === undefined || v === null) unsupported('messages', 'is required');
-  if (!Array.isArray(v)) badField('messages', 'an array of messages', v);
-  if (v.length === 0) unsupported('messages', 'must contain at least one message');
-  return v.map((m: unknown, i) => {
-    const at = `messages[${i}]`;
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) badField(at, 'an object with role and content', m);
-    const msg = m as Body;
-    const role = msg['role'];
-    if (role === undefined || role === null) unsupported(`${at}.role`, 'is required');
-    if (typeof role !== 'string' || !ROLES.has(role)) badField(`${at}.role`, `one of ${[...ROLES.keys()].join(', ')}`, role);
-    return { role: ROLES.get(role)!, content: content(msg['content'], `${at}.content`) };
+  const f = bodyFields(body);
+  if (!f.has('messages')) unsupported('messages', 'is required');
+  const list = f.list('messages', { want: 'an array of messages' })!;
+  if (list.length === 0) unsupported('messages', 'must contain at least one message');
+  return list.map((m) => {
+    const msg = m.object({ want: 'an object with role and content', required: true })!;
+    const role = msg.field('role');
+    if (role.absent) unsupported(role.path, 'is required');
+    return { role: ROLES.get(role.oneOf([...ROLES.keys()])!)!, content: content(msg.field('content')) };
   });
 }
 
-function content(v: unknown, at: string): string {
-  if (typeof v === 'string') return v;
-  if (v === undefined || v === null) unsupported(at, 'is required');
-  if (!Array.isArray(v)) badField(at, 'a string or an array of text parts', v);
-  return v
-    .map((p: unknown, j) => {
-      const part = p as Body | null;
+function content(field: Field): string {
+  if (typeof field.value === 'string') return field.value;
+  if (field.absent) unsupported(field.path, 'is required');
+  return field
+    .list({ want: 'a string or an array of text parts' })!
+    .map((p) => {
+      const part = p.value as Body | null;
       if (typeof part !== 'object' || part === null || part['type'] !== 'text' || typeof part['text'] !== 'string') {
-        badField(`${at}[${j}]`, 'a text part {"type": "text", "text": "..."} (only text is supported)', p);
+        p.wrong('a text part {"type": "text", "text": "..."} (only text is supported)');
       }
-      return part['text'] as string;
+      return part!['text'] as string;
     })
     .join('\n');
 }

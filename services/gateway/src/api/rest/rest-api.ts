@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import type { Client } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
 import type { Upstreams } from '../../pipeline/generate-text';
+import { routerCatalog } from '../../pipeline/served-model-catalog';
 import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
@@ -12,6 +13,7 @@ import { sendError, sendJson } from './http-json';
 import { requestContext, type RequestContext } from './request-context';
 import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
 import { authenticateRest } from '../../edge/auth/rest-auth';
+import type { RestRequestObserver } from './rest-metrics';
 
 export interface RestDeps {
   readonly upstreams: Upstreams;
@@ -21,6 +23,8 @@ export interface RestDeps {
   readonly auth?: ApiKeyAuth;
   /** GATEWAY_REQUEST_TIMEOUT_MS for every routed request, authentication included (0 = none); default DEFAULT_REQUEST_TIMEOUT_MS. */
   readonly requestTimeoutMs?: number;
+  /** Told of every request, with its route (`unmatched` for a 404), to count it when it ends. */
+  readonly observe?: RestRequestObserver;
 }
 
 type Route = (req: HttpRequest, res: HttpResponse, ctx: RequestContext) => Promise<void>;
@@ -30,13 +34,14 @@ type Route = (req: HttpRequest, res: HttpResponse, ctx: RequestContext) => Promi
  * are answered before it; anything else it does not know is a 404 in OpenAI's error shape.
  */
 export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) => void {
+  const catalog = deps.upstreams.catalog ?? routerCatalog(deps.upstreams.router);
   const routes: Record<string, Record<string, Route>> = {
     '/generate': { POST: (q, s, c) => generateRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/completions': { POST: (q, s, c) => completionsRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/chat/completions': { POST: (q, s, c) => chatCompletionsRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/tokenize': { POST: (q, s, c) => tokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/detokenize': { POST: (q, s, c) => detokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
-    '/v1/models': { GET: (q, s, c) => modelsRoute(q, s, c, deps.upstreams.router) },
+    '/v1/models': { GET: (q, s, c) => modelsRoute(q, s, c, catalog) },
     '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes) },
   };
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
@@ -44,6 +49,7 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const methods = routes[path];
+    deps.observe?.(req, res, methods ? path : 'unmatched');
     if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
     const route = methods[req.method ?? 'GET'];
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });

@@ -1,17 +1,38 @@
+import type { FieldReader } from '@tokenmesh/config';
+import { SAMPLING_FIELDS, type SamplingField } from '@tokenmesh/model';
 import type { TextRequest } from '../../pipeline/generate-text';
-import { fields } from './fields';
+import { bodyFields } from './fields';
 
-/** Sampling fields shared by /generate and the OpenAI endpoints (OpenAI names plus extras). */
+/** A row's value from a body, typed as its kind is (ranges are checked later, against the model's context). */
+function read(f: FieldReader, row: SamplingField): unknown {
+  switch (row.type) {
+    case 'max-tokens':
+    case 'count':
+      return f.integer(row.name);
+    case 'real':
+      return f.number(row.name);
+    case 'seed': {
+      const seed = f.integer(row.name);
+      return seed === undefined ? undefined : BigInt(seed);
+    }
+    case 'token-ids':
+      return f.list(row.name)?.map((id) => id.integer({ required: true }));
+    case 'flag':
+      return f.boolean(row.name);
+    default:
+      return row satisfies never;
+  }
+}
+
+/**
+ * Sampling fields shared by /generate and the OpenAI endpoints: the rows of SAMPLING_FIELDS that
+ * REST bodies carry, under their names (OpenAI's, plus extras such as top_k), and the stop strings.
+ */
 export function samplingFromBody(body: Record<string, unknown>): TextRequest['sampling'] {
-  const seed = fields.integer(body, 'seed');
-  return {
-    maxTokens: fields.integer(body, 'max_tokens'),
-    temperature: fields.number(body, 'temperature'),
-    topK: fields.integer(body, 'top_k'),
-    topP: fields.number(body, 'top_p'),
-    minP: fields.number(body, 'min_p'),
-    repetitionPenalty: fields.number(body, 'repetition_penalty'),
-    seed: seed === undefined ? undefined : BigInt(seed),
-    stop: fields.stringOrList(body, 'stop') ?? [],
-  };
+  const f = bodyFields(body);
+  const sampling: Record<string, unknown> = {};
+  const rows: Readonly<Record<string, SamplingField>> = SAMPLING_FIELDS;
+  for (const [key, row] of Object.entries(rows)) if (row.rest !== false) sampling[key] = read(f, row);
+  // Each value is its row's kind, the type SamplingParams gives the same field.
+  return { ...(sampling as TextRequest['sampling']), stop: f.strings('stop', { orString: true }) ?? [] };
 }

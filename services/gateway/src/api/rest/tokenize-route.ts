@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code } from '@connectrpc/connect';
 import { apiError, fromUpstream } from '../../edge/api-error';
 import type { Upstreams } from '../../pipeline/generate-text';
-import { badField, fields } from './fields';
+import { bodyFields } from './fields';
 import { readJson, sendJson } from './http-json';
 import { chatMessages, renamedParam } from './openai-request';
 import type { RequestContext } from './request-context';
@@ -15,14 +15,15 @@ import type { RequestContext } from './request-context';
  */
 export async function tokenizeRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
-  const hasMessages = body['messages'] !== undefined && body['messages'] !== null;
-  const prompt = fields.string(body, 'prompt');
+  const f = bodyFields(body);
+  const hasMessages = f.has('messages');
+  const prompt = f.string('prompt');
   if ((prompt !== undefined) === hasMessages) throw apiError(Code.InvalidArgument, 'prompt', 'give either prompt or messages, exactly one of them');
   if (prompt === '') throw apiError(Code.InvalidArgument, 'prompt', 'must not be empty');
   const messages = hasMessages ? chatMessages(body) : [];
   const out = await up.tokenizer
     .encode(
-      { model: fields.string(body, 'model') || up.defaultModel, text: prompt ?? '', messages, addGenerationPrompt: fields.boolean(body, 'add_generation_prompt') ?? true },
+      { model: f.string('model') || up.defaultModel, text: prompt ?? '', messages, addGenerationPrompt: f.boolean('add_generation_prompt') ?? true },
       { signal },
     )
     .catch((e: unknown) => Promise.reject(fromUpstream(e)));
@@ -32,14 +33,11 @@ export async function tokenizeRoute(req: HttpRequest, res: HttpResponse, { signa
 /** POST /detokenize — {model?, tokens} → {prompt} (vLLM's shape), through the tokenizer service's Decode. */
 export async function detokenizeRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
   const body = await readJson(req, bodyLimit);
-  const tokens = body['tokens'];
-  if (tokens === undefined || tokens === null) throw apiError(Code.InvalidArgument, 'tokens', 'is required');
-  if (!Array.isArray(tokens)) badField('tokens', 'an array of token ids', tokens);
-  tokens.forEach((t: unknown, i) => {
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 0xffffffff) badField(`tokens[${i}]`, 'a token id (an integer >= 0)', t);
-  });
+  const f = bodyFields(body);
+  if (!f.has('tokens')) throw apiError(Code.InvalidArgument, 'tokens', 'is required');
+  const tokens = f.list('tokens', { want: 'an array of token ids' })!.map((t) => t.integer({ min: 0, max: 0xffffffff, want: 'a token id (an integer >= 0)', required: true })!);
   const out = await up.tokenizer
-    .decode({ model: fields.string(body, 'model') || up.defaultModel, tokenIds: tokens as number[], skipSpecialTokens: false }, { signal })
+    .decode({ model: f.string('model') || up.defaultModel, tokenIds: tokens, skipSpecialTokens: false }, { signal })
     .catch((e: unknown) => Promise.reject(renamedParam(fromUpstream(e), { token_ids: 'tokens' })));
   sendJson(res, 200, { prompt: out.text });
 }

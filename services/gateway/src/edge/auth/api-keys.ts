@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { Problems, readValue } from '@tokenmesh/config';
 import type { Logger } from '@tokenmesh/logging';
+import { Refreshing } from '@tokenmesh/refresh';
 import type { Store } from '@tokenmesh/store';
 import { parse as parseYaml } from 'yaml';
 
@@ -31,53 +33,52 @@ export interface KeySource {
 /** The Redis hash (under the store's `tokenmesh:` prefix) that holds the keys. */
 export const REDIS_KEYS_HASH = 'apikeys';
 
-const FIELDS = new Set(['name', 'sha256', 'models', 'requests_per_minute', 'tokens_per_minute']);
+const FIELDS = ['name', 'sha256', 'models', 'requests_per_minute', 'tokens_per_minute'];
 
 /** SHA-256 of a presented key, as stored. */
 export function sha256Hex(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+const HEX_64 = /^[0-9a-fA-F]{64}$/;
+const LIMIT = { integer: true, min: 1, want: 'a positive integer' } as const;
+
 /**
  * Validates one record; `where` names it in errors (never with its digest). `field` is the Redis
  * hash field, which is the digest when the record omits `sha256`.
- * @throws Error naming the record and the field at fault.
+ * @throws Error naming the record and every field at fault (`<where>: a; b`).
  */
 export function parseKeyRecord(raw: unknown, where: string, field?: string): KeyRecord {
-  const fail = (what: string): never => {
-    throw new Error(`${where}: ${what}`);
-  };
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('must be an object {name, sha256, models?, requests_per_minute?, tokens_per_minute?}');
-  const r = raw as Record<string, unknown>;
-  const unknown = Object.keys(r).filter((k) => !FIELDS.has(k));
-  if (unknown.length > 0) fail(`unknown field(s) ${unknown.join(', ')} (expected name, sha256, models, requests_per_minute, tokens_per_minute)`);
-  const name = r['name'];
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 128) fail('name must be a non-empty string of at most 128 characters');
-  const digest = r['sha256'] ?? field;
-  if (typeof digest !== 'string' || !/^[0-9a-fA-F]{64}$/.test(digest)) fail('sha256 must be the 64 hex digits of the key\'s SHA-256');
-  if (field !== undefined && (digest as string).toLowerCase() !== field.toLowerCase()) fail('sha256 differs from the hash field it is stored under');
-  const models = r['models'];
-  if (models !== undefined && (!Array.isArray(models) || models.length === 0 || !models.every((m) => typeof m === 'string' && m.trim() !== ''))) {
-    fail('models must be a non-empty list of model names (name or name@version)');
-  }
-  const limit = (key: string): number | undefined => {
-    const v = r[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
-    return v as number;
-  };
-  const requestsPerMinute = limit('requests_per_minute');
-  const tokensPerMinute = limit('tokens_per_minute');
+  const problems = new Problems();
+  const fail = () => new Error(`${where}: ${problems.lines().join('; ')}`);
+  const r = readValue(raw, { problems }).object({ message: 'must be an object {name, sha256, models?, requests_per_minute?, tokens_per_minute?}', required: true });
+  if (!r) throw fail();
+  r.unknownKeys(FIELDS, (keys) => `unknown field(s) ${keys.join(', ')} (expected name, sha256, models, requests_per_minute, tokens_per_minute)`);
+  const name = r.string('name', { test: (s) => s.trim() !== '' && s.length <= 128, message: 'must be a non-empty string of at most 128 characters', required: true });
+  // The digest is never shown: it identifies the key.
+  const digest = r.field('sha256', field).string({ test: (s) => HEX_64.test(s), message: "must be the 64 hex digits of the key's SHA-256", required: true });
+  if (digest !== undefined && field !== undefined) r.check(digest.toLowerCase() === field.toLowerCase(), 'sha256', 'differs from the hash field it is stored under');
+  const listed = r.field('models');
+  const modelsWanted = 'must be a non-empty list of model names (name or name@version)';
+  // `models: null` is not "any model": only leaving the field out is.
+  if (listed.value === null) listed.problem(modelsWanted);
+  const models = listed.strings({ nonEmpty: true, test: (m) => m.trim() !== '', message: modelsWanted });
+  const requestsPerMinute = r.number('requests_per_minute', LIMIT);
+  const tokensPerMinute = r.number('tokens_per_minute', LIMIT);
+  r.done(fail);
   return {
-    name: (name as string).trim(),
-    sha256: (digest as string).toLowerCase(),
-    ...(models === undefined ? {} : { models: (models as string[]).map((m) => m.trim()) }),
+    name: name!.trim(),
+    sha256: digest!.toLowerCase(),
+    ...(models === undefined ? {} : { models: models.map((m) => m.trim()) }),
     ...(requestsPerMinute === undefined ? {} : { requestsPerMinute }),
     ...(tokensPerMinute === undefined ? {} : { tokensPerMinute }),
   };
 }
 
-/** Parses a key file's text (YAML, of which JSON is a subset): a non-empty list of records. */
+/**
+ * Parses a key file's text (YAML, of which JSON is a subset): a non-empty list of records.
+ * @throws Error naming every entry at fault, one line each.
+ */
 export function parseKeyFile(text: string, where: string): KeyRecord[] {
   let doc: unknown;
   try {
@@ -86,15 +87,24 @@ export function parseKeyFile(text: string, where: string): KeyRecord[] {
     throw new Error(`${where}: not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`);
   }
   if (!Array.isArray(doc) || doc.length === 0) throw new Error(`${where}: must be a non-empty list of {name, sha256, models?, requests_per_minute?, tokens_per_minute?}`);
-  const records = doc.map((r, i) => parseKeyRecord(r, `${where}: entry ${i}`));
+  const problems: string[] = [];
+  const records: KeyRecord[] = [];
+  doc.forEach((raw: unknown, i) => {
+    try {
+      records[i] = parseKeyRecord(raw, `${where}: entry ${i}`);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  });
   const digests = new Set<string>();
   const names = new Set<string>();
   records.forEach((r, i) => {
-    if (digests.has(r.sha256)) throw new Error(`${where}: entry ${i} (${r.name}) repeats the sha256 of an earlier entry`);
-    if (names.has(r.name)) throw new Error(`${where}: entry ${i} repeats the name ${JSON.stringify(r.name)}`);
+    if (digests.has(r.sha256)) problems.push(`${where}: entry ${i} (${r.name}) repeats the sha256 of an earlier entry`);
+    else if (names.has(r.name)) problems.push(`${where}: entry ${i} repeats the name ${JSON.stringify(r.name)}`);
     digests.add(r.sha256);
     names.add(r.name);
   });
+  if (problems.length > 0) throw new Error(problems.join('\n'));
   return records;
 }
 
@@ -121,10 +131,6 @@ export interface RedisKeySourceOptions {
  * keeps serving the last good copy; with none yet, lookups fail (the gateway answers 503).
  */
 export function redisKeySource(store: Store, opts: RedisKeySourceOptions = {}): KeySource {
-  const refreshMs = opts.refreshMs ?? 5000;
-  let cached: Map<string, KeyRecord> | undefined;
-  let loadedAt = -Infinity;
-  let loading: Promise<Map<string, KeyRecord>> | undefined;
   const load = async (): Promise<Map<string, KeyRecord>> => {
     const hash = await store.hGetAll(REDIS_KEYS_HASH);
     const out = new Map<string, KeyRecord>();
@@ -139,37 +145,19 @@ export function redisKeySource(store: Store, opts: RedisKeySourceOptions = {}): 
     }
     return out;
   };
-  // Once loaded, requests never wait for Redis: a stale copy is answered from while one refresh
-  // runs behind it (a revoked key stops working within about one refresh period).
-  const current = async (): Promise<Map<string, KeyRecord>> => {
-    if (cached) {
-      if (performance.now() - loadedAt >= refreshMs) void refresh();
-      return cached;
-    }
-    return refresh();
-  };
-  const refresh = (): Promise<Map<string, KeyRecord>> => {
-    loading ??= load()
-      .then((m) => {
-        cached = m;
-        loadedAt = performance.now();
-        return m;
-      })
-      .catch((err: unknown) => {
-        if (cached) {
-          opts.logger?.warn('cannot refresh API keys from Redis, using the last copy', { err });
-          // Try again a period later, not on every request while Redis is down.
-          loadedAt = performance.now();
-          return cached;
-        }
-        throw err;
-      })
-      .finally(() => (loading = undefined));
-    return loading;
-  };
+  const keys = new Refreshing({
+    load,
+    maxAgeMs: opts.refreshMs ?? 5000,
+    // Once loaded, requests never wait for Redis: a stale copy is answered from while one refresh
+    // runs behind it (a revoked key stops working within about one refresh period).
+    whenStale: 'serve',
+    // A failed refresh keeps the last copy and is tried again a period later, not on every request.
+    onFailure: 'keep',
+    onKeptError: (err) => opts.logger?.warn('cannot refresh API keys from Redis, using the last copy', { err }),
+  });
   return {
     kind: 'redis',
-    lookup: async (d) => (await current()).get(d),
+    lookup: async (d) => (await keys.get()).get(d),
     close: async () => {
       if (opts.ownsStore) await store.close();
     },

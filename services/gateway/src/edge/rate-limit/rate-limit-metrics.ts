@@ -1,4 +1,5 @@
 import { createCounter, type Counter, type Registry } from '@tokenmesh/metrics';
+import type { StoreFailure } from '@tokenmesh/store';
 import type { LimitKind } from './rate-limit-headers';
 
 /** The limiter's instruments, declared once per registry at start-up. */
@@ -8,8 +9,6 @@ export interface RateLimitMetrics {
   /** Store calls that failed or missed the deadline, by reason; each was decided by GATEWAY_RATE_LIMIT_FAILURE. */
   readonly storeErrors: Counter<'reason'>;
 }
-
-export type StoreFailure = 'timeout' | 'error';
 
 /** `tokenmesh_gateway_rate_limited_total{kind}` and `tokenmesh_gateway_rate_limit_store_errors_total{reason}`. */
 export function rateLimitMetrics(registry: Registry): RateLimitMetrics {

@@ -1,10 +1,10 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
-import type { RateLimitOptions, RateLimitResult, Store } from '@tokenmesh/store';
+import { StoreGuard, type RateLimitOptions, type RateLimitResult, type Store, type StoreFailure } from '@tokenmesh/store';
 import type { Caller, RateLimiter, RateLimitHeaders } from '../edge-policy';
 import { limitHeaders, retryAfterSeconds, type LimitKind } from './rate-limit-headers';
-import { rateLimitMetrics, type RateLimitMetrics, type StoreFailure } from './rate-limit-metrics';
+import { rateLimitMetrics, type RateLimitMetrics } from './rate-limit-metrics';
 
 /** What to do when the store cannot answer in time: allow the request, or refuse it (503). */
 export type RateLimitFailureMode = 'open' | 'closed';
@@ -31,8 +31,6 @@ export interface StoreRateLimiterOptions extends RateLimitSettings {
 
 /** The default decision deadline: the edge's whole budget for asking Redis. */
 export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 50;
-
-const TIMED_OUT = Symbol('timed out');
 
 /** What one store call came to: a decision, or a failure that the failure mode decides. */
 type Outcome = { readonly kind: LimitKind; readonly limit: number; readonly result?: RateLimitResult; readonly failure?: StoreFailure };
@@ -63,11 +61,25 @@ export class StoreRateLimiter implements RateLimiter {
   private readonly charges = new Map<string, { tokens: number; limit: number }>();
   /** The drains in flight (one per key in `charges`), for `settled`. */
   private readonly draining = new Set<Promise<void>>();
-  private failing = false;
+  /** Every store call: the deadline, the error counter, and one log line per outage and one on recovery. */
+  private readonly guard: StoreGuard;
 
   constructor(private readonly opts: StoreRateLimiterOptions) {
     this.metrics = rateLimitMetrics(opts.metrics);
     this.periodMs = opts.periodMs ?? 60_000;
+    this.guard = new StoreGuard({
+      name: 'rate-limit store',
+      timeoutMs: opts.timeoutMs,
+      onFailure: (reason) => this.metrics.storeErrors.inc({ reason }),
+      onOutage: (reason, err) =>
+        opts.logger?.warn('rate-limit store failing; requests are decided by GATEWAY_RATE_LIMIT_FAILURE', {
+          reason,
+          failure_mode: opts.failure,
+          timeout_ms: opts.timeoutMs,
+          error: reason === 'error' ? err.message : undefined,
+        }),
+      onRecovery: () => opts.logger?.info('rate-limit store answering again'),
+    });
   }
 
   async admitRequest(caller: Caller): Promise<RateLimitHeaders | void> {
@@ -139,41 +151,8 @@ export class StoreRateLimiter implements RateLimiter {
   /** One store call under the deadline; a failure comes back as an outcome without a result. */
   private async call(caller: Caller, kind: LimitKind, limit: number, cost: number, force = false): Promise<Outcome> {
     const request: RateLimitOptions = { limit, periodMs: this.periodMs, cost, force };
-    const pending = this.opts.store.rateLimit(this.key(kind, caller), request);
-    // The store call goes on after a timeout; its late answer or error must not go unhandled.
-    pending.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<typeof TIMED_OUT>((r) => (timer = setTimeout(() => r(TIMED_OUT), this.opts.timeoutMs)));
-    try {
-      const result = await Promise.race([pending, deadline]);
-      if (result === TIMED_OUT) return this.failed(kind, limit, 'timeout');
-      this.recovered();
-      return { kind, limit, result };
-    } catch (err) {
-      return this.failed(kind, limit, 'error', err);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private failed(kind: LimitKind, limit: number, reason: StoreFailure, err?: unknown): Outcome {
-    this.metrics.storeErrors.inc({ reason });
-    if (!this.failing) {
-      this.failing = true;
-      this.opts.logger?.warn('rate-limit store failing; requests are decided by GATEWAY_RATE_LIMIT_FAILURE', {
-        reason,
-        failure_mode: this.opts.failure,
-        timeout_ms: this.opts.timeoutMs,
-        error: err instanceof Error ? err.message : undefined,
-      });
-    }
-    return { kind, limit, failure: reason };
-  }
-
-  private recovered(): void {
-    if (!this.failing) return;
-    this.failing = false;
-    this.opts.logger?.info('rate-limit store answering again');
+    const r = await this.guard.attempt(() => this.opts.store.rateLimit(this.key(kind, caller), request));
+    return r.ok ? { kind, limit, result: r.value } : { kind, limit, failure: r.failure };
   }
 
   /**
