@@ -43,7 +43,7 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
         GATEWAY_RATE_LIMIT_TPM: String(TPM),
         GATEWAY_RATE_LIMIT_FAILURE: failure,
         // Six processes share two cores here: a 50 ms deadline (the default, held to in
-        // rate-limit.test.ts) would turn a slow-but-working Redis into fail-open/closed answers
+        // rate-limiter.integration.test.ts) would turn a slow-but-working Redis into fail-open/closed answers
         // and make "exactly N admitted" a matter of load.
         GATEWAY_RATE_LIMIT_TIMEOUT_MS: '1000',
       }).then((p) => (procs.push(p), p));
