@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
+
 import { loadModelConfig, type ModelSpec } from '@tokenmesh/model';
+
 import type { AddSequence, StepResult, WorkerInit, WorkerReply, WorkerRequest } from '../worker/protocol';
 
 export interface RunnerOptions {
@@ -113,9 +115,25 @@ export class ModelRunner {
     if (!this.failure) this.post({ op: 'remove', id });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Asks the worker to stop after its current step and release its session, then terminates the
+   * thread: terminating it mid-run() can abort the process from inside onnxruntime. A worker that
+   * does not answer within `graceMs` (or has failed) is terminated anyway.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    const failed = this.failure !== undefined;
     this.failure ??= new Error(`inference worker for ${this.spec.name} is closed`);
     this.worker.removeAllListeners('exit');
+    if (!failed) {
+      const closed = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        const done = () => (clearTimeout(timer), resolve());
+        this.worker.on('message', (r: WorkerReply) => (r.kind === 'closed' || r.kind === 'error') && done());
+        this.worker.once('exit', done);
+      });
+      this.worker.postMessage([{ op: 'close' } satisfies WorkerRequest]);
+      await closed;
+    }
     await this.worker.terminate();
   }
 }

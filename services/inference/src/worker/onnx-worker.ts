@@ -10,6 +10,7 @@
  * Loaded by path (engine/model-runner.ts resolves `../worker/onnx-worker`): keep it here, or move both.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+
 import { Batcher } from './batcher';
 import { loadModel } from './load-model';
 import type { WorkerInit, WorkerReply } from './protocol';
@@ -21,7 +22,7 @@ const init = workerData as WorkerInit;
 
 async function main(): Promise<void> {
   const { lm, provider } = await loadModel(init);
-  port.on('message', stepLoop(new Batcher(lm), init.stepDelayMs, reply));
+  port.on('message', stepLoop(new Batcher(lm), init.stepDelayMs, reply, () => lm.release()));
   reply({ kind: 'ready', executionProvider: provider });
 }
 

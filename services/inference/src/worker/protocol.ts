@@ -22,7 +22,11 @@ export interface AddSequence {
  * sequences, so it never waits for the serving thread's event loop between steps; joins and
  * leaves arrive as messages and apply from the next step on.
  */
-export type WorkerRequest = { readonly op: 'add'; readonly seq: AddSequence } | { readonly op: 'remove'; readonly id: string };
+export type WorkerRequest =
+  | { readonly op: 'add'; readonly seq: AddSequence }
+  | { readonly op: 'remove'; readonly id: string }
+  /** Stop after the step in progress, release the session, reply `closed`. */
+  | { readonly op: 'close' };
 
 /** Why the worker itself ended a sequence (cancellation is the main thread's). */
 export type WorkerFinish = 'eos' | 'stop' | 'length';
@@ -68,4 +72,6 @@ export type WorkerReply =
   /** A step failed: these sequences have left the worker. */
   | { readonly kind: 'failed'; readonly ids: readonly string[]; readonly message: string }
   /** Loading failed, or the worker cannot go on. */
-  | { readonly kind: 'error'; readonly message: string };
+  | { readonly kind: 'error'; readonly message: string }
+  /** The session is released: the thread may be terminated without onnxruntime running in it. */
+  | { readonly kind: 'closed' };

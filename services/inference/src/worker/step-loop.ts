@@ -11,15 +11,24 @@ const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
  * so it never waits for the serving thread between steps. Requests apply between steps only, in
  * the order they were sent. A failed step fails (and removes) every sequence of that step.
  */
-export function stepLoop(batcher: Batcher, stepDelayMs: number, reply: (r: WorkerReply) => void): (batch: WorkerRequest[]) => void {
+export function stepLoop(
+  batcher: Batcher,
+  stepDelayMs: number,
+  reply: (r: WorkerReply) => void,
+  release: () => Promise<void> = async () => {},
+): (batch: WorkerRequest[]) => void {
   let inbox: WorkerRequest[] = [];
   let looping = false;
+  let closing = false;
   const apply = () => {
     for (const r of inbox) {
-      if (r.op === 'add') batcher.add(r.seq);
+      if (r.op === 'close') closing = true;
+      else if (closing) continue;
+      else if (r.op === 'add') batcher.add(r.seq);
       else batcher.remove(r.id);
     }
     inbox = [];
+    if (closing) for (const id of batcher.ids()) batcher.remove(id);
   };
   const loop = async () => {
     try {
@@ -38,10 +47,13 @@ export function stepLoop(batcher: Batcher, stepDelayMs: number, reply: (r: Worke
     } finally {
       looping = false;
     }
+    // Terminating a thread while onnxruntime runs in it can abort the whole process: the serving
+    // thread waits for this reply (or a timeout) before it terminates the worker.
+    if (closing) await release().then(() => reply({ kind: 'closed' }), (err: unknown) => reply({ kind: 'error', message: (err as Error).message }));
   };
   return (batch) => {
     inbox.push(...batch);
-    if (looping) return;
+    if (looping || closing) return;
     looping = true;
     // Not at once: messages posted together (several arrivals) are delivered first, and share one prefill.
     setImmediate(() => void loop());
