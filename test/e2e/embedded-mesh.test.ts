@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { FinishReason, InferenceService } from '@tokenmesh/proto';
-import { grpcJsChannel, grpcJsServerStream, grpcJsUnary, startOtlpReceiver, startSupervisor, type OtlpReceiver, type ReceivedSpan, type SupervisorProcess } from '@tokenmesh/testing';
+import { grpcJsChannel, grpcJsServerStream, grpcJsUnary, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver, startSupervisor, type SupervisorProcess } from '@tokenmesh/testing';
 
 /**
  * `npm start`'s topology: the five services in one process, calling each other in process. The
@@ -55,7 +55,7 @@ describe('the embedded mesh (npm start)', () => {
     // Domain attributes (gen_ai.* conventions and ours) at the edge and at the worker.
     const generation = { 'gen_ai.request.model': 'tinygpt', 'gen_ai.request.max_tokens': 4, 'gen_ai.request.temperature': 0, 'gen_ai.usage.input_tokens': expect.any(Number), 'gen_ai.usage.output_tokens': 4, 'gen_ai.response.finish_reasons': ['length'] };
     expect(root?.attributes).toMatchObject({ ...generation, 'gen_ai.operation.name': 'text_completion', 'tokenmesh.cache.outcome': 'miss', 'tokenmesh.request_id': expect.any(String) });
-    expect(worker?.attributes).toMatchObject({ ...generation, 'tokenmesh.worker_id': expect.any(String), 'tokenmesh.batch.size': expect.any(Number), 'tokenmesh.queue.wait_ms': expect.any(Number) });
+    expect(worker?.attributes).toMatchObject({ ...generation, 'tokenmesh.worker_id': expect.any(String), 'tokenmesh.batch.size': expect.any(Number), 'tokenmesh.queue.wait_ms': expect.any(Number), 'tokenmesh.priority': 0 });
     expect(worker?.attributes['tokenmesh.batch.size']).toBeGreaterThanOrEqual(1);
   });
 });

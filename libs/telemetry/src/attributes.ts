@@ -20,8 +20,6 @@ export const ATTR = {
   priority: 'tokenmesh.priority',
   /** `fingerprint()` of the routing key (it may be a session id). */
   routingKey: 'tokenmesh.routing_key.fingerprint',
-  /** `fingerprint()` of the caller's API key, never the key. */
-  apiKey: 'tokenmesh.api_key.fingerprint',
   /** Response cache: hit (also a shared concurrent generation) or miss. */
   cacheOutcome: 'tokenmesh.cache.outcome',
   queueWaitMs: 'tokenmesh.queue.wait_ms',
@@ -52,7 +50,6 @@ export const ATTR = {
   messagingDestination: 'messaging.destination.name',
   messagingOperationType: 'messaging.operation.type',
   messagingOperationName: 'messaging.operation.name',
-  messageId: 'messaging.message.id',
 
   errorType: 'error.type',
 } as const;

@@ -1,6 +1,7 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Context, context, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+
 import { ATTR } from './attributes';
-import { extractContext, injectContext, type HeaderSource } from './message-context';
+import { extractContext, type HeaderSource, injectContext } from './message-context';
 import { SCOPE } from './service-tracers';
 
 export interface MessageSpanOptions {
@@ -35,6 +36,7 @@ async function runInSpan<T>(span: Span, ctx: Context, fn: () => T | Promise<T>):
     return await context.with(ctx, fn);
   } catch (e) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.message : String(e) });
+    span.setAttribute(ATTR.errorType, e instanceof Error ? e.name : typeof e);
     throw e;
   } finally {
     span.end();

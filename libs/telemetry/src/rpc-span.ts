@@ -1,13 +1,14 @@
 import { Code, ConnectError, type StreamRequest, type UnaryRequest } from '@connectrpc/connect';
 import {
-  context,
-  SpanStatusCode,
   type Attributes,
   type Context,
+  context,
   type Span,
+  SpanStatusCode,
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
+
 import { ATTR } from './attributes';
 
 type RpcRequest = UnaryRequest | StreamRequest;
@@ -73,6 +74,8 @@ export function spanEnder(span: Span, side: 'client' | 'server', signal: AbortSi
       const err = error === ABANDONED ? new ConnectError('stream abandoned by its reader', Code.Canceled) : toConnectError(error);
       span.setAttribute(ATTR.rpcGrpcStatusCode, err.code);
       span.setAttribute(ATTR.rpcConnectErrorCode, codeName(err.code));
+      // The conventions' low-cardinality failure class, the same word on every hop.
+      span.setAttribute(ATTR.errorType, codeName(err.code));
       // A reader that stops early chose to; that is not a failure of the call.
       if (error !== ABANDONED && (side === 'client' || SERVER_ERRORS.has(err.code))) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: err.rawMessage });

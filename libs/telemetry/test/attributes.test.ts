@@ -1,4 +1,5 @@
 import * as semconv from '@opentelemetry/semantic-conventions/incubating';
+
 import { ATTR, fingerprint } from '../src';
 
 describe('attribute registry', () => {
@@ -22,7 +23,6 @@ describe('attribute registry', () => {
     expect(ATTR.messagingDestination).toBe(semconv.ATTR_MESSAGING_DESTINATION_NAME);
     expect(ATTR.messagingOperationType).toBe(semconv.ATTR_MESSAGING_OPERATION_TYPE);
     expect(ATTR.messagingOperationName).toBe(semconv.ATTR_MESSAGING_OPERATION_NAME);
-    expect(ATTR.messageId).toBe(semconv.ATTR_MESSAGING_MESSAGE_ID);
     expect(ATTR.errorType).toBe(semconv.ATTR_ERROR_TYPE);
   });
 

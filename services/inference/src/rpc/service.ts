@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { FinishReason, GenerationService, type GenerateResponseSchema } from '@tokenmesh/proto';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import { FinishReason, type GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
+import { ATTR, recordGenerationRequest, recordGenerationResult } from '@tokenmesh/telemetry';
+
 import type { FinishReason as EngineFinish } from '../engine/engine';
 import { QueueDeadlineError, RequestTooLargeError } from '../engine/engine-limits';
-import type { ModelRepo } from '../models/model-repo';
 import { QueueFullError } from '../engine/request-queue';
-import { ATTR, recordGenerationRequest, recordGenerationResult } from '@tokenmesh/telemetry';
+import type { ModelRepo } from '../models/model-repo';
 import { validateGenerate } from './validation';
 
 /** Engine errors as the codes callers act on: retry later, fix the request, or give up. */
@@ -59,7 +61,10 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
       const hold = Math.max(1, req.minTokensPerMessage);
       const withLogprobs = v.sampling.logprobs;
       const { maxTokens, temperature, topP, topK } = v.sampling;
-      recordGenerationRequest({ model: req.model || v.model.id, requestId: id, maxTokens, temperature, topP, topK, promptTokens: v.promptIds.length }, { [ATTR.worker]: workerId });
+      recordGenerationRequest(
+        { model: req.model || v.model.id, requestId: id, maxTokens, temperature, topP, topK, promptTokens: v.promptIds.length },
+        { [ATTR.worker]: workerId, [ATTR.priority]: req.priority },
+      );
       let tokenIds: number[] = [];
       let logprobs: number[] = [];
       const batches = mapErrors(() =>

@@ -3,22 +3,20 @@
 /* eslint-disable */
 
 // NATS message payloads. Heartbeats go over core NATS (tokenmesh.workers.heartbeat.<worker-id>);
-// completions and feedback over JetStream (stream TOKENMESH_EVENTS, subjects tokenmesh.events.>),
-// jobs over TOKENMESH_JOBS. Trace context travels in message headers, not here.
+// completions and feedback over JetStream (stream TOKENMESH_EVENTS, subjects tokenmesh.events.>).
+// Trace context travels in message headers, not here.
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FinishReason, Timings, Usage } from "../../common/v1/common_pb";
 import { file_tokenmesh_common_v1_common } from "../../common/v1/common_pb";
-import type { PredictRequest } from "../../inference/v1/inference_pb";
-import { file_tokenmesh_inference_v1_inference } from "../../inference/v1/inference_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tokenmesh/events/v1/events.proto.
  */
 export const file_tokenmesh_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiB0b2tlbm1lc2gvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITdG9rZW5tZXNoLmV2ZW50cy52MSLMAQoPV29ya2VySGVhcnRiZWF0EhEKCXdvcmtlcl9pZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg4KBm1vZGVscxgDIAMoCRIYChBydW5uaW5nX3JlcXVlc3RzGAQgASgNEhgKEHdhaXRpbmdfcmVxdWVzdHMYBSABKA0SFgoOa3ZfYnVkZ2V0X3VzZWQYBiABKAESDgoGd2VpZ2h0GAcgASgNEhAKCGRyYWluaW5nGAggASgIEhcKD3NlbnRfYXRfdW5peF9tcxgJIAEoAyKfAgoPQ29tcGxldGlvbkV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSDwoHdmFyaWFudBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSKQoFdXNhZ2UYBSABKAsyGi50b2tlbm1lc2guY29tbW9uLnYxLlVzYWdlEi0KB3RpbWluZ3MYBiABKAsyHC50b2tlbm1lc2guY29tbW9uLnYxLlRpbWluZ3MSOAoNZmluaXNoX3JlYXNvbhgHIAEoDjIhLnRva2VubWVzaC5jb21tb24udjEuRmluaXNoUmVhc29uEhQKDGFwaV9rZXlfbmFtZRgIIAEoCRIbChNmaW5pc2hlZF9hdF91bml4X21zGAkgASgDIvQBCg1GZWVkYmFja0V2ZW50EhMKC2ZlZWRiYWNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSDwoHdmFyaWFudBgEIAEoCRIOCgZyYXRpbmcYBSABKAISPgoGbGFiZWxzGAYgAygLMi4udG9rZW5tZXNoLmV2ZW50cy52MS5GZWVkYmFja0V2ZW50LkxhYmVsc0VudHJ5EhsKE3JlY2VpdmVkX2F0X3VuaXhfbXMYByABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJsCgNKb2ISDgoGam9iX2lkGAEgASgJEjcKB3JlcXVlc3QYAiABKAsyJi50b2tlbm1lc2guaW5mZXJlbmNlLnYxLlByZWRpY3RSZXF1ZXN0EhwKFHN1Ym1pdHRlZF9hdF91bml4X21zGAMgASgDYgZwcm90bzM", [file_tokenmesh_common_v1_common, file_tokenmesh_inference_v1_inference]);
+  fileDesc("CiB0b2tlbm1lc2gvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITdG9rZW5tZXNoLmV2ZW50cy52MSLMAQoPV29ya2VySGVhcnRiZWF0EhEKCXdvcmtlcl9pZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg4KBm1vZGVscxgDIAMoCRIYChBydW5uaW5nX3JlcXVlc3RzGAQgASgNEhgKEHdhaXRpbmdfcmVxdWVzdHMYBSABKA0SFgoOa3ZfYnVkZ2V0X3VzZWQYBiABKAESDgoGd2VpZ2h0GAcgASgNEhAKCGRyYWluaW5nGAggASgIEhcKD3NlbnRfYXRfdW5peF9tcxgJIAEoAyKfAgoPQ29tcGxldGlvbkV2ZW50EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSDwoHdmFyaWFudBgDIAEoCRIRCgl3b3JrZXJfaWQYBCABKAkSKQoFdXNhZ2UYBSABKAsyGi50b2tlbm1lc2guY29tbW9uLnYxLlVzYWdlEi0KB3RpbWluZ3MYBiABKAsyHC50b2tlbm1lc2guY29tbW9uLnYxLlRpbWluZ3MSOAoNZmluaXNoX3JlYXNvbhgHIAEoDjIhLnRva2VubWVzaC5jb21tb24udjEuRmluaXNoUmVhc29uEhQKDGFwaV9rZXlfbmFtZRgIIAEoCRIbChNmaW5pc2hlZF9hdF91bml4X21zGAkgASgDIvQBCg1GZWVkYmFja0V2ZW50EhMKC2ZlZWRiYWNrX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDQoFbW9kZWwYAyABKAkSDwoHdmFyaWFudBgEIAEoCRIOCgZyYXRpbmcYBSABKAISPgoGbGFiZWxzGAYgAygLMi4udG9rZW5tZXNoLmV2ZW50cy52MS5GZWVkYmFja0V2ZW50LkxhYmVsc0VudHJ5EhsKE3JlY2VpdmVkX2F0X3VuaXhfbXMYByABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AWIGcHJvdG8z", [file_tokenmesh_common_v1_common]);
 
 /**
  * Published by every inference worker once a second.
@@ -200,33 +198,4 @@ export type FeedbackEvent = Message<"tokenmesh.events.v1.FeedbackEvent"> & {
  */
 export const FeedbackEventSchema: GenMessage<FeedbackEvent> = /*@__PURE__*/
   messageDesc(file_tokenmesh_events_v1_events, 2);
-
-/**
- * An asynchronous generation, queued on TOKENMESH_JOBS; its result is stored under job_id.
- *
- * @generated from message tokenmesh.events.v1.Job
- */
-export type Job = Message<"tokenmesh.events.v1.Job"> & {
-  /**
-   * @generated from field: string job_id = 1;
-   */
-  jobId: string;
-
-  /**
-   * @generated from field: tokenmesh.inference.v1.PredictRequest request = 2;
-   */
-  request?: PredictRequest | undefined;
-
-  /**
-   * @generated from field: int64 submitted_at_unix_ms = 3;
-   */
-  submittedAtUnixMs: bigint;
-};
-
-/**
- * Describes the message tokenmesh.events.v1.Job.
- * Use `create(JobSchema)` to create a new message.
- */
-export const JobSchema: GenMessage<Job> = /*@__PURE__*/
-  messageDesc(file_tokenmesh_events_v1_events, 3);
 
