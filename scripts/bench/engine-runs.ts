@@ -1,6 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { argmax, CausalLm, leftPad, pastNames, positionIds, validateSampling } from '@tokenmesh/model';
+
 import { DEFAULT_LIMITS, ModelRepo, parseModelEntry, rebuildKv } from '@tokenmesh/inference';
+import { argmax, CausalLm, leftPad, pastNames, positionIds, validateSampling } from '@tokenmesh/model';
+
 import { quantile, round } from './stats';
 
 export const NEW_TOKENS = 128;
@@ -51,7 +53,10 @@ export async function engineRun(dir: string, concurrency: number, maxBatchSize =
       Array.from({ length: concurrency }, async (_, i) => {
         const ids = prompt(i);
         // EOS is a stop token only when the model says so: ban nothing, but count what comes.
-        const sampling = validateSampling({ maxTokens: NEW_TOKENS, temperature: 0 }, { promptTokens: ids.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize });
+        const sampling = validateSampling(
+          { maxTokens: NEW_TOKENS, temperature: 0 },
+          { promptTokens: ids.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize },
+        );
         const start = performance.now();
         let last = start;
         for await (const e of m.engine.generate({ id: `b${i}`, promptIds: ids, sampling })) {

@@ -10,6 +10,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
+
 import { bareLoop, engineRun, NEW_TOKENS, rebuildCost, type Run } from './engine-runs';
 import { transformersJs } from './peer-runs';
 import { round } from './stats';

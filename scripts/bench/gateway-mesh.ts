@@ -4,7 +4,8 @@
  * mesh is (`startMeshProcesses`). No NATS and no feedback service: the gateway publishes
  * completion events on its in-process bus, off the request path.
  */
-import { startMeshProcesses, type MeshProcesses } from '@tokenmesh/testing';
+import { type MeshProcesses, startMeshProcesses } from '@tokenmesh/testing';
+
 import { MODEL } from './router-setup';
 
 /** The services of one benchmark mesh; `worker` is the inference process. */

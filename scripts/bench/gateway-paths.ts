@@ -4,10 +4,12 @@
  * the time from a client leaving to the worker's slot being free.
  */
 import { Agent, request } from 'node:http';
-import { createClient, type Client } from '@connectrpc/connect';
+
+import { type Client, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { GenerationService, InferenceService } from '@tokenmesh/proto';
 import { runningRequests as runningOn } from '@tokenmesh/testing';
+
 import type { Mesh } from './gateway-mesh';
 
 /** BENCH_GATEWAY_QUICK=1 runs a tenth of the requests: a check of the benchmark itself, not a result. */
@@ -120,7 +122,10 @@ export class Clients {
     };
     try {
       if (path === 'grpc') {
-        for await (const m of this.grpc.streamPredict({ prompt: PROMPT, sampling: { maxTokens, temperature: 1 } }, { signal: abort.signal })) if (m.text) onChunk();
+        for await (const m of this.grpc.streamPredict(
+          { prompt: PROMPT, sampling: { maxTokens, temperature: 1 } },
+          { signal: abort.signal },
+        )) if (m.text) onChunk();
       } else {
         await this.sse({ prompt: PROMPT, max_tokens: maxTokens, temperature: 1, stream: true }, onChunk, abort.signal);
       }

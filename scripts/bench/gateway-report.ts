@@ -1,5 +1,5 @@
 /** docs/bench/gateway.md: the gateway benchmark's report for people. */
-import { SETUP, type PathName } from './gateway-paths';
+import { type PathName, SETUP } from './gateway-paths';
 
 /** Aims from the issue: what the whole mesh may add to TTFT, and how fast a cache hit answers (p50). */
 export const AIM = { addedTtftP50Ms: 2, cacheHitP50Ms: 2 } as const;

@@ -12,9 +12,10 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+
 import { benchMesh, type Mesh } from './gateway-mesh';
-import { Clients, PATHS, SETUP, type PathName, type Timing } from './gateway-paths';
-import { report, type CacheResult, type CancelResult, type PathResult } from './gateway-report';
+import { Clients, type PathName, PATHS, SETUP, type Timing } from './gateway-paths';
+import { type CacheResult, type CancelResult, type PathResult, report } from './gateway-report';
 import { ROOT } from './router-setup';
 import { quantile, round } from './stats';
 
@@ -55,7 +56,14 @@ async function cacheHits(c: Clients): Promise<CacheResult[]> {
     const samples: Timing[] = [];
     for (let i = 0; i < SETUP.cacheRequests; i++) samples.push(await c.deterministic(path, SETUP.tokens));
     const hits = samples.filter((s) => s.cache === 'hit').map((s) => s.totalMs);
-    rows.push({ path, first, requests: samples.length, hits: hits.length, p50Ms: hits.length ? p(hits, 0.5) : null, p99Ms: hits.length ? p(hits, 0.99) : null });
+    rows.push({
+      path,
+      first,
+      requests: samples.length,
+      hits: hits.length,
+      p50Ms: hits.length ? p(hits, 0.5) : null,
+      p99Ms: hits.length ? p(hits, 0.99) : null,
+    });
   }
   return rows;
 }

@@ -3,8 +3,9 @@
  * a closed loop of sampled requests (the same requests the mesh gets), and an open loop of
  * Poisson arrivals with mixed prompt and output lengths, at shares of the engine's capacity.
  */
-import { validateSampling, type ModelSpec } from '@tokenmesh/model';
-import { DEFAULT_LIMITS, ModelRepo, parseModelEntry, QueueFullError, type LoadedModel } from '@tokenmesh/inference';
+import { DEFAULT_LIMITS, type LoadedModel, ModelRepo, parseModelEntry, QueueFullError } from '@tokenmesh/inference';
+import { type ModelSpec, validateSampling } from '@tokenmesh/model';
+
 import { quantile, round } from './stats';
 
 /** Deterministic uniform [0, 1) numbers from a seed (mulberry32). */
@@ -39,7 +40,10 @@ interface Measured {
 }
 
 async function measure(m: LoadedModel, id: string, r: EngineRequest): Promise<Measured> {
-  const sampling = validateSampling({ maxTokens: r.maxTokens, temperature: r.temperature }, { promptTokens: r.promptIds.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize });
+  const sampling = validateSampling(
+    { maxTokens: r.maxTokens, temperature: r.temperature },
+    { promptTokens: r.promptIds.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize },
+  );
   const t0 = performance.now();
   let last = 0;
   let ttft = 0;
@@ -93,7 +97,15 @@ function watchSteps(m: LoadedModel): () => StepStats {
   return () => {
     off.forEach((f) => f());
     const per = (x: number) => (steps ? round(x / steps, 2) : 0);
-    return { steps, kvShare: total ? round(kv / total, 4) : 0, rebuildsPerStep: per(rebuilds), meanDecodeRows: per(rows), meanBatch: per(batch), meanWidth: per(width), sampleShare: total ? round(sample / total, 4) : 0 };
+    return {
+      steps,
+      kvShare: total ? round(kv / total, 4) : 0,
+      rebuildsPerStep: per(rebuilds),
+      meanDecodeRows: per(rows),
+      meanBatch: per(batch),
+      meanWidth: per(width),
+      sampleShare: total ? round(sample / total, 4) : 0,
+    };
   };
 }
 
@@ -135,7 +147,13 @@ export async function loadEngine(dir: string): Promise<{ repo: ModelRepo; model:
  * `warmupSeconds` and then `seconds`: only requests that finish, and tokens made, after the
  * warm-up count (the first wave of prefills would otherwise weigh on a short window).
  */
-export async function engineClosedLoop(m: LoadedModel, concurrency: number, seconds: number, next: (i: number) => EngineRequest, warmupSeconds = 0): Promise<EngineRun> {
+export async function engineClosedLoop(
+  m: LoadedModel,
+  concurrency: number,
+  seconds: number,
+  next: (i: number) => EngineRequest,
+  warmupSeconds = 0,
+): Promise<EngineRun> {
   const done: Measured[] = [];
   let seq = 0;
   const start = performance.now();
@@ -200,7 +218,15 @@ export interface OpenLoopRun extends EngineRun {
  * the tokens generated inside the window, latencies cover every request that arrived in it
  * (those still running at the end are waited for, up to `drainSeconds`).
  */
-export async function engineOpenLoop(m: LoadedModel, ratePerS: number, share: number, seconds: number, seed: number, next: (i: number) => EngineRequest, drainSeconds = 120): Promise<OpenLoopRun> {
+export async function engineOpenLoop(
+  m: LoadedModel,
+  ratePerS: number,
+  share: number,
+  seconds: number,
+  seed: number,
+  next: (i: number) => EngineRequest,
+  drainSeconds = 120,
+): Promise<OpenLoopRun> {
   const rnd = seeded(seed);
   const steps = watchSteps(m);
   let windowTokens = 0;

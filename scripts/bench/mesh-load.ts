@@ -4,11 +4,13 @@
  * runLoadProcess) so that its CPU is not the mesh's; prints one JSON LoadResult.
  */
 import { Agent, request } from 'node:http';
-import * as grpc from '@grpc/grpc-js';
+
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
+import * as grpc from '@grpc/grpc-js';
 import { InferenceService } from '@tokenmesh/proto';
 import { grpcJsChannel, grpcJsServerStream } from '@tokenmesh/testing';
+
 import { quantile, round } from './stats';
 
 export const PROTOCOLS = ['rest', 'sse', 'grpc', 'connect'] as const;

@@ -106,7 +106,14 @@ function cpuRatios(after: readonly MeshRun[], before: readonly MeshRun[]): CpuRa
       const now = a.cpu[service];
       // The tokenizer service is off the path (the gateway tokenizes): its few µs are noise.
       if (!now || service === 'tokenizer') continue;
-      out.push({ topology: b.topology, protocol: b.protocol, service, before: c.mainUsPerToken, after: now.mainUsPerToken, ratio: c.mainUsPerToken / Math.max(1, now.mainUsPerToken) });
+      out.push({
+        topology: b.topology,
+        protocol: b.protocol,
+        service,
+        before: c.mainUsPerToken,
+        after: now.mainUsPerToken,
+        ratio: c.mainUsPerToken / Math.max(1, now.mainUsPerToken),
+      });
     }
   }
   return out;

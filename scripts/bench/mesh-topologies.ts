@@ -4,11 +4,13 @@
  * process per service (tokenizer, inference, router, gateway), as docker-compose.yml runs them.
  * Both at their default configuration, the model's tokenizer in the gateway as both set it.
  */
-import { basename } from 'node:path';
 import { spawn } from 'node:child_process';
-import { startGateway, startSupervisor, startUpstreams, type ServiceProcess } from '@tokenmesh/testing';
-import type { LoadResult, LoadSpec } from './mesh-load';
+import { basename } from 'node:path';
+
+import { type ServiceProcess, startGateway, startSupervisor, startUpstreams } from '@tokenmesh/testing';
+
 import { cpuBetween, threadCpu } from './mesh-cpu';
+import type { LoadResult, LoadSpec } from './mesh-load';
 
 export const TOPOLOGIES = ['embedded', 'compose'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];

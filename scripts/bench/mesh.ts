@@ -23,11 +23,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+
 import { bareLoop } from './engine-runs';
-import { engineClosedLoop, engineOpenLoop, fixedRequest, loadEngine, mixedRequests, type EngineRun, type OpenLoopRun } from './mesh-engine';
+import { engineClosedLoop, engineOpenLoop, type EngineRun, fixedRequest, loadEngine, mixedRequests, type OpenLoopRun } from './mesh-engine';
 import type { LoadResult, LoadSpec, Protocol } from './mesh-load';
-import { report, type MeshReport, type MeshRun, type ModelReport } from './mesh-report';
-import { loadWithCpu, startTopology, type CpuByService, type Topology } from './mesh-topologies';
+import { type MeshReport, type MeshRun, type ModelReport, report } from './mesh-report';
+import { type CpuByService, loadWithCpu, startTopology, type Topology } from './mesh-topologies';
 import { transformersJs } from './peer-runs';
 import { round } from './stats';
 
@@ -56,14 +57,40 @@ export const SETUP = {
 
 type ModelName = keyof typeof SETUP.models;
 
-function spec(mesh: { httpUrl: string; grpcUrl: string }, protocol: Protocol, concurrency: number, seconds: number, warmup: number, tokens: number = SETUP.tokens): LoadSpec {
-  return { httpUrl: mesh.httpUrl, grpcUrl: mesh.grpcUrl, protocol, concurrency, seconds, warmupSeconds: warmup, maxTokens: tokens, temperature: SETUP.temperature, prompt: SETUP.prompt };
+function spec(
+  mesh: { httpUrl: string; grpcUrl: string },
+  protocol: Protocol,
+  concurrency: number,
+  seconds: number,
+  warmup: number,
+  tokens: number = SETUP.tokens,
+): LoadSpec {
+  return {
+    httpUrl: mesh.httpUrl,
+    grpcUrl: mesh.grpcUrl,
+    protocol,
+    concurrency,
+    seconds,
+    warmupSeconds: warmup,
+    maxTokens: tokens,
+    temperature: SETUP.temperature,
+    prompt: SETUP.prompt,
+  };
 }
 
 const perToken = (cpu: CpuByService, load: LoadResult) =>
-  Object.fromEntries(Object.entries(cpu).map(([s, c]) => [s, { mainUsPerToken: round(c.mainUs / Math.max(1, load.completionTokens)), processUsPerToken: round(c.totalUs / Math.max(1, load.completionTokens)) }]));
+  Object.fromEntries(Object.entries(cpu).map(([s, c]) => [
+    s,
+    { mainUsPerToken: round(c.mainUs / Math.max(1, load.completionTokens)), processUsPerToken: round(c.totalUs / Math.max(1, load.completionTokens)) },
+  ]));
 
-async function meshRuns(name: ModelName, dir: string, topologies: readonly Topology[], concurrencies: readonly number[], protocols: readonly Protocol[]): Promise<MeshRun[]> {
+async function meshRuns(
+  name: ModelName,
+  dir: string,
+  topologies: readonly Topology[],
+  concurrencies: readonly number[],
+  protocols: readonly Protocol[],
+): Promise<MeshRun[]> {
   const m = SETUP.models[name];
   const runs: MeshRun[] = [];
   for (const topology of topologies) {

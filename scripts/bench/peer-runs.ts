@@ -1,5 +1,7 @@
 import { basename, dirname } from 'node:path';
+
 import { env, pipeline } from '@huggingface/transformers';
+
 import { NEW_TOKENS, type Run } from './engine-runs';
 import { round } from './stats';
 

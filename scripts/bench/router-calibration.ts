@@ -2,7 +2,7 @@
  * Part 1 of the router benchmark: the slow worker's per-step delay, set so that it is about 3×
  * slower than the fast one, measured by calling both directly.
  */
-import { call, closedLoop, ok, type Client, type Sample } from './router-load';
+import { call, type Client, closedLoop, ok, type Sample } from './router-load';
 import type { StartWorker, Worker } from './router-process';
 import { CALIBRATION, FAST_WEIGHT, MAX_CALIBRATIONS, SLOW_WEIGHT } from './router-setup';
 import { mean, quantile, round } from './stats';
@@ -40,7 +40,11 @@ async function measureSpeeds(clients: readonly Client[], warmup: number): Promis
   }
   return samples.map((all) => {
     const good = ok(all);
-    return { perTokenMs: round(quantile(good.map((s) => s.perTokenMs).filter((v) => !Number.isNaN(v)), 0.5), 2), meanMs: round(mean(good.map((s) => s.totalMs))), errors: all.length - good.length };
+    return {
+      perTokenMs: round(quantile(good.map((s) => s.perTokenMs).filter((v) => !Number.isNaN(v)), 0.5), 2),
+      meanMs: round(mean(good.map((s) => s.totalMs))),
+      errors: all.length - good.length,
+    };
   });
 }
 

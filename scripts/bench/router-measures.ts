@@ -4,7 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+
 import type { ServiceRuntime } from '@tokenmesh/server';
+
 import { ok, type Sample } from './router-load';
 import { mean, quantile, round } from './stats';
 

@@ -6,7 +6,8 @@ import { createLogger } from '@tokenmesh/logging';
 import { GenerationService } from '@tokenmesh/proto';
 import { loadConfig, start } from '@tokenmesh/router';
 import { createRuntime, createServiceClient, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
-import { startServiceProcess, waitFor, type ServiceProcess } from '@tokenmesh/testing';
+import { type ServiceProcess, startServiceProcess, waitFor } from '@tokenmesh/testing';
+
 import { call, type Client } from './router-load';
 import { MODEL } from './router-setup';
 

@@ -2,8 +2,8 @@
  * The measured runs of the router benchmark: part 2, every strategy in front of the uneven pool
  * over several rounds; part 3, the router's added latency against calling a worker directly.
  */
-import { call, closedLoop, ok, seeded, type Sample } from './router-load';
-import { combine, cpuTicks, latency, NO_PICKS, othersShare, pickHistogram, pickSummary, type Latency, type PickHistogram, type PickSummary } from './router-measures';
+import { call, closedLoop, ok, type Sample, seeded } from './router-load';
+import { combine, cpuTicks, type Latency, latency, NO_PICKS, othersShare, type PickHistogram, pickHistogram, type PickSummary, pickSummary } from './router-measures';
 import { awaitWorkers, startRouter, type Worker } from './router-process';
 import { ADDED, CONCURRENCY, NEW_TOKENS, REQUESTS, ROUNDS, SESSIONS, STRATEGIES, WARMUP } from './router-setup';
 import { mean, quantile, round } from './stats';
@@ -71,7 +71,15 @@ export async function strategyRounds(natsUrl: string, pids: readonly number[]): 
         const othersCpu = othersShare(cpuBefore, cpuTicks(pids));
         const run = runs.get(strategy)!;
         const l = latency(samples);
-        run.rounds.push({ round: round_ + 1, position: position + 1, p99Ms: l.p99Ms, p50Ms: l.p50Ms, requestsPerS: round(REQUESTS / seconds), othersCpu, short: ok(samples).filter((x) => x.tokens < NEW_TOKENS).length });
+        run.rounds.push({
+          round: round_ + 1,
+          position: position + 1,
+          p99Ms: l.p99Ms,
+          p50Ms: l.p50Ms,
+          requestsPerS: round(REQUESTS / seconds),
+          othersCpu,
+          short: ok(samples).filter((x) => x.tokens < NEW_TOKENS).length,
+        });
         run.pick = combine(run.pick, combine(await pickHistogram(router.rt), before, -1), 1);
         run.samples.push(samples);
         run.seconds.push(seconds);

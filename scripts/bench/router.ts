@@ -14,9 +14,11 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { startNats, type ServerHandle } from '@tokenmesh/testing';
+
+import { type ServerHandle, startNats } from '@tokenmesh/testing';
+
 import { calibrate } from './router-calibration';
-import { startWorker, type StartWorker } from './router-process';
+import { type StartWorker, startWorker } from './router-process';
 import { report } from './router-report';
 import { addedLatency, strategyRounds } from './router-runs';
 import { CONCURRENCY, FAST_WEIGHT, NEW_TOKENS, REQUESTS, ROOT, ROUNDS, SESSIONS, SLOW_WEIGHT, WARMUP } from './router-setup';
@@ -42,7 +44,15 @@ async function main(): Promise<void> {
     const when = new Date().toISOString();
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, onnxruntime-node CPU, 1 intra-op thread per worker`;
     const runSeconds = round((performance.now() - started) / 1000);
-    const setup = { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: WARMUP, newTokens: NEW_TOKENS, sessions: SESSIONS, weights: { fast: FAST_WEIGHT, slow: SLOW_WEIGHT } };
+    const setup = {
+      rounds: ROUNDS,
+      requests: REQUESTS,
+      concurrency: CONCURRENCY,
+      warmup: WARMUP,
+      newTokens: NEW_TOKENS,
+      sessions: SESSIONS,
+      weights: { fast: FAST_WEIGHT, slow: SLOW_WEIGHT },
+    };
     writeFileSync(join(ROOT, 'docs/bench/router.json'), JSON.stringify({ when, machine, runSeconds, setup, calibration, strategies: results, addedLatency: added }, null, 2) + '\n');
     const md = report({ when, machine, runSeconds, calibration, results, added });
     writeFileSync(join(ROOT, 'docs/bench/router.md'), md);

@@ -6,7 +6,7 @@
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { FinishReason, StreamPredictRequestSchema, StreamPredictResponseSchema, type StreamPredictResponse } from '@tokenmesh/proto';
+import { FinishReason, StreamPredictRequestSchema, type StreamPredictResponse, StreamPredictResponseSchema } from '@tokenmesh/proto';
 
 const prompt = process.argv[2] ?? 'In the beginning';
 const address = process.argv[3] ?? '127.0.0.1:50051';

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+
 import { CausalLm, checkReference, ioMismatches, loadReference } from '@tokenmesh/model';
 
 const LOGIT_TOLERANCE = 1e-4;

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `npm test`: type checks, then every jest suite. Needs no network and no Python: the models
-# under models/ are committed, and tests run them with onnxruntime-node.
+# `npm test`: type checks, lint (eslint.config.js, knip.json), then every jest suite. Needs no
+# network and no Python: the models under models/ are committed, and tests run them with
+# onnxruntime-node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/test/ensure-deps.sh  # redis-server and nats-server for the integration tests
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
+echo "== lint"
+npm run --silent lint
 echo "== jest"
 mkdir -p build
 status=0

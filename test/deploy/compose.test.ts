@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
+
 import { loadConfig as feedbackConfig } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig } from '@tokenmesh/inference';
 import { loadConfig as routerConfig } from '@tokenmesh/router';
 import { loadConfig as tokenizerConfig } from '@tokenmesh/tokenizer-service';
+import { parse } from 'yaml';
 
 const ROOT = resolve(__dirname, '../..');
 type Service = { environment?: Record<string, string>; build?: { dockerfile: string } };

@@ -1,9 +1,10 @@
-import { request, type ClientRequest } from 'node:http';
+import { type ClientRequest, request } from 'node:http';
 import { resolve } from 'node:path';
+
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { InferenceService } from '@tokenmesh/proto';
-import { runningRequests, startGateway, startUpstreams, waitFor, type ServiceProcess } from '@tokenmesh/testing';
+import { runningRequests, type ServiceProcess, startGateway, startUpstreams, waitFor } from '@tokenmesh/testing';
 
 const MODEL = resolve(__dirname, '../../models/tinygpt');
 /** Worker sleep per batch step: a 200-token stream lasts about 4 s. */

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+
 import { startSupervisor, type SupervisorProcess } from '@tokenmesh/testing';
 
 const STREAMS = 500;

@@ -1,19 +1,20 @@
 import { basename, resolve } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
+import * as grpc from '@grpc/grpc-js';
 import { FeedbackService, FinishReason, InferenceService } from '@tokenmesh/proto';
 import {
-  startNats,
-  waitFor,
-  type ServerHandle,
   grpcJsChannel,
   grpcJsServerStream,
   grpcJsUnary,
-  startMeshProcesses,
-  startOtlpReceiver,
   type OtlpReceiver,
+  type ServerHandle,
   type ServiceProcess,
+  startMeshProcesses,
+  startNats,
+  startOtlpReceiver,
+  waitFor,
 } from '@tokenmesh/testing';
 
 const MODEL = resolve(__dirname, '../../models/tinygpt');

@@ -1,9 +1,9 @@
 import type { StreamConfig } from './bus';
-import type { ResolvedConsumeOptions } from './options';
 import { BusError } from './errors';
 import type { Headers } from './headers';
 import { MemoryConsumer } from './memory-consumer';
 import { MemoryStream } from './memory-stream';
+import type { ResolvedConsumeOptions } from './options';
 import { patternsOverlap, subjectMatches } from './subject';
 
 type Deliver = (subject: string, data: Uint8Array, headers: Headers) => void;

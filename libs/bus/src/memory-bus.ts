@@ -1,5 +1,4 @@
 import {
-  reportToStderr,
   type Bus,
   type BusErrorReporter,
   type ConsumeOptions,
@@ -8,15 +7,16 @@ import {
   type MessageHandler,
   type PublishAck,
   type PublishDurableOptions,
+  reportToStderr,
   type StreamConfig,
   type Unsubscribe,
 } from './bus';
 import { ConsumptionSet } from './consumption-set';
-import { resolveConsumeOptions, resolveStreamConfig } from './options';
 import { BusError } from './errors';
-import { normalizeHeaders, type Headers } from './headers';
+import { type Headers, normalizeHeaders } from './headers';
 import { MemoryBroker } from './memory-broker';
 import { startMemoryConsumption } from './memory-consumption';
+import { resolveConsumeOptions, resolveStreamConfig } from './options';
 import { checkName, checkPattern, checkSubject } from './subject';
 
 export interface MemoryBusOptions {

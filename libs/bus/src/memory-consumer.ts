@@ -1,5 +1,5 @@
-import type { ResolvedConsumeOptions } from './options';
 import type { MemoryStream, StoredMessage } from './memory-stream';
+import type { ResolvedConsumeOptions } from './options';
 
 interface Pending {
   /** Deliveries so far. */

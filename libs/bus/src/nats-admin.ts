@@ -1,4 +1,5 @@
-import { AckPolicy, DeliverPolicy, nanos, RetentionPolicy, StorageType, type JetStreamManager } from 'nats';
+import { AckPolicy, DeliverPolicy, type JetStreamManager, nanos, RetentionPolicy, StorageType } from 'nats';
+
 import type { StreamConfig } from './bus';
 import { BusError } from './errors';
 import { mapNatsError } from './nats-codec';

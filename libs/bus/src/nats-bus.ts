@@ -1,11 +1,12 @@
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+
 import {
-  reportToStderr, type Bus, type BusErrorReporter, type ConsumeOptions, type Consumption, type DurableHandler,
-  type MessageHandler, type PublishAck, type PublishDurableOptions, type StreamConfig, type Unsubscribe,
+type Bus, type BusErrorReporter, type ConsumeOptions, type Consumption, type DurableHandler,
+  type MessageHandler, type PublishAck, type PublishDurableOptions,   reportToStderr, type StreamConfig, type Unsubscribe,
 } from './bus';
 import { ConsumptionSet } from './consumption-set';
 import { BusError } from './errors';
-import { normalizeHeaders, type Headers } from './headers';
+import { type Headers, normalizeHeaders } from './headers';
 import { ensureNatsConsumer, ensureNatsStream } from './nats-admin';
 import { fromNatsHeaders, mapNatsError, toNatsHeaders } from './nats-codec';
 import { startNatsConsumption } from './nats-consumption';

@@ -1,6 +1,7 @@
-import { headers as natsHeaders, NatsError, type MsgHdrs } from 'nats';
+import { headers as natsHeaders, type MsgHdrs, NatsError } from 'nats';
+
 import { BusError } from './errors';
-import { isReservedHeader, type Headers } from './headers';
+import { type Headers, isReservedHeader } from './headers';
 
 /** NATS headers from validated ones; undefined when there are none (saves the header block). */
 export function toNatsHeaders(h: Headers): MsgHdrs | undefined {

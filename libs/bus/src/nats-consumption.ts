@@ -1,4 +1,5 @@
 import type { Consumer, JsMsg } from 'nats';
+
 import type { BusErrorReporter, Consumption, DurableHandler } from './bus';
 import { deliverDurable, type RawDelivery } from './delivery';
 import { fromNatsHeaders } from './nats-codec';

@@ -1,4 +1,5 @@
 import { startNats, waitFor } from '@tokenmesh/testing';
+
 import { NatsBus } from '../src';
 import { busContract } from './contract';
 

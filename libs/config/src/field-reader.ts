@@ -27,7 +27,10 @@ export interface ReaderOptions {
   readonly problems?: Problems;
   /** How the value at fault is shown after "got". Default {@link jsonValue}. */
   readonly show?: (value: unknown) => string;
-  /** null reads as absent (JSON bodies, key records). false: null is a value, and a wrong one (YAML, where `key:` with nothing after it is null). Default true. */
+  /**
+   * null reads as absent (JSON bodies, key records). false: null is a value, and a wrong one (YAML, where `key:` with nothing
+   * after it is null). Default true.
+   */
   readonly nullIsAbsent?: boolean;
   /** Values are text to parse (environment variables): trimmed, '' is absent, numbers and booleans parsed, lists comma-separated. */
   readonly text?: boolean;
@@ -38,7 +41,13 @@ export interface ReaderOptions {
 type Context = Required<Omit<ReaderOptions, 'problems'>> & { readonly problems: Problems };
 
 function context(opts: ReaderOptions): Context {
-  return { problems: opts.problems ?? new Problems(), show: opts.show ?? jsonValue, nullIsAbsent: opts.nullIsAbsent ?? true, text: opts.text ?? false, finite: opts.finite ?? true };
+  return {
+    problems: opts.problems ?? new Problems(),
+    show: opts.show ?? jsonValue,
+    nullIsAbsent: opts.nullIsAbsent ?? true,
+    text: opts.text ?? false,
+    finite: opts.finite ?? true,
+  };
 }
 
 /** What a field must be, when the default wording does not say it well enough. */

@@ -1,4 +1,4 @@
-import { describeValue, FieldReader, Problems, readValue, type Problem } from '../src';
+import { describeValue, FieldReader, type Problem, Problems, readValue } from '../src';
 
 describe('FieldReader', () => {
   it('reads typed fields of a parsed object; absent (undefined or null) reads as undefined', () => {

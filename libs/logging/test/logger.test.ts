@@ -1,5 +1,6 @@
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+
 import { createLogger } from '../src';
 
 describe('createLogger', () => {

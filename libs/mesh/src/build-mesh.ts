@@ -21,7 +21,10 @@ export interface MeshSpec {
   readonly feedback?: boolean;
   /** Start the gateway; without it, the mesh is the gateway's upstreams (for a gateway under test). Default true. */
   readonly gateway?: boolean;
-  /** Start the services that call none of the others (tokenizer, inference, feedback) at the same time, and stop all at once. Default false: one by one, in order. */
+  /**
+   * Start the services that call none of the others (tokenizer, inference, feedback) at the same time, and stop all at once.
+   * Default false: one by one, in order.
+   */
   readonly concurrently?: boolean;
 }
 
@@ -75,10 +78,22 @@ export async function buildMesh<S>(launcher: MeshLauncher<S>, spec: MeshSpec = {
     const first: MeshServiceName[] = spec.feedback === false ? ['tokenizer', 'inference'] : ['tokenizer', 'inference', 'feedback'];
     const [tokenizer, inference, feedback] = spec.concurrently ? await allStarted(first.map((n) => start(n, env))) : await inOrder(first, (n) => start(n, env));
     const router = await start('router', routerEnv(env, launcher.url(inference!)));
-    const upstreams = { tokenizer: launcher.url(tokenizer!), router: launcher.url(router), ...(feedback === undefined ? {} : { feedback: launcher.url(feedback) }) };
+    const upstreams = {
+      tokenizer: launcher.url(tokenizer!),
+      router: launcher.url(router),
+      ...(feedback === undefined ? {} : { feedback: launcher.url(feedback) }),
+    };
     const gateway = spec.gateway === false ? undefined : await start('gateway', gatewayEnv(env, upstreams));
     const all = [tokenizer!, inference!, ...(feedback === undefined ? [] : [feedback]), router, ...(gateway === undefined ? [] : [gateway])];
-    return { tokenizer: tokenizer!, inference: inference!, router, ...(feedback === undefined ? {} : { feedback }), ...(gateway === undefined ? {} : { gateway }), all, stop };
+    return {
+      tokenizer: tokenizer!,
+      inference: inference!,
+      router,
+      ...(feedback === undefined ? {} : { feedback }),
+      ...(gateway === undefined ? {} : { gateway }),
+      all,
+      stop,
+    };
   } catch (err) {
     await stop(0);
     throw err;

@@ -1,12 +1,13 @@
 import {
   Counter,
-  Gauge,
-  Histogram,
   type CounterConfiguration,
+  Gauge,
   type GaugeConfiguration,
+  Histogram,
   type HistogramConfiguration,
   type Registry,
 } from 'prom-client';
+
 import { METRIC_PREFIX } from './create-metrics';
 
 /** `name` with the project prefix; names that already carry it are left alone. */

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { bucketsUpTo, createCounter, createHistogram, createMetrics, metricsHandler, metricSum } from '../src';
 
 describe('createMetrics', () => {

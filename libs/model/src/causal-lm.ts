@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+
 import { int64Tensor } from './batch-inputs';
 import { loadModelConfig, type ModelSpec } from './model-config';
 import { pastNames, presentNames } from './onnx-io';

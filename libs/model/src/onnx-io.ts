@@ -1,4 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
+
 import type { ModelSpec } from './model-config';
 
 /** One input or output as the Optimum `text-generation-with-past` layout defines it. */

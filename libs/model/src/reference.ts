@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import type { CausalLm } from './causal-lm';
 import { greedy } from './greedy';
 

@@ -1,4 +1,4 @@
-import { SAMPLING_FIELDS, type Sampling, type SamplingField, type SamplingInput } from './sampling-fields';
+import { type Sampling, SAMPLING_FIELDS, type SamplingField, type SamplingInput } from './sampling-fields';
 
 /**
  * A rejected field: `field` is the request's field name, `detail` says the limit; the message is

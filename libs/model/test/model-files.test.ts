@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { CausalLm, expectedIo, ioMismatches, sessionIo } from '../src';
 import { COMMITTED, modelDir } from './committed-models';
 

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { Tokenizer } from '@huggingface/tokenizers';
+
 import { loadReference } from '../src';
 import { COMMITTED, modelDir } from './committed-models';
 

@@ -1,6 +1,7 @@
 import { AutoModelForCausalLM, AutoTokenizer, env } from '@huggingface/transformers';
+
 import { loadReference } from '../src';
-import { MODELS_DIR, modelDir } from './committed-models';
+import { modelDir, MODELS_DIR } from './committed-models';
 
 // transformers.js is the peer we benchmark against: if it loads our directory unchanged, fully
 // offline, and decodes like PyTorch, our layout is the standard one.

@@ -1,4 +1,5 @@
 import { create, fromJson, toJson } from '@bufbuild/protobuf';
+
 import { FinishReason, PredictRequestSchema, PredictResponseSchema } from '../src';
 
 // The Connect protocol's JSON is the proto3 JSON mapping: what curl users type must parse.

@@ -1,6 +1,7 @@
 import { createLogger } from '@tokenmesh/logging';
 import { createMetrics } from '@tokenmesh/metrics';
 import { clientTracingInterceptor, serverTracingInterceptor, tracer } from '@tokenmesh/telemetry';
+
 import { rpcMetricsInterceptor } from './rpc-metrics';
 import type { ServiceRuntime } from './service-runtime';
 

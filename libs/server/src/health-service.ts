@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { Health, HealthCheckResponseSchema, HealthListResponseSchema } from '@tokenmesh/proto';
+
 import type { HealthReporter } from './health-reporter';
 
 /**

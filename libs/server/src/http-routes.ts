@@ -1,6 +1,7 @@
 import type { ConnectNodeAdapterOptions } from '@connectrpc/connect-node';
 import { metricsHandler, type Registry } from '@tokenmesh/metrics';
-import { ServingStatus, type HealthReporter } from './health-reporter';
+
+import { type HealthReporter, ServingStatus } from './health-reporter';
 
 /**
  * A plain HTTP handler on either listener; connect-node's own handler type, whose request and

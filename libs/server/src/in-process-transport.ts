@@ -2,8 +2,8 @@ import { create, type DescMessage, type DescMethod, type MessageInitShape, type 
 import {
   Code,
   ConnectError,
-  createContextValues,
   type ContextValues,
+  createContextValues,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
@@ -14,7 +14,8 @@ import {
   type UnaryResponse,
 } from '@connectrpc/connect';
 import { ABANDONED, abortable, observe } from '@tokenmesh/streams';
-import { inProcessContextValues, inProcessEndpoint, type InProcessEndpoint } from './in-process';
+
+import { inProcessContextValues, type InProcessEndpoint, inProcessEndpoint } from './in-process';
 
 type Header = ConstructorParameters<typeof Headers>[0];
 type AnyFn = (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
@@ -39,7 +40,11 @@ const CALL_ENDED = new ConnectError('the call ended', Code.Canceled);
  * The handler's context of one call: aborted by the client's cancellation or deadline (the
  * client side's signal carries both) and by the server's shutdown; `abort` ends it.
  */
-function handlerContext(ep: InProcessEndpoint, req: UnaryRequest | StreamRequest, timeoutMs: number | undefined): HandlerContext & { abort(reason?: unknown): void } {
+function handlerContext(
+  ep: InProcessEndpoint,
+  req: UnaryRequest | StreamRequest,
+  timeoutMs: number | undefined,
+): HandlerContext & { abort(reason?: unknown): void } {
   const controller = new AbortController();
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
   const sources = [req.signal, ep.shutdownSignal];
@@ -163,9 +168,19 @@ function serverSide(ep: InProcessEndpoint, spec: MethodImplSpec | undefined, tim
         case 'unary':
           return { ...response, stream: false, method: spec.method, message: create(spec.method.output, await spec.impl(input, c)) };
         case 'server_streaming':
-          return { ...response, stream: true, method: spec.method, message: normalized(spec.method.output, spec.impl(await single(input as AsyncIterable<never>, spec.method), c)) };
+          return {
+            ...response,
+            stream: true,
+            method: spec.method,
+            message: normalized(spec.method.output, spec.impl(await single(input as AsyncIterable<never>, spec.method), c)),
+          };
         case 'client_streaming':
-          return { ...response, stream: true, method: spec.method, message: normalized(spec.method.output, (async function* () { yield await spec.impl(input, c); })()) };
+          return {
+            ...response,
+            stream: true,
+            method: spec.method,
+            message: normalized(spec.method.output, (async function* () { yield await spec.impl(input, c); })()),
+          };
         case 'bidi_streaming':
           return { ...response, stream: true, method: spec.method, message: normalized(spec.method.output, spec.impl(input, c)) };
       }
@@ -211,7 +226,14 @@ function withContentType(h: Headers): Headers {
   return h;
 }
 
-function requestCommon(baseUrl: string, method: DescMethod, signal: AbortSignal | undefined, timeoutMs: number | undefined, header: Header, contextValues: ContextValues | undefined) {
+function requestCommon(
+  baseUrl: string,
+  method: DescMethod,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  header: Header,
+  contextValues: ContextValues | undefined,
+) {
   const controller = new AbortController();
   const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new ConnectError(`the operation timed out after ${timeoutMs} ms`, Code.DeadlineExceeded)), timeoutMs);
   const onAbort = () => controller.abort(signal!.reason);
@@ -244,7 +266,16 @@ function requestCommon(baseUrl: string, method: DescMethod, signal: AbortSignal 
  */
 export function inProcessTransport(baseUrl: string, network: Transport, clientInterceptors: readonly Interceptor[], defaultTimeoutMs?: number): Transport {
   /** One direct call; the server side releases it when a stream ends, the caller when a unary call returns. */
-  const direct = async (ep: InProcessEndpoint, method: DescMethod, signal: AbortSignal | undefined, timeoutMs: number | undefined, header: Header, contextValues: ContextValues | undefined, message: unknown, stream: boolean) => {
+  const direct = async (
+    ep: InProcessEndpoint,
+    method: DescMethod,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: Header,
+    contextValues: ContextValues | undefined,
+    message: unknown,
+    stream: boolean,
+  ) => {
     const release = ep.enter();
     const { common, cleanup } = requestCommon(baseUrl, method, signal, timeoutMs, header, contextValues);
     const done = () => {
@@ -253,7 +284,10 @@ export function inProcessTransport(baseUrl: string, network: Transport, clientIn
     };
     const spec = ep.methods.get(`${method.parent.typeName}/${method.name}`);
     try {
-      const res = await applyInterceptors(serverSide(ep, spec, timeoutMs, done), clientInterceptors)({ ...common, stream, method, message } as UnaryRequest | StreamRequest);
+      const res = await applyInterceptors(
+        serverSide(ep, spec, timeoutMs, done),
+        clientInterceptors,
+      )({ ...common, stream, method, message } as UnaryRequest | StreamRequest);
       if (!res.stream) done();
       return res;
     } catch (err) {

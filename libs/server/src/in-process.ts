@@ -2,13 +2,14 @@ import type { DescMethod, DescService } from '@bufbuild/protobuf';
 import {
   Code,
   ConnectError,
+  type ConnectRouter,
   createContextValues,
   createServiceImplSpec,
-  type ConnectRouter,
   type Interceptor,
   type MethodImplSpec,
   type ServiceImpl,
 } from '@connectrpc/connect';
+
 import { PEER_ADDRESS } from './peer-address';
 
 /**

@@ -1,5 +1,5 @@
 import type { DescMethod, DescMethodStreaming, DescMethodUnary, DescService } from '@bufbuild/protobuf';
-import { Code, ConnectError, makeAnyClient, type CallOptions, type Client, type StreamResponse, type Transport } from '@connectrpc/connect';
+import { type CallOptions, type Client, Code, ConnectError, makeAnyClient, type StreamResponse, type Transport } from '@connectrpc/connect';
 import { createAsyncIterable } from '@connectrpc/connect/protocol';
 
 /**
@@ -45,9 +45,15 @@ export function createLeanClient<S extends DescService>(service: S, transport: T
           return res.message;
         };
       case 'server_streaming':
-        return (input: never, o?: CallOptions) => responseStream(transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, createAsyncIterable([input]), o?.contextValues), o);
+        return (input: never, o?: CallOptions) => responseStream(
+          transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, createAsyncIterable([input]), o?.contextValues),
+          o,
+        );
       case 'bidi_streaming':
-        return (input: AsyncIterable<never>, o?: CallOptions) => responseStream(transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, input, o?.contextValues), o);
+        return (input: AsyncIterable<never>, o?: CallOptions) => responseStream(
+          transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, input, o?.contextValues),
+          o,
+        );
       case 'client_streaming':
         return async (input: AsyncIterable<never>, o?: CallOptions) => {
           const res = await transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, input, o?.contextValues);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+
 import { useSpecGrpcMessage } from './grpc-message';
 import type { HttpHandler, HttpRequest, HttpResponse } from './http-routes';
 
@@ -18,7 +19,11 @@ function http1Options({ headersTimeoutMs, requestTimeoutMs }: Http1Timeouts): ht
   const shortest = Math.min(headersTimeoutMs, requestTimeoutMs || headersTimeoutMs);
   // Node checks these limits every connectionsCheckingInterval (30 s by default), which would
   // let a 5 s headers timeout last up to 35 s: check at least every half limit, at most 1 s.
-  return { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(shortest / 2))) };
+  return {
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(shortest / 2))),
+  };
 }
 
 function closeServer(server: http.Server | http2.Http2Server): Promise<void> {

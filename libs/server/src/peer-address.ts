@@ -1,4 +1,4 @@
-import { createContextKey, createContextValues, type ContextValues } from '@connectrpc/connect';
+import { type ContextValues, createContextKey, createContextValues } from '@connectrpc/connect';
 
 /**
  * The client's address as the socket saw it, in every call's context values (handlers:

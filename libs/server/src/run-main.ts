@@ -1,5 +1,6 @@
 import { ConfigError, redactConfig } from '@tokenmesh/config';
 import type { Telemetry } from '@tokenmesh/telemetry';
+
 import { createRuntime } from './create-runtime';
 import type { RunningService, ServiceRuntime } from './service-runtime';
 import { onShutdownSignals } from './shutdown-signals';

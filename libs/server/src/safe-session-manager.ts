@@ -1,4 +1,5 @@
 import type { ClientHttp2Session } from 'node:http2';
+
 import { Http2SessionManager } from '@connectrpc/connect-node';
 
 type State = { conn?: ClientHttp2Session };

@@ -1,6 +1,7 @@
 import type { DescService } from '@bufbuild/protobuf';
 import type { Client, Interceptor, Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+
 import { inProcessTransport } from './in-process-transport';
 import { createLeanClient } from './lean-client';
 import { safeSessionManager } from './safe-session-manager';

@@ -2,6 +2,7 @@ import type { Interceptor } from '@connectrpc/connect';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
+
 import type { ServerHandle } from './start-server';
 
 /**

@@ -1,5 +1,5 @@
-import { abortable } from '@tokenmesh/streams';
 import type { Interceptor } from '@connectrpc/connect';
+import { abortable } from '@tokenmesh/streams';
 
 /** `p`, or a rejection with the abort reason as soon as `signal` aborts, whichever comes first. */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {

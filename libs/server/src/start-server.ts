@@ -1,17 +1,19 @@
 import { setMaxListeners } from 'node:events';
+
+import type { MethodImplSpec } from '@connectrpc/connect';
 import { Code, ConnectError, type ConnectRouter, type ConnectRouterOptions, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
 import { Health } from '@tokenmesh/proto';
+
 import { HealthReporter, ServingStatus } from './health-reporter';
 import { registerHealthService } from './health-service';
 import { createHttpRoutes, type HttpHandler } from './http-routes';
-import { Listeners, type Http1Timeouts } from './listeners';
-import { shutdownErrorInterceptor } from './shutdown-interceptor';
-import { peerContextValues } from './peer-address';
 import { InProcessCalls, recordingRouter, registerInProcess } from './in-process';
-import type { MethodImplSpec } from '@connectrpc/connect';
+import { type Http1Timeouts, Listeners } from './listeners';
+import { peerContextValues } from './peer-address';
+import { shutdownErrorInterceptor } from './shutdown-interceptor';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
 export const DEFAULT_GRACE_MS = 10_000;

@@ -1,4 +1,5 @@
 import type { ConnectRouter } from '@connectrpc/connect';
+
 import type { HttpHandler } from './http-routes';
 import type { Http1Timeouts } from './listeners';
 import type { RunningService, ServiceRuntime } from './service-runtime';

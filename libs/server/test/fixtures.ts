@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+
+import { create, type DescMessage, fromBinary, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import * as grpc from '@grpc/grpc-js';
 import {
   DecodeRequestSchema,
-  DecodeResponseSchema,
   type DecodeResponse,
-  type GenerateResponse,
+  DecodeResponseSchema,
   GenerateRequestSchema,
+  type GenerateResponse,
   GenerateResponseSchema,
   GenerationService,
   TokenizerService,

@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
+
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createGrpcWebTransport } from '@connectrpc/connect-node';
 import { createLogger } from '@tokenmesh/logging';
 import { GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { createServiceClient, startServer, type ServerHandle, type ServiceClient } from '../src';
+
+import { createServiceClient, type ServerHandle, type ServiceClient, startServer } from '../src';
 import type { TestServiceOptions } from './fixtures';
 import { ids, testRoutes } from './fixtures';
 

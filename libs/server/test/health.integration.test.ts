@@ -1,6 +1,7 @@
 import { Code } from '@connectrpc/connect';
 import { GenerationService, Health, TokenizerService } from '@tokenmesh/proto';
-import { createServiceClient, ServingStatus, startServer, type ServerHandle, type ServiceClient } from '../src';
+
+import { createServiceClient, type ServerHandle, type ServiceClient, ServingStatus, startServer } from '../src';
 import { testRoutes } from './fixtures';
 
 const { SERVING, NOT_SERVING, SERVICE_UNKNOWN } = ServingStatus;

@@ -1,7 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { GenerateResponseSchema, GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { createServiceClient, enableInProcessCalls, startServer, type ServerHandle } from '../src';
+
+import { createServiceClient, enableInProcessCalls, type ServerHandle, startServer } from '../src';
 import { ids, testRoutes } from './fixtures';
 
 /**

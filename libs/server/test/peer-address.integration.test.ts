@@ -1,6 +1,7 @@
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { Health } from '@tokenmesh/proto';
+
 import { createServiceClient, PEER_ADDRESS, startServer } from '../src';
 import { testRoutes } from './fixtures';
 

@@ -3,7 +3,8 @@ import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/
 import { createGrpcWebTransport } from '@connectrpc/connect-node';
 import { createCounter, createMetrics } from '@tokenmesh/metrics';
 import { GenerateRequestSchema, GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { createServiceClient, startServer, type ServerHandle } from '../src';
+
+import { createServiceClient, type ServerHandle, startServer } from '../src';
 import { grpcJsClient, ids, testRoutes } from './fixtures';
 
 describe('startServer serves one set of routes over every protocol', () => {

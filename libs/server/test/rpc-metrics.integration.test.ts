@@ -2,7 +2,8 @@ import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { createMetrics } from '@tokenmesh/metrics';
 import { GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { rpcMetricsInterceptor, startServer, type ServerHandle } from '../src';
+
+import { rpcMetricsInterceptor, type ServerHandle, startServer } from '../src';
 import { ids, testRoutes } from './fixtures';
 
 describe('rpcMetricsInterceptor', () => {

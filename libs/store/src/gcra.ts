@@ -26,7 +26,12 @@ export function gcra(stored: number | undefined, now: number, opts: Required<Rat
   const allowAt = next - periodMs;
   const remainingAt = (t: number) => Math.max(0, Math.min(limit, Math.floor((now + periodMs - t) / interval + REMAINING_SLACK)));
   if (!force && allowAt - now > GCRA_EPSILON_MS) {
-    return { allowed: false, remaining: remainingAt(tat), retryAfterMs: Math.ceil(allowAt - now), resetMs: Math.max(0, Math.ceil(tat - now - GCRA_EPSILON_MS)) };
+    return {
+      allowed: false,
+      remaining: remainingAt(tat),
+      retryAfterMs: Math.ceil(allowAt - now),
+      resetMs: Math.max(0, Math.ceil(tat - now - GCRA_EPSILON_MS)),
+    };
   }
   const resetMs = Math.max(0, Math.ceil(next - now - GCRA_EPSILON_MS));
   return {

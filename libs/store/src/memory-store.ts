@@ -1,6 +1,6 @@
 import { StoreError } from './errors';
-import { MemoryKeyspace, type Entry } from './memory-keyspace';
 import { gcra } from './gcra';
+import { type Entry, MemoryKeyspace } from './memory-keyspace';
 import { DEFAULT_PREFIX, type IncrOptions, type RateLimitOptions, type RateLimitResult, type SetOptions, type Store } from './store';
 import { checkFinite, checkInteger, checkKey, checkRateLimit, checkTtl, checkValue } from './validate';
 

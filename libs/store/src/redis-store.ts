@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+
 import { StoreError } from './errors';
 import { defineScripts, type ScriptedRedis } from './redis-scripts';
 import { DEFAULT_PREFIX, type IncrOptions, type RateLimitOptions, type RateLimitResult, type SetOptions, type Store } from './store';

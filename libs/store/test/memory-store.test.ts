@@ -1,4 +1,5 @@
 import { waitFor } from '@tokenmesh/testing';
+
 import { MemoryKeyspace, MemoryStore } from '../src';
 import { storeContract } from './contract';
 

@@ -1,5 +1,6 @@
 import { startRedis } from '@tokenmesh/testing';
 import { Redis } from 'ioredis';
+
 import { RedisStore } from '../src';
 import { storeContract } from './contract';
 

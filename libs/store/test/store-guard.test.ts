@@ -1,4 +1,4 @@
-import { MemoryStore, StoreGuard, StoreUnavailableError, type StoreFailure, type StoreGuardOptions } from '../src';
+import { MemoryStore, type StoreFailure, StoreGuard, type StoreGuardOptions, StoreUnavailableError } from '../src';
 
 /** A guard whose reports are recorded: every failure, and each outage's start and end. */
 function recorded(over: Partial<StoreGuardOptions> = {}) {

@@ -6,7 +6,11 @@
  * gets; by default the signal's reason once aborted (whatever a cancelled source throws, an
  * AbortError, is the cancellation), else the source's error.
  */
-export function abortable<T>(source: AsyncIterable<T>, signal: AbortSignal, toError: (err: unknown, aborted: boolean) => unknown = (err, aborted) => (aborted ? signal.reason : err)): AsyncIterable<T> {
+export function abortable<T>(
+  source: AsyncIterable<T>,
+  signal: AbortSignal,
+  toError: (err: unknown, aborted: boolean) => unknown = (err, aborted) => (aborted ? signal.reason : err),
+): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator]() {
       const it = source[Symbol.asyncIterator]();

@@ -1,5 +1,6 @@
 import type { Interceptor } from '@connectrpc/connect';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Tracer } from '@opentelemetry/api';
+
 import { headersGetter, headersSetter, rpcAttributes, rpcSpanName, spanEnder, traceStream } from './rpc-span';
 import { SCOPE } from './service-tracers';
 

@@ -1,4 +1,5 @@
-import { trace, type Attributes } from '@opentelemetry/api';
+import { type Attributes, trace } from '@opentelemetry/api';
+
 import { ATTR } from './attributes';
 
 /** What a generation asked for, as the GenAI conventions name it. */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 

@@ -1,4 +1,4 @@
-import { context, trace, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
+import { type Context, context, type Span, type SpanOptions, trace, type Tracer } from '@opentelemetry/api';
 
 /**
  * A Tracer that looks up its real tracer on every span. Interceptors and modules may be built

@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT, type Context, type TextMapGetter } from '@opentelemetry/api';
+import { type Context, context, propagation, ROOT_CONTEXT, type TextMapGetter } from '@opentelemetry/api';
 
 /**
  * Message headers to read trace context from: a plain object, or anything with `get(name)`

@@ -1,7 +1,7 @@
-import { trace, type Context, type Tracer } from '@opentelemetry/api';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { type Context, trace, type Tracer } from '@opentelemetry/api';
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, type ReadableSpan, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 /** Instrumentation scope of every span this library starts. */
 export const SCOPE = '@tokenmesh/telemetry';

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+
 import { SpanKind } from '@opentelemetry/api';
 import { GenerationService } from '@tokenmesh/proto';
-import { startOtlpReceiver, type OtlpReceiver } from '@tokenmesh/testing';
+import { type OtlpReceiver, startOtlpReceiver } from '@tokenmesh/testing';
+
 import { ATTR, serverTracingInterceptor } from '../src';
-import { startH2Server, type H2Server } from './helpers/h2';
+import { type H2Server, startH2Server } from './helpers/h2';
 import { memoryTelemetry, only } from './helpers/memory-telemetry';
 
 // grpc-js is instrumented by patching it as it is required, which jest's module loader bypasses,

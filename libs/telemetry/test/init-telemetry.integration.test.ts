@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+
 import { context, trace } from '@opentelemetry/api';
-import { startOtlpReceiver, type OtlpReceiver } from '@tokenmesh/testing';
+import { type OtlpReceiver, startOtlpReceiver } from '@tokenmesh/testing';
+
 import { initTelemetry, injectContext, spanProcessorsFromEnv, tracer } from '../src';
 
 const OTEL_VARS = [

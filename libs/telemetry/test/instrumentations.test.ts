@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+
 import { isUntracedRequest } from '../src';
 
 const request = (url: string, headers: Record<string, string> = {}) => ({ url, headers }) as unknown as IncomingMessage;

@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { create, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, fromBinary, type MessageInitShape, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 
 /** A plain grpc-js channel to `host:port`: how a non-Connect gRPC peer calls our servers. */
@@ -20,7 +20,10 @@ export function grpcJsUnary<I extends DescMessage, O extends DescMessage>(
   metadata = new grpc.Metadata(),
 ): Promise<MessageShape<O>> {
   return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(path(method), encode(method.input), (b: Buffer) => fromBinary(method.output, b), create(method.input, input), metadata, (err, res) =>
+    client.makeUnaryRequest(path(method), encode(method.input), (b: Buffer) => fromBinary(method.output, b), create(
+      method.input,
+      input,
+    ), metadata, (err, res) =>
       err ? reject(err) : resolve(res as MessageShape<O>),
     );
   });
@@ -33,6 +36,12 @@ export function grpcJsServerStream<I extends DescMessage, O extends DescMessage>
   input: MessageInitShape<I>,
   metadata = new grpc.Metadata(),
 ): AsyncIterable<MessageShape<O>> & { cancel(): void } {
-  const call = client.makeServerStreamRequest(path(method), encode(method.input), (b: Buffer) => fromBinary(method.output, b), create(method.input, input), metadata);
+  const call = client.makeServerStreamRequest(
+    path(method),
+    encode(method.input),
+    (b: Buffer) => fromBinary(method.output, b),
+    create(method.input, input),
+    metadata,
+  );
   return Object.assign(call as unknown as AsyncIterable<MessageShape<O>>, { cancel: () => call.cancel() });
 }

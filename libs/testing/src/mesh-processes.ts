@@ -1,6 +1,8 @@
 import { basename, join } from 'node:path';
-import { buildMesh, gatewayEnv, type Env, type MeshLauncher, type MeshServiceName } from '@tokenmesh/mesh';
-import { spawnUntil, startServiceProcess, type ServiceProcess } from './service-process';
+
+import { buildMesh, type Env, gatewayEnv, type MeshLauncher, type MeshServiceName } from '@tokenmesh/mesh';
+
+import { type ServiceProcess, spawnUntil, startServiceProcess } from './service-process';
 import { waitFor } from './wait-for';
 
 /** Tokenizer, one inference worker and a router in front of it (static), each its own process. */

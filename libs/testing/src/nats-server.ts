@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+
 import { findBinary } from './find-binary';
 import { exchange } from './probe';
 import { launch, type ServerHandle } from './server-process';

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
+
 import { reapOnExit } from './process-reaper';
 
 const ROOT = resolve(__dirname, '../../..');

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
-import { startOtlpReceiver, type OtlpReceiver } from '../src/otlp-receiver';
+
+import { type OtlpReceiver, startOtlpReceiver } from '../src/otlp-receiver';
 
 const TRACE = '5b8efff798038103d269b633813fc60c';
 

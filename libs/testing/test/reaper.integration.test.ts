@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+
 import { waitFor } from '../src';
 import { alive, gone } from './helpers';
 

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { freePort, MissingBinaryError, startNats, startRedis, type ServerHandle } from '../src';
+
+import { freePort, MissingBinaryError, type ServerHandle, startNats, startRedis } from '../src';
 import { accepts, alive, converse, gone } from './helpers';
 
 describe('freePort', () => {

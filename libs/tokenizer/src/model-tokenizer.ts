@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { Tokenizer } from '@huggingface/tokenizers';
 import { loadModelConfig, type ModelSpec } from '@tokenmesh/model';
+
 import { ChatTemplate, type ChatTurn } from './chat-template';
 import { StreamDecoder } from './stream-decoder';
 

@@ -1,16 +1,17 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
-  DecodeResponseSchema,
-  DecodeStreamResponseSchema,
-  EncodeResponseSchema,
   type DecodeRequest,
   type DecodeResponse,
+  DecodeResponseSchema,
   type DecodeStreamRequest,
   type DecodeStreamResponse,
+  DecodeStreamResponseSchema,
   type EncodeRequest,
   type EncodeResponse,
+  EncodeResponseSchema,
 } from '@tokenmesh/proto';
+
 import type { ModelTokenizer } from './model-tokenizer';
 import type { TokenizerRepo } from './tokenizer-repo';
 

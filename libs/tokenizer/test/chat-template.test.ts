@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+
 import { ChatTemplate } from '../src/chat-template';
 import { ModelTokenizer } from '../src/model-tokenizer';
 

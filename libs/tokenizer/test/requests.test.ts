@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
+
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { DecodeRequestSchema, DecodeStreamRequestSchema, EncodeRequestSchema } from '@tokenmesh/proto';
+
 import { decode, decodeStream, encode, TokenizerRepo } from '../src';
 
 const TINYLLAMA = resolve(__dirname, '../../../models/tinyllama');

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+
 import { ModelTokenizer } from '../src/model-tokenizer';
 
 const MODELS = resolve(__dirname, '../../../models');

@@ -1,4 +1,5 @@
 import type { Store } from '@tokenmesh/store';
+
 import { bucketField, quantile } from './latency-histogram';
 
 /** Feedback kept for a while so it can be audited or joined with completions later. */

@@ -1,9 +1,10 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import type { Tracer } from '@opentelemetry/api';
-import { EVENTS_STREAM, SUBJECTS, type Bus, type Consumption } from '@tokenmesh/bus';
+import { type Bus, type Consumption, EVENTS_STREAM, SUBJECTS } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
 import { CompletionEventSchema } from '@tokenmesh/proto';
 import { withConsumerSpan } from '@tokenmesh/telemetry';
+
 import type { FeedbackAggregates } from './aggregates';
 
 /** Durable consumer name: replicas share it, so each event is handled by one of them. */

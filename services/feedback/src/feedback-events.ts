@@ -1,9 +1,10 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { Tracer } from '@opentelemetry/api';
-import { SUBJECTS, type Bus } from '@tokenmesh/bus';
+import { type Bus, SUBJECTS } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
 import { FeedbackEventSchema } from '@tokenmesh/proto';
 import { withProducerSpan } from '@tokenmesh/telemetry';
+
 import type { StoredFeedback } from './aggregates';
 
 /** Publishes stored feedback on the events stream (msgId = feedback id); failures are logged. */

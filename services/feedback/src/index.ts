@@ -1,4 +1,4 @@
 export { FeedbackAggregates } from './aggregates';
+export { type FeedbackConfig, loadConfig } from './config';
 export { feedbackService } from './service';
-export { loadConfig, type FeedbackConfig } from './config';
-export { start, type FeedbackDeps } from './start';
+export { type FeedbackDeps, start } from './start';

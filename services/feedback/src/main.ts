@@ -1,5 +1,7 @@
 import { telemetry } from './telemetry';
+
 import { runMain } from '@tokenmesh/server';
+
 import { loadConfig } from './config';
 import { start } from './start';
 

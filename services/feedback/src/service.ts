@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { FeedbackService, type SubmitFeedbackRequest } from '@tokenmesh/proto';
+
 import type { FeedbackAggregates, StoredFeedback } from './aggregates';
 
 export const MAX_COMMENT_CHARS = 4096;
@@ -24,7 +26,10 @@ export interface FeedbackServiceOptions {
 }
 
 /** FeedbackService: validated feedback into the store; reports from the running totals. */
-export function feedbackService(aggregates: FeedbackAggregates, { onFeedback, now = Date.now }: FeedbackServiceOptions = {}): ServiceImpl<typeof FeedbackService> {
+export function feedbackService(
+  aggregates: FeedbackAggregates,
+  { onFeedback, now = Date.now }: FeedbackServiceOptions = {},
+): ServiceImpl<typeof FeedbackService> {
   return {
     async submitFeedback(req) {
       validate(req);

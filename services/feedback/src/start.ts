@@ -1,7 +1,8 @@
-import { connectBus, EVENTS_STREAM, type Bus, type Consumption } from '@tokenmesh/bus';
+import { type Bus, connectBus, type Consumption, EVENTS_STREAM } from '@tokenmesh/bus';
 import { FeedbackService } from '@tokenmesh/proto';
-import { startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
+
 import { FeedbackAggregates } from './aggregates';
 import { consumeCompletions } from './completion-consumer';
 import type { FeedbackConfig } from './config';

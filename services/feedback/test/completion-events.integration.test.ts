@@ -1,10 +1,11 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { trace } from '@opentelemetry/api';
-import { EVENTS_STREAM, MemoryBus, NatsBus, SUBJECTS, type Bus, type Consumption } from '@tokenmesh/bus';
+import { type Bus, type Consumption, EVENTS_STREAM, MemoryBus, NatsBus, SUBJECTS } from '@tokenmesh/bus';
 import { createLogger } from '@tokenmesh/logging';
 import { CompletionEventSchema } from '@tokenmesh/proto';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
-import { startNats, startRedis, waitFor, type ServerHandle } from '@tokenmesh/testing';
+import { type ServerHandle, startNats, startRedis, waitFor } from '@tokenmesh/testing';
+
 import { FeedbackAggregates } from '../src/aggregates';
 import { consumeCompletions } from '../src/completion-consumer';
 

@@ -1,7 +1,8 @@
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { FeedbackService } from '@tokenmesh/proto';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
-import { startRedis, type ServerHandle } from '@tokenmesh/testing';
+import { type ServerHandle, startRedis } from '@tokenmesh/testing';
+
 import { FeedbackAggregates } from '../src/aggregates';
 import { feedbackService } from '../src/service';
 

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
+
 import { EnvReader } from '@tokenmesh/config';
-import { apiKeysConfig, type ApiKeysConfig } from './edge/auth/auth-config';
-import { cacheConfig, type CacheConfig } from './cache/cache-config';
+
+import { type CacheConfig, cacheConfig } from './cache/cache-config';
+import { type ApiKeysConfig, apiKeysConfig } from './edge/auth/auth-config';
 import { corsOriginsConfig } from './edge/cors';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './edge/deadline';
 import { rateLimitConfig } from './edge/rate-limit/rate-limit-config';

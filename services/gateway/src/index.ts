@@ -1,2 +1,2 @@
-export { loadConfig, type GatewayConfig } from './config';
-export { start, type GatewayDeps } from './start';
+export { type GatewayConfig, loadConfig } from './config';
+export { type GatewayDeps, start } from './start';

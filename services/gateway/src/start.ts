@@ -1,11 +1,12 @@
-import { connectBus, EVENTS_STREAM, type Bus } from '@tokenmesh/bus';
+import { type Bus, connectBus, EVENTS_STREAM } from '@tokenmesh/bus';
 import { FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
-import { createServiceClient, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
+
 import { inferenceService } from './api/grpc/inference-api';
-import { restMetrics } from './api/rest/rest-metrics';
 import { restApi } from './api/rest/rest-api';
+import { restMetrics } from './api/rest/rest-metrics';
 import { startResponseCache } from './cache/start-cache';
 import type { GatewayConfig } from './config';
 import { authInterceptor } from './edge/auth/auth-interceptor';
@@ -74,7 +75,14 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
         name: 'gateway',
         listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
         routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
-        http: restApi({ upstreams, feedback: feedback.client, bodyLimitBytes: config.bodyLimitBytes, auth, requestTimeoutMs: config.requestTimeoutMs, observe: restMetrics(rt.metrics) }),
+        http: restApi({
+          upstreams,
+          feedback: feedback.client,
+          bodyLimitBytes: config.bodyLimitBytes,
+          auth,
+          requestTimeoutMs: config.requestTimeoutMs,
+          observe: restMetrics(rt.metrics),
+        }),
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),
         serving: false,

@@ -1,8 +1,9 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
 import { FeedbackService, GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { startServiceProcess, type ServiceProcess } from '@tokenmesh/testing';
+import { type ServiceProcess, startServiceProcess } from '@tokenmesh/testing';
 
 /** A tokenizer whose ids are the prompt's bytes (context 512), detokenizing byte for byte. */
 export function byteTokenizer() {

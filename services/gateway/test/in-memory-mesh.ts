@@ -1,12 +1,14 @@
 import { resolve } from 'node:path';
+
 import type { ServiceImpl } from '@connectrpc/connect';
 import { generationService, ModelRepo, parseModelEntry } from '@tokenmesh/inference';
 import { buildMesh } from '@tokenmesh/mesh';
 import { GenerationService, TokenizerService } from '@tokenmesh/proto';
-import { createRuntime, createServiceClient, enableInProcessCalls, startService, type ServiceRuntime } from '@tokenmesh/server';
+import { createRuntime, createServiceClient, enableInProcessCalls, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { inProcessLauncher } from '@tokenmesh/supervisor';
 import { waitFor } from '@tokenmesh/testing';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
+
 import type { Upstreams } from '../src/pipeline/generate-text';
 import { localDecoders } from '../src/pipeline/local-tokenizer';
 

@@ -1,9 +1,11 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+
 import { EnvReader } from '@tokenmesh/config';
 import { DEFAULT_GRACE_MS } from '@tokenmesh/server';
+
 import { DEFAULT_LIMITS, type EngineLimits } from './engine/engine-limits';
-import { parseModelEntry, type ModelEntry } from './models/model-repo';
+import { type ModelEntry, parseModelEntry } from './models/model-repo';
 
 /** The committed models: the default tinygpt and the Llama-family fixture. */
 export const DEFAULT_MODEL_DIRS = ['tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));

@@ -1,13 +1,15 @@
 import { hostname } from 'node:os';
-import { connectBus, type Bus } from '@tokenmesh/bus';
+
+import { type Bus, connectBus } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
-import { servingLoad, ServingStatus, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
-import { streamHold, watchServingLoad } from './rpc/stream-hold';
+import { type RunningService, type ServiceRuntime, servingLoad, ServingStatus, startService } from '@tokenmesh/server';
+
 import type { InferenceConfig } from './config';
-import { startHeartbeat, type Heartbeat } from './discovery/heartbeat';
+import { type Heartbeat, startHeartbeat } from './discovery/heartbeat';
 import { ModelRepo } from './models/model-repo';
-import { generationService } from './rpc/service';
 import { warmUp } from './models/warm-up';
+import { generationService } from './rpc/service';
+import { streamHold, watchServingLoad } from './rpc/stream-hold';
 
 /** What a caller may share with the worker instead of letting it connect its own. */
 export interface InferenceDeps {
@@ -74,7 +76,15 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
   // Only now: a router that hears a beat may send traffic at once.
   if (bus) {
     const address = config.advertiseUrl ?? advertisedUrl(config.host, service.server.url);
-    heartbeat = startHeartbeat({ bus, workerId: config.workerId, address, weight: config.weight, periodMs: config.heartbeatMs, snapshot: () => repo.snapshot(), logger: rt.logger });
+    heartbeat = startHeartbeat({
+      bus,
+      workerId: config.workerId,
+      address,
+      weight: config.weight,
+      periodMs: config.heartbeatMs,
+      snapshot: () => repo.snapshot(),
+      logger: rt.logger,
+    });
     rt.logger.info('heartbeats started', { address, weight: config.weight, period_ms: config.heartbeatMs, bus: deps.bus ? 'shared' : 'nats' });
   }
 

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
+
 import { ConfigError } from '@tokenmesh/config';
+
 import { DEFAULT_MODEL_DIRS, loadConfig } from '../src/config';
 
 /** The problems `loadConfig(env)` reports, all at once; undefined when it accepts `env`. */

@@ -1,4 +1,5 @@
 import { EnvReader } from '@tokenmesh/config';
+
 import { isStrategy, STRATEGIES, type StrategyName } from './balancers';
 import { loadTrafficConfig } from './traffic';
 

@@ -1,5 +1,5 @@
-export { routerService } from './service';
-export { TrafficRouter, VARIANT_HEADER, WORKER_HEADER } from './routing';
-export { WorkerPool, Worker } from './pool';
 export { loadConfig, type RouterConfig } from './config';
-export { start, type RouterDeps } from './start';
+export { Worker, WorkerPool } from './pool';
+export { TrafficRouter, VARIANT_HEADER, WORKER_HEADER } from './routing';
+export { routerService } from './service';
+export { type RouterDeps, start } from './start';

@@ -1,4 +1,5 @@
 import { createCounter, createGauge, createHistogram, type Registry } from '@tokenmesh/metrics';
+
 import type { WorkerPool } from './pool';
 
 /** Seconds; picking a worker takes microseconds, a shadow generation up to minutes. */

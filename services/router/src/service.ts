@@ -1,5 +1,6 @@
 import type { ServiceImpl } from '@connectrpc/connect';
 import { GenerationService } from '@tokenmesh/proto';
+
 import type { WorkerPool } from './pool';
 import type { TrafficRouter } from './routing';
 

@@ -1,6 +1,7 @@
-import { connectBus, type Bus, type Unsubscribe } from '@tokenmesh/bus';
+import { type Bus, connectBus, type Unsubscribe } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
-import { createServiceClient, startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
+
 import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
 import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
@@ -30,7 +31,11 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
     },
     heartbeatMs: config.heartbeatMs,
     missedBeats: config.missedHeartbeats,
-    outliers: new OutlierDetector({ consecutiveFailures: config.ejectionFailures, baseEjectionMs: config.ejectionBaseMs, maxEjectedFraction: config.maxEjectedPercent / 100 }),
+    outliers: new OutlierDetector({
+      consecutiveFailures: config.ejectionFailures,
+      baseEjectionMs: config.ejectionBaseMs,
+      maxEjectedFraction: config.maxEjectedPercent / 100,
+    }),
     attach: (w) => monitorWorker(w, clients.get(w.address)!.transport, { onHealth: (x, healthy) => logger.info('worker health', { worker: x.id, healthy }) }),
     onEvent: (event, w) => logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
   });

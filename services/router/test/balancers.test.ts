@@ -1,4 +1,4 @@
-import { createBalancer, isStrategy, STRATEGIES, type Balancer, type WorkerLoad } from '../src/balancers';
+import { type Balancer, createBalancer, isStrategy, STRATEGIES, type WorkerLoad } from '../src/balancers';
 
 /** mulberry32: a tiny seeded PRNG so that every random strategy replays the same picks. */
 function seeded(seed: number): () => number {

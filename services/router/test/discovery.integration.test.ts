@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
+
 import { Code, ConnectError } from '@connectrpc/connect';
 import { metricSum } from '@tokenmesh/metrics';
 import { FinishReason, GenerationService } from '@tokenmesh/proto';
 import { createRuntime, createServiceClient, type RunningService, type ServiceClient, type ServiceRuntime } from '@tokenmesh/server';
-import { startNats, startServiceProcess, waitFor, type ServerHandle, type ServiceProcess } from '@tokenmesh/testing';
+import { type ServerHandle, type ServiceProcess, startNats, startServiceProcess, waitFor } from '@tokenmesh/testing';
+
 import { loadConfig, start } from '../src';
 
 const MODEL = resolve(__dirname, '../../../models/tinygpt');

@@ -1,6 +1,7 @@
 import { createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
 import { GenerationService } from '@tokenmesh/proto';
-import { WorkerPool, type WorkerAnnouncement, type WorkerPoolOptions } from '../src/pool';
+
+import { type WorkerAnnouncement, WorkerPool, type WorkerPoolOptions } from '../src/pool';
 
 /** Worker handlers by address, behind Connect's in-memory transport (real handlers, no network). */
 export type FakeWorkers = Record<string, Partial<ServiceImpl<typeof GenerationService>>>;

@@ -2,12 +2,13 @@ import { Code, ConnectError, createClient, createRouterTransport, type ServiceIm
 import { createMetrics, metricSum } from '@tokenmesh/metrics';
 import { GenerationService } from '@tokenmesh/proto';
 import { waitFor } from '@tokenmesh/testing';
+
+import { createBalancer } from '../src/balancers';
 import { RetryBudget } from '../src/pool';
 import { RouterMetrics } from '../src/router-metrics';
-import { routerService } from '../src/service';
-import { createBalancer } from '../src/balancers';
-import { parseTrafficConfig, SplitPlan } from '../src/traffic';
 import { ShadowRunner, TrafficRouter, VARIANT_HEADER } from '../src/routing';
+import { routerService } from '../src/service';
+import { parseTrafficConfig, SplitPlan } from '../src/traffic';
 import { beat, fakePool, type FakeWorkers } from './fake-workers';
 
 type Impl = Partial<ServiceImpl<typeof GenerationService>>;

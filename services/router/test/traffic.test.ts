@@ -1,14 +1,16 @@
 import { mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { waitFor } from '@tokenmesh/testing';
+
 import {
   loadTrafficConfig,
   parseTrafficConfig,
   SplitPlan,
+  type TrafficConfig,
   TrafficConfigError,
   watchTrafficConfig,
-  type TrafficConfig,
 } from '../src/traffic';
 
 const KEYS = Array.from({ length: 2000 }, (_, i) => `user-${i}`);

@@ -1,9 +1,9 @@
+import type { Bus } from '@tokenmesh/bus';
 import { loadConfig as feedbackConfig, start as startFeedback } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig, start as startGateway } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig, start as startInference } from '@tokenmesh/inference';
-import { loadConfig as routerConfig, start as startRouter } from '@tokenmesh/router';
-import type { Bus } from '@tokenmesh/bus';
 import type { Env, MeshLauncher, MeshServiceName } from '@tokenmesh/mesh';
+import { loadConfig as routerConfig, start as startRouter } from '@tokenmesh/router';
 import type { RunningService, ServiceRuntime } from '@tokenmesh/server';
 import type { Store } from '@tokenmesh/store';
 import { loadConfig as tokenizerConfig, start as startTokenizer } from '@tokenmesh/tokenizer-service';

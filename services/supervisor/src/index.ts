@@ -1,4 +1,4 @@
 export { inProcessLauncher, type InProcessOptions } from './in-process-launcher';
 export { loadMeshConfig, MeshConfig } from './mesh-config';
 export { start } from './start';
-export { startMesh, type Mesh } from './supervisor';
+export { type Mesh, startMesh } from './supervisor';

@@ -1,7 +1,7 @@
 import { ConfigError } from '@tokenmesh/config';
-import { loadConfig as feedbackConfig, type FeedbackConfig } from '@tokenmesh/feedback';
+import { type FeedbackConfig, loadConfig as feedbackConfig } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
-import { loadConfig as inferenceConfig, type InferenceConfig } from '@tokenmesh/inference';
+import { type InferenceConfig, loadConfig as inferenceConfig } from '@tokenmesh/inference';
 import { gatewayEnv, routerEnv } from '@tokenmesh/mesh';
 import { loadConfig as routerConfig } from '@tokenmesh/router';
 import { loadConfig as tokenizerConfig, type TokenizerConfig } from '@tokenmesh/tokenizer-service';

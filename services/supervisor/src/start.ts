@@ -1,4 +1,5 @@
 import { createRuntime, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+
 import { banner } from './banner';
 import type { MeshConfig } from './mesh-config';
 import { startMesh } from './supervisor';

@@ -1,8 +1,9 @@
+import { type Bus, connectBus, MemoryBroker } from '@tokenmesh/bus';
 import { loadConfig as feedbackConfig } from '@tokenmesh/feedback';
-import { connectBus, MemoryBroker, type Bus } from '@tokenmesh/bus';
 import { buildMesh } from '@tokenmesh/mesh';
 import { enableInProcessCalls, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
+
 import { inProcessLauncher } from './in-process-launcher';
 
 /** The five services running in this process, in start order. */

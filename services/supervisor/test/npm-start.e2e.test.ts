@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { startSupervisor, type SupervisorProcess } from '@tokenmesh/testing';
 
 const ROOT = join(__dirname, '../../..');

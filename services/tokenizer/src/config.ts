@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+
 import { EnvReader } from '@tokenmesh/config';
 
 /** The committed models: the default tinygpt and the Llama-family fixture. */

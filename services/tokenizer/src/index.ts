@@ -1,3 +1,3 @@
-export { tokenizerService } from './service';
 export { loadConfig, type TokenizerConfig } from './config';
+export { tokenizerService } from './service';
 export { start } from './start';

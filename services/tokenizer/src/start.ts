@@ -1,6 +1,7 @@
 import { TokenizerService } from '@tokenmesh/proto';
-import { startService, type RunningService, type ServiceRuntime } from '@tokenmesh/server';
+import { type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
+
 import type { TokenizerConfig } from './config';
 import { tokenizerService } from './service';
 

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { TokenizerService } from '@tokenmesh/proto';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
+
 import { tokenizerService } from '../src/service';
 
 async function* ids(model: string, chunks: number[][]) {

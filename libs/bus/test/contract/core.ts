@@ -1,6 +1,7 @@
 import { waitFor } from '@tokenmesh/testing';
+
 import { BusError, type BusMessage } from '../../src';
-import { Connections, dec, enc, pause, unique, type BusFixture } from './fixture';
+import { type BusFixture, Connections, dec, enc, pause, unique } from './fixture';
 
 /** Core pub/sub: wildcards, headers, unsubscribe, handler errors, validation, close. */
 export function coreContract(fixture: () => BusFixture): void {

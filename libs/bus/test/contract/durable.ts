@@ -1,6 +1,7 @@
 import { waitFor } from '@tokenmesh/testing';
+
 import type { DurableMessage, PublishAck } from '../../src';
-import { ackInto, Connections, dec, enc, pause, unique, type BusFixture } from './fixture';
+import { ackInto, type BusFixture, Connections, dec, enc, pause, unique } from './fixture';
 
 /** Durable streams: publish, consume, ack, msgId dedup, resuming consumers, work queues. */
 export function durableContract(fixture: () => BusFixture): void {

@@ -1,4 +1,5 @@
 import { describeWithFixture } from '@tokenmesh/testing';
+
 import { coreContract } from './core';
 import { durableContract } from './durable';
 import type { BusFixture } from './fixture';

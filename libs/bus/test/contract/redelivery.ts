@@ -1,6 +1,7 @@
 import { waitFor } from '@tokenmesh/testing';
+
 import type { DurableMessage } from '../../src';
-import { Connections, dec, enc, pause, unique, type BusFixture } from './fixture';
+import { type BusFixture, Connections, dec, enc, pause, unique } from './fixture';
 
 /** At-least-once: nak, ack wait, failing handlers, maxDeliver, working(). */
 export function redeliveryContract(fixture: () => BusFixture): void {

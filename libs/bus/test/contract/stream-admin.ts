@@ -1,5 +1,6 @@
 import { waitFor } from '@tokenmesh/testing';
-import { ackInto, Connections, enc, unique, type BusFixture } from './fixture';
+
+import { ackInto, type BusFixture, Connections, enc, unique } from './fixture';
 
 /** Creating and updating streams, and the errors callers can branch on. */
 export function streamAdminContract(fixture: () => BusFixture): void {

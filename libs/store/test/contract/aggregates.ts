@@ -1,4 +1,4 @@
-import { Clients, unique, type StoreFixture } from './fixture';
+import { Clients, type StoreFixture, unique } from './fixture';
 
 /** Hash counters, as the feedback service keeps its aggregates. */
 export function aggregatesContract(fixture: () => StoreFixture): void {

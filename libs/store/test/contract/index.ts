@@ -1,4 +1,5 @@
 import { describeWithFixture } from '@tokenmesh/testing';
+
 import { aggregatesContract } from './aggregates';
 import type { StoreFixture } from './fixture';
 import { keysContract } from './keys';

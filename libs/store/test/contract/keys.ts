@@ -1,4 +1,4 @@
-import { Clients, unique, type StoreFixture } from './fixture';
+import { Clients, type StoreFixture, unique } from './fixture';
 
 /** Strings, deletes, prefixes, validation and close. */
 export function keysContract(fixture: () => StoreFixture): void {

@@ -1,5 +1,6 @@
 import { waitFor } from '@tokenmesh/testing';
-import { Clients, unique, type StoreFixture } from './fixture';
+
+import { Clients, type StoreFixture, unique } from './fixture';
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -1,7 +1,8 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+
 import type { DescService } from '@bufbuild/protobuf';
-import { createClient, type Client, type ConnectRouter, type Interceptor } from '@connectrpc/connect';
+import { type Client, type ConnectRouter, createClient, type Interceptor } from '@connectrpc/connect';
 import {
   connectNodeAdapter,
   createConnectTransport,

@@ -1,5 +1,6 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+
 import { initTelemetry, type Telemetry } from '../../src';
 
 /** initTelemetry with every finished span kept in memory instead of exported. */

@@ -1,4 +1,5 @@
 import type { Store } from '@tokenmesh/store';
+
 import type { TextEvent } from '../pipeline/generate-text';
 import { CACHE_FORMAT } from './cache-key';
 

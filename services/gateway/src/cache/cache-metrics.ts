@@ -1,4 +1,4 @@
-import { createCounter, type Counter, type Registry } from '@tokenmesh/metrics';
+import { type Counter, createCounter, type Registry } from '@tokenmesh/metrics';
 
 /**
  * `tokenmesh_gateway_cache_requests_total{outcome="hit"|"miss"}`: deterministic requests that went

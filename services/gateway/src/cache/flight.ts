@@ -1,4 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+
 import type { TextEvent } from '../pipeline/generate-text';
 
 /** Where a flight's events come from: the store or another replica's entry ('hit'), or a generation here ('miss'). */

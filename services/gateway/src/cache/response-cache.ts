@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FinishReason } from '@tokenmesh/proto';
-import type { Registry } from '@tokenmesh/metrics';
+
 import type { Logger } from '@tokenmesh/logging';
-import { StoreGuard, type Store } from '@tokenmesh/store';
+import type { Registry } from '@tokenmesh/metrics';
+import { FinishReason } from '@tokenmesh/proto';
+import { type Store, StoreGuard } from '@tokenmesh/store';
+
 import type { CacheKeyParts, ResponseCache } from '../edge/edge-policy';
 import type { TextEvent } from '../pipeline/generate-text';
 import { CacheEntries } from './cache-entries';
@@ -147,7 +149,12 @@ export class StoreResponseCache implements ResponseCache {
     }
     const r = resolveModel(parts.model, parts.routingKey, served);
     if (!r) return undefined;
-    return cacheKey({ model: r.model, routingKey: r.byRoutingKey ? parts.routingKey : undefined, promptTokenIds: parts.promptTokenIds, sampling: parts.sampling });
+    return cacheKey({
+      model: r.model,
+      routingKey: r.byRoutingKey ? parts.routingKey : undefined,
+      promptTokenIds: parts.promptTokenIds,
+      sampling: parts.sampling,
+    });
   }
 
   private start(hash: string, generate: (signal: AbortSignal) => AsyncIterable<TextEvent>): Flight {

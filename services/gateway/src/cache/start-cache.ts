@@ -2,6 +2,7 @@ import type { Client } from '@connectrpc/connect';
 import type { GenerationService } from '@tokenmesh/proto';
 import type { ServiceRuntime } from '@tokenmesh/server';
 import type { Store } from '@tokenmesh/store';
+
 import type { ResponseCache } from '../edge/edge-policy';
 import { routerCatalog, type ServedModelCatalog } from '../pipeline/served-model-catalog';
 import type { CacheConfig } from './cache-config';

@@ -1,4 +1,5 @@
-import { ServingStatus, type HealthReporter } from '@tokenmesh/server';
+import { type HealthReporter, ServingStatus } from '@tokenmesh/server';
+
 import type { ServedModelCatalog } from '../pipeline/served-model-catalog';
 
 /**

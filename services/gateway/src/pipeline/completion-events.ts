@@ -1,6 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { Tracer } from '@opentelemetry/api';
-import { SUBJECTS, type Bus } from '@tokenmesh/bus';
+import { type Bus, SUBJECTS } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
 import { CompletionEventSchema, type FinishReason, type Timings, type Usage } from '@tokenmesh/proto';
 import { withProducerSpan } from '@tokenmesh/telemetry';

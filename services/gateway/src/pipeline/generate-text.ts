@@ -1,8 +1,8 @@
-import { Code, ConnectError, type Client } from '@connectrpc/connect';
-import { FieldError, validateSampling, type Sampling } from '@tokenmesh/model';
+import { type Client, Code, ConnectError } from '@connectrpc/connect';
+import { FieldError, type Sampling, validateSampling } from '@tokenmesh/model';
 import {
-  FinishReason,
   type ChatMessage,
+  FinishReason,
   type GenerateResponse,
   type GenerationService,
   type SamplingParams,
@@ -10,13 +10,14 @@ import {
   type TokenizerService,
   type Usage,
 } from '@tokenmesh/proto';
+
 import { apiError, fromUpstream } from '../edge/api-error';
-import type { CompletionSink } from './completion-events';
+import { checkModelAccess } from '../edge/auth/model-access';
 import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
+import type { CompletionSink } from './completion-events';
+import { recordCacheOutcome, recordDone, recordRequest } from './generation-attributes';
 import type { ServedModelCatalog } from './served-model-catalog';
 import { StopMatcher } from './stop-matcher';
-import { checkModelAccess } from '../edge/auth/model-access';
-import { recordCacheOutcome, recordDone, recordRequest } from './generation-attributes';
 
 /** The upstream services the gateway calls. */
 export interface Upstreams {
@@ -134,7 +135,12 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   recordRequest({ requestId: req.requestId, model, chat: req.messages.length > 0, sampling, promptTokens: encoded.tokenIds.length });
   const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
   if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
-  const generate = (cancel: AbortSignal, whole: boolean) => generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
+  const generate = (cancel: AbortSignal, whole: boolean) => generated(
+    req,
+    up,
+    cancel,
+    { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole },
+  );
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
   if (!up.cache || !deterministic) {
     req.onCache?.('miss');
@@ -198,7 +204,15 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
       if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
     };
     const decoder = up.localDecoder?.(model);
-    const texts = decoder ? decodedLocally(tokens, decoder, stops, counted, onMessage) : decodedRemotely(tokens, up, model, stops, counted, onMessage, upstream.signal);
+    const texts = decoder ? decodedLocally(tokens, decoder, stops, counted, onMessage) : decodedRemotely(
+      tokens,
+      up,
+      model,
+      stops,
+      counted,
+      onMessage,
+      upstream.signal,
+    );
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
       if (t.text) yield { type: 'text', text: t.text } satisfies TextOut;
@@ -219,12 +233,24 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     type: 'done' as const,
     finishReason: stops.done ? FinishReason.STOP : (last?.finishReason ?? FinishReason.UNSPECIFIED),
     usage: { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, totalTokens: usage.totalTokens },
-    timings: { queueMs: last?.timings?.queueMs ?? 0, timeToFirstTokenMs: last?.timings?.timeToFirstTokenMs ?? 0, decodeMs: last?.timings?.decodeMs ?? 0, totalMs: performance.now() - started },
+    timings: {
+      queueMs: last?.timings?.queueMs ?? 0,
+      timeToFirstTokenMs: last?.timings?.timeToFirstTokenMs ?? 0,
+      decodeMs: last?.timings?.decodeMs ?? 0,
+      totalMs: performance.now() - started,
+    },
     model: last?.model ?? model,
     variant: last?.variant ?? '',
   };
   recordDone(done);
-  up.completions?.({ requestId: req.requestId, model: done.model, variant: done.variant, finishReason: done.finishReason, usage: done.usage, timings: done.timings });
+  up.completions?.({
+    requestId: req.requestId,
+    model: done.model,
+    variant: done.variant,
+    finishReason: done.finishReason,
+    usage: done.usage,
+    timings: done.timings,
+  });
   yield done;
 }
 

@@ -1,5 +1,5 @@
-import { FinishReason } from '@tokenmesh/proto';
 import type { Sampling } from '@tokenmesh/model';
+import { FinishReason } from '@tokenmesh/proto';
 import { annotateActiveSpan, ATTR, recordGenerationRequest, recordGenerationResult } from '@tokenmesh/telemetry';
 
 /** The request's facts on the span of the call being served (gRPC server span or REST HTTP span). */
@@ -14,7 +14,13 @@ export function recordCacheOutcome(outcome: 'hit' | 'miss'): void {
 }
 
 /** The final event's facts: model and variant that served it, tokens out, why it ended. */
-export function recordDone(done: { finishReason: FinishReason; usage: { completionTokens: number }; timings: { timeToFirstTokenMs: number }; model: string; variant: string }): void {
+export function recordDone(done: {
+  finishReason: FinishReason;
+  usage: { completionTokens: number };
+  timings: { timeToFirstTokenMs: number };
+  model: string;
+  variant: string;
+}): void {
   recordGenerationResult(
     { responseModel: done.model, finishReason: (FinishReason[done.finishReason] ?? 'UNSPECIFIED').toLowerCase(), completionTokens: done.usage.completionTokens, timeToFirstTokenMs: done.timings.timeToFirstTokenMs },
     done.variant ? { [ATTR.variant]: done.variant } : {},

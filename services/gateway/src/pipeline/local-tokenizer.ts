@@ -2,13 +2,14 @@ import { create } from '@bufbuild/protobuf';
 import type { CallOptions, Client } from '@connectrpc/connect';
 import {
   DecodeRequestSchema,
-  DecodeStreamRequestSchema,
-  EncodeRequestSchema,
   type DecodeStreamRequest,
+  DecodeStreamRequestSchema,
   type DecodeStreamResponse,
+  EncodeRequestSchema,
   type TokenizerService,
 } from '@tokenmesh/proto';
 import { decode, decodeStream, encode, type TokenizerRepo } from '@tokenmesh/tokenizer';
+
 import type { StreamingDecoder } from './generate-text';
 
 type Tokenizer = Client<typeof TokenizerService>;

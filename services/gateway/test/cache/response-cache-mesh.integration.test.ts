@@ -3,11 +3,12 @@ import { EnvReader } from '@tokenmesh/config';
 import { createMetrics, type Registry } from '@tokenmesh/metrics';
 import { InferenceService } from '@tokenmesh/proto';
 import { MemoryStore } from '@tokenmesh/store';
+
+import { inferenceService } from '../../src/api/grpc/inference-api';
+import { restApi } from '../../src/api/rest/rest-api';
 import { cacheConfig } from '../../src/cache/cache-config';
 import { startResponseCache } from '../../src/cache/start-cache';
 import type { Upstreams } from '../../src/pipeline/generate-text';
-import { inferenceService } from '../../src/api/grpc/inference-api';
-import { restApi } from '../../src/api/rest/rest-api';
 import { fakeFeedback, listen } from '../fakes';
 import { inMemoryMesh } from '../in-memory-mesh';
 

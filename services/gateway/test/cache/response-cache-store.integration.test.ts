@@ -2,8 +2,9 @@ import { FinishReason } from '@tokenmesh/proto';
 import { MemoryKeyspace, MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { describeWithFixture, startRedis } from '@tokenmesh/testing';
 import { Redis } from 'ioredis';
-import type { TextEvent } from '../../src/pipeline/generate-text';
+
 import { CACHE_FORMAT, CacheEntries, cacheKey, entryKey, StoreResponseCache } from '../../src/cache';
+import type { TextEvent } from '../../src/pipeline/generate-text';
 
 const events: TextEvent[] = [
   { type: 'text', text: 'héllo ' },

@@ -1,10 +1,11 @@
-import { FinishReason } from '@tokenmesh/proto';
 import { createMetrics } from '@tokenmesh/metrics';
+import { FinishReason } from '@tokenmesh/proto';
 import { MemoryStore } from '@tokenmesh/store';
 import { waitFor } from '@tokenmesh/testing';
+
+import { CacheEntries, cacheKey, canonicalJson, resolveModel, type ServedModelInfo, StoreResponseCache } from '../../src/cache';
 import type { CacheKeyParts } from '../../src/edge/edge-policy';
 import type { TextEvent } from '../../src/pipeline/generate-text';
-import { cacheKey, canonicalJson, CacheEntries, resolveModel, StoreResponseCache, type ServedModelInfo } from '../../src/cache';
 import { ServedModelCatalog as ServedVersions } from '../../src/pipeline/served-model-catalog';
 
 const done = (finishReason = FinishReason.LENGTH, totalMs = 1e9): TextEvent => ({

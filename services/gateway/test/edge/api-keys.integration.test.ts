@@ -1,23 +1,25 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Code, ConnectError, createClient, type Client } from '@connectrpc/connect';
+
+import { type Client, Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
-import { Health, HealthCheckResponse_ServingStatus, InferenceService } from '@tokenmesh/proto';
 import { createMetrics } from '@tokenmesh/metrics';
-import { startServer, type ServerHandle } from '@tokenmesh/server';
+import { Health, HealthCheckResponse_ServingStatus, InferenceService } from '@tokenmesh/proto';
+import { type ServerHandle, startServer } from '@tokenmesh/server';
 import { RedisStore } from '@tokenmesh/store';
-import { startRedis, waitFor, type ServiceProcess } from '@tokenmesh/testing';
+import { type ServiceProcess, startRedis, waitFor } from '@tokenmesh/testing';
 import { Redis } from 'ioredis';
+
+import { inferenceService } from '../../src/api/grpc/inference-api';
+import { restApi } from '../../src/api/rest/rest-api';
+import { loadConfig } from '../../src/config';
 import { ApiKeyAuth } from '../../src/edge/auth/api-key-auth';
 import { parseKeyFile, redisKeySource, sha256Hex } from '../../src/edge/auth/api-keys';
 import { authInterceptor } from '../../src/edge/auth/auth-interceptor';
 import { modelAllowed } from '../../src/edge/auth/model-access';
 import { startAuth } from '../../src/edge/auth/start-auth';
-import { loadConfig } from '../../src/config';
 import type { Caller, RateLimiter } from '../../src/edge/edge-policy';
-import { inferenceService } from '../../src/api/grpc/inference-api';
-import { restApi } from '../../src/api/rest/rest-api';
 import { fakeFeedback, gatewayWithoutUpstreams } from '../fakes';
 import { inMemoryMesh } from '../in-memory-mesh';
 

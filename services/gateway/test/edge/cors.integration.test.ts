@@ -2,8 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { InferenceService } from '@tokenmesh/proto';
-import { startServer, type ServerHandle } from '@tokenmesh/server';
+import { type ServerHandle, startServer } from '@tokenmesh/server';
+
 import { loadConfig } from '../../src/config';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, corsHandler } from '../../src/edge/cors';
 import { gatewayWithoutUpstreams } from '../fakes';

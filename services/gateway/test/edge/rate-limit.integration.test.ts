@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
+
+import { type ServerHandle, type ServiceProcess, startGateway, startRedis, startUpstreams } from '@tokenmesh/testing';
 import { Redis } from 'ioredis';
-import { startGateway, startRedis, startUpstreams, type ServerHandle, type ServiceProcess } from '@tokenmesh/testing';
 
 const MODEL = resolve(__dirname, '../../../../models/tinygpt');
 const RPM = 5;

@@ -1,15 +1,16 @@
 import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { createMetrics, metricSum } from '@tokenmesh/metrics';
 import { FinishReason, InferenceService } from '@tokenmesh/proto';
-import { MemoryStore, RedisStore, type RateLimitOptions, type RateLimitResult, type Store } from '@tokenmesh/store';
+import { MemoryStore, type RateLimitOptions, type RateLimitResult, RedisStore, type Store } from '@tokenmesh/store';
 import { startRedis } from '@tokenmesh/testing';
+
+import { inferenceService } from '../../src/api/grpc/inference-api';
+import { restApi } from '../../src/api/rest/rest-api';
 import { loadConfig } from '../../src/config';
 import type { Caller } from '../../src/edge/edge-policy';
-import type { Upstreams } from '../../src/pipeline/generate-text';
-import { inferenceService } from '../../src/api/grpc/inference-api';
 import { formatDuration } from '../../src/edge/rate-limit/rate-limit-headers';
-import { DEFAULT_RATE_LIMIT_TIMEOUT_MS, StoreRateLimiter, type RateLimitSettings } from '../../src/edge/rate-limit/store-rate-limiter';
-import { restApi } from '../../src/api/rest/rest-api';
+import { DEFAULT_RATE_LIMIT_TIMEOUT_MS, type RateLimitSettings, StoreRateLimiter } from '../../src/edge/rate-limit/store-rate-limiter';
+import type { Upstreams } from '../../src/pipeline/generate-text';
 import { byteTokenizer, fakeFeedback, fakeRouter, listen } from '../fakes';
 
 const alice: Caller = { keyName: 'alice', subject: 'key:alice' };

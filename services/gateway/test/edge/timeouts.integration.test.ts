@@ -1,13 +1,15 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { GenerationService, InferenceService } from '@tokenmesh/proto';
-import { startServer, type ServerHandle } from '@tokenmesh/server';
+import { type ServerHandle, startServer } from '@tokenmesh/server';
+
+import { inferenceService } from '../../src/api/grpc/inference-api';
+import { restApi } from '../../src/api/rest/rest-api';
 import { loadConfig } from '../../src/config';
 import { startDeadline } from '../../src/edge/deadline';
 import type { Upstreams } from '../../src/pipeline/generate-text';
-import { inferenceService } from '../../src/api/grpc/inference-api';
-import { restApi } from '../../src/api/rest/rest-api';
 import { fakeFeedback, listen } from '../fakes';
 import { inMemoryMesh } from '../in-memory-mesh';
 
@@ -119,7 +121,10 @@ describe('gateway limits and timeouts', () => {
     });
 
     it('gRPC/Connect: DEADLINE_EXCEEDED from the gateway’s timeout, and from the caller’s own shorter deadline', async () => {
-      const client = (timeoutMs: number) => createClient(InferenceService, createRouterTransport((r) => r.service(InferenceService, inferenceService(up, { requestTimeoutMs: timeoutMs }))));
+      const client = (timeoutMs: number) => createClient(
+        InferenceService,
+        createRouterTransport((r) => r.service(InferenceService, inferenceService(up, { requestTimeoutMs: timeoutMs }))),
+      );
       const drain = async (c: ReturnType<typeof client>, callTimeoutMs?: number) => {
         try {
           for await (const _ of c.streamPredict({ prompt: 'Hello', sampling: { maxTokens: 64, temperature: 0 } }, callTimeoutMs ? { timeoutMs: callTimeoutMs } : {})) void _;

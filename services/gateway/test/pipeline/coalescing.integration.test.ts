@@ -1,13 +1,15 @@
 import { resolve } from 'node:path';
-import { createClient, type Client } from '@connectrpc/connect';
+
+import { type Client, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { GenerationService, InferenceService } from '@tokenmesh/proto';
-import { startServer, type ServerHandle } from '@tokenmesh/server';
-import { grpcJsChannel, grpcJsServerStream } from '@tokenmesh/testing';
 import type * as grpc from '@grpc/grpc-js';
-import type { Upstreams } from '../../src/pipeline/generate-text';
+import { GenerationService, InferenceService } from '@tokenmesh/proto';
+import { type ServerHandle, startServer } from '@tokenmesh/server';
+import { grpcJsChannel, grpcJsServerStream } from '@tokenmesh/testing';
+
 import { inferenceService } from '../../src/api/grpc/inference-api';
 import { restApi } from '../../src/api/rest/rest-api';
+import type { Upstreams } from '../../src/pipeline/generate-text';
 import { fakeFeedback } from '../fakes';
 import { inMemoryMesh } from '../in-memory-mesh';
 
@@ -32,7 +34,9 @@ function oneTokenPerMessage(real: Client<typeof GenerationService>): Client<type
 }
 
 /** A gateway (REST, gRPC, Connect) in front of `up`, on free loopback ports. */
-async function gateway(up: Upstreams): Promise<{ server: ServerHandle; connect: Client<typeof InferenceService>; grpc: grpc.Client; close: () => Promise<void> }> {
+async function gateway(
+  up: Upstreams,
+): Promise<{ server: ServerHandle; connect: Client<typeof InferenceService>; grpc: grpc.Client; close: () => Promise<void> }> {
   const server = await startServer({
     port: 0,
     host: '127.0.0.1',
@@ -66,7 +70,15 @@ async function sse(base: string, prompt: string, s: Sampling): Promise<Answer> {
   const res = await fetch(`${base}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: s.maxTokens, temperature: s.temperature, seed: s.seed === undefined ? undefined : Number(s.seed), stop: s.stop, stream: true, stream_options: { include_usage: true } }),
+    body: JSON.stringify({
+      prompt,
+      max_tokens: s.maxTokens,
+      temperature: s.temperature,
+      seed: s.seed === undefined ? undefined : Number(s.seed),
+      stop: s.stop,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
   });
   const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>);
   const choices = events.flatMap((e) => e['choices'] as { text: string; finish_reason: string | null }[]);
@@ -79,7 +91,13 @@ async function rest(base: string, prompt: string, s: Sampling): Promise<Answer> 
   const res = await fetch(`${base}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt, max_tokens: s.maxTokens, temperature: s.temperature, seed: s.seed === undefined ? undefined : Number(s.seed), stop: s.stop }),
+    body: JSON.stringify({
+      prompt,
+      max_tokens: s.maxTokens,
+      temperature: s.temperature,
+      seed: s.seed === undefined ? undefined : Number(s.seed),
+      stop: s.stop,
+    }),
   });
   const body = (await res.json()) as { choices: { text: string; finish_reason: string }[]; usage: { completion_tokens: number } };
   return { text: body.choices[0]!.text, finish: body.choices[0]!.finish_reason, completionTokens: body.usage.completion_tokens, chunks: 1 };

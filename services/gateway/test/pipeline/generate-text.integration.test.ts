@@ -2,6 +2,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { ModelRepo } from '@tokenmesh/inference';
 import { loadReference } from '@tokenmesh/model';
 import { FinishReason } from '@tokenmesh/proto';
+
 import { restError } from '../../src/edge/api-error';
 import { generateText, type TextEvent, type TextRequest, type Upstreams } from '../../src/pipeline/generate-text';
 import { inMemoryMesh, TINYLLAMA as MODEL } from '../in-memory-mesh';

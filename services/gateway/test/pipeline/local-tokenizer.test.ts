@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
+
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from '@connectrpc/connect';
 import { TokenizerService } from '@tokenmesh/proto';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
 import { tokenizerService } from '@tokenmesh/tokenizer-service';
+
 import { localFirstTokenizer } from '../../src/pipeline/local-tokenizer';
 import { TINYLLAMA } from '../in-memory-mesh';
 

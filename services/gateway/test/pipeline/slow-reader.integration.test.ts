@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
+
 import { createClient, createRouterTransport } from '@connectrpc/connect';
 import { InferenceService } from '@tokenmesh/proto';
+
 import { inferenceService } from '../../src/api/grpc/inference-api';
 import { inMemoryMesh } from '../in-memory-mesh';
 

@@ -1,5 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf';
-import { SUBJECTS, type Bus } from '@tokenmesh/bus';
+import { type Bus, SUBJECTS } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
 import { WorkerHeartbeatSchema } from '@tokenmesh/proto';
 

@@ -1,11 +1,12 @@
 import type { Sampling } from '@tokenmesh/model';
+
+import type { StepResult } from '../worker/protocol';
 import { AsyncQueue } from './async-queue';
-import { WaitEstimate } from './wait-estimate';
-import { DEFAULT_LIMITS, QueueDeadlineError, RequestTooLargeError, type EngineLimits } from './engine-limits';
+import { DEFAULT_LIMITS, type EngineLimits, QueueDeadlineError, RequestTooLargeError } from './engine-limits';
 import type { EngineObserver } from './engine-metrics';
 import type { ModelRunner } from './model-runner';
-import { QueueFullError, RequestQueue, type Queued } from './request-queue';
-import type { StepResult } from '../worker/protocol';
+import { type Queued, QueueFullError, RequestQueue } from './request-queue';
+import { WaitEstimate } from './wait-estimate';
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'cancelled';
 

@@ -1,11 +1,13 @@
 import { basename, resolve } from 'node:path';
-import type { ModelSpec } from '@tokenmesh/model';
-import { Engine } from '../engine/engine';
-import { EnginePool } from '../engine/engine-pool';
+
 import type { Registry } from '@tokenmesh/metrics';
+import type { ModelSpec } from '@tokenmesh/model';
+
+import type { WorkerSnapshot } from '../discovery/heartbeat';
+import { Engine } from '../engine/engine';
 import { DEFAULT_LIMITS, type EngineLimits } from '../engine/engine-limits';
 import { EngineMetrics } from '../engine/engine-metrics';
-import type { WorkerSnapshot } from '../discovery/heartbeat';
+import { EnginePool } from '../engine/engine-pool';
 import { ModelRunner, type RunnerOptions } from '../engine/model-runner';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */

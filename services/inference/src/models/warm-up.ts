@@ -1,4 +1,5 @@
 import { validateSampling } from '@tokenmesh/model';
+
 import type { ModelRepo } from './model-repo';
 
 /**

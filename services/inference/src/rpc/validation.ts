@@ -1,6 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
-import { FieldError, validateSampling, type Sampling } from '@tokenmesh/model';
+import { FieldError, type Sampling, validateSampling } from '@tokenmesh/model';
 import type { GenerateRequest } from '@tokenmesh/proto';
+
 import type { LoadedModel, ModelRepo } from '../models/model-repo';
 
 /** A Generate request that passed validation: the engine can run it as is. */

@@ -1,6 +1,7 @@
-import { Tensor } from 'onnxruntime-node';
 import type { KvTensors } from '@tokenmesh/model';
-import { rebuildKv, type KvRow } from './batch-kv';
+import { Tensor } from 'onnxruntime-node';
+
+import { type KvRow, rebuildKv } from './batch-kv';
 
 /** A prefilled sequence waiting to join: its id and where its KV row sits in the prefill output. */
 export interface Joining {

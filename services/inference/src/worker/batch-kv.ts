@@ -1,5 +1,5 @@
-import { Tensor } from 'onnxruntime-node';
 import type { KvTensors } from '@tokenmesh/model';
+import { Tensor } from 'onnxruntime-node';
 
 /**
  * One row of a batched KV cache: where its tokens sit in the row. Rows are left-padded, so a

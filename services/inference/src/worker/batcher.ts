@@ -1,4 +1,5 @@
 import { CausalLm, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+
 import { BatchCache, type Joining } from './batch-cache';
 import type { AddSequence, StepResult, StepToken, WorkerFinish } from './protocol';
 import { Sampler } from './sampler';
@@ -74,7 +75,19 @@ export class Batcher {
     if (fresh.length > 0) await this.prefill(fresh, tokens);
     const t3 = performance.now();
     for (const t of tokens) if (t.finish) this.remove(t.id);
-    return { tokens, decodeBatch, decodeRows, prefillBatch: fresh.length, decodeMs: t2 - t1, prefillMs: t3 - t2, sampleMs: this.sampleMs, kvMs, stepMs: performance.now() - t0, rebuilds, width: this.cache.width };
+    return {
+      tokens,
+      decodeBatch,
+      decodeRows,
+      prefillBatch: fresh.length,
+      decodeMs: t2 - t1,
+      prefillMs: t3 - t2,
+      sampleMs: this.sampleMs,
+      kvMs,
+      stepMs: performance.now() - t0,
+      rebuilds,
+      width: this.cache.width,
+    };
   }
 
   private async decode(tokens: StepToken[]): Promise<void> {

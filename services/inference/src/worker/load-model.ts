@@ -1,4 +1,5 @@
 import { CausalLm } from '@tokenmesh/model';
+
 import type { WorkerInit } from './protocol';
 
 /**

@@ -1,4 +1,5 @@
 import { argmax, type Sampling } from '@tokenmesh/model';
+
 import { randomSeed, Rng } from './rng';
 
 export interface SampledToken {

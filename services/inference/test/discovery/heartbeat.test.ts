@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
+
 import { fromBinary } from '@bufbuild/protobuf';
-import { MemoryBus, SUBJECTS, type Bus } from '@tokenmesh/bus';
+import { type Bus, MemoryBus, SUBJECTS } from '@tokenmesh/bus';
 import { createLogger } from '@tokenmesh/logging';
 import { loadReference } from '@tokenmesh/model';
-import { FinishReason, GenerationService, WorkerHeartbeatSchema, type WorkerHeartbeat } from '@tokenmesh/proto';
-import { createRuntime, createServiceClient, ServingStatus, type RunningService, type ServiceClient } from '@tokenmesh/server';
+import { FinishReason, GenerationService, type WorkerHeartbeat, WorkerHeartbeatSchema } from '@tokenmesh/proto';
+import { createRuntime, createServiceClient, type RunningService, type ServiceClient, ServingStatus } from '@tokenmesh/server';
+
 import { loadConfig } from '../../src/config';
 import { startHeartbeat, type WorkerSnapshot } from '../../src/discovery/heartbeat';
 import { start } from '../../src/start';

@@ -1,11 +1,13 @@
 import { resolve } from 'node:path';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { validateSampling } from '@tokenmesh/model';
 import { GenerationService } from '@tokenmesh/proto';
+
 import type { GenerationEvent } from '../../src/engine/engine';
 import { DEFAULT_LIMITS, QueueDeadlineError } from '../../src/engine/engine-limits';
-import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { QueueFullError } from '../../src/engine/request-queue';
+import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { generationService } from '../../src/rpc/service';
 
 const MODEL = resolve(__dirname, '../../../../models/tinygpt');
@@ -48,7 +50,10 @@ describe('admission: batch size, queue limit, deadlines, cancellation', () => {
     const spec = repo.models[0]!.spec;
     const run = (prompt: string, signal?: AbortSignal, id = `${prompt}-${Math.random()}`) => {
       const promptIds = [...Buffer.from(prompt)];
-      const sampling = validateSampling({ maxTokens: 120, temperature: 0 }, { promptTokens: promptIds.length, contextLength: spec.contextLength, vocabSize: spec.vocabSize });
+      const sampling = validateSampling(
+        { maxTokens: 120, temperature: 0 },
+        { promptTokens: promptIds.length, contextLength: spec.contextLength, vocabSize: spec.vocabSize },
+      );
       return engine.generate({ id, promptIds, sampling, signal })[Symbol.asyncIterator]();
     };
     const drain = async (it: AsyncIterator<GenerationEvent>, onFirst?: () => void) => {
@@ -143,7 +148,10 @@ describe('the queue is bounded by its estimated wait, not by a count', () => {
     const repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] }, limits);
     try {
       const m = repo.models[0]!;
-      const sampling = (maxTokens: number) => validateSampling({ maxTokens, temperature: 0 }, { promptTokens: 1, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize });
+      const sampling = (maxTokens: number) => validateSampling(
+        { maxTokens, temperature: 0 },
+        { promptTokens: 1, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize },
+      );
       const drain = async (events: AsyncIterable<unknown>) => {
         for await (const _ of events) void _;
       };

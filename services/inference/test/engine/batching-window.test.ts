@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
+
 import { validateSampling } from '@tokenmesh/model';
+
 import { DEFAULT_LIMITS } from '../../src/engine/engine-limits';
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 

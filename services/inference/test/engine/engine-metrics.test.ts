@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
+
 import { createMetrics } from '@tokenmesh/metrics';
 import { validateSampling } from '@tokenmesh/model';
+
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 describe('engine metrics', () => {

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
+
 import { loadReference, validateSampling } from '@tokenmesh/model';
+
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 describe('several worker threads per model', () => {

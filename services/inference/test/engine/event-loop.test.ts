@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 import { validateSampling } from '@tokenmesh/model';
+
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 // onnxruntime runs in the worker thread: the thread that serves RPCs stays responsive under

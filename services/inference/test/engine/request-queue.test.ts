@@ -1,4 +1,4 @@
-import { QueueFullError, RequestQueue, type Queued } from '../../src/engine/request-queue';
+import { type Queued, QueueFullError, RequestQueue } from '../../src/engine/request-queue';
 
 const req = (id: string, priority = 0, deadline?: number, enqueuedAt = 0, cost = 10): Queued => ({ id, priority, deadline, enqueuedAt, cost });
 const bounds = (maxSize: number, maxTokens = 1e9) => ({ maxSize, maxTokens });

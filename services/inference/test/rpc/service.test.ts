@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { loadReference } from '@tokenmesh/model';
 import { FinishReason, GenerationService } from '@tokenmesh/proto';
+
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { generationService } from '../../src/rpc/service';
 

@@ -1,4 +1,5 @@
 import { Tensor } from 'onnxruntime-node';
+
 import { BatchCache } from '../../src/worker/batch-cache';
 import type { KvRow } from '../../src/worker/batch-kv';
 

@@ -1,4 +1,5 @@
 import { Tensor } from 'onnxruntime-node';
+
 import { rebuildKv } from '../../src/worker/batch-kv';
 
 /** A cache of `rows` rows, 2 heads, `width` positions, dim 2; value = row*1000 + head*100 + pos*10 + d. */

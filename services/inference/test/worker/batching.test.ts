@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
+
 import { loadReference, validateSampling } from '@tokenmesh/model';
+
 import { Engine, type GenerationEvent } from '../../src/engine/engine';
 import { ModelRunner } from '../../src/engine/model-runner';
 

@@ -1,4 +1,5 @@
-import { validateSampling, type SamplingInput } from '@tokenmesh/model';
+import { type SamplingInput, validateSampling } from '@tokenmesh/model';
+
 import { applyFilters, Sampler } from '../../src/worker/sampler';
 
 const params = (input: SamplingInput) => validateSampling(input, { promptTokens: 1, contextLength: 64, vocabSize: 8 });

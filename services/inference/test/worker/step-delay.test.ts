@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
+
 import { loadReference, validateSampling } from '@tokenmesh/model';
+
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { warmUp } from '../../src/models/warm-up';
 
@@ -17,7 +19,10 @@ describe('step delay', () => {
       await Promise.all([warmUp(fast), warmUp(slow)]);
       const timed = async (repo: ModelRepo) => {
         const m = repo.models[0]!;
-        const sampling = validateSampling({ maxTokens: TOKENS, temperature: 0 }, { promptTokens: promptIds.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize });
+        const sampling = validateSampling(
+          { maxTokens: TOKENS, temperature: 0 },
+          { promptTokens: promptIds.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize },
+        );
         const started = performance.now();
         const ids: number[] = [];
         for await (const e of m.engine.generate({ id: 'timed', promptIds, sampling })) if (e.type === 'token') ids.push(e.tokenId);

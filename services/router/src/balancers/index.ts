@@ -1,11 +1,11 @@
-import { STRATEGIES, type Balancer, type BalancerOptions, type StrategyName } from './balancer';
+import { type Balancer, type BalancerOptions, STRATEGIES, type StrategyName } from './balancer';
 import { ConsistentHashBalancer } from './consistent-hash';
 import { LeastConnectionsBalancer } from './least-connections';
 import { PowerOfTwoBalancer } from './power-of-two';
 import { RoundRobinBalancer } from './round-robin';
 import { SmoothWeightedBalancer } from './smooth-weighted';
 
-export { STRATEGIES, type Balancer, type BalancerOptions, type StrategyName, type WorkerLoad } from './balancer';
+export { type Balancer, type BalancerOptions, STRATEGIES, type StrategyName, type WorkerLoad } from './balancer';
 // The ring's hash; traffic/ buckets keys with it too (both need keys that differ only at the end to spread).
 export { hashString } from './hash';
 

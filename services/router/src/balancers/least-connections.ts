@@ -1,4 +1,4 @@
-import { loadOf, type Balancer, type WorkerLoad } from './balancer';
+import { type Balancer, loadOf, type WorkerLoad } from './balancer';
 import { nextInTurn } from './round-robin';
 
 /**

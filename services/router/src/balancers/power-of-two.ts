@@ -1,4 +1,4 @@
-import { loadOf, type Balancer, type WorkerLoad } from './balancer';
+import { type Balancer, loadOf, type WorkerLoad } from './balancer';
 
 /**
  * Power of two choices: compare two distinct random candidates and take the less loaded.

@@ -1,6 +1,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { SUBJECTS, type Bus, type Unsubscribe } from '@tokenmesh/bus';
+import { type Bus, SUBJECTS, type Unsubscribe } from '@tokenmesh/bus';
 import { WorkerHeartbeatSchema } from '@tokenmesh/proto';
+
 import type { WorkerPool } from './worker-pool';
 
 /** Every worker's heartbeat subject. */

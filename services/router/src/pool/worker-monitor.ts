@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
+
 import { createClient, type Transport } from '@connectrpc/connect';
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from '@tokenmesh/proto';
+
 import type { Worker } from './worker';
 
 /** Resolves after `ms`, or at once when `signal` aborts; never rejects, never holds the process open. */

@@ -1,5 +1,6 @@
 import type { Client } from '@connectrpc/connect';
 import type { GenerationService } from '@tokenmesh/proto';
+
 import { DEFAULT_OUTLIER_POLICY, OutlierDetector } from './outlier-detector';
 import { Worker, type WorkerAnnouncement } from './worker';
 
@@ -79,7 +80,13 @@ export class WorkerPool {
   /** A worker from static configuration: never stale, models learnt by asking it. */
   addStatic(address: string): Worker {
     const conn = this.opts.connect(address);
-    const w = new Worker({ id: address, address, models: undefined, running: 0, waiting: 0, kvBudgetUsed: 0, weight: 1, draining: false }, conn.client, conn.close, true, this.now());
+    const w = new Worker(
+      { id: address, address, models: undefined, running: 0, waiting: 0, kvBudgetUsed: 0, weight: 1, draining: false },
+      conn.client,
+      conn.close,
+      true,
+      this.now(),
+    );
     this.add(w);
     return w;
   }

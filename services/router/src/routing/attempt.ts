@@ -1,5 +1,6 @@
 import { ConnectError, type HandlerContext } from '@connectrpc/connect';
 import type { GenerateRequest, GenerateResponse } from '@tokenmesh/proto';
+
 import type { Worker } from '../pool';
 import type { VariantTarget } from '../traffic';
 
@@ -20,12 +21,20 @@ export interface AttemptResult {
  * variant. Failures are returned, not thrown, so the retry step decides what the caller sees; the
  * caller's signal and deadline go upstream, so a cancel reaches the worker.
  */
-export async function* attempt(worker: Worker, req: GenerateRequest, target: VariantTarget, ctx: HandlerContext): AsyncGenerator<GenerateResponse, AttemptResult> {
+export async function* attempt(
+  worker: Worker,
+  req: GenerateRequest,
+  target: VariantTarget,
+  ctx: HandlerContext,
+): AsyncGenerator<GenerateResponse, AttemptResult> {
   let sent = 0;
   let failure: ConnectError | undefined;
   worker.acquire();
   try {
-    const stream = worker.client.generate({ ...req, model: target.model }, { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers: forwardedHeaders(ctx.requestHeader) });
+    const stream = worker.client.generate(
+      { ...req, model: target.model },
+      { signal: ctx.signal, timeoutMs: ctx.timeoutMs(), headers: forwardedHeaders(ctx.requestHeader) },
+    );
     for await (const m of stream) {
       if (sent === 0) {
         ctx.responseHeader.set(VARIANT_HEADER, target.variant);

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { GenerateRequest } from '@tokenmesh/proto';
-import { createBalancer, type Balancer, type StrategyName } from '../balancers';
+
+import { type Balancer, createBalancer, type StrategyName } from '../balancers';
 import type { Worker, WorkerPool } from '../pool';
 import type { SplitPlan, VariantTarget } from '../traffic';
 

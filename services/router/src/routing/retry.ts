@@ -1,5 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
+
 import type { RetryBudget, Worker, WorkerPool } from '../pool';
 import type { RouterMetrics } from '../router-metrics';
 import type { AttemptResult } from './attempt';

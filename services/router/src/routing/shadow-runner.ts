@@ -1,5 +1,6 @@
-import type { GenerateRequest } from '@tokenmesh/proto';
 import type { Logger } from '@tokenmesh/logging';
+import type { GenerateRequest } from '@tokenmesh/proto';
+
 import type { Balancer } from '../balancers';
 import type { WorkerPool } from '../pool';
 import type { RouterMetrics } from '../router-metrics';

@@ -2,6 +2,7 @@ import type { HandlerContext } from '@connectrpc/connect';
 import { trace } from '@opentelemetry/api';
 import type { GenerateRequest, GenerateResponse } from '@tokenmesh/proto';
 import { ATTR, fingerprint } from '@tokenmesh/telemetry';
+
 import type { StrategyName } from '../balancers';
 import { RetryBudget, type WorkerPool } from '../pool';
 import type { RouterMetrics } from '../router-metrics';

@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+
 import { parseTrafficConfig, type TrafficConfig } from './split-config';
 
 /** Options for {@link watchTrafficConfig}. */

@@ -1,5 +1,6 @@
+import { describeValue, type Field, type FieldReader, Problems, readValue } from '@tokenmesh/config';
 import { LineCounter, parseDocument } from 'yaml';
-import { describeValue, Problems, readValue, type Field, type FieldReader } from '@tokenmesh/config';
+
 import { STRATEGIES, type StrategyName } from '../balancers';
 
 /** Same rule as inference's model-repo: names and versions are directory-name safe. */

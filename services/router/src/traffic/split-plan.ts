@@ -1,5 +1,5 @@
-import type { ModelSplit, TrafficConfig } from './split-config';
 import { hashString, type StrategyName } from '../balancers';
+import type { ModelSplit, TrafficConfig } from './split-config';
 
 /** Seeds keep the variant draw and the shadow draw independent for the same key. */
 const VARIANT_SEED = 0;

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+
 import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
 import { InferenceService, type PredictRequest, type StreamPredictRequest } from '@tokenmesh/proto';
+
 import { modelAllowed } from '../../edge/auth/model-access';
 import { callerIn } from '../../edge/auth/request-caller';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from '../../edge/deadline';
@@ -60,7 +62,12 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
       // As GET /v1/models: a key limited to some models sees only those versions.
       const allowed = callerIn(ctx).allowedModels;
       const visible = allowed ? models.filter((m) => modelAllowed(allowed, `${m.name}@${m.version}`)) : models;
-      return { models: [...byName(visible)].map(([name, e]) => ({ name, versions: e.versions.map((v) => v.version), contextLength: e.contextLength, workers: e.workers })) };
+      return { models: [...byName(visible)].map(([name, e]) => ({
+        name,
+        versions: e.versions.map((v) => v.version),
+        contextLength: e.contextLength,
+        workers: e.workers,
+      })) };
     },
   };
 }

@@ -1,12 +1,13 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { generateText, type Upstreams } from '../../pipeline/generate-text';
+import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
 import { chatMessages, openAiOptions, renamedParam } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
-import { edgeHooks } from './edge-hooks';
 
 /**
  * POST /v1/chat/completions in OpenAI's shape: {model?, messages, max_completion_tokens (or the
@@ -14,7 +15,13 @@ import { edgeHooks } from './edge-hooks';
  * top_k, min_p and repetition_penalty. The tokenizer renders the messages with the model's chat
  * template. Streams `chat.completion.chunk`s: the assistant's role first, then content deltas.
  */
-export async function chatCompletionsRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
+export async function chatCompletionsRoute(
+  req: HttpRequest,
+  res: HttpResponse,
+  { requestId, signal }: RequestContext,
+  up: Upstreams,
+  bodyLimit: number,
+): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const messages = chatMessages(body);
   const opts = openAiOptions(body, 'chat');

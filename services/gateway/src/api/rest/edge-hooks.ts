@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { callerOf } from '../../edge/auth/request-caller';
 import type { TextRequest } from '../../pipeline/generate-text';
 

@@ -1,13 +1,20 @@
-import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
-import { Code, type Client } from '@connectrpc/connect';
+import { type Client, Code } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { apiError, fromUpstream } from '../../edge/api-error';
 import { bodyFields } from './fields';
 import { readJson, sendJson } from './http-json';
 import type { RequestContext } from './request-context';
 
 /** POST /feedback — {request_id, rating (-1..1), comment?, model?, variant?, labels?} → {feedback_id}. */
-export async function feedbackRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, feedback: Client<typeof FeedbackService>, bodyLimit: number): Promise<void> {
+export async function feedbackRoute(
+  req: HttpRequest,
+  res: HttpResponse,
+  { signal }: RequestContext,
+  feedback: Client<typeof FeedbackService>,
+  bodyLimit: number,
+): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const f = bodyFields(body);
   const requestId = f.string('request_id');

@@ -1,5 +1,6 @@
 import { Code } from '@connectrpc/connect';
-import { FieldReader, Problems, type Problem } from '@tokenmesh/config';
+import { FieldReader, type Problem, Problems } from '@tokenmesh/config';
+
 import { apiError } from '../../edge/api-error';
 
 /** The first problem ends the request: a 400 naming the field, "<field>: must be <want>, got <value>". */

@@ -1,18 +1,25 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { generateText, type Upstreams } from '../../pipeline/generate-text';
+import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { openAiFinishReason } from './finish-reason';
 import { readJson, sendJson } from './http-json';
 import { openAiUsage } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
-import { edgeHooks } from './edge-hooks';
 
 /**
  * POST /generate — the simple API: {prompt, max_tokens, temperature, top_k, top_p, …} →
  * {text, usage, model, request_id, timings, finish_reason}.
  */
-export async function generateRoute(req: HttpRequest, res: HttpResponse, { requestId, signal }: RequestContext, up: Upstreams, bodyLimit: number): Promise<void> {
+export async function generateRoute(
+  req: HttpRequest,
+  res: HttpResponse,
+  { requestId, signal }: RequestContext,
+  up: Upstreams,
+  bodyLimit: number,
+): Promise<void> {
   const body = await readJson(req, bodyLimit);
   const f = bodyFields(body);
   let text = '';

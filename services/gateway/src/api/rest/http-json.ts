@@ -1,6 +1,7 @@
-import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { apiError, restError } from '../../edge/api-error';
 import { RATE_LIMIT_HEADERS } from '../../edge/rate-limit/rate-limit-headers';
 

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
-import { callerOf } from '../../edge/auth/request-caller';
+
 import { modelAllowed } from '../../edge/auth/model-access';
+import { callerOf } from '../../edge/auth/request-caller';
 import { byName, type ServedModelCatalog } from '../../pipeline/served-model-catalog';
 import { sendJson } from './http-json';
 import type { RequestContext } from './request-context';

@@ -1,8 +1,9 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+import type { Field } from '@tokenmesh/config';
 import { OPENAI_NEUTRAL_SAMPLING } from '@tokenmesh/model';
 import type { ChatMessage } from '@tokenmesh/proto';
+
 import { apiError, restError } from '../../edge/api-error';
-import type { Field } from '@tokenmesh/config';
 import { bodyFields } from './fields';
 
 type Body = Record<string, unknown>;

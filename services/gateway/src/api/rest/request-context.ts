@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline } from '../../edge/deadline';
 import { errorBody, sendError } from './http-json';
 

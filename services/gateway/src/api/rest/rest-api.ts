@@ -1,19 +1,20 @@
-import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import type { Client } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
+import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
+import { authenticateRest } from '../../edge/auth/rest-auth';
 import type { Upstreams } from '../../pipeline/generate-text';
 import { routerCatalog } from '../../pipeline/served-model-catalog';
 import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
 import { generateRoute } from './generate-route';
-import { modelsRoute } from './models-route';
-import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
 import { sendError, sendJson } from './http-json';
-import { requestContext, type RequestContext } from './request-context';
-import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
-import { authenticateRest } from '../../edge/auth/rest-auth';
+import { modelsRoute } from './models-route';
+import { type RequestContext, requestContext } from './request-context';
 import type { RestRequestObserver } from './rest-metrics';
+import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
 
 export interface RestDeps {
   readonly upstreams: Upstreams;

@@ -1,5 +1,6 @@
 import type { FieldReader } from '@tokenmesh/config';
 import { SAMPLING_FIELDS, type SamplingField } from '@tokenmesh/model';
+
 import type { TextRequest } from '../../pipeline/generate-text';
 import { bodyFields } from './fields';
 

@@ -1,5 +1,6 @@
-import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import { Code } from '@connectrpc/connect';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
 import { apiError, fromUpstream } from '../../edge/api-error';
 import type { Upstreams } from '../../pipeline/generate-text';
 import { bodyFields } from './fields';

@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
+
 import { Code, ConnectError } from '@connectrpc/connect';
+
 import { anonymous, type Caller } from '../edge-policy';
-import { sha256Hex, type KeyRecord, type KeySource } from './api-keys';
+import { type KeyRecord, type KeySource, sha256Hex } from './api-keys';
 
 /** Why a request was refused; `code` is the OpenAI-style error code REST callers see. */
 export interface AuthFailure {

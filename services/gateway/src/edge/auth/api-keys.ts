@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+
 import { Problems, readValue } from '@tokenmesh/config';
 import type { Logger } from '@tokenmesh/logging';
 import { Refreshing } from '@tokenmesh/refresh';

@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { Health } from '@tokenmesh/proto';
 import { PEER_ADDRESS } from '@tokenmesh/server';
+
 import type { ApiKeyAuth } from './api-key-auth';
 import { CALLER } from './request-caller';
 

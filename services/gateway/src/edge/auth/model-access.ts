@@ -1,4 +1,5 @@
 import { Code } from '@connectrpc/connect';
+
 import { apiError } from '../api-error';
 import type { Caller } from '../edge-policy';
 

@@ -1,5 +1,6 @@
 import { createContextKey, type HandlerContext } from '@connectrpc/connect';
-import { PEER_ADDRESS, peerAddress, type HttpRequest } from '@tokenmesh/server';
+import { type HttpRequest, PEER_ADDRESS, peerAddress } from '@tokenmesh/server';
+
 import { anonymous, type Caller } from '../edge-policy';
 
 /**

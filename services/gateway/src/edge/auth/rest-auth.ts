@@ -1,4 +1,5 @@
-import { peerAddress, type HttpRequest, type HttpResponse } from '@tokenmesh/server';
+import { type HttpRequest, type HttpResponse, peerAddress } from '@tokenmesh/server';
+
 import { sendJson } from '../../api/rest/http-json';
 import type { ApiKeyAuth } from './api-key-auth';
 import { setRestCaller } from './request-caller';

@@ -1,8 +1,9 @@
 import type { Logger } from '@tokenmesh/logging';
 import type { Store } from '@tokenmesh/store';
+
 import { ApiKeyAuth } from './api-key-auth';
+import { fileKeySource, type KeySource, redisKeySource } from './api-keys';
 import type { ApiKeysConfig } from './auth-config';
-import { fileKeySource, redisKeySource, type KeySource } from './api-keys';
 
 /**
  * Opens the configured key source (reads and validates the file; reads the hash from `store`, the

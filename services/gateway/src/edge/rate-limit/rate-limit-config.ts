@@ -1,4 +1,5 @@
 import type { EnvReader } from '@tokenmesh/config';
+
 import { DEFAULT_RATE_LIMIT_TIMEOUT_MS, type RateLimitSettings } from './store-rate-limiter';
 
 /**

@@ -1,5 +1,6 @@
-import { createCounter, type Counter, type Registry } from '@tokenmesh/metrics';
+import { type Counter, createCounter, type Registry } from '@tokenmesh/metrics';
 import type { StoreFailure } from '@tokenmesh/store';
+
 import type { LimitKind } from './rate-limit-headers';
 
 /** The limiter's instruments, declared once per registry at start-up. */

@@ -1,5 +1,6 @@
 import type { ServiceRuntime } from '@tokenmesh/server';
 import type { Store } from '@tokenmesh/store';
+
 import type { GatewayConfig } from '../../config';
 import { StoreRateLimiter } from './store-rate-limiter';
 

@@ -1,10 +1,11 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
-import { StoreGuard, type RateLimitOptions, type RateLimitResult, type Store, type StoreFailure } from '@tokenmesh/store';
+import { type RateLimitOptions, type RateLimitResult, type Store, type StoreFailure, StoreGuard } from '@tokenmesh/store';
+
 import type { Caller, RateLimiter, RateLimitHeaders } from '../edge-policy';
-import { limitHeaders, retryAfterSeconds, type LimitKind } from './rate-limit-headers';
-import { rateLimitMetrics, type RateLimitMetrics } from './rate-limit-metrics';
+import { limitHeaders, type LimitKind, retryAfterSeconds } from './rate-limit-headers';
+import { type RateLimitMetrics, rateLimitMetrics } from './rate-limit-metrics';
 
 /** What to do when the store cannot answer in time: allow the request, or refuse it (503). */
 export type RateLimitFailureMode = 'open' | 'closed';

@@ -1,6 +1,7 @@
-import { Code, ConnectError, createClient, createRouterTransport, type Client } from '@connectrpc/connect';
+import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
 import { loadReference } from '@tokenmesh/model';
 import { FinishReason, InferenceService } from '@tokenmesh/proto';
+
 import { inferenceService } from '../../../src/api/grpc/inference-api';
 import { inMemoryMesh, TINYLLAMA } from '../../in-memory-mesh';
 

@@ -1,7 +1,8 @@
 import { FinishReason } from '@tokenmesh/proto';
-import type { Caller, CacheKeyParts, RateLimiter, ResponseCache } from '../../../src/edge/edge-policy';
-import type { TextEvent } from '../../../src/pipeline/generate-text';
+
 import { restApi } from '../../../src/api/rest/rest-api';
+import type { CacheKeyParts, Caller, RateLimiter, ResponseCache } from '../../../src/edge/edge-policy';
+import type { TextEvent } from '../../../src/pipeline/generate-text';
 import { fakeFeedback, listen } from '../../fakes';
 import { inMemoryMesh } from '../../in-memory-mesh';
 

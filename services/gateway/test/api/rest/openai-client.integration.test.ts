@@ -1,4 +1,5 @@
 import OpenAI, { APIError } from 'openai';
+
 import { restApi } from '../../../src/api/rest/rest-api';
 import { fakeFeedback, listen } from '../../fakes';
 import { inMemoryMesh } from '../../in-memory-mesh';

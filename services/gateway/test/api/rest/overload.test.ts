@@ -1,4 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
+
 import { restApi } from '../../../src/api/rest/rest-api';
 import { byteTokenizer, fakeFeedback, fakeRouter, listen } from '../../fakes';
 

@@ -1,6 +1,7 @@
 import { createClient, createRouterTransport } from '@connectrpc/connect';
 import { loadReference } from '@tokenmesh/model';
 import { FeedbackService } from '@tokenmesh/proto';
+
 import { restApi } from '../../../src/api/rest/rest-api';
 import { listen } from '../../fakes';
 import { inMemoryMesh, TINYLLAMA } from '../../in-memory-mesh';
