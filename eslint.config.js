@@ -42,7 +42,11 @@ module.exports = tseslint.config(
   {
     files: ['libs/*/src/**/*.ts', 'libs/*/test/**/*.ts', 'services/*/src/**/*.ts', 'services/*/test/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts'],
     languageOptions: { parser: tseslint.parser, ecmaVersion: 2022, sourceType: 'module' },
-    plugins: { '@typescript-eslint': tseslint.plugin, 'simple-import-sort': simpleImportSort, tokenmesh: { rules: { 'no-cross-service-path': noCrossServicePath } } },
+    plugins: {
+      '@typescript-eslint': tseslint.plugin,
+      'simple-import-sort': simpleImportSort,
+      tokenmesh: { rules: { 'no-cross-service-path': noCrossServicePath } },
+    },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       'require-yield': 'error',
@@ -69,7 +73,11 @@ module.exports = tseslint.config(
   },
   // Tests that run the gateway against the real services in one process (they were written so).
   {
-    files: ['services/gateway/test/in-memory-mesh.ts', 'services/gateway/test/pipeline/generate-text.integration.test.ts', 'services/gateway/test/pipeline/local-tokenizer.test.ts'],
+    files: [
+      'services/gateway/test/in-memory-mesh.ts',
+      'services/gateway/test/pipeline/generate-text.integration.test.ts',
+      'services/gateway/test/pipeline/local-tokenizer.test.ts',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -8,10 +8,7 @@
 const shared = {
   testEnvironment: '<rootDir>/jest.environment.js',
   transform: {
-    '^.+\\.ts$': [
-      '@swc/jest',
-      { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
-    ],
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
 };
 const packages = ['<rootDir>/libs/*/test/**/', '<rootDir>/services/*/test/**/'];

@@ -22,7 +22,10 @@ export interface Run {
 export async function bareLoop(dir: string, batch: number, tokens = NEW_TOKENS): Promise<Run> {
   const lm = await CausalLm.load(dir);
   try {
-    const { ids, mask } = leftPad(Array.from({ length: batch }, (_, i) => prompt(i)), lm.spec.padTokenId);
+    const { ids, mask } = leftPad(
+      Array.from({ length: batch }, (_, i) => prompt(i)),
+      lm.spec.padTokenId,
+    );
     const t0 = performance.now();
     let pos = positionIds(mask);
     let out = await lm.forward(ids, mask, pos);
@@ -91,7 +94,10 @@ export async function engineRun(dir: string, concurrency: number, maxBatchSize =
 export async function rebuildCost(dir: string, batch: number, length: number): Promise<{ rebuildMs: number; decodeStepMs: number }> {
   const lm = await CausalLm.load(dir);
   try {
-    const { ids, mask } = leftPad(Array.from({ length: batch }, (_, i) => [...prompt(i), ...new Array<number>(length - 20).fill(32)]), lm.spec.padTokenId);
+    const { ids, mask } = leftPad(
+      Array.from({ length: batch }, (_, i) => [...prompt(i), ...new Array<number>(length - 20).fill(32)]),
+      lm.spec.padTokenId,
+    );
     const out = await lm.forward(ids, mask, positionIds(mask));
     const rows = Array.from({ length: batch }, (_, i) => ({ past: out.past, index: i, length }));
     const names = pastNames(lm.spec);

@@ -91,7 +91,10 @@ export class Clients {
     const t0 = performance.now();
     let cache: string | undefined;
     if (path === 'grpc') {
-      await this.grpc.predict({ prompt: PROMPT, sampling: { maxTokens, temperature: 0 } }, { onHeader: (h) => (cache = h.get('x-tokenmesh-cache') ?? undefined) });
+      await this.grpc.predict(
+        { prompt: PROMPT, sampling: { maxTokens, temperature: 0 } },
+        { onHeader: (h) => (cache = h.get('x-tokenmesh-cache') ?? undefined) },
+      );
     } else {
       cache = await this.post('/generate', { prompt: PROMPT, max_tokens: maxTokens, temperature: 0 });
     }
@@ -122,10 +125,8 @@ export class Clients {
     };
     try {
       if (path === 'grpc') {
-        for await (const m of this.grpc.streamPredict(
-          { prompt: PROMPT, sampling: { maxTokens, temperature: 1 } },
-          { signal: abort.signal },
-        )) if (m.text) onChunk();
+        for await (const m of this.grpc.streamPredict({ prompt: PROMPT, sampling: { maxTokens, temperature: 1 } }, { signal: abort.signal }))
+          if (m.text) onChunk();
       } else {
         await this.sse({ prompt: PROMPT, max_tokens: maxTokens, temperature: 1, stream: true }, onChunk, abort.signal);
       }
@@ -138,18 +139,22 @@ export class Clients {
   /** POST an SSE request on its own socket, calling `onEvent` per event; `signal` destroys the socket. */
   private sse(body: unknown, onEvent: () => void, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = request(`${this.mesh.gateway.httpUrl}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: signal ? false : this.agent }, (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
-        let buffered = '';
-        res.on('data', (c: Buffer) => {
-          buffered += c.toString('utf8');
-          const events = buffered.split('\n\n');
-          buffered = events.pop()!;
-          for (const e of events) if (e.startsWith('data: {') && e.includes('"text":"') && !e.includes('"text":""')) onEvent();
-        });
-        res.on('end', resolve);
-        res.on('error', reject);
-      });
+      const req = request(
+        `${this.mesh.gateway.httpUrl}/v1/completions`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, agent: signal ? false : this.agent },
+        (res) => {
+          if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
+          let buffered = '';
+          res.on('data', (c: Buffer) => {
+            buffered += c.toString('utf8');
+            const events = buffered.split('\n\n');
+            buffered = events.pop()!;
+            for (const e of events) if (e.startsWith('data: {') && e.includes('"text":"') && !e.includes('"text":""')) onEvent();
+          });
+          res.on('end', resolve);
+          res.on('error', reject);
+        },
+      );
       signal?.addEventListener('abort', () => {
         req.destroy();
         resolve();
@@ -162,10 +167,16 @@ export class Clients {
   /** POST JSON and read the whole answer; resolves with x-tokenmesh-cache. */
   private post(path: string, body: unknown): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
-      const req = request(`${this.mesh.gateway.httpUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, agent: this.agent }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(res.headers['x-tokenmesh-cache'] as string | undefined) : reject(new Error(`status ${res.statusCode}`))));
-      });
+      const req = request(
+        `${this.mesh.gateway.httpUrl}${path}`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, agent: this.agent },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve(res.headers['x-tokenmesh-cache'] as string | undefined) : reject(new Error(`status ${res.statusCode}`)),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify(body));
     });

@@ -107,7 +107,10 @@ async function main(): Promise<void> {
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, onnxruntime-node CPU, 1 intra-op thread`;
     const load = { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2) };
     const runSeconds = round((performance.now() - started) / 1000);
-    writeFileSync(join(ROOT, 'docs/bench/gateway.json'), JSON.stringify({ when, machine, cores: cpus().length, load, runSeconds, setup: SETUP, paths, cache, cancel }, null, 2) + '\n');
+    writeFileSync(
+      join(ROOT, 'docs/bench/gateway.json'),
+      JSON.stringify({ when, machine, cores: cpus().length, load, runSeconds, setup: SETUP, paths, cache, cancel }, null, 2) + '\n',
+    );
     const md = report({ when, machine, cores: cpus().length, load, runSeconds, paths, cache, cancel });
     writeFileSync(join(ROOT, 'docs/bench/gateway.md'), md);
     console.log(md);

@@ -126,8 +126,20 @@ function summary(done: Measured[], seconds: number, tokens: number, steps: StepS
     tokensPerS: round(tokens / seconds),
     requests: done.length,
     meanOutputTokens: done.length ? round(done.reduce((n, d) => n + d.tokens, 0) / done.length) : 0,
-    ttftP50Ms: round(quantile(done.map((d) => d.ttftMs), 0.5), 2),
-    ttftP99Ms: round(quantile(done.map((d) => d.ttftMs), 0.99), 2),
+    ttftP50Ms: round(
+      quantile(
+        done.map((d) => d.ttftMs),
+        0.5,
+      ),
+      2,
+    ),
+    ttftP99Ms: round(
+      quantile(
+        done.map((d) => d.ttftMs),
+        0.99,
+      ),
+      2,
+    ),
     itlP50Ms: round(quantile(gaps, 0.5), 2),
     itlP99Ms: round(quantile(gaps, 0.99), 2),
     steps,
@@ -183,11 +195,13 @@ export async function engineClosedLoop(
 }
 
 /** The closed loop's requests: the prompt the mesh runs get, sampled at `temperature`. */
-export const fixedRequest = (tokens: number, temperature: number) => (i: number): EngineRequest => ({
-  promptIds: [...Buffer.from(`In the beginning God created ${i}`)],
-  maxTokens: tokens,
-  temperature,
-});
+export const fixedRequest =
+  (tokens: number, temperature: number) =>
+  (i: number): EngineRequest => ({
+    promptIds: [...Buffer.from(`In the beginning God created ${i}`)],
+    maxTokens: tokens,
+    temperature,
+  });
 
 /** The open loop's mix: prompts of 8–256 tokens, 16–256 generated, from a fixed seed. */
 export function mixedRequests(seed: number, contextLength: number): (i: number) => EngineRequest {

@@ -83,31 +83,41 @@ function restSender(spec: LoadSpec, agent: Agent, stream: boolean): Sender {
       const gaps: number[] = [];
       let chunks = 0;
       let data = '';
-      const req = request({ host: u.hostname, port: u.port, path: '/v1/completions', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          data += c;
-          if (!stream) return;
-          // Count the text events this read completed (a read may hold several, or part of one).
-          const now = performance.now();
-          const texts = (c.match(/"text":"[^"]/g) ?? []).length;
-          if (texts === 0) return;
-          if (!first) first = now;
-          else gaps.push(now - last);
-          last = now;
-          chunks += texts;
-        });
-        res.on('end', () => {
-          const now = performance.now();
-          if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 160)}`));
-          // An error event is `data: {"error": …}` (a text delta may well say "error").
-          const failed = data.indexOf('data: {"error"');
-          if (failed >= 0) return reject(new Error(`stream error: ${data.slice(failed, failed + 200)}`));
-          const m = [...data.matchAll(/"completion_tokens":(\d+)/g)].at(-1);
-          resolve({ ttftMs: (stream ? first || now : now) - t0, latencyMs: now - t0, tokens: m ? Number(m[1]) : 0, gaps, chunks });
-        });
-        res.on('error', reject);
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: '/v1/completions',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            data += c;
+            if (!stream) return;
+            // Count the text events this read completed (a read may hold several, or part of one).
+            const now = performance.now();
+            const texts = (c.match(/"text":"[^"]/g) ?? []).length;
+            if (texts === 0) return;
+            if (!first) first = now;
+            else gaps.push(now - last);
+            last = now;
+            chunks += texts;
+          });
+          res.on('end', () => {
+            const now = performance.now();
+            if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 160)}`));
+            // An error event is `data: {"error": …}` (a text delta may well say "error").
+            const failed = data.indexOf('data: {"error"');
+            if (failed >= 0) return reject(new Error(`stream error: ${data.slice(failed, failed + 200)}`));
+            const m = [...data.matchAll(/"completion_tokens":(\d+)/g)].at(-1);
+            resolve({ ttftMs: (stream ? first || now : now) - t0, latencyMs: now - t0, tokens: m ? Number(m[1]) : 0, gaps, chunks });
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -159,14 +169,20 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: spec.concurrency + 8 });
   const channel = spec.protocol === 'grpc' ? grpcJsChannel(spec.grpcUrl) : undefined;
   const send: Sender =
-    spec.protocol === 'rest' || spec.protocol === 'sse' ? restSender(spec, agent, spec.protocol === 'sse') : spec.protocol === 'grpc' ? grpcSender(spec, channel!) : connectSender(spec);
+    spec.protocol === 'rest' || spec.protocol === 'sse'
+      ? restSender(spec, agent, spec.protocol === 'sse')
+      : spec.protocol === 'grpc'
+        ? grpcSender(spec, channel!)
+        : connectSender(spec);
   let seq = 0;
   const prompt = () => `${spec.prompt} ${seq++}`;
   try {
     const warmEnd = performance.now() + spec.warmupSeconds * 1000;
-    await Promise.all(Array.from({ length: Math.min(spec.concurrency, 8) }, async () => {
-      while (performance.now() < warmEnd) await send(prompt()).catch(() => undefined);
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(spec.concurrency, 8) }, async () => {
+        while (performance.now() < warmEnd) await send(prompt()).catch(() => undefined);
+      }),
+    );
     const done: One[] = [];
     const errors: string[] = [];
     const cpu0 = process.cpuUsage();
@@ -200,14 +216,26 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       errorSamples: [...new Set(errors)].slice(0, 3),
       completionTokens: tokens,
       tokensPerS: round(tokens / seconds),
-      ttftP50Ms: ms(done.map((r) => r.ttftMs), 0.5),
-      ttftP99Ms: ms(done.map((r) => r.ttftMs), 0.99),
-      latencyP50Ms: ms(done.map((r) => r.latencyMs), 0.5),
-      latencyP99Ms: ms(done.map((r) => r.latencyMs), 0.99),
+      ttftP50Ms: ms(
+        done.map((r) => r.ttftMs),
+        0.5,
+      ),
+      ttftP99Ms: ms(
+        done.map((r) => r.ttftMs),
+        0.99,
+      ),
+      latencyP50Ms: ms(
+        done.map((r) => r.latencyMs),
+        0.5,
+      ),
+      latencyP99Ms: ms(
+        done.map((r) => r.latencyMs),
+        0.99,
+      ),
       chunkGapP50Ms: ms(gaps, 0.5),
       chunkGapP99Ms: ms(gaps, 0.99),
       tokensPerChunk: chunks ? round(tokens / chunks, 2) : 0,
-      clientCpuPct: round(((cpu.user + cpu.system) / 1e4) / seconds),
+      clientCpuPct: round((cpu.user + cpu.system) / 1e4 / seconds),
     };
   } finally {
     agent.destroy();

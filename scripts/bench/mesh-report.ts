@@ -31,7 +31,12 @@ export interface MeshReport {
   readonly before?: { when: string; commit: string; runs: MeshRun[] } | undefined;
 }
 
-const PROTOCOL_NAMES: Record<Protocol, string> = { rest: 'REST, not streamed', sse: 'REST SSE', grpc: 'gRPC StreamPredict', connect: 'Connect StreamPredict (JSON, HTTP/1.1)' };
+const PROTOCOL_NAMES: Record<Protocol, string> = {
+  rest: 'REST, not streamed',
+  sse: 'REST SSE',
+  grpc: 'gRPC StreamPredict',
+  connect: 'Connect StreamPredict (JSON, HTTP/1.1)',
+};
 const fmt = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? '–' : String(round(v, digits)));
 const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
 
@@ -55,9 +60,24 @@ function targets(r: MeshReport): Target[] {
     for (const topology of ['embedded', 'compose'] as const) {
       const rest = find(t.mesh, topology, 'rest', 32);
       const sse = find(t.mesh, topology, 'sse', 32);
-      out.push({ what: `tinygpt, ${topology}: mesh c=32 non-streamed / bare loop batch 32`, aim: '≥ 0.80', got: rest ? fmt(rest.tokensPerS / bare, 2) : '–', ok: rest && rest.tokensPerS / bare >= 0.8 });
-      out.push({ what: `tinygpt, ${topology}: mesh c=32 SSE / bare loop batch 32`, aim: '≥ 0.70', got: sse ? fmt(sse.tokensPerS / bare, 2) : '–', ok: sse && sse.tokensPerS / bare >= 0.7 });
-      out.push({ what: `tinygpt, ${topology}: mesh c=32 non-streamed / transformers.js c=32`, aim: '≥ 3.5', got: rest ? fmt(rest.tokensPerS / t.peer.c32.tokensPerS, 2) : '–', ok: rest && rest.tokensPerS / t.peer.c32.tokensPerS >= 3.5 });
+      out.push({
+        what: `tinygpt, ${topology}: mesh c=32 non-streamed / bare loop batch 32`,
+        aim: '≥ 0.80',
+        got: rest ? fmt(rest.tokensPerS / bare, 2) : '–',
+        ok: rest && rest.tokensPerS / bare >= 0.8,
+      });
+      out.push({
+        what: `tinygpt, ${topology}: mesh c=32 SSE / bare loop batch 32`,
+        aim: '≥ 0.70',
+        got: sse ? fmt(sse.tokensPerS / bare, 2) : '–',
+        ok: sse && sse.tokensPerS / bare >= 0.7,
+      });
+      out.push({
+        what: `tinygpt, ${topology}: mesh c=32 non-streamed / transformers.js c=32`,
+        aim: '≥ 3.5',
+        got: rest ? fmt(rest.tokensPerS / t.peer.c32.tokensPerS, 2) : '–',
+        ok: rest && rest.tokensPerS / t.peer.c32.tokensPerS >= 3.5,
+      });
       const engineTtft = t.engine['c1']!.ttftP50Ms;
       const added = (['sse', 'grpc', 'connect'] as const).map((p) => [p, find(t.mesh, topology, p, 1)] as const).filter(([, x]) => x);
       const worst = Math.max(...added.map(([, x]) => x!.ttftP50Ms - engineTtft));
@@ -72,19 +92,40 @@ function targets(r: MeshReport): Target[] {
   if (t && r.before) {
     const ratios = cpuRatios(t.mesh, r.before.runs);
     const worst = Math.min(...ratios.map((x) => x.ratio));
-    out.push({ what: 'tinygpt: serving-thread CPU per token, before / after, worst service at c=32 (REST and SSE, both topologies)', aim: '≥ 3×', got: ratios.length ? `${fmt(worst, 2)}×` : '–', ok: ratios.length ? worst >= 3 : undefined });
+    out.push({
+      what: 'tinygpt: serving-thread CPU per token, before / after, worst service at c=32 (REST and SSE, both topologies)',
+      aim: '≥ 3×',
+      got: ratios.length ? `${fmt(worst, 2)}×` : '–',
+      ok: ratios.length ? worst >= 3 : undefined,
+    });
   }
   if (b) {
     for (const topology of ['embedded', 'compose'] as const) {
       const rest = find(b.mesh, topology, 'rest', 32);
-      out.push({ what: `bench-26m, ${topology}: mesh c=32 non-streamed / bare loop batch 32`, aim: '≥ 0.90', got: rest ? fmt(rest.tokensPerS / b.bare.batch32.tokensPerS, 2) : '–', ok: rest && rest.tokensPerS / b.bare.batch32.tokensPerS >= 0.9 });
+      out.push({
+        what: `bench-26m, ${topology}: mesh c=32 non-streamed / bare loop batch 32`,
+        aim: '≥ 0.90',
+        got: rest ? fmt(rest.tokensPerS / b.bare.batch32.tokensPerS, 2) : '–',
+        ok: rest && rest.tokensPerS / b.bare.batch32.tokensPerS >= 0.9,
+      });
     }
     const saturated = b.openLoop.runs.filter((x) => x.share >= 1);
     // Saturation shows as a backlog that does not drain during the window.
     const worst = Math.max(...saturated.map((x) => x.steps.kvShare));
-    out.push({ what: `bench-26m: KV maintenance share of step time under the open loop at and past capacity (${saturated.map((x) => `${Math.round(x.share * 100)}%`).join(', ')})`, aim: '≤ 10%', got: saturated.length ? `${fmt(worst * 100, 1)}%` : '–', ok: saturated.length ? worst <= 0.1 : undefined });
+    out.push({
+      what: `bench-26m: KV maintenance share of step time under the open loop at and past capacity (${saturated.map((x) => `${Math.round(x.share * 100)}%`).join(', ')})`,
+      aim: '≤ 10%',
+      got: saturated.length ? `${fmt(worst * 100, 1)}%` : '–',
+      ok: saturated.length ? worst <= 0.1 : undefined,
+    });
   }
-  if (r.streams500) out.push({ what: `${r.setup.streams500.streams} concurrent SSE streams of ${r.setup.streams500.tokens} tokens, default configuration: errors`, aim: '0', got: String(r.streams500.errors), ok: r.streams500.errors === 0 });
+  if (r.streams500)
+    out.push({
+      what: `${r.setup.streams500.streams} concurrent SSE streams of ${r.setup.streams500.tokens} tokens, default configuration: errors`,
+      aim: '0',
+      got: String(r.streams500.errors),
+      ok: r.streams500.errors === 0,
+    });
   return out;
 }
 
@@ -120,7 +161,8 @@ function cpuRatios(after: readonly MeshRun[], before: readonly MeshRun[]): CpuRa
 }
 
 function engineTable(name: string, m: ModelReport): string[] {
-  const e = (label: string, x: EngineRun) => `| ${label} | ${fmt(x.tokensPerS)} | ${fmt(x.ttftP50Ms, 2)} | ${fmt(x.ttftP99Ms, 2)} | ${fmt(x.itlP50Ms, 2)} | ${fmt(x.itlP99Ms, 2)} | ${fmt(x.steps.meanBatch)} | ${fmt(x.steps.meanWidth, 0)} |`;
+  const e = (label: string, x: EngineRun) =>
+    `| ${label} | ${fmt(x.tokensPerS)} | ${fmt(x.ttftP50Ms, 2)} | ${fmt(x.ttftP99Ms, 2)} | ${fmt(x.itlP50Ms, 2)} | ${fmt(x.itlP99Ms, 2)} | ${fmt(x.steps.meanBatch)} | ${fmt(x.steps.meanWidth, 0)} |`;
   return [
     `### ${name}: the limit, the engine alone, the peer`,
     '',
@@ -157,7 +199,13 @@ function meshTable(name: string, m: ModelReport, topology: Topology): string[] {
 function cpuSection(r: MeshReport): string[] {
   const t = r.models.tinygpt;
   if (!t) return [];
-  if (!r.before) return ['## 4. Serving-thread CPU per token, before and after', '', 'No docs/bench/mesh-before.json: run `npm run bench:mesh -- --before DIR` on a checkout of the commit before.', ''];
+  if (!r.before)
+    return [
+      '## 4. Serving-thread CPU per token, before and after',
+      '',
+      'No docs/bench/mesh-before.json: run `npm run bench:mesh -- --before DIR` on a checkout of the commit before.',
+      '',
+    ];
   const rows = cpuRatios(t.mesh, r.before.runs);
   return [
     '## 4. Serving-thread CPU per generated token, before and after',
@@ -181,7 +229,11 @@ function openLoopTable(name: string, o: ModelReport['openLoop']): string[] {
     '',
     '| load | requests/s | served | refused (429) | backlog at the window end | mean output tokens | tokens/s | TTFT p50 ms | TTFT p99 ms | inter-token p50 ms | inter-token p99 ms | mean decode batch | mean cache width | gathers / step | KV maintenance / step time |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    row(`capacity: closed loop, ${o.capacityConcurrency ?? 32} clients (the best of ${o.capacityConcurrency ? '8, 16, 32' : '32'})`, o.capacity, fmt(o.capacity.tokensPerS / Math.max(1, o.capacity.meanOutputTokens), 2)),
+    row(
+      `capacity: closed loop, ${o.capacityConcurrency ?? 32} clients (the best of ${o.capacityConcurrency ? '8, 16, 32' : '32'})`,
+      o.capacity,
+      fmt(o.capacity.tokensPerS / Math.max(1, o.capacity.meanOutputTokens), 2),
+    ),
     ...o.runs.map((x) => row(`${Math.round(x.share * 100)}% (Poisson)`, x, fmt(x.ratePerS, 2), String(x.refused), String(x.backlogAtEnd))),
     '',
   ];
@@ -271,7 +323,7 @@ export function report(r: MeshReport): string {
     '  calling each other in process), `compose` is one process per service (tokenizer, inference, router, gateway) as',
     '  docker-compose.yml runs them. The load client is a process of its own (Node http, grpc-js, connect-node).',
     '- Chunk gap: the time between two text chunks of a stream as the client saw them (a chunk may carry several tokens;',
-    '  tokens/chunk says how many on average). µs/token: a service\'s main-thread CPU over the window per token received.',
+    "  tokens/chunk says how many on average). µs/token: a service's main-thread CPU over the window per token received.",
     '',
     '## Targets',
     '',

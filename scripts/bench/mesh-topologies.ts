@@ -58,7 +58,10 @@ export type CpuByService = Record<string, { mainUs: number; totalUs: number; bus
  */
 export function loadWithCpu(mesh: RunningMesh, spec: LoadSpec): Promise<{ load: LoadResult; cpu: CpuByService }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), require.resolve('./mesh-load'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MESH_LOAD_MARKS: '1' } });
+    const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), require.resolve('./mesh-load'), JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, MESH_LOAD_MARKS: '1' },
+    });
     let out = '';
     let before: Record<string, Map<number, number>> | undefined;
     let cpu: CpuByService | undefined;

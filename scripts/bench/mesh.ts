@@ -50,8 +50,24 @@ export const SETUP = {
   /** The capacity is the best of closed loops at these concurrencies (a full batch is not always the fastest). */
   capacityConcurrencies: [8, 16, 32],
   models: {
-    tinygpt: { engineSeconds: 15 * S, meshSeconds: 12 * S, warmup: 3 * S, concurrencies: [1, 32, 128], protocols: ['rest', 'sse', 'grpc', 'connect'] as Protocol[], capacitySeconds: 20 * S, openSeconds: 30 * S },
-    'bench-26m': { engineSeconds: 30 * S, meshSeconds: 30 * S, warmup: 5 * S, concurrencies: [1, 32], protocols: ['rest', 'sse'] as Protocol[], capacitySeconds: 40 * S, openSeconds: 60 * S },
+    tinygpt: {
+      engineSeconds: 15 * S,
+      meshSeconds: 12 * S,
+      warmup: 3 * S,
+      concurrencies: [1, 32, 128],
+      protocols: ['rest', 'sse', 'grpc', 'connect'] as Protocol[],
+      capacitySeconds: 20 * S,
+      openSeconds: 30 * S,
+    },
+    'bench-26m': {
+      engineSeconds: 30 * S,
+      meshSeconds: 30 * S,
+      warmup: 5 * S,
+      concurrencies: [1, 32],
+      protocols: ['rest', 'sse'] as Protocol[],
+      capacitySeconds: 40 * S,
+      openSeconds: 60 * S,
+    },
   },
 } as const;
 
@@ -79,10 +95,12 @@ function spec(
 }
 
 const perToken = (cpu: CpuByService, load: LoadResult) =>
-  Object.fromEntries(Object.entries(cpu).map(([s, c]) => [
-    s,
-    { mainUsPerToken: round(c.mainUs / Math.max(1, load.completionTokens)), processUsPerToken: round(c.totalUs / Math.max(1, load.completionTokens)) },
-  ]));
+  Object.fromEntries(
+    Object.entries(cpu).map(([s, c]) => [
+      s,
+      { mainUsPerToken: round(c.mainUs / Math.max(1, load.completionTokens)), processUsPerToken: round(c.totalUs / Math.max(1, load.completionTokens)) },
+    ]),
+  );
 
 async function meshRuns(
   name: ModelName,

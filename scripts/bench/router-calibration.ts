@@ -41,7 +41,13 @@ async function measureSpeeds(clients: readonly Client[], warmup: number): Promis
   return samples.map((all) => {
     const good = ok(all);
     return {
-      perTokenMs: round(quantile(good.map((s) => s.perTokenMs).filter((v) => !Number.isNaN(v)), 0.5), 2),
+      perTokenMs: round(
+        quantile(
+          good.map((s) => s.perTokenMs).filter((v) => !Number.isNaN(v)),
+          0.5,
+        ),
+        2,
+      ),
       meanMs: round(mean(good.map((s) => s.totalMs))),
       errors: all.length - good.length,
     };

@@ -35,7 +35,9 @@ export function reading(results: readonly StrategyResult[], added: Added): strin
     .sort((x, y) => x.round - y.round || x.position - y.position);
   const best = [...results].sort((a, b) => a.p99MedianOfRoundsMs - b.p99MedianOfRoundsMs)[0]!;
   // How far each strategy's p99 is from its slow worker's own p99: near 0, the slow worker sets it.
-  const slowSets = results.every((r) => r.slowShare > 0.01) ? Math.max(...results.map((r) => Math.abs(r.p99Ms - r.byWorker['slow']!.p99Ms) / r.byWorker['slow']!.p99Ms)) : Infinity;
+  const slowSets = results.every((r) => r.slowShare > 0.01)
+    ? Math.max(...results.map((r) => Math.abs(r.p99Ms - r.byWorker['slow']!.p99Ms) / r.byWorker['slow']!.p99Ms))
+    : Infinity;
   const inFlightOnSlow = (r: StrategyResult) => round(r.requestsPerS * r.slowShare * (r.byWorker['slow']!.meanMs / 1000), 1);
   const rrSpread = round(Math.max(...rr.rounds.map((x) => x.p99Ms)) / Math.min(...rr.rounds.map((x) => x.p99Ms)), 2);
   return [

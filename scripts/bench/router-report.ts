@@ -60,7 +60,7 @@ function method(calibration: ReportInput['calibration']): string[] {
     '  strategy once, in an order rotated between rounds, so drift of the machine spreads over all strategies.',
     `  The p99 compared is the median of a strategy's ${ROUNDS} round p99s (one disturbed round cannot move it much);`,
     `  the p99 over all its ${ROUNDS * REQUESTS} requests stands beside it.`,
-    '- Latency is the client\'s, from the call to the end of the stream; TTFT, to the first token. Requests/s:',
+    "- Latency is the client's, from the call to the end of the stream; TTFT, to the first token. Requests/s:",
     `  ${REQUESTS} over the wall time of a round, averaged over rounds. Pick: the router's own`,
     '  `tokenmesh_router_pick_duration_seconds` (call received → upstream call made) over the measured requests.',
     '',
@@ -102,7 +102,10 @@ function strategies(results: readonly StrategyResult[]): string[] {
     '',
     'p50, mean, TTFT and the share on the slow worker are over all requests of a strategy; requests/s is the mean of its rounds.',
     ...(results.some((r) => r.rounds.some((x) => x.short > 0))
-      ? ['', `Some streams ended before ${NEW_TOKENS} tokens (EOS): ${results.map((r) => `${r.strategy} ${r.rounds.reduce((n, x) => n + x.short, 0)}`).join(', ')}.`]
+      ? [
+          '',
+          `Some streams ended before ${NEW_TOKENS} tokens (EOS): ${results.map((r) => `${r.strategy} ${r.rounds.reduce((n, x) => n + x.short, 0)}`).join(', ')}.`,
+        ]
       : []),
     '',
     '### Round by round',

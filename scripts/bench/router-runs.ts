@@ -3,7 +3,18 @@
  * over several rounds; part 3, the router's added latency against calling a worker directly.
  */
 import { call, closedLoop, ok, type Sample, seeded } from './router-load';
-import { combine, cpuTicks, type Latency, latency, NO_PICKS, othersShare, type PickHistogram, pickHistogram, type PickSummary, pickSummary } from './router-measures';
+import {
+  combine,
+  cpuTicks,
+  type Latency,
+  latency,
+  NO_PICKS,
+  othersShare,
+  type PickHistogram,
+  pickHistogram,
+  type PickSummary,
+  pickSummary,
+} from './router-measures';
 import { awaitWorkers, startRouter, type Worker } from './router-process';
 import { ADDED, CONCURRENCY, NEW_TOKENS, REQUESTS, ROUNDS, SESSIONS, STRATEGIES, WARMUP } from './router-setup';
 import { mean, quantile, round } from './stats';
@@ -99,7 +110,10 @@ export async function strategyRounds(natsUrl: string, pids: readonly number[]): 
       strategy,
       ...latency(all),
       rounds: run.rounds,
-      p99MedianOfRoundsMs: quantile(run.rounds.map((r) => r.p99Ms), 0.5),
+      p99MedianOfRoundsMs: quantile(
+        run.rounds.map((r) => r.p99Ms),
+        0.5,
+      ),
       slowShare: round(good.filter((s) => s.worker === 'slow').length / Math.max(1, good.length), 3),
       requestsPerS: round(mean(run.seconds.map((s) => REQUESTS / s))),
       pick: pickSummary(run.pick),

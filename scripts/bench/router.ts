@@ -53,7 +53,10 @@ async function main(): Promise<void> {
       sessions: SESSIONS,
       weights: { fast: FAST_WEIGHT, slow: SLOW_WEIGHT },
     };
-    writeFileSync(join(ROOT, 'docs/bench/router.json'), JSON.stringify({ when, machine, runSeconds, setup, calibration, strategies: results, addedLatency: added }, null, 2) + '\n');
+    writeFileSync(
+      join(ROOT, 'docs/bench/router.json'),
+      JSON.stringify({ when, machine, runSeconds, setup, calibration, strategies: results, addedLatency: added }, null, 2) + '\n',
+    );
     const md = report({ when, machine, runSeconds, calibration, results, added });
     writeFileSync(join(ROOT, 'docs/bench/router.md'), md);
     console.log(md);

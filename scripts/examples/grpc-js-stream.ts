@@ -22,7 +22,9 @@ process.stdout.write(prompt);
 call.on('data', (m: StreamPredictResponse) => {
   process.stdout.write(m.text);
   if (m.finishReason !== FinishReason.UNSPECIFIED) {
-    process.stdout.write(`\n\n[${FinishReason[m.finishReason]}] ${m.usage?.promptTokens} prompt + ${m.usage?.completionTokens} generated tokens, model ${m.model}\n`);
+    process.stdout.write(
+      `\n\n[${FinishReason[m.finishReason]}] ${m.usage?.promptTokens} prompt + ${m.usage?.completionTokens} generated tokens, model ${m.model}\n`,
+    );
   }
 });
 call.on('error', (err: grpc.ServiceError) => {

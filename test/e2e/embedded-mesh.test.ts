@@ -1,6 +1,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import { FinishReason, InferenceService } from '@tokenmesh/proto';
-import { grpcJsChannel, grpcJsServerStream, grpcJsUnary, type OtlpReceiver, type ReceivedSpan, startOtlpReceiver, startSupervisor, type SupervisorProcess } from '@tokenmesh/testing';
+import {
+  grpcJsChannel,
+  grpcJsServerStream,
+  grpcJsUnary,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  startOtlpReceiver,
+  startSupervisor,
+  type SupervisorProcess,
+} from '@tokenmesh/testing';
 
 /**
  * `npm start`'s topology: the five services in one process, calling each other in process. The
@@ -28,9 +37,14 @@ describe('the embedded mesh (npm start)', () => {
 
     otlp.clear();
     let text = '';
-    for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, { prompt: 'trace me', sampling: { maxTokens: 4, temperature: 0 } })) text += m.text;
+    for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, {
+      prompt: 'trace me',
+      sampling: { maxTokens: 4, temperature: 0 },
+    }))
+      text += m.text;
     expect(text.length).toBeGreaterThan(0);
-    const isGenerate = (s: ReceivedSpan, service: string, kind: string) => s.serviceName === service && s.kind === kind && s.name.endsWith('GenerationService/Generate');
+    const isGenerate = (s: ReceivedSpan, service: string, kind: string) =>
+      s.serviceName === service && s.kind === kind && s.name.endsWith('GenerationService/Generate');
     // Each service's exporter flushes on its own schedule, and the root span ends last: wait for the whole chain.
     const chain = (all: ReceivedSpan[]) => {
       const root = all.find((s) => s.serviceName === 'gateway' && s.kind === 'server' && s.name.endsWith('InferenceService/StreamPredict'));
@@ -53,9 +67,27 @@ describe('the embedded mesh (npm start)', () => {
     expect(top?.spanId).toBe(root?.spanId);
     expect(routerServer?.attributes).toMatchObject({ 'tokenmesh.worker_id': expect.any(String), 'rpc.system': 'grpc' });
     // Domain attributes (gen_ai.* conventions and ours) at the edge and at the worker.
-    const generation = { 'gen_ai.request.model': 'tinygpt', 'gen_ai.request.max_tokens': 4, 'gen_ai.request.temperature': 0, 'gen_ai.usage.input_tokens': expect.any(Number), 'gen_ai.usage.output_tokens': 4, 'gen_ai.response.finish_reasons': ['length'] };
-    expect(root?.attributes).toMatchObject({ ...generation, 'gen_ai.operation.name': 'text_completion', 'tokenmesh.cache.outcome': 'miss', 'tokenmesh.request_id': expect.any(String) });
-    expect(worker?.attributes).toMatchObject({ ...generation, 'tokenmesh.worker_id': expect.any(String), 'tokenmesh.batch.size': expect.any(Number), 'tokenmesh.queue.wait_ms': expect.any(Number), 'tokenmesh.priority': 0 });
+    const generation = {
+      'gen_ai.request.model': 'tinygpt',
+      'gen_ai.request.max_tokens': 4,
+      'gen_ai.request.temperature': 0,
+      'gen_ai.usage.input_tokens': expect.any(Number),
+      'gen_ai.usage.output_tokens': 4,
+      'gen_ai.response.finish_reasons': ['length'],
+    };
+    expect(root?.attributes).toMatchObject({
+      ...generation,
+      'gen_ai.operation.name': 'text_completion',
+      'tokenmesh.cache.outcome': 'miss',
+      'tokenmesh.request_id': expect.any(String),
+    });
+    expect(worker?.attributes).toMatchObject({
+      ...generation,
+      'tokenmesh.worker_id': expect.any(String),
+      'tokenmesh.batch.size': expect.any(Number),
+      'tokenmesh.queue.wait_ms': expect.any(Number),
+      'tokenmesh.priority': 0,
+    });
     expect(worker?.attributes['tokenmesh.batch.size']).toBeGreaterThanOrEqual(1);
   });
 });

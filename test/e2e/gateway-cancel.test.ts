@@ -38,7 +38,9 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
     procs.push(...up.all);
     [gateway, shortGateway] = await Promise.all([
       startGateway(up, MODEL, QUIET).then((g) => (procs.push(g), g)),
-      startGateway(up, MODEL, { ...QUIET, GATEWAY_REQUEST_TIMEOUT_MS: String(SHORT_TIMEOUT_MS), GATEWAY_HEADERS_TIMEOUT_MS: '500' }).then((g) => (procs.push(g), g)),
+      startGateway(up, MODEL, { ...QUIET, GATEWAY_REQUEST_TIMEOUT_MS: String(SHORT_TIMEOUT_MS), GATEWAY_HEADERS_TIMEOUT_MS: '500' }).then(
+        (g) => (procs.push(g), g),
+      ),
     ]);
   }, 120_000);
 
@@ -108,7 +110,10 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
     let runningWhenCancelled = -1;
     let freeMs = -1;
     const code = await (async () => {
-      for await (const m of client.streamPredict({ prompt: 'And God called the light Day', sampling: { maxTokens: MAX_TOKENS, temperature: 0 } }, { signal: abort.signal })) {
+      for await (const m of client.streamPredict(
+        { prompt: 'And God called the light Day', sampling: { maxTokens: MAX_TOKENS, temperature: 0 } },
+        { signal: abort.signal },
+      )) {
         if (m.text && ++messages === 4) {
           runningWhenCancelled = await running();
           abort.abort();
@@ -137,7 +142,11 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
   });
 
   it('GATEWAY_REQUEST_TIMEOUT_MS answers a non-streaming request with 504 `timeout`, and gRPC with DEADLINE_EXCEEDED', async () => {
-    const res = await fetch(`${shortGateway.httpUrl}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'And the earth was', max_tokens: MAX_TOKENS, temperature: 0 }) });
+    const res = await fetch(`${shortGateway.httpUrl}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'And the earth was', max_tokens: MAX_TOKENS, temperature: 0 }),
+    });
     expect(res.status).toBe(504);
     expect(await res.json()).toMatchObject({ error: { code: 'timeout', type: 'timeout_error', param: null } });
     expect(await untilFree()).toBeLessThan(2000);
@@ -145,7 +154,9 @@ describe('gateway: a client that goes away, or a timeout, frees the worker slot'
     const sessionManager = new Http2SessionManager(shortGateway.url);
     sessions.push(sessionManager);
     const client = createClient(InferenceService, createGrpcTransport({ baseUrl: shortGateway.url, sessionManager }));
-    await expect(client.predict({ prompt: 'And God said', sampling: { maxTokens: MAX_TOKENS, temperature: 0 } })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    await expect(client.predict({ prompt: 'And God said', sampling: { maxTokens: MAX_TOKENS, temperature: 0 } })).rejects.toMatchObject({
+      code: Code.DeadlineExceeded,
+    });
     expect(await untilFree()).toBeLessThan(2000);
   });
 });

@@ -61,7 +61,10 @@ describe('the mesh: five services in five processes', () => {
 
     const arrivals: number[] = [];
     let text = '';
-    for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, { prompt: 'In the beginning', sampling: { maxTokens: 32, temperature: 0 } })) {
+    for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, {
+      prompt: 'In the beginning',
+      sampling: { maxTokens: 32, temperature: 0 },
+    })) {
       if (m.text) {
         text += m.text;
         arrivals.push(performance.now());
@@ -90,8 +93,12 @@ describe('the mesh: five services in five processes', () => {
   });
 
   it('REST: /generate, and /v1/completions streamed as SSE', async () => {
-    const post = (path: string, body: unknown) => fetch(gateway.httpUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const gen = (await (await post('/generate', { prompt: 'In the beginning', max_tokens: 32 })).json()) as { text: string; usage: { completion_tokens: number } };
+    const post = (path: string, body: unknown) =>
+      fetch(gateway.httpUrl + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const gen = (await (await post('/generate', { prompt: 'In the beginning', max_tokens: 32 })).json()) as {
+      text: string;
+      usage: { completion_tokens: number };
+    };
     expect(gen.usage.completion_tokens).toBeGreaterThan(0);
 
     // Sampled (not greedy): the greedy twin of this request was answered before and would be a
@@ -141,7 +148,12 @@ describe('the mesh: five services in five processes', () => {
     expect(worker).toBeDefined();
     // The router's server span says how it routed (w1 announced itself over NATS, replacing the static URL).
     const routed = inTrace.find((s) => s.serviceName === 'router' && s.name.endsWith('GenerationService/Generate') && s.kind === 'server');
-    expect(routed?.attributes).toMatchObject({ 'tokenmesh.routing.strategy': 'p2c', 'tokenmesh.worker_id': 'w1', 'tokenmesh.variant': '', 'tokenmesh.retries': 0 });
+    expect(routed?.attributes).toMatchObject({
+      'tokenmesh.routing.strategy': 'p2c',
+      'tokenmesh.worker_id': 'w1',
+      'tokenmesh.variant': '',
+      'tokenmesh.retries': 0,
+    });
   });
 });
 
@@ -188,7 +200,10 @@ describe('graceful shutdown', () => {
     try {
       let chunks = 0;
       let last;
-      for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, { prompt: 'In the beginning', sampling: { maxTokens: 200, temperature: 0 } })) {
+      for await (const m of grpcJsServerStream(channel, InferenceService.method.streamPredict, {
+        prompt: 'In the beginning',
+        sampling: { maxTokens: 200, temperature: 0 },
+      })) {
         if (++chunks === 3) void gateway.stop();
         last = m;
       }

@@ -6,12 +6,7 @@ import type { MemoryConsumer } from './memory-consumer';
  * Feeds `handler` from a durable consumer, at most `concurrency` messages at a time, until
  * stopped. Several consumptions of one consumer share its messages, as NATS pull clients do.
  */
-export function startMemoryConsumption(
-  consumer: MemoryConsumer,
-  handler: DurableHandler,
-  onError: BusErrorReporter,
-  concurrency: number,
-): Consumption {
+export function startMemoryConsumption(consumer: MemoryConsumer, handler: DurableHandler, onError: BusErrorReporter, concurrency: number): Consumption {
   const running = new Set<Promise<void>>();
   let stopped = false;
   let scheduled = false;

@@ -21,9 +21,7 @@ export class MemoryStream {
   private lastSeq = 0;
   readonly consumers = new Map<string, MemoryConsumer>();
 
-  constructor(
-    public config: Required<StreamConfig>,
-  ) {}
+  constructor(public config: Required<StreamConfig>) {}
 
   /** Stores a message unless its msgId was seen within the dedup window. */
   append(subject: string, data: Uint8Array, headers: Headers, msgId: string | undefined): PublishAck {

@@ -1,8 +1,17 @@
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 
 import {
-type Bus, type BusErrorReporter, type ConsumeOptions, type Consumption, type DurableHandler,
-  type MessageHandler, type PublishAck, type PublishDurableOptions,   reportToStderr, type StreamConfig, type Unsubscribe,
+  type Bus,
+  type BusErrorReporter,
+  type ConsumeOptions,
+  type Consumption,
+  type DurableHandler,
+  type MessageHandler,
+  type PublishAck,
+  type PublishDurableOptions,
+  reportToStderr,
+  type StreamConfig,
+  type Unsubscribe,
 } from './bus';
 import { ConsumptionSet } from './consumption-set';
 import { BusError } from './errors';

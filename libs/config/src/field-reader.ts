@@ -127,7 +127,8 @@ export class Field {
     const want = rule.integer ? 'an integer' : 'a number';
     return this.read(rule, want, (v) => {
       const n = this.ctx.text && typeof v === 'string' ? Number(v) : v;
-      if (typeof n !== 'number' || Number.isNaN(n) || (this.ctx.finite && !Number.isFinite(n)) || (rule.integer && !Number.isInteger(n))) return this.fault(rule, want);
+      if (typeof n !== 'number' || Number.isNaN(n) || (this.ctx.finite && !Number.isFinite(n)) || (rule.integer && !Number.isInteger(n)))
+        return this.fault(rule, want);
       if ((rule.min !== undefined && n < rule.min) || (rule.max !== undefined && n > rule.max)) {
         // Text shows as written: `got 0`, not `got "0"`.
         return this.fault(rule, `in ${rule.min ?? '-∞'}..${rule.max ?? '∞'}`, this.ctx.text ? String(v) : undefined);
@@ -162,7 +163,11 @@ export class Field {
   strings(rule: StringsRule = {}): string[] | undefined {
     const want = rule.orString ? 'a string or an array of strings' : 'a list of strings';
     return this.read(rule, want, (v) => {
-      if (this.ctx.text && typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+      if (this.ctx.text && typeof v === 'string')
+        return v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
       if (rule.orString && typeof v === 'string') return [v];
       const ok = Array.isArray(v) && (!rule.nonEmpty || v.length > 0) && v.every((s) => typeof s === 'string' && (rule.test?.(s) ?? true));
       return ok ? [...(v as string[])] : this.fault(rule, want);
@@ -176,7 +181,9 @@ export class Field {
 
   /** A list, item by item (`path[i]`). */
   list(rule: Expectation = {}): Field[] | undefined {
-    return this.read(rule, 'a list', (v) => (Array.isArray(v) ? v.map((item: unknown, i) => new Field(joinPath(this.path, i), item, this.ctx)) : this.fault(rule, 'a list')));
+    return this.read(rule, 'a list', (v) =>
+      Array.isArray(v) ? v.map((item: unknown, i) => new Field(joinPath(this.path, i), item, this.ctx)) : this.fault(rule, 'a list'),
+    );
   }
 }
 

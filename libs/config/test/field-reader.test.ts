@@ -46,7 +46,11 @@ describe('FieldReader', () => {
     r.unknownKeys(['secret', 'models'], (keys) => `unknown field(s) ${keys.join(', ')}`);
     r.string('secret', { test: (s) => s.length === 64, message: 'must be 64 hex digits' });
     r.strings('models', { nonEmpty: true, want: 'a non-empty list of model names' });
-    expect(r.problems.lines()).toEqual(['unknown field(s) wrong, worse', 'secret must be 64 hex digits', 'models must be a non-empty list of model names, got []']);
+    expect(r.problems.lines()).toEqual([
+      'unknown field(s) wrong, worse',
+      'secret must be 64 hex digits',
+      'models must be a non-empty list of model names, got []',
+    ]);
   });
 
   it('stops at the first problem when the sink throws (a REST body: one 400 naming the field)', () => {
@@ -66,13 +70,29 @@ describe('FieldReader', () => {
     const file = readValue({ variants: [null, { weight: 'ten' }], canary: null }, { problems, show: describeValue, nullIsAbsent: false }).object()!;
     file.list('variants')?.forEach((v) => v.object({ want: 'a mapping', required: true })?.number('weight', { min: 0, want: 'a number >= 0', required: true }));
     file.boolean('canary');
-    expect(problems.lines()).toEqual(['variants[0] must be a mapping, got null', 'variants[1].weight must be a number >= 0, got "ten"', 'canary must be true or false, got null']);
-    expect([describeValue(undefined), describeValue([1]), describeValue({}), describeValue('x'.repeat(90)).length]).toEqual(['nothing', 'a list', 'a mapping', 83]);
+    expect(problems.lines()).toEqual([
+      'variants[0] must be a mapping, got null',
+      'variants[1].weight must be a number >= 0, got "ten"',
+      'canary must be true or false, got null',
+    ]);
+    expect([describeValue(undefined), describeValue([1]), describeValue({}), describeValue('x'.repeat(90)).length]).toEqual([
+      'nothing',
+      'a list',
+      'a mapping',
+      83,
+    ]);
   });
 
   it('reads text (an environment): trimmed, empty is absent, numbers, booleans and lists parsed', () => {
     const r = new FieldReader({ PORT: ' 8080 ', EMPTY: '  ', ON: 'Off', LIST: 'a, b,,c', BIG: '1e999', FLAG: 'MAYBE' }, { text: true });
-    expect([r.integer('PORT'), r.string('EMPTY'), r.boolean('ON'), r.strings('LIST'), r.number('BIG'), r.boolean('FLAG')]).toEqual([8080, undefined, false, ['a', 'b', 'c'], undefined, undefined]);
+    expect([r.integer('PORT'), r.string('EMPTY'), r.boolean('ON'), r.strings('LIST'), r.number('BIG'), r.boolean('FLAG')]).toEqual([
+      8080,
+      undefined,
+      false,
+      ['a', 'b', 'c'],
+      undefined,
+      undefined,
+    ]);
     expect(r.problems.lines()).toEqual(['BIG must be a number, got "1e999"', 'FLAG must be true or false, got "maybe"']);
   });
 

@@ -44,7 +44,11 @@ describe('buildMesh', () => {
 
   it('keeps ROUTER_WORKERS and GATEWAY_FEEDBACK_URL from the environment when given, and can leave out feedback and the gateway', async () => {
     const { launcher } = fakeLauncher();
-    const mesh = await buildMesh(launcher, { env: { ROUTER_WORKERS: 'http://elsewhere:9', GATEWAY_FEEDBACK_URL: 'http://fb:2' }, feedback: false, gateway: false });
+    const mesh = await buildMesh(launcher, {
+      env: { ROUTER_WORKERS: 'http://elsewhere:9', GATEWAY_FEEDBACK_URL: 'http://fb:2' },
+      feedback: false,
+      gateway: false,
+    });
     expect(mesh.router.env['ROUTER_WORKERS']).toBe('http://elsewhere:9');
     expect([mesh.feedback, mesh.gateway]).toEqual([undefined, undefined]);
     expect(mesh.all.map((s) => s.name)).toEqual(['tokenizer', 'inference', 'router']);

@@ -1,12 +1,4 @@
-import {
-  Counter,
-  type CounterConfiguration,
-  Gauge,
-  type GaugeConfiguration,
-  Histogram,
-  type HistogramConfiguration,
-  type Registry,
-} from 'prom-client';
+import { Counter, type CounterConfiguration, Gauge, type GaugeConfiguration, Histogram, type HistogramConfiguration, type Registry } from 'prom-client';
 
 import { METRIC_PREFIX } from './create-metrics';
 
@@ -21,25 +13,16 @@ export function metricName(name: string): string {
  */
 
 /** A counter named `tokenmesh_<name>` in `registry`. */
-export function createCounter<T extends string>(
-  registry: Registry,
-  config: Omit<CounterConfiguration<T>, 'registers'>,
-): Counter<T> {
+export function createCounter<T extends string>(registry: Registry, config: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
   return new Counter<T>({ ...config, name: metricName(config.name), registers: [registry] });
 }
 
 /** A gauge named `tokenmesh_<name>` in `registry`. */
-export function createGauge<T extends string>(
-  registry: Registry,
-  config: Omit<GaugeConfiguration<T>, 'registers'>,
-): Gauge<T> {
+export function createGauge<T extends string>(registry: Registry, config: Omit<GaugeConfiguration<T>, 'registers'>): Gauge<T> {
   return new Gauge<T>({ ...config, name: metricName(config.name), registers: [registry] });
 }
 
 /** A histogram named `tokenmesh_<name>` in `registry`. */
-export function createHistogram<T extends string>(
-  registry: Registry,
-  config: Omit<HistogramConfiguration<T>, 'registers'>,
-): Histogram<T> {
+export function createHistogram<T extends string>(registry: Registry, config: Omit<HistogramConfiguration<T>, 'registers'>): Histogram<T> {
   return new Histogram<T>({ ...config, name: metricName(config.name), registers: [registry] });
 }

@@ -112,9 +112,6 @@ async function readJson(path: string, required: boolean): Promise<Json> {
 
 /** Reads and validates `config.json` and the optional `generation_config.json` of a model directory. */
 export async function loadModelConfig(dir: string): Promise<ModelSpec> {
-  const [config, generation] = await Promise.all([
-    readJson(join(dir, 'config.json'), true),
-    readJson(join(dir, 'generation_config.json'), false),
-  ]);
+  const [config, generation] = await Promise.all([readJson(join(dir, 'config.json'), true), readJson(join(dir, 'generation_config.json'), false)]);
   return parseModelConfig(config, generation, dir);
 }

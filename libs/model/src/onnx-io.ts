@@ -44,9 +44,7 @@ export function expectedIo(spec: ModelSpec): { inputs: IoSpec[]; outputs: IoSpec
 /** The inputs and outputs a loaded session declares, in the same shape as {@link expectedIo}. */
 export function sessionIo(session: InferenceSession): { inputs: IoSpec[]; outputs: IoSpec[] } {
   const describe = (m: InferenceSession.ValueMetadata): IoSpec =>
-    m.isTensor
-      ? { name: m.name, type: m.type as IoSpec['type'], dims: [...m.shape] }
-      : { name: m.name, type: 'float32', dims: ['<not a tensor>'] };
+    m.isTensor ? { name: m.name, type: m.type as IoSpec['type'], dims: [...m.shape] } : { name: m.name, type: 'float32', dims: ['<not a tensor>'] };
   return { inputs: session.inputMetadata.map(describe), outputs: session.outputMetadata.map(describe) };
 }
 

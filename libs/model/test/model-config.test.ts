@@ -15,7 +15,16 @@ const llama = {
 describe('parseModelConfig', () => {
   it('reads GPT-2 names; key/value heads default to the attention heads', () => {
     const s = parseModelConfig(gpt2, {}, '/models/tinygpt');
-    expect(s).toMatchObject({ name: 'tinygpt', numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 40, contextLength: 512, eosTokenIds: [256], padTokenId: 256 });
+    expect(s).toMatchObject({
+      name: 'tinygpt',
+      numLayers: 4,
+      numHeads: 4,
+      numKvHeads: 4,
+      headDim: 40,
+      contextLength: 512,
+      eosTokenIds: [256],
+      padTokenId: 256,
+    });
   });
 
   it('reads Llama names with grouped-query attention and an explicit head_dim', () => {

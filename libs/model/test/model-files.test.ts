@@ -26,7 +26,7 @@ describe.each(COMMITTED)('%s model files', (name) => {
     for (const f of LAYOUT) expect([f, existsSync(join(modelDir(name), f))]).toEqual([f, true]);
   });
 
-  it("declares exactly the inputs and outputs its config.json implies (names, dtypes, shapes)", () => {
+  it('declares exactly the inputs and outputs its config.json implies (names, dtypes, shapes)', () => {
     expect(ioMismatches(lm.session, lm.spec)).toEqual([]);
     const got = sessionIo(lm.session);
     const want = expectedIo(lm.spec);
@@ -35,7 +35,20 @@ describe.each(COMMITTED)('%s model files', (name) => {
   });
 
   it('accepts a past of length 0 and gives finite logits on left-padded rows', async () => {
-    const r = await lm.forward([[256, 256, 72, 105], [65, 66, 67, 68]], [[0, 0, 1, 1], [1, 1, 1, 1]], [[1, 1, 0, 1], [0, 1, 2, 3]]);
+    const r = await lm.forward(
+      [
+        [256, 256, 72, 105],
+        [65, 66, 67, 68],
+      ],
+      [
+        [0, 0, 1, 1],
+        [1, 1, 1, 1],
+      ],
+      [
+        [1, 1, 0, 1],
+        [0, 1, 2, 3],
+      ],
+    );
     expect(r.logits.length).toBe(2 * 4 * lm.spec.vocabSize);
     expect(r.logits.every(Number.isFinite)).toBe(true);
     expect(r.past['past_key_values.0.key']!.dims).toEqual([2, lm.spec.numKvHeads, 4, lm.spec.headDim]);

@@ -53,9 +53,7 @@ describe.each(COMMITTED)('%s against its PyTorch reference', (name) => {
     for (const [r, row] of rows.entries()) {
       const alone = await greedy(lm, [row], 32);
       expect(batched.tokens[r]).toEqual(alone.tokens[0]);
-      alone.stepLogits.forEach((step, s) =>
-        expect(maxAbsDiff(step[0]!, batched.stepLogits[s]![r]!)).toBeLessThanOrEqual(LOGIT_TOLERANCE),
-      );
+      alone.stepLogits.forEach((step, s) => expect(maxAbsDiff(step[0]!, batched.stepLogits[s]![r]!)).toBeLessThanOrEqual(LOGIT_TOLERANCE));
     }
   });
 });

@@ -56,7 +56,14 @@ describe('Refreshing', () => {
   it('onFailure keep: the last value stays, the error is told, and the source is asked again a period later', async () => {
     const src = new Source();
     const errors: string[] = [];
-    const r = new Refreshing({ load: src.load, maxAgeMs: 100, whenStale: 'serve', onFailure: 'keep', onKeptError: (e) => errors.push((e as Error).message), now: () => now });
+    const r = new Refreshing({
+      load: src.load,
+      maxAgeMs: 100,
+      whenStale: 'serve',
+      onFailure: 'keep',
+      onKeptError: (e) => errors.push((e as Error).message),
+      now: () => now,
+    });
     const first = r.get();
     src.answer(1);
     await first;

@@ -22,9 +22,7 @@ export function registerHealthService(router: ConnectRouter, health: HealthRepor
       }
     },
     list() {
-      const statuses = Object.fromEntries(
-        [...health.list()].map(([name, status]) => [name, create(HealthCheckResponseSchema, { status })]),
-      );
+      const statuses = Object.fromEntries([...health.list()].map(([name, status]) => [name, create(HealthCheckResponseSchema, { status })]));
       return create(HealthListResponseSchema, { statuses });
     },
   });

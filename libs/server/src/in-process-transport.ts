@@ -90,7 +90,8 @@ async function single<T>(messages: AsyncIterable<T>, method: DescMethod): Promis
   for await (const m of messages) {
     if (count++ === 0) first = m;
   }
-  if (count !== 1) throw new ConnectError(`protocol error: ${count} input messages for ${method.parent.typeName}.${method.name}, expected 1`, Code.Unimplemented);
+  if (count !== 1)
+    throw new ConnectError(`protocol error: ${count} input messages for ${method.parent.typeName}.${method.name}, expected 1`, Code.Unimplemented);
   return first!;
 }
 
@@ -179,7 +180,12 @@ function serverSide(ep: InProcessEndpoint, spec: MethodImplSpec | undefined, tim
             ...response,
             stream: true,
             method: spec.method,
-            message: normalized(spec.method.output, (async function* () { yield await spec.impl(input, c); })()),
+            message: normalized(
+              spec.method.output,
+              (async function* () {
+                yield await spec.impl(input, c);
+              })(),
+            ),
           };
         case 'bidi_streaming':
           return { ...response, stream: true, method: spec.method, message: normalized(spec.method.output, spec.impl(input, c)) };
@@ -235,7 +241,10 @@ function requestCommon(
   contextValues: ContextValues | undefined,
 ) {
   const controller = new AbortController();
-  const timer = timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(new ConnectError(`the operation timed out after ${timeoutMs} ms`, Code.DeadlineExceeded)), timeoutMs);
+  const timer =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => controller.abort(new ConnectError(`the operation timed out after ${timeoutMs} ms`, Code.DeadlineExceeded)), timeoutMs);
   const onAbort = () => controller.abort(signal!.reason);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });

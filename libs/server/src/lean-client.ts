@@ -45,22 +45,19 @@ export function createLeanClient<S extends DescService>(service: S, transport: T
           return res.message;
         };
       case 'server_streaming':
-        return (input: never, o?: CallOptions) => responseStream(
-          transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, createAsyncIterable([input]), o?.contextValues),
-          o,
-        );
+        return (input: never, o?: CallOptions) =>
+          responseStream(transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, createAsyncIterable([input]), o?.contextValues), o);
       case 'bidi_streaming':
-        return (input: AsyncIterable<never>, o?: CallOptions) => responseStream(
-          transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, input, o?.contextValues),
-          o,
-        );
+        return (input: AsyncIterable<never>, o?: CallOptions) =>
+          responseStream(transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, input, o?.contextValues), o);
       case 'client_streaming':
         return async (input: AsyncIterable<never>, o?: CallOptions) => {
           const res = await transport.stream(method, o?.signal, o?.timeoutMs, o?.headers, input, o?.contextValues);
           o?.onHeader?.(res.header);
           const messages: unknown[] = [];
           for await (const m of res.message) messages.push(m);
-          if (messages.length !== 1) throw new ConnectError(`protocol error: ${messages.length} response messages for a client-streaming method, expected 1`, Code.Unimplemented);
+          if (messages.length !== 1)
+            throw new ConnectError(`protocol error: ${messages.length} response messages for a client-streaming method, expected 1`, Code.Unimplemented);
           o?.onTrailer?.(res.trailer);
           return messages[0];
         };

@@ -16,7 +16,11 @@ function codeName(err: unknown): string {
  * `tokenmesh_rpc_server_requests_total{method, code}`, `tokenmesh_rpc_server_duration_seconds{method}`.
  */
 export function rpcMetricsInterceptor(registry: Registry): Interceptor {
-  const requests = createCounter(registry, { name: 'rpc_server_requests_total', help: 'RPCs handled, by method and status code', labelNames: ['method', 'code'] as const });
+  const requests = createCounter(registry, {
+    name: 'rpc_server_requests_total',
+    help: 'RPCs handled, by method and status code',
+    labelNames: ['method', 'code'] as const,
+  });
   const duration = createHistogram(registry, {
     name: 'rpc_server_duration_seconds',
     help: 'RPC duration until the last response message, by method',

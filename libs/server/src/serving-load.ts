@@ -11,7 +11,10 @@ export class ServingLoad {
   private value = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(periodMs = 250, private readonly weight = 0.3) {
+  constructor(
+    periodMs = 250,
+    private readonly weight = 0.3,
+  ) {
     this.timer = setInterval(() => this.sample(), periodMs);
     this.timer.unref();
   }

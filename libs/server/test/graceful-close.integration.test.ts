@@ -109,7 +109,9 @@ describe('ServerHandle.close', () => {
 
   it('cuts connections that a stalled client keeps open, so close always resolves', async () => {
     const s = await start({ chunkDelayMs: 10 });
-    const stream = client(GenerationService, s.url).client.generate({ promptTokenIds: ids(3) })[Symbol.asyncIterator]();
+    const stream = client(GenerationService, s.url)
+      .client.generate({ promptTokenIds: ids(3) })
+      [Symbol.asyncIterator]();
     await stream.next(); // and never read again: the HTTP/2 stream is never finished
     const t0 = performance.now();
     await s.close(100);

@@ -42,7 +42,10 @@ describe('HealthReporter', () => {
     h.set('svc', SERVING);
     expect(await take(watch, 1)).toEqual([NOT_SERVING]);
     expect(await watch.next()).toEqual({ done: true, value: undefined });
-    expect([...h.list()]).toEqual([['', NOT_SERVING], ['svc', NOT_SERVING]]);
+    expect([...h.list()]).toEqual([
+      ['', NOT_SERVING],
+      ['svc', NOT_SERVING],
+    ]);
     expect(h.shuttingDown).toBe(true);
   });
 });

@@ -63,7 +63,10 @@ describe.each(['network', 'in-process'] as const)('a service client over %s', (m
       expect([err?.code, err?.rawMessage]).toEqual([Code.InvalidArgument, 'no token ids']);
       let header: string | null = null;
       let trailer: string | null = null;
-      const models = await c.generation.client.listServedModels({}, { onHeader: (h) => (header = h.get('x-unary')), onTrailer: (t) => (trailer = t.get('x-unary-trailer')) });
+      const models = await c.generation.client.listServedModels(
+        {},
+        { onHeader: (h) => (header = h.get('x-unary')), onTrailer: (t) => (trailer = t.get('x-unary-trailer')) },
+      );
       expect(models.models[0]?.name).toBe('m');
       expect([header, trailer]).toEqual(['header', 'trailer']);
     } finally {
@@ -77,7 +80,8 @@ describe.each(['network', 'in-process'] as const)('a service client over %s', (m
     try {
       let seenBy: string | null = null;
       const chunks = [];
-      for await (const m of c.generation.client.generate({ promptTokenIds: ids(4), model: 'x' }, { onHeader: (h) => (seenBy = h.get('x-seen-by')) })) chunks.push(m);
+      for await (const m of c.generation.client.generate({ promptTokenIds: ids(4), model: 'x' }, { onHeader: (h) => (seenBy = h.get('x-seen-by')) }))
+        chunks.push(m);
       expect(chunks.map((m) => m.tokenIds[0])).toEqual([1, 2, 3, 4]);
       // Fields the handler did not set read as their defaults, as after decoding.
       expect(chunks[0]).toEqual(create(GenerateResponseSchema, { tokenIds: [1], model: 'x' }));
@@ -192,7 +196,11 @@ describe('in-process calls and a closing server', () => {
 });
 
 /** The call's error, undefined when it succeeded. */
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
 
 async function waitUntil(ok: () => boolean, ms = 2000): Promise<void> {
   const until = performance.now() + ms;

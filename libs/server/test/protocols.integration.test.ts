@@ -57,8 +57,7 @@ describe('startServer serves one set of routes over every protocol', () => {
 
   it('answers Connect JSON over HTTP/1.1, as curl -H "content-type: application/json" sends it', async () => {
     const url = `${server.http1Url}/${TokenizerService.typeName}/Decode`;
-    const post = (body: unknown) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     const ok = await post({ tokenIds: [1, 2, 3] });
     expect(ok.status).toBe(200);
@@ -76,7 +75,10 @@ describe('startServer serves one set of routes over every protocol', () => {
     expect((await tokenizer.decode({ tokenIds: [4] })).text).toBe('4');
     const chunks = [];
     for await (const c of createClient(GenerationService, transport).generate({ promptTokenIds: ids(2), model: 'm' })) chunks.push(c);
-    expect(chunks.map((c) => [c.tokenIds, c.model])).toEqual([[[1], 'm'], [[2], 'm']]);
+    expect(chunks.map((c) => [c.tokenIds, c.model])).toEqual([
+      [[1], 'm'],
+      [[2], 'm'],
+    ]);
   });
 
   it.each(['grpc', 'connect'] as const)('answers createServiceClient over HTTP/2 with %s', async (protocol) => {

@@ -1,7 +1,5 @@
 /** A string value or a hash, with an optional absolute expiry (epoch ms). */
-export type Entry =
-  | { kind: 'string'; value: string; expiresAt?: number }
-  | { kind: 'hash'; fields: Map<string, string>; expiresAt?: number };
+export type Entry = { kind: 'string'; value: string; expiresAt?: number } | { kind: 'hash'; fields: Map<string, string>; expiresAt?: number };
 
 /**
  * The in-memory stand-in for a Redis server: full (prefixed) keys to entries. Expired entries

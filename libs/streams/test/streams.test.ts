@@ -15,9 +15,11 @@ describe('observe', () => {
     for await (const v of observe(count(3), { value: (x) => x * 10, end: (o) => ends.push(o) })) out.push(v);
     expect(out).toEqual([0, 10, 20]);
     const boom = new Error('boom');
-    await expect((async () => {
-      for await (const _ of observe(count(1, boom), { end: (o) => ends.push(o) })) void _;
-    })()).rejects.toBe(boom);
+    await expect(
+      (async () => {
+        for await (const _ of observe(count(1, boom), { end: (o) => ends.push(o) })) void _;
+      })(),
+    ).rejects.toBe(boom);
     for await (const v of observe(count(5), { end: (o) => ends.push(o) })) if (v === 1) break;
     expect(ends).toEqual([undefined, boom, ABANDONED]);
   });

@@ -8,8 +8,7 @@ function tracingInterceptor(side: 'client' | 'server', tracer: Tracer | undefine
   return (next) => async (req) => {
     // A server parents on the headers only, never on whatever context happens to be active: with
     // several services in one process a stray active span would mis-parent the request.
-    const parent =
-      side === 'client' ? context.active() : propagation.extract(ROOT_CONTEXT, req.header, headersGetter);
+    const parent = side === 'client' ? context.active() : propagation.extract(ROOT_CONTEXT, req.header, headersGetter);
     const span = (tracer ?? trace.getTracer(SCOPE)).startSpan(
       rpcSpanName(req),
       { kind: side === 'client' ? SpanKind.CLIENT : SpanKind.SERVER, attributes: rpcAttributes(req) },

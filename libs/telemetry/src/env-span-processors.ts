@@ -1,10 +1,5 @@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -31,15 +26,12 @@ export function spanProcessorsFromEnv(env: Env = process.env): SpanProcessor[] {
   const kinds = (setting(env, 'OTEL_TRACES_EXPORTER') ?? 'otlp').split(',').map((s) => s.trim());
   if (kinds.includes('none')) return [];
   const processors: SpanProcessor[] = [];
-  const endpoint =
-    setting(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? setting(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  const endpoint = setting(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? setting(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   if (kinds.includes('otlp') && endpoint) {
-    const protocol =
-      setting(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? setting(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
+    const protocol = setting(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? setting(env, 'OTEL_EXPORTER_OTLP_PROTOCOL');
     if (protocol && protocol !== 'http/json') {
       process.emitWarning(
-        `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported by @tokenmesh/telemetry; ` +
-          `exporting OTLP/HTTP JSON to ${endpoint}`,
+        `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported by @tokenmesh/telemetry; ` + `exporting OTLP/HTTP JSON to ${endpoint}`,
         'TelemetryWarning',
       );
     }

@@ -14,18 +14,8 @@ export class LazyTracer implements Tracer {
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
   startActiveSpan<F extends (span: Span) => unknown>(name: string, options: SpanOptions, fn: F): ReturnType<F>;
-  startActiveSpan<F extends (span: Span) => unknown>(
-    name: string,
-    options: SpanOptions,
-    ctx: Context,
-    fn: F,
-  ): ReturnType<F>;
-  startActiveSpan<F extends (span: Span) => unknown>(
-    name: string,
-    a: F | SpanOptions,
-    b?: F | Context,
-    c?: F,
-  ): ReturnType<F> {
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, options: SpanOptions, ctx: Context, fn: F): ReturnType<F>;
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, a: F | SpanOptions, b?: F | Context, c?: F): ReturnType<F> {
     const fn = (c ?? (typeof b === 'function' ? b : a)) as F;
     const options = typeof a === 'function' ? undefined : a;
     const parent = b !== undefined && typeof b !== 'function' ? b : context.active();

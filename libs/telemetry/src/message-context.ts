@@ -4,9 +4,7 @@ import { type Context, context, propagation, ROOT_CONTEXT, type TextMapGetter } 
  * Message headers to read trace context from: a plain object, or anything with `get(name)`
  * (NATS `MsgHdrs`, whose `get` returns "" when absent, or Fetch `Headers`).
  */
-export type HeaderSource =
-  | Readonly<Record<string, string | readonly string[] | undefined>>
-  | { get(name: string): string | null | undefined };
+export type HeaderSource = Readonly<Record<string, string | readonly string[] | undefined>> | { get(name: string): string | null | undefined };
 
 function hasGet(h: HeaderSource): h is { get(name: string): string | null | undefined } {
   return typeof (h as { get?: unknown }).get === 'function';

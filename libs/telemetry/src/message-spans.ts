@@ -48,11 +48,7 @@ async function runInSpan<T>(span: Span, ctx: Context, fn: () => T | Promise<T>):
  * `link`, linked to) the context in its headers. The caller ends the span; prefer
  * `withConsumerSpan`, which also makes it current while the message is handled.
  */
-export function startConsumerSpan(
-  subject: string,
-  headers: HeaderSource | undefined,
-  opts: ConsumerSpanOptions = {},
-): { span: Span; context: Context } {
+export function startConsumerSpan(subject: string, headers: HeaderSource | undefined, opts: ConsumerSpanOptions = {}): { span: Span; context: Context } {
   const remote = extractContext(headers);
   const producer = trace.getSpanContext(remote);
   const link = opts.link && producer ? { root: true, links: [{ context: producer }] } : {};

@@ -1,13 +1,5 @@
 import { Code, ConnectError, type StreamRequest, type UnaryRequest } from '@connectrpc/connect';
-import {
-  type Attributes,
-  type Context,
-  context,
-  type Span,
-  SpanStatusCode,
-  type TextMapGetter,
-  type TextMapSetter,
-} from '@opentelemetry/api';
+import { type Attributes, type Context, context, type Span, SpanStatusCode, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 
 import { ATTR } from './attributes';
 

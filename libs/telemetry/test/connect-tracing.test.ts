@@ -31,39 +31,45 @@ jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
 });
 
 beforeAll(async () => {
-  inference = await startH2Server((r) => {
-    r.service(GenerationService, {
-      async *generate(req, ctx) {
-        if (req.model === 'missing') throw new ConnectError('no such model', Code.NotFound);
-        if (req.model === 'broken') throw new ConnectError('worker crashed', Code.Internal);
-        handlers++;
-        try {
-          for (let i = 0; i < 3; i++) {
-            await sleep(25, undefined, { signal: ctx.signal });
-            yield { tokenIds: [i], workerId: 'w1' };
+  inference = await startH2Server(
+    (r) => {
+      r.service(GenerationService, {
+        async *generate(req, ctx) {
+          if (req.model === 'missing') throw new ConnectError('no such model', Code.NotFound);
+          if (req.model === 'broken') throw new ConnectError('worker crashed', Code.Internal);
+          handlers++;
+          try {
+            for (let i = 0; i < 3; i++) {
+              await sleep(25, undefined, { signal: ctx.signal });
+              yield { tokenIds: [i], workerId: 'w1' };
+            }
+          } finally {
+            handlers--;
           }
-        } finally {
-          handlers--;
-        }
-      },
-    });
-    r.service(TokenizerService, { encode: (req) => ({ tokenIds: [req.text.length], prompt: req.text }) });
-  }, [serverTracingInterceptor(tracer('inference'))]);
+        },
+      });
+      r.service(TokenizerService, { encode: (req) => ({ tokenIds: [req.text.length], prompt: req.text }) });
+    },
+    [serverTracingInterceptor(tracer('inference'))],
+  );
   toInference = h2Client(GenerationService, inference.url, [clientTracingInterceptor(tracer('router'))]);
-  router = await startH2Server((r) => {
-    r.service(GenerationService, {
-      async *generate(req, ctx) {
-        // The handler runs inside its server span, so it can annotate it.
-        trace.getActiveSpan()?.setAttribute(ATTR.strategy, 'round_robin');
-        handlers++;
-        try {
-          yield* toInference.client.generate(req, { signal: ctx.signal });
-        } finally {
-          handlers--;
-        }
-      },
-    });
-  }, [serverTracingInterceptor(tracer('router'))]);
+  router = await startH2Server(
+    (r) => {
+      r.service(GenerationService, {
+        async *generate(req, ctx) {
+          // The handler runs inside its server span, so it can annotate it.
+          trace.getActiveSpan()?.setAttribute(ATTR.strategy, 'round_robin');
+          handlers++;
+          try {
+            yield* toInference.client.generate(req, { signal: ctx.signal });
+          } finally {
+            handlers--;
+          }
+        },
+      });
+    },
+    [serverTracingInterceptor(tracer('router'))],
+  );
   gateway = h2Client(GenerationService, router.url, [clientTracingInterceptor(tracer('gateway'))]);
 });
 

@@ -22,13 +22,16 @@ let receiver: OtlpReceiver;
 
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  server = await startH2Server((r) => {
-    r.service(GenerationService, {
-      async *generate() {
-        for (let i = 0; i < 3; i++) yield { tokenIds: [i] };
-      },
-    });
-  }, [serverTracingInterceptor()]);
+  server = await startH2Server(
+    (r) => {
+      r.service(GenerationService, {
+        async *generate() {
+          for (let i = 0; i < 3; i++) yield { tokenIds: [i] };
+        },
+      });
+    },
+    [serverTracingInterceptor()],
+  );
 });
 
 afterAll(async () => {

@@ -1,15 +1,6 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 
-import {
-  ATTR,
-  extractContext,
-  injectContext,
-  startConsumerSpan,
-  tracer,
-  withConsumerSpan,
-  withExtractedContext,
-  withProducerSpan,
-} from '../src';
+import { ATTR, extractContext, injectContext, startConsumerSpan, tracer, withConsumerSpan, withExtractedContext, withProducerSpan } from '../src';
 import { memoryTelemetry, only, serviceOf } from './helpers/memory-telemetry';
 
 const { telemetry, spans, reset } = memoryTelemetry('gateway');

@@ -11,10 +11,7 @@ export class MissingBinaryError extends Error {
     readonly debianPackage: string,
     searched: string,
   ) {
-    super(
-      `${binary} not found (searched ${searched}). Install it with: ` +
-        `apt-get install -y ${debianPackage}  (or run: bash scripts/test/ensure-deps.sh)`,
-    );
+    super(`${binary} not found (searched ${searched}). Install it with: ` + `apt-get install -y ${debianPackage}  (or run: bash scripts/test/ensure-deps.sh)`);
     this.name = 'MissingBinaryError';
   }
 }

@@ -1,4 +1,13 @@
-import { create, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, fromBinary, type MessageInitShape, type MessageShape, toBinary } from '@bufbuild/protobuf';
+import {
+  create,
+  type DescMessage,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 
 /** A plain grpc-js channel to `host:port`: how a non-Connect gRPC peer calls our servers. */
@@ -20,11 +29,13 @@ export function grpcJsUnary<I extends DescMessage, O extends DescMessage>(
   metadata = new grpc.Metadata(),
 ): Promise<MessageShape<O>> {
   return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(path(method), encode(method.input), (b: Buffer) => fromBinary(method.output, b), create(
-      method.input,
-      input,
-    ), metadata, (err, res) =>
-      err ? reject(err) : resolve(res as MessageShape<O>),
+    client.makeUnaryRequest(
+      path(method),
+      encode(method.input),
+      (b: Buffer) => fromBinary(method.output, b),
+      create(method.input, input),
+      metadata,
+      (err, res) => (err ? reject(err) : resolve(res as MessageShape<O>)),
     );
   });
 }

@@ -56,7 +56,11 @@ export function processLauncher({ model, worker = {}, gateway = {} }: Omit<MeshP
       case 'tokenizer':
         return startServiceProcess('tokenizer', { ...e, TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', TOKENIZER_MODELS: model });
       case 'inference':
-        return startServiceProcess('inference', { ...e, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: model, INFERENCE_WORKER_ID: 'w1', ...worker }, 60_000);
+        return startServiceProcess(
+          'inference',
+          { ...e, INFERENCE_PORT: '0', INFERENCE_HTTP_PORT: '0', INFERENCE_MODELS: model, INFERENCE_WORKER_ID: 'w1', ...worker },
+          60_000,
+        );
       case 'feedback':
         return startServiceProcess('feedback', { ...e, FEEDBACK_PORT: '0', FEEDBACK_HTTP_PORT: '0' });
       case 'router':

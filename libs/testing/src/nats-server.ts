@@ -24,10 +24,7 @@ export async function startNats(opts: NatsServerOptions = {}): Promise<ServerHan
   return launch({
     name: 'nats-server',
     binary,
-    args: (port, dir) => [
-      '-a', '127.0.0.1', '-p', String(port),
-      ...(opts.jetstream ? ['-js', '-sd', join(dir, 'jetstream')] : []), ...(opts.args ?? []),
-    ],
+    args: (port, dir) => ['-a', '127.0.0.1', '-p', String(port), ...(opts.jetstream ? ['-js', '-sd', join(dir, 'jetstream')] : []), ...(opts.args ?? [])],
     probe: async (port) => {
       const reply = await exchange(port, {
         // The server speaks first (INFO); answer it only once the whole line is in.

@@ -134,8 +134,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   let received: ReceivedSpan[] = [];
   const waiters = new Set<{ check: () => void; fail: (e: Error) => void }>();
   const server = createServer((req, res) => {
-    const reply = (status: number, text: string) =>
-      res.writeHead(status, { 'content-type': status === 200 ? 'application/json' : 'text/plain' }).end(text);
+    const reply = (status: number, text: string) => res.writeHead(status, { 'content-type': status === 200 ? 'application/json' : 'text/plain' }).end(text);
     if (req.method !== 'POST' || req.url !== '/v1/traces') return void reply(404, 'only POST /v1/traces');
     if (!(req.headers['content-type'] ?? '').includes('json')) return void reply(415, 'OTLP/HTTP JSON only');
     body(req)

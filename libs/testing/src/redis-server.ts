@@ -21,8 +21,19 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<ServerH
     binary,
     // `--save ''` and no AOF: nothing to write at shutdown, so SIGTERM stops it at once.
     args: (port, dir) => [
-      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...(opts.args ?? []),
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      ...(opts.args ?? []),
     ],
     probe: async (port) => {
       const reply = await exchange(port, { send: () => 'PING\r\n', done: (r) => r.includes('\r\n') });

@@ -10,9 +10,13 @@ import { alive, gone } from './helpers';
  * ends without stop(); returns what it started and how it ended.
  */
 async function runFixture(mode: 'exit' | 'crash' | 'SIGTERM' | 'SIGKILL') {
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), join(__dirname, 'fixtures/start-and-exit.ts'), mode.startsWith('SIG') ? 'wait' : mode], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs'), join(__dirname, 'fixtures/start-and-exit.ts'), mode.startsWith('SIG') ? 'wait' : mode],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => r(code ?? signal ?? -1)));

@@ -22,7 +22,13 @@ describe('chat templates', () => {
   it.each([
     [[], 'messages: at least one message is required'],
     [[{ role: 'wizard', content: 'x' }], 'messages[0].role: must be one of system, user, assistant, tool, got "wizard"'],
-    [[{ role: 'user', content: 'x' }, { role: 'user', content: 3 }], 'messages[1].content: must be a string'],
+    [
+      [
+        { role: 'user', content: 'x' },
+        { role: 'user', content: 3 },
+      ],
+      'messages[1].content: must be a string',
+    ],
   ])('rejects %j naming the field', (messages, error) => {
     const t = new ChatTemplate('{{ messages[0].content }}', {});
     expect(() => t.render(messages as never)).toThrow(error);

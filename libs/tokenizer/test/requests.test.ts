@@ -15,7 +15,11 @@ describe("TokenizerService's requests answered in-process", () => {
   });
 
   it('encodes and decodes, naming the context length', () => {
-    expect(encode(repo, create(EncodeRequestSchema, { model: 'tinyllama@1', text: 'Hé' }))).toMatchObject({ tokenIds: [72, 195, 169], prompt: 'Hé', contextLength: 512 });
+    expect(encode(repo, create(EncodeRequestSchema, { model: 'tinyllama@1', text: 'Hé' }))).toMatchObject({
+      tokenIds: [72, 195, 169],
+      prompt: 'Hé',
+      contextLength: 512,
+    });
     expect(decode(repo, create(DecodeRequestSchema, { model: 'tinyllama', tokenIds: [104, 256, 105], skipSpecialTokens: true })).text).toBe('hi');
   });
 

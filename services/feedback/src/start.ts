@@ -22,10 +22,12 @@ export interface FeedbackDeps {
 export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: FeedbackDeps = {}): Promise<RunningService> {
   const ownedStore = deps.store ? undefined : config.redisUrl ? await RedisStore.connect(config.redisUrl) : new MemoryStore();
   const store = deps.store ?? ownedStore!;
-  const ownedBus = deps.bus ? undefined : await connectBus(config.natsUrl, { name: 'feedback' }).catch(async (err: unknown) => {
-    await ownedStore?.close();
-    throw err;
-  });
+  const ownedBus = deps.bus
+    ? undefined
+    : await connectBus(config.natsUrl, { name: 'feedback' }).catch(async (err: unknown) => {
+        await ownedStore?.close();
+        throw err;
+      });
   const bus = deps.bus ?? ownedBus!;
   const aggregates = new FeedbackAggregates(store);
   let consumption: Consumption | undefined;
@@ -41,7 +43,10 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
     await release();
     throw err;
   }
-  rt.logger.info('feedback backends', { store: deps.store ? 'shared' : config.redisUrl ? 'redis' : 'memory', bus: deps.bus ? 'shared' : config.natsUrl ? 'nats' : 'memory' });
+  rt.logger.info('feedback backends', {
+    store: deps.store ? 'shared' : config.redisUrl ? 'redis' : 'memory',
+    bus: deps.bus ? 'shared' : config.natsUrl ? 'nats' : 'memory',
+  });
   return startService(
     {
       name: 'feedback',

@@ -25,7 +25,10 @@ describe.each([
   beforeAll(async () => {
     ({ store, stop } = await open());
     aggregates = new FeedbackAggregates(store);
-    client = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, feedbackService(aggregates, { now: () => 1000 }))));
+    client = createClient(
+      FeedbackService,
+      createRouterTransport((r) => r.service(FeedbackService, feedbackService(aggregates, { now: () => 1000 }))),
+    );
   });
   afterAll(async () => {
     await store.close();

@@ -22,12 +22,18 @@ export function byteTokenizer() {
 
 /** A router (or worker) client whose Generate is `generate`; it serves no models. */
 export function fakeRouter(generate: ServiceImpl<typeof GenerationService>['generate']) {
-  return createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, { listServedModels: () => ({ models: [] }), generate })));
+  return createClient(
+    GenerationService,
+    createRouterTransport((r) => r.service(GenerationService, { listServedModels: () => ({ models: [] }), generate })),
+  );
 }
 
 /** A feedback client that accepts everything. */
 export function fakeFeedback() {
-  return createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })));
+  return createClient(
+    FeedbackService,
+    createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: () => ({ feedbackId: 'fb' }) })),
+  );
 }
 
 /** An HTTP/1.1 server on a free loopback port: its base URL and a close that drops open connections. */

@@ -47,7 +47,12 @@ export async function inMemoryMesh(
   };
   const startWorker = () =>
     startService(
-      { name: 'inference', listen: { host: '127.0.0.1', port: 0, httpPort: 0 }, routes: (r) => r.service(GenerationService, counted), release: () => repo.close() },
+      {
+        name: 'inference',
+        listen: { host: '127.0.0.1', port: 0, httpPort: 0 },
+        routes: (r) => r.service(GenerationService, counted),
+        release: () => repo.close(),
+      },
       quietRuntime('inference'),
     );
   const mesh = await buildMesh(inProcessLauncher({ runtime: quietRuntime, instead: { inference: startWorker } }), {

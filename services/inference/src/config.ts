@@ -60,7 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     }
   }
   const providers = e.list('INFERENCE_EXECUTION_PROVIDERS', ['cpu']);
-  for (const p of providers) e.check(PROVIDERS.includes(p), `INFERENCE_EXECUTION_PROVIDERS must list some of ${PROVIDERS.join(', ')}, got ${JSON.stringify(p)}`);
+  for (const p of providers)
+    e.check(PROVIDERS.includes(p), `INFERENCE_EXECUTION_PROVIDERS must list some of ${PROVIDERS.join(', ')}, got ${JSON.stringify(p)}`);
   const config: InferenceConfig = {
     host: e.str('INFERENCE_HOST', '127.0.0.1'),
     port: e.int('INFERENCE_PORT', { default: 50054, min: 0, max: 65535 }),
@@ -96,4 +97,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
   e.done();
   return config;
 }
-

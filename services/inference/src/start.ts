@@ -36,7 +36,13 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
     rt.metrics,
   );
   for (const m of repo.models) {
-    rt.logger.info('model loaded', { model: m.id, dir: m.entry.dir, execution_provider: m.runners[0]!.executionProvider, worker_threads: m.runners.length, context_length: m.spec.contextLength });
+    rt.logger.info('model loaded', {
+      model: m.id,
+      dir: m.entry.dir,
+      execution_provider: m.runners[0]!.executionProvider,
+      worker_threads: m.runners.length,
+      context_length: m.spec.contextLength,
+    });
   }
   if (config.stepDelayMs > 0) rt.logger.warn('artificial step delay: this worker is slowed down on purpose', { step_delay_ms: config.stepDelayMs });
   let ownedBus: Bus | undefined;

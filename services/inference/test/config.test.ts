@@ -53,7 +53,14 @@ describe('inference config', () => {
   it('heartbeats, drain and step delay: defaults, and errors that name the variable', () => {
     expect(loadConfig({})).toMatchObject({ natsUrl: undefined, advertiseUrl: undefined, weight: 1, heartbeatMs: 1000, stepDelayMs: 0, drainMs: 10_000 });
     expect(
-      loadConfig({ NATS_URL: 'nats://nats:4222', INFERENCE_ADVERTISE_URL: 'http://10.0.0.7:50054', INFERENCE_WEIGHT: '4', INFERENCE_HEARTBEAT_MS: '250', INFERENCE_STEP_DELAY_MS: '20', INFERENCE_DRAIN_MS: '30000' }),
+      loadConfig({
+        NATS_URL: 'nats://nats:4222',
+        INFERENCE_ADVERTISE_URL: 'http://10.0.0.7:50054',
+        INFERENCE_WEIGHT: '4',
+        INFERENCE_HEARTBEAT_MS: '250',
+        INFERENCE_STEP_DELAY_MS: '20',
+        INFERENCE_DRAIN_MS: '30000',
+      }),
     ).toMatchObject({ natsUrl: 'nats://nats:4222', advertiseUrl: 'http://10.0.0.7:50054', weight: 4, heartbeatMs: 250, stepDelayMs: 20, drainMs: 30_000 });
     expect(
       problemsOf({

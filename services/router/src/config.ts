@@ -60,7 +60,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
     maxEjectedPercent: e.int('ROUTER_MAX_EJECTED_PERCENT', { default: 50, min: 0, max: 100 }),
     shadowMaxInFlight: e.int('ROUTER_SHADOW_MAX_IN_FLIGHT', { default: 32, min: 0, max: 10_000 }),
   };
-  e.check(workers.length > 0 || natsUrl !== undefined, 'set ROUTER_WORKERS (comma-separated worker URLs, e.g. http://127.0.0.1:50054) or NATS_URL (workers found by their heartbeats)');
+  e.check(
+    workers.length > 0 || natsUrl !== undefined,
+    'set ROUTER_WORKERS (comma-separated worker URLs, e.g. http://127.0.0.1:50054) or NATS_URL (workers found by their heartbeats)',
+  );
   e.done();
   return config;
 }

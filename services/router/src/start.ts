@@ -37,7 +37,8 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
       maxEjectedFraction: config.maxEjectedPercent / 100,
     }),
     attach: (w) => monitorWorker(w, clients.get(w.address)!.transport, { onHealth: (x, healthy) => logger.info('worker health', { worker: x.id, healthy }) }),
-    onEvent: (event, w) => logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
+    onEvent: (event, w) =>
+      logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
   });
   const metrics = new RouterMetrics(rt.metrics, pool);
   for (const url of config.workers) pool.addStatic(url);
@@ -76,8 +77,16 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
   };
   try {
     if (bus) stopDiscovery = await discoverWorkers(bus, pool, config.heartbeatMs, (err) => logger.warn('bad worker heartbeat', { err }));
-    const service = await startService({ name: 'router', listen: config, routes: (r) => r.service(GenerationService, routerService(pool, router)), release }, rt);
-    logger.info('routing', { static_workers: config.workers, discovery: bus ? (deps.bus ? 'shared bus' : 'nats') : 'off', strategy: config.strategy, traffic_config: config.trafficConfigFile ?? null });
+    const service = await startService(
+      { name: 'router', listen: config, routes: (r) => r.service(GenerationService, routerService(pool, router)), release },
+      rt,
+    );
+    logger.info('routing', {
+      static_workers: config.workers,
+      discovery: bus ? (deps.bus ? 'shared bus' : 'nats') : 'off',
+      strategy: config.strategy,
+      traffic_config: config.trafficConfigFile ?? null,
+    });
     return service;
   } catch (err) {
     await release();

@@ -135,7 +135,11 @@ describe('least connections', () => {
 
   it('shares evenly among equally loaded workers, and only among them', () => {
     expect(counts(createBalancer('least-connections'), pool('a', 'b', 'c'), 1000)).toEqual({ a: 334, b: 333, c: 333 });
-    expect(counts(createBalancer('least-connections'), [worker('a', 1, 1), worker('b', 1, 0, 1), worker('c', 1, 0, 2)], 1000)).toEqual({ a: 500, b: 500, c: 0 });
+    expect(counts(createBalancer('least-connections'), [worker('a', 1, 1), worker('b', 1, 0, 1), worker('c', 1, 0, 2)], 1000)).toEqual({
+      a: 500,
+      b: 500,
+      c: 0,
+    });
   });
 
   it('spreads calls when each pick adds to the chosen worker’s load', () => {
@@ -229,7 +233,12 @@ describe('consistent hash', () => {
       ).id;
       expect(b.pick(busy, k).id).toBe(nextOnRing);
       // Below capacity it stays home.
-      expect(b.pick(four().map((w) => (w.id === home ? worker(home, 1, 1, 50) : worker(w.id, 1, 1))), k).id).toBe(home);
+      expect(
+        b.pick(
+          four().map((w) => (w.id === home ? worker(home, 1, 1, 50) : worker(w.id, 1, 1))),
+          k,
+        ).id,
+      ).toBe(home);
     }
   });
 

@@ -9,7 +9,15 @@ describe('router config', () => {
     expect(() => loadConfig({})).toThrow('set ROUTER_WORKERS (comma-separated worker URLs, e.g. http://127.0.0.1:50054) or NATS_URL');
     expect(() => loadConfig({ ROUTER_WORKERS: 'localhost:1' })).toThrow('ROUTER_WORKERS must be a http or https URL, got "localhost:1"');
     expect(loadConfig({ ROUTER_WORKERS: 'http://127.0.0.1:1, http://127.0.0.1:2' }).workers).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:2']);
-    expect(loadConfig({ NATS_URL: 'nats://127.0.0.1:4222' })).toMatchObject({ workers: [], natsUrl: 'nats://127.0.0.1:4222', strategy: 'p2c', retryBudget: 0.2, ejectionFailures: 5, ejectionBaseMs: 30_000, maxEjectedPercent: 50 });
+    expect(loadConfig({ NATS_URL: 'nats://127.0.0.1:4222' })).toMatchObject({
+      workers: [],
+      natsUrl: 'nats://127.0.0.1:4222',
+      strategy: 'p2c',
+      retryBudget: 0.2,
+      ejectionFailures: 5,
+      ejectionBaseMs: 30_000,
+      maxEjectedPercent: 50,
+    });
   });
 
   it('names every bad variable', () => {
@@ -29,8 +37,12 @@ describe('router config', () => {
     try {
       const file = join(dir, 'traffic.yaml');
       writeFileSync(file, 'models:\n  tinygpt:\n    variants:\n      - { name: a, model: tinygpt@1, weight: ten }\n');
-      expect(() => loadConfig({ ROUTER_WORKERS: 'http://127.0.0.1:1', ROUTER_CONFIG_FILE: file })).toThrow(/ROUTER_CONFIG_FILE: .*models\.tinygpt\.variants\[0\]\.weight must be a number >= 0, got "ten"/);
-      expect(() => loadConfig({ ROUTER_WORKERS: 'http://127.0.0.1:1', ROUTER_CONFIG_FILE: join(dir, 'missing.yaml') })).toThrow(/ROUTER_CONFIG_FILE: .*missing\.yaml/);
+      expect(() => loadConfig({ ROUTER_WORKERS: 'http://127.0.0.1:1', ROUTER_CONFIG_FILE: file })).toThrow(
+        /ROUTER_CONFIG_FILE: .*models\.tinygpt\.variants\[0\]\.weight must be a number >= 0, got "ten"/,
+      );
+      expect(() => loadConfig({ ROUTER_WORKERS: 'http://127.0.0.1:1', ROUTER_CONFIG_FILE: join(dir, 'missing.yaml') })).toThrow(
+        /ROUTER_CONFIG_FILE: .*missing\.yaml/,
+      );
       writeFileSync(file, 'strategy: least-connections\nmodels: {}\n');
       expect(loadConfig({ ROUTER_WORKERS: 'http://127.0.0.1:1', ROUTER_CONFIG_FILE: file }).trafficConfigFile).toBe(file);
     } finally {

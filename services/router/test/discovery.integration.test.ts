@@ -45,7 +45,10 @@ describe('router with discovered workers (real NATS, real workers)', () => {
   async function generate(maxTokens: number, opts: { onToken?: (worker: string) => void; isMarked?: () => boolean } = {}): Promise<Outcome> {
     const out: Outcome = { tokens: 0, workers: [], tokensAtMark: 0 };
     try {
-      for await (const m of client.client.generate({ model: 'tinygpt', promptTokenIds: [10, 20, 30], sampling: { maxTokens, temperature: 0 } }, { timeoutMs: 30_000 })) {
+      for await (const m of client.client.generate(
+        { model: 'tinygpt', promptTokenIds: [10, 20, 30], sampling: { maxTokens, temperature: 0 } },
+        { timeoutMs: 30_000 },
+      )) {
         out.tokens += m.tokenIds.length;
         if (!opts.isMarked?.()) out.tokensAtMark = out.tokens;
         if (!out.workers.includes(m.workerId)) out.workers.push(m.workerId);
@@ -147,10 +150,7 @@ describe('router with discovered workers (real NATS, real workers)', () => {
     await waitFor(() => victimTokens >= 20, { timeoutMs: 20_000, intervalMs: 2 });
     marked = true;
     victim.child.kill('SIGKILL');
-    const results = await Promise.race([
-      Promise.all(streams),
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('a stream hung')), 30_000)),
-    ]);
+    const results = await Promise.race([Promise.all(streams), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('a stream hung')), 30_000))]);
     const failed = results.filter((r) => r.error);
     const ok = results.filter((r) => !r.error);
     for (const r of failed) {

@@ -13,7 +13,13 @@ export function fakePool(workers: FakeWorkers, opts: Partial<WorkerPoolOptions> 
       const impl = workers[address];
       if (!impl) throw new Error(`no fake worker at ${address}`);
       const full: ServiceImpl<typeof GenerationService> = { listServedModels: () => ({ models: [] }), async *generate() {}, ...impl };
-      return { client: createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, full))), close: () => undefined };
+      return {
+        client: createClient(
+          GenerationService,
+          createRouterTransport((r) => r.service(GenerationService, full)),
+        ),
+        close: () => undefined,
+      };
     },
     // Announced once, they must not go stale while a slow (loaded) test runs; staleness tests set their own period.
     heartbeatMs: 3_600_000,

@@ -70,7 +70,12 @@ describe('worker pool', () => {
     expect(pool.eligible('tinygpt').map((w) => w.id)).toEqual(['b']);
     expect(pool.excluded(pool.get('a')!)).toBe('stale');
     pool.announce(beat('a'));
-    expect(pool.eligible('tinygpt').map((w) => w.id).sort()).toEqual(['a', 'b']);
+    expect(
+      pool
+        .eligible('tinygpt')
+        .map((w) => w.id)
+        .sort(),
+    ).toEqual(['a', 'b']);
     now = 40_000;
     pool.announce(beat('b'));
     pool.sweep();

@@ -37,7 +37,10 @@ function setup(workers: FakeWorkers, opts: { plan?: string; announce?: Record<st
   const plan = opts.plan ? new SplitPlan(parseTrafficConfig(opts.plan, 'test.yaml')) : undefined;
   const shadows = new ShadowRunner({ pool, balancer: createBalancer('p2c'), metrics });
   const router = new TrafficRouter({ pool, defaultStrategy: 'round-robin', plan: () => plan, metrics, budget: opts.budget, shadows });
-  const client = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, routerService(pool, router))));
+  const client = createClient(
+    GenerationService,
+    createRouterTransport((r) => r.service(GenerationService, routerService(pool, router))),
+  );
   return { pool, registry, client, shadows };
 }
 
@@ -103,7 +106,10 @@ describe('traffic router', () => {
 
   it('ejects a worker after 5 consecutive failures and stops sending to it', async () => {
     const calls: string[] = [];
-    const { client, pool, registry } = setup({ a: failing(Code.Unavailable, 0, calls, 'a'), b: echo('b', calls), c: echo('c', calls), d: echo('d', calls) }, { budget: new RetryBudget(0.2, 10_000, 100) });
+    const { client, pool, registry } = setup(
+      { a: failing(Code.Unavailable, 0, calls, 'a'), b: echo('b', calls), c: echo('c', calls), d: echo('d', calls) },
+      { budget: new RetryBudget(0.2, 10_000, 100) },
+    );
     for (let i = 0; i < 24; i++) expect((await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }))).error).toBeUndefined();
     expect(calls.filter((c) => c === 'a').length).toBe(5);
     expect(pool.excluded(pool.get('a')!)).toBe('ejected');
@@ -132,7 +138,9 @@ models:
     const seen = new Map<string, string>();
     for (let i = 0; i < 200; i++) {
       let header: string | null = null;
-      const r = await collect(client.generate({ model: 'tinygpt', routingKey: `user-${i}`, promptTokenIds: [1] }, { onHeader: (h) => (header = h.get(VARIANT_HEADER)) }));
+      const r = await collect(
+        client.generate({ model: 'tinygpt', routingKey: `user-${i}`, promptTokenIds: [1] }, { onHeader: (h) => (header = h.get(VARIANT_HEADER)) }),
+      );
       expect(r.error).toBeUndefined();
       expect(r.variants).toEqual([header]);
       expect(r.workers).toEqual([r.variants[0] === 'stable' ? 'v1' : 'v2']);
@@ -142,14 +150,18 @@ models:
     expect(candidates).toBeGreaterThan(5);
     expect(candidates).toBeLessThan(40);
     // Sticky: the same users get the same variants again.
-    for (const [key, variant] of [...seen].slice(0, 50)) expect((await collect(client.generate({ model: 'tinygpt', routingKey: key, promptTokenIds: [1] }))).variants).toEqual([variant]);
+    for (const [key, variant] of [...seen].slice(0, 50))
+      expect((await collect(client.generate({ model: 'tinygpt', routingKey: key, promptTokenIds: [1] }))).variants).toEqual([variant]);
     // Naming a version bypasses the split.
     expect((await collect(client.generate({ model: 'tinygpt@2', routingKey: 'user-1', promptTokenIds: [1] }))).workers).toEqual(['v2']);
   });
 
-  it("falls back to the stable variant when the canary fails before its first token or has no worker", async () => {
+  it('falls back to the stable variant when the canary fails before its first token or has no worker', async () => {
     const calls: string[] = [];
-    const { client, pool } = setup({ v1: echo('v1', calls), v2: failing(Code.Unavailable, 0, calls, 'v2') }, { plan: SPLIT.replace('weight: 90', 'weight: 0.0001'), announce: { v1: ['tinygpt@1'], v2: ['tinygpt@2'] } });
+    const { client, pool } = setup(
+      { v1: echo('v1', calls), v2: failing(Code.Unavailable, 0, calls, 'v2') },
+      { plan: SPLIT.replace('weight: 90', 'weight: 0.0001'), announce: { v1: ['tinygpt@1'], v2: ['tinygpt@2'] } },
+    );
     const r = await collect(client.generate({ model: 'tinygpt', routingKey: 'k', promptTokenIds: [7] }));
     expect(r.error).toBeUndefined();
     expect(r.variants).toEqual(['stable']);

@@ -72,7 +72,17 @@ describe('traffic splits from a YAML file (real NATS, real worker)', () => {
       INFERENCE_STEP_DELAY_MS: '5',
     });
     rt = createRuntime('router');
-    router = await start(loadConfig({ NATS_URL: nats.url, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0', ROUTER_HEARTBEAT_MS: '200', ROUTER_CONFIG_FILE: file, ROUTER_CONFIG_POLL_MS: '50' }), rt);
+    router = await start(
+      loadConfig({
+        NATS_URL: nats.url,
+        ROUTER_PORT: '0',
+        ROUTER_HTTP_PORT: '0',
+        ROUTER_HEARTBEAT_MS: '200',
+        ROUTER_CONFIG_FILE: file,
+        ROUTER_CONFIG_POLL_MS: '50',
+      }),
+      rt,
+    );
     client = createServiceClient(GenerationService, router.server.url);
     await waitFor(async () => (await client.client.listServedModels({})).models.length === 2, { timeoutMs: 5000 });
   }, 60_000);
@@ -122,21 +132,26 @@ describe('traffic splits from a YAML file (real NATS, real worker)', () => {
 
   it('mirrors shadow traffic: the caller sees only the primary, the shadow is measured', async () => {
     write(split(100, 0, 100));
-    await waitFor(async () => (await generate('probe')).header === 'stable' && (await metric('tokenmesh_router_shadow_requests_total', {})) > 0, { timeoutMs: 3000 });
+    await waitFor(async () => (await generate('probe')).header === 'stable' && (await metric('tokenmesh_router_shadow_requests_total', {})) > 0, {
+      timeoutMs: 3000,
+    });
     const before = await metric('tokenmesh_router_shadow_requests_total', { model: 'tinygpt@2', outcome: 'ok' });
     for (let i = 0; i < 10; i++) {
       const r = await generate(`s-${i}`, 4);
       expect(r.variants).toEqual(['stable']);
       expect(r.tokens).toBe(4);
     }
-    await waitFor(async () => (await metric('tokenmesh_router_shadow_requests_total', { model: 'tinygpt@2', outcome: 'ok' })) >= before + 10, { timeoutMs: 5000 });
+    await waitFor(async () => (await metric('tokenmesh_router_shadow_requests_total', { model: 'tinygpt@2', outcome: 'ok' })) >= before + 10, {
+      timeoutMs: 5000,
+    });
     expect(await metric('tokenmesh_router_shadow_tokens_total', { model: 'tinygpt@2' })).toBeGreaterThanOrEqual(40);
   }, 60_000);
 
   it('a request naming a version bypasses the split', async () => {
     const r = await (async () => {
       const seen = new Set<string>();
-      for await (const m of client.client.generate({ model: 'tinygpt@2', routingKey: 's-1', promptTokenIds: [1], sampling: { maxTokens: 1 } })) seen.add(m.model);
+      for await (const m of client.client.generate({ model: 'tinygpt@2', routingKey: 's-1', promptTokenIds: [1], sampling: { maxTokens: 1 } }))
+        seen.add(m.model);
       return [...seen];
     })().catch((e: unknown) => ConnectError.from(e));
     expect(r).toEqual(['tinygpt@2']);

@@ -4,14 +4,7 @@ import { join } from 'node:path';
 
 import { waitFor } from '@tokenmesh/testing';
 
-import {
-  loadTrafficConfig,
-  parseTrafficConfig,
-  SplitPlan,
-  type TrafficConfig,
-  TrafficConfigError,
-  watchTrafficConfig,
-} from '../src/traffic';
+import { loadTrafficConfig, parseTrafficConfig, SplitPlan, type TrafficConfig, TrafficConfigError, watchTrafficConfig } from '../src/traffic';
 
 const KEYS = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
 
@@ -65,24 +58,56 @@ describe('traffic split config', () => {
   const bad: [string, string, string][] = [
     ['an unknown key in a variant', variant(`${ok}\nwieght: 5`), 'models.tinygpt.variants[0].wieght is not a known key'],
     ['an unknown top-level key', 'modles: {}\n', 'modles is not a known key (expected one of strategy, models)'],
-    ['an unknown key in a split', `models:\n  tinygpt:\n    varients: []\n    variants:\n      - ${ok.replace(/\n/g, '\n        ')}\n`, 'models.tinygpt.varients is not a known key'],
-    ['a weight that is not a number', variant('name: stable\nmodel: tinygpt@1\nweight: ten'), 'models.tinygpt.variants[0].weight must be a number >= 0, got "ten"'],
+    [
+      'an unknown key in a split',
+      `models:\n  tinygpt:\n    varients: []\n    variants:\n      - ${ok.replace(/\n/g, '\n        ')}\n`,
+      'models.tinygpt.varients is not a known key',
+    ],
+    [
+      'a weight that is not a number',
+      variant('name: stable\nmodel: tinygpt@1\nweight: ten'),
+      'models.tinygpt.variants[0].weight must be a number >= 0, got "ten"',
+    ],
     ['a negative weight', variant('name: stable\nmodel: tinygpt@1\nweight: -1'), 'models.tinygpt.variants[0].weight must be a number >= 0, got -1'],
     ['a missing weight', variant('name: stable\nmodel: tinygpt@1'), 'models.tinygpt.variants[0].weight must be a number >= 0, got nothing'],
-    ['duplicate variant names', `${variant(ok)}      - ${ok.replace(/\n/g, '\n        ')}\n`, 'models.tinygpt.variants[1].name "stable" is already used by variants[0]'],
-    ['a model id without a version', variant('name: stable\nmodel: tinygpt\nweight: 1'), 'models.tinygpt.variants[0].model must be name@version, e.g. tinygpt@1, got "tinygpt"'],
+    [
+      'duplicate variant names',
+      `${variant(ok)}      - ${ok.replace(/\n/g, '\n        ')}\n`,
+      'models.tinygpt.variants[1].name "stable" is already used by variants[0]',
+    ],
+    [
+      'a model id without a version',
+      variant('name: stable\nmodel: tinygpt\nweight: 1'),
+      'models.tinygpt.variants[0].model must be name@version, e.g. tinygpt@1, got "tinygpt"',
+    ],
     ['a model id with two versions', variant('name: stable\nmodel: tinygpt@1@2\nweight: 1'), 'models.tinygpt.variants[0].model must be name@version'],
-    ['a bad variant name', variant('name: "has space"\nmodel: tinygpt@1\nweight: 1'), 'models.tinygpt.variants[0].name must be 1 to 64 of A-Z a-z 0-9 . _ -, got "has space"'],
+    [
+      'a bad variant name',
+      variant('name: "has space"\nmodel: tinygpt@1\nweight: 1'),
+      'models.tinygpt.variants[0].name must be 1 to 64 of A-Z a-z 0-9 . _ -, got "has space"',
+    ],
     ['a canary flag that is not a boolean', variant(`${ok}\ncanary: yes`), 'models.tinygpt.variants[0].canary must be true or false, got "yes"'],
     ['a bad default strategy', 'strategy: fastest\n', 'strategy must be one of round-robin, weighted, least-connections, p2c, consistent-hash, got "fastest"'],
-    ['a bad model strategy', `models:\n  tinygpt:\n    strategy: random\n    variants:\n      - ${ok.replace(/\n/g, '\n        ')}\n`, 'models.tinygpt.strategy must be one of'],
-    ['shadow percent 150', `${variant(ok)}    shadow:\n      model: tinygpt@2\n      percent: 150\n`, 'models.tinygpt.shadow.percent must be a number from 0 to 100, got 150'],
+    [
+      'a bad model strategy',
+      `models:\n  tinygpt:\n    strategy: random\n    variants:\n      - ${ok.replace(/\n/g, '\n        ')}\n`,
+      'models.tinygpt.strategy must be one of',
+    ],
+    [
+      'shadow percent 150',
+      `${variant(ok)}    shadow:\n      model: tinygpt@2\n      percent: 150\n`,
+      'models.tinygpt.shadow.percent must be a number from 0 to 100, got 150',
+    ],
     ['a shadow with a bad model', `${variant(ok)}    shadow:\n      model: tinygpt\n      percent: 5\n`, 'models.tinygpt.shadow.model must be name@version'],
     ['empty variants', 'models:\n  tinygpt:\n    variants: []\n', 'models.tinygpt.variants must list at least one variant'],
     ['no variants key', 'models:\n  tinygpt:\n    strategy: p2c\n', 'models.tinygpt.variants must list at least one variant'],
     ['all-zero weights', split(0, 0), 'models.tinygpt.variants weights must add up to more than 0'],
     ['only canaries', variant(`${ok}\ncanary: true`), 'models.tinygpt.variants has only canary variants'],
-    ['a model key with a version', 'models:\n  tinygpt@1:\n    variants:\n      - name: a\n        model: tinygpt@1\n        weight: 1\n', 'models["tinygpt@1"] must be a model name of letters, digits, _ . - and no @version, got "tinygpt@1"'],
+    [
+      'a model key with a version',
+      'models:\n  tinygpt@1:\n    variants:\n      - name: a\n        model: tinygpt@1\n        weight: 1\n',
+      'models["tinygpt@1"] must be a model name of letters, digits, _ . - and no @version, got "tinygpt@1"',
+    ],
     ['a file that is not a mapping', '- tinygpt\n', 'the file must be a mapping with keys strategy, models, got a list'],
     ['models that is not a mapping', 'models: [tinygpt]\n', 'models must be a mapping of model name to split, got a list'],
     ['a variant that is not a mapping', 'models:\n  tinygpt:\n    variants:\n      - tinygpt@1\n', 'models.tinygpt.variants[0] must be a mapping'],
@@ -245,7 +270,12 @@ describe('traffic config watcher', () => {
   function watch(): { changes: TrafficConfig[]; errors: Error[]; close(): void } {
     const changes: TrafficConfig[] = [];
     const errors: Error[] = [];
-    const w = watchTrafficConfig(file, (c) => changes.push(c), (e) => errors.push(e), { intervalMs: 50 });
+    const w = watchTrafficConfig(
+      file,
+      (c) => changes.push(c),
+      (e) => errors.push(e),
+      { intervalMs: 50 },
+    );
     closers.push(() => w.close());
     return { changes, errors, close: () => w.close() };
   }

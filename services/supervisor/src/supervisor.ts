@@ -47,7 +47,11 @@ export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: strin
   const { all, stop } = mesh;
   return {
     services: all,
-    get: (name) => all.find((s) => s.name === name) ?? (() => { throw new Error(`no service ${name}`); })(),
+    get: (name) =>
+      all.find((s) => s.name === name) ??
+      (() => {
+        throw new Error(`no service ${name}`);
+      })(),
     close: async (graceMs) => {
       await stop(graceMs);
       await closeShared();

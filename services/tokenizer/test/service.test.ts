@@ -14,7 +14,10 @@ describe('TokenizerService handlers (in-memory transport)', () => {
   let client: Client<typeof TokenizerService>;
   beforeAll(async () => {
     const repo = await TokenizerRepo.load([resolve(__dirname, '../../../models/tinyllama')]);
-    client = createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, tokenizerService(repo))));
+    client = createClient(
+      TokenizerService,
+      createRouterTransport((r) => r.service(TokenizerService, tokenizerService(repo))),
+    );
   });
 
   it('encodes text and chat messages, reporting the context length', async () => {
@@ -32,7 +35,13 @@ describe('TokenizerService handlers (in-memory transport)', () => {
   it('DecodeStream returns text deltas that never split a character', async () => {
     const bytes = [...Buffer.from('a€b👋🏽', 'utf8')];
     const deltas: string[] = [];
-    for await (const r of client.decodeStream(ids('tinyllama', bytes.map((b) => [b])))) deltas.push(r.text);
+    for await (const r of client.decodeStream(
+      ids(
+        'tinyllama',
+        bytes.map((b) => [b]),
+      ),
+    ))
+      deltas.push(r.text);
     expect(deltas.join('')).toBe('a€b👋🏽');
     // One answer per message: empty until a character's last byte arrives.
     expect(deltas.filter(Boolean)).toEqual(['a', '€', 'b', '👋', '🏽']);

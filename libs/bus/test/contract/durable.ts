@@ -22,7 +22,11 @@ export function durableContract(fixture: () => BusFixture): void {
       const headers = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
       const acks: PublishAck[] = [];
       for (const n of [1, 2, 3]) acks.push(await bus.publishDurable(`${subject}.completion`, enc(`e${n}`), { msgId: `id-${n}`, headers }));
-      expect(acks.map((a) => [a.stream, a.duplicate])).toEqual([[name, false], [name, false], [name, false]]);
+      expect(acks.map((a) => [a.stream, a.duplicate])).toEqual([
+        [name, false],
+        [name, false],
+        [name, false],
+      ]);
       expect(acks[1]!.seq).toBe(acks[0]!.seq + 1);
       const got: DurableMessage[] = [];
       await bus.consume(name, 'feedback', (m) => {
@@ -61,22 +65,35 @@ export function durableContract(fixture: () => BusFixture): void {
       for (const n of [1, 2, 3]) await producer.publishDurable(`${subject}.e`, enc(`m${n}`));
       const first = await conns.bus();
       const firstSeen: string[] = [];
-      await first.consume(name, 'feedback', (m) => {
-        firstSeen.push(dec(m.data));
-        if (dec(m.data) !== 'm3') m.ack(); // m3 is left un-acked: the consumer "crashes" with it
-      }, { ackWaitMs: 200 });
+      await first.consume(
+        name,
+        'feedback',
+        (m) => {
+          firstSeen.push(dec(m.data));
+          if (dec(m.data) !== 'm3') m.ack(); // m3 is left un-acked: the consumer "crashes" with it
+        },
+        { ackWaitMs: 200 },
+      );
       await waitFor(() => firstSeen.length === 3);
       await first.close();
       await producer.publishDurable(`${subject}.e`, enc('m4'));
 
       const second = await conns.bus();
       const resumed: DurableMessage[] = [];
-      await second.consume(name, 'feedback', (m) => {
-        resumed.push(m);
-        m.ack();
-      }, { ackWaitMs: 200 });
+      await second.consume(
+        name,
+        'feedback',
+        (m) => {
+          resumed.push(m);
+          m.ack();
+        },
+        { ackWaitMs: 200 },
+      );
       await waitFor(() => resumed.length === 2);
-      expect(resumed.map((m) => [dec(m.data), m.redelivered]).sort()).toEqual([['m3', true], ['m4', false]]);
+      expect(resumed.map((m) => [dec(m.data), m.redelivered]).sort()).toEqual([
+        ['m3', true],
+        ['m4', false],
+      ]);
 
       const audit: string[] = [];
       await second.consume(name, 'audit', ackInto(audit));
@@ -90,10 +107,15 @@ export function durableContract(fixture: () => BusFixture): void {
       await bus.publishDurable(`${subject}.job`, enc('j2'));
       const worker = await conns.bus();
       const seen: string[] = [];
-      await worker.consume(name, 'jobs', (m) => {
-        seen.push(dec(m.data));
-        if (dec(m.data) === 'j1') m.ack();
-      }, { ackWaitMs: 200 });
+      await worker.consume(
+        name,
+        'jobs',
+        (m) => {
+          seen.push(dec(m.data));
+          if (dec(m.data) === 'j1') m.ack();
+        },
+        { ackWaitMs: 200 },
+      );
       await waitFor(() => seen.length === 2);
       await worker.close();
       await expect(bus.consume(name, 'other', () => undefined)).rejects.toMatchObject({ code: 'conflict' });
@@ -112,13 +134,18 @@ export function durableContract(fixture: () => BusFixture): void {
       let inFlight = 0;
       let peak = 0;
       const done: string[] = [];
-      await bus.consume(name, 'c', async (m) => {
-        peak = Math.max(peak, ++inFlight);
-        await pause(30);
-        inFlight--;
-        done.push(dec(m.data));
-        m.ack();
-      }, { concurrency: 3 });
+      await bus.consume(
+        name,
+        'c',
+        async (m) => {
+          peak = Math.max(peak, ++inFlight);
+          await pause(30);
+          inFlight--;
+          done.push(dec(m.data));
+          m.ack();
+        },
+        { concurrency: 3 },
+      );
       await waitFor(() => done.length === 6);
       expect(peak).toBe(3);
     });

@@ -24,26 +24,39 @@ export function redeliveryContract(fixture: () => BusFixture): void {
 
     it('redelivers a nak-ed message at once, and after the delay when one is given', async () => {
       const { bus, name, log, record } = await setup(['now', 'later']);
-      await bus.consume(name, 'c', (m) => {
-        record(m);
-        if (m.redelivered) m.ack();
-        else if (dec(m.data) === 'now') m.nak();
-        else m.nak(150);
-      }, { concurrency: 2 });
+      await bus.consume(
+        name,
+        'c',
+        (m) => {
+          record(m);
+          if (m.redelivered) m.ack();
+          else if (dec(m.data) === 'now') m.nak();
+          else m.nak(150);
+        },
+        { concurrency: 2 },
+      );
       await waitFor(() => log.length === 4);
       const now = log.filter((e) => e.data === 'now');
       const later = log.filter((e) => e.data === 'later');
-      expect([now.map((e) => e.count), later.map((e) => e.count)]).toEqual([[1, 2], [1, 2]]);
+      expect([now.map((e) => e.count), later.map((e) => e.count)]).toEqual([
+        [1, 2],
+        [1, 2],
+      ]);
       expect(now[1]!.at - now[0]!.at).toBeLessThan(150);
       expect(later[1]!.at - later[0]!.at).toBeGreaterThanOrEqual(140);
     });
 
     it('redelivers a message left unsettled once the ack wait has passed', async () => {
       const { bus, name, log, record } = await setup(['forgotten']);
-      await bus.consume(name, 'c', (m) => {
-        record(m);
-        if (m.redelivered) m.ack();
-      }, { ackWaitMs: 200 });
+      await bus.consume(
+        name,
+        'c',
+        (m) => {
+          record(m);
+          if (m.redelivered) m.ack();
+        },
+        { ackWaitMs: 200 },
+      );
       await waitFor(() => log.length === 2);
       expect(log.map((e) => e.count)).toEqual([1, 2]);
       expect(log[1]!.at - log[0]!.at).toBeGreaterThanOrEqual(190);
@@ -63,11 +76,16 @@ export function redeliveryContract(fixture: () => BusFixture): void {
 
     it('gives up on a message after maxDeliver deliveries and moves on', async () => {
       const { bus, name, subject, log, record } = await setup(['poison']);
-      await bus.consume(name, 'c', (m) => {
-        record(m);
-        if (dec(m.data) === 'poison') m.nak();
-        else m.ack();
-      }, { maxDeliver: 3 });
+      await bus.consume(
+        name,
+        'c',
+        (m) => {
+          record(m);
+          if (dec(m.data) === 'poison') m.nak();
+          else m.ack();
+        },
+        { maxDeliver: 3 },
+      );
       await waitFor(() => log.length === 3);
       await bus.publishDurable(subject, enc('next'));
       await waitFor(() => log.some((e) => e.data === 'next'));
@@ -79,15 +97,20 @@ export function redeliveryContract(fixture: () => BusFixture): void {
       const { bus, name, log, record } = await setup(['slow']);
       let acked = false;
       // 360 ms of work against a 200 ms ack wait; a second slot is free to take a redelivery.
-      await bus.consume(name, 'c', async (m) => {
-        record(m);
-        for (let i = 0; i < 3; i++) {
-          await pause(120);
-          m.working();
-        }
-        m.ack();
-        acked = true;
-      }, { ackWaitMs: 200, concurrency: 2 });
+      await bus.consume(
+        name,
+        'c',
+        async (m) => {
+          record(m);
+          for (let i = 0; i < 3; i++) {
+            await pause(120);
+            m.working();
+          }
+          m.ack();
+          acked = true;
+        },
+        { ackWaitMs: 200, concurrency: 2 },
+      );
       await waitFor(() => acked);
       expect(log.map((e) => e.count)).toEqual([1]);
     });

@@ -15,7 +15,14 @@ export function rateLimitContract(fixture: () => StoreFixture): void {
       const key = unique('ratelimit:requests');
       const results = [];
       for (let i = 0; i < 6; i++) results.push(await store.rateLimit(key, { limit: 5, periodMs: MINUTE }));
-      expect(results.map((r) => [r.allowed, r.remaining])).toEqual([[true, 4], [true, 3], [true, 2], [true, 1], [true, 0], [false, 0]]);
+      expect(results.map((r) => [r.allowed, r.remaining])).toEqual([
+        [true, 4],
+        [true, 3],
+        [true, 2],
+        [true, 1],
+        [true, 0],
+        [false, 0],
+      ]);
       expect(results.slice(0, 5).every((r) => r.retryAfterMs === 0)).toBe(true);
       // One unit refills every 12 s; the bucket is full again a minute after the burst.
       expect(results[5]!.retryAfterMs).toBeGreaterThan(11_000);

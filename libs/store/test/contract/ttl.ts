@@ -36,9 +36,7 @@ export function ttlContract(fixture: () => StoreFixture): void {
     it('setIfAbsent: of many concurrent callers on two clients exactly one wins, until the TTL frees the key', async () => {
       const [a, b] = [await clients.store(), await clients.store()];
       const key = unique('lock');
-      const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).setIfAbsent(key, `owner-${i}`, 150)),
-      );
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).setIfAbsent(key, `owner-${i}`, 150)));
       const winners = results.flatMap((won, i) => (won ? [i] : []));
       expect(winners).toHaveLength(1);
       expect(await a.get(key)).toBe(`owner-${winners[0]}`);

@@ -3,12 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 import type { DescService } from '@bufbuild/protobuf';
 import { type Client, type ConnectRouter, createClient, type Interceptor } from '@connectrpc/connect';
-import {
-  connectNodeAdapter,
-  createConnectTransport,
-  createGrpcTransport,
-  Http2SessionManager,
-} from '@connectrpc/connect-node';
+import { connectNodeAdapter, createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 
 /** A Connect (+ gRPC + gRPC-Web) server on a free loopback port, as the services run it. */
 export interface H2Server {

@@ -11,7 +11,11 @@ export class CacheMetrics {
   private readonly requests: Counter<'outcome'>;
 
   constructor(registry: Registry) {
-    this.requests = createCounter(registry, { name: 'gateway_cache_requests_total', help: 'Deterministic requests through the response cache, by outcome (hit includes requests that shared a concurrent generation)', labelNames: ['outcome'] as const });
+    this.requests = createCounter(registry, {
+      name: 'gateway_cache_requests_total',
+      help: 'Deterministic requests through the response cache, by outcome (hit includes requests that shared a concurrent generation)',
+      labelNames: ['outcome'] as const,
+    });
     // Both series exist from the start, so rate() and the ratio work before the first hit.
     this.requests.inc({ outcome: 'hit' }, 0);
     this.requests.inc({ outcome: 'miss' }, 0);

@@ -83,7 +83,7 @@ export class Flight {
    * @throws the flight's error, or Canceled when `signal` (this listener's request) aborts.
    */
   async *tail(signal: AbortSignal): AsyncGenerator<TextEvent> {
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       while (i < this.events.length) {
         const e = this.events[i++]!;
         yield e;

@@ -102,7 +102,12 @@ export class StoreResponseCache implements ResponseCache {
     return this.flights.size;
   }
 
-  async *through(parts: CacheKeyParts, generate: (signal: AbortSignal) => AsyncIterable<TextEvent>, onOutcome: (outcome: 'hit' | 'miss') => void, signal: AbortSignal): AsyncGenerator<TextEvent> {
+  async *through(
+    parts: CacheKeyParts,
+    generate: (signal: AbortSignal) => AsyncIterable<TextEvent>,
+    onOutcome: (outcome: 'hit' | 'miss') => void,
+    signal: AbortSignal,
+  ): AsyncGenerator<TextEvent> {
     const started = performance.now();
     const tell = (o: FlightSource) => {
       this.metrics?.outcome(o);

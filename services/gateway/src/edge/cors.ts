@@ -102,6 +102,10 @@ export function corsHandler(origins: readonly string[]): ((req: HttpRequest, res
  */
 export function corsOriginsConfig(e: { list(name: string, fallback: readonly string[]): string[]; check(ok: boolean, problem: string): void }): string[] {
   const origins = e.list('GATEWAY_CORS_ORIGINS', []);
-  for (const o of origins) e.check(isExactOrigin(o), `GATEWAY_CORS_ORIGINS must list exact origins such as https://app.example.com (scheme://host[:port], no path, no wildcard), got ${JSON.stringify(o)}`);
+  for (const o of origins)
+    e.check(
+      isExactOrigin(o),
+      `GATEWAY_CORS_ORIGINS must list exact origins such as https://app.example.com (scheme://host[:port], no path, no wildcard), got ${JSON.stringify(o)}`,
+    );
   return origins.filter(isExactOrigin);
 }

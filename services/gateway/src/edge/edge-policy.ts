@@ -53,5 +53,10 @@ export interface CacheKeyParts {
  * others still listen; `signal` is this request's.
  */
 export interface ResponseCache {
-  through(key: CacheKeyParts, generate: (signal: AbortSignal) => AsyncIterable<TextEvent>, onOutcome: (outcome: 'hit' | 'miss') => void, signal: AbortSignal): AsyncIterable<TextEvent>;
+  through(
+    key: CacheKeyParts,
+    generate: (signal: AbortSignal) => AsyncIterable<TextEvent>,
+    onOutcome: (outcome: 'hit' | 'miss') => void,
+    signal: AbortSignal,
+  ): AsyncIterable<TextEvent>;
 }

@@ -92,7 +92,9 @@ export const MAX_STOP_STRINGS = 4;
 
 function checkShape(req: TextRequest): void {
   if ((req.prompt === '') === (req.messages.length === 0)) {
-    throw req.prompt === '' ? apiError(Code.InvalidArgument, 'prompt', 'must not be empty (or give messages)') : apiError(Code.InvalidArgument, 'messages', 'give either prompt or messages, not both');
+    throw req.prompt === ''
+      ? apiError(Code.InvalidArgument, 'prompt', 'must not be empty (or give messages)')
+      : apiError(Code.InvalidArgument, 'messages', 'give either prompt or messages, not both');
   }
   const stop = req.sampling.stop ?? [];
   if (stop.length > MAX_STOP_STRINGS) throw apiError(Code.InvalidArgument, 'stop', `at most ${MAX_STOP_STRINGS} strings, got ${stop.length}`, 'sampling.stop');
@@ -135,12 +137,8 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   recordRequest({ requestId: req.requestId, model, chat: req.messages.length > 0, sampling, promptTokens: encoded.tokenIds.length });
   const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
   if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
-  const generate = (cancel: AbortSignal, whole: boolean) => generated(
-    req,
-    up,
-    cancel,
-    { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole },
-  );
+  const generate = (cancel: AbortSignal, whole: boolean) =>
+    generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
   if (!up.cache || !deterministic) {
     req.onCache?.('miss');
@@ -204,15 +202,9 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
       if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
     };
     const decoder = up.localDecoder?.(model);
-    const texts = decoder ? decodedLocally(tokens, decoder, stops, counted, onMessage) : decodedRemotely(
-      tokens,
-      up,
-      model,
-      stops,
-      counted,
-      onMessage,
-      upstream.signal,
-    );
+    const texts = decoder
+      ? decodedLocally(tokens, decoder, stops, counted, onMessage)
+      : decodedRemotely(tokens, up, model, stops, counted, onMessage, upstream.signal);
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
       if (t.text) yield { type: 'text', text: t.text } satisfies TextOut;

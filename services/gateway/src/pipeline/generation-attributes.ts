@@ -5,7 +5,16 @@ import { annotateActiveSpan, ATTR, recordGenerationRequest, recordGenerationResu
 /** The request's facts on the span of the call being served (gRPC server span or REST HTTP span). */
 export function recordRequest(r: { requestId: string; model: string; chat: boolean; sampling: Sampling; promptTokens: number }): void {
   const { maxTokens, temperature, topP, topK } = r.sampling;
-  recordGenerationRequest({ operation: r.chat ? 'chat' : 'text_completion', requestId: r.requestId, model: r.model, maxTokens, temperature, topP, topK, promptTokens: r.promptTokens });
+  recordGenerationRequest({
+    operation: r.chat ? 'chat' : 'text_completion',
+    requestId: r.requestId,
+    model: r.model,
+    maxTokens,
+    temperature,
+    topP,
+    topK,
+    promptTokens: r.promptTokens,
+  });
 }
 
 /** Whether the response cache answered it. */
@@ -22,7 +31,12 @@ export function recordDone(done: {
   variant: string;
 }): void {
   recordGenerationResult(
-    { responseModel: done.model, finishReason: (FinishReason[done.finishReason] ?? 'UNSPECIFIED').toLowerCase(), completionTokens: done.usage.completionTokens, timeToFirstTokenMs: done.timings.timeToFirstTokenMs },
+    {
+      responseModel: done.model,
+      finishReason: (FinishReason[done.finishReason] ?? 'UNSPECIFIED').toLowerCase(),
+      completionTokens: done.usage.completionTokens,
+      timeToFirstTokenMs: done.timings.timeToFirstTokenMs,
+    },
     done.variant ? { [ATTR.variant]: done.variant } : {},
   );
 }

@@ -118,11 +118,17 @@ describe('response cache over the in-memory mesh (REST)', () => {
   });
 
   it('streams a hit over gRPC/Connect StreamPredict as several messages, with x-tokenmesh-cache', async () => {
-    const client = createClient(InferenceService, createRouterTransport((r) => r.service(InferenceService, inferenceService(gw.upstreams))));
+    const client = createClient(
+      InferenceService,
+      createRouterTransport((r) => r.service(InferenceService, inferenceService(gw.upstreams))),
+    );
     const run = async () => {
       let cacheHeader: string | null = null;
       const texts: string[] = [];
-      for await (const m of client.streamPredict({ prompt: 'Over gRPC too', sampling: { maxTokens: 8, temperature: 0 } }, { onHeader: (h) => (cacheHeader = h.get('x-tokenmesh-cache')) })) {
+      for await (const m of client.streamPredict(
+        { prompt: 'Over gRPC too', sampling: { maxTokens: 8, temperature: 0 } },
+        { onHeader: (h) => (cacheHeader = h.get('x-tokenmesh-cache')) },
+      )) {
         if (m.text) texts.push(m.text);
       }
       return { cacheHeader, texts };

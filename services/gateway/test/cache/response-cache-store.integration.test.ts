@@ -9,7 +9,14 @@ import type { TextEvent } from '../../src/pipeline/generate-text';
 const events: TextEvent[] = [
   { type: 'text', text: 'héllo ' },
   { type: 'text', text: 'wörld' },
-  { type: 'done', finishReason: FinishReason.STOP, usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 }, timings: { queueMs: 1, timeToFirstTokenMs: 2.5, decodeMs: 3, totalMs: 9 }, model: 'tiny@1', variant: 'canary' },
+  {
+    type: 'done',
+    finishReason: FinishReason.STOP,
+    usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 },
+    timings: { queueMs: 1, timeToFirstTokenMs: 2.5, decodeMs: 3, totalMs: 9 },
+    model: 'tiny@1',
+    variant: 'canary',
+  },
 ];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,7 +65,11 @@ function cacheStoreContract(title: string, start: () => Promise<Fixture>): void 
     it('reads entries it cannot use as absent: not JSON, another format, no final event', async () => {
       const store = await open();
       const entries = new CacheEntries(store, 60_000);
-      for (const raw of ['{not json', JSON.stringify({ format: CACHE_FORMAT + 1, events }), JSON.stringify({ format: CACHE_FORMAT, events: events.slice(0, 2) })]) {
+      for (const raw of [
+        '{not json',
+        JSON.stringify({ format: CACHE_FORMAT + 1, events }),
+        JSON.stringify({ format: CACHE_FORMAT, events: events.slice(0, 2) }),
+      ]) {
         await store.set(entryKey('k3'), raw);
         expect(await entries.get('k3')).toBeNull();
       }
@@ -82,7 +93,9 @@ function cacheStoreContract(title: string, start: () => Promise<Fixture>): void 
     });
 
     it('two replicas asked at once generate once: the other waits for the entry and replays it', async () => {
-      const replicas = [await open(), await open()].map((store) => new StoreResponseCache({ store, ttlMs: 60_000, lockTtlMs: 1000, pollMs: 10, servedModels: async () => [{ name: 'tiny', version: '1' }] }));
+      const replicas = [await open(), await open()].map(
+        (store) => new StoreResponseCache({ store, ttlMs: 60_000, lockTtlMs: 1000, pollMs: 10, servedModels: async () => [{ name: 'tiny', version: '1' }] }),
+      );
       let calls = 0;
       const generate = async function* (): AsyncGenerator<TextEvent> {
         calls++;
@@ -115,12 +128,18 @@ function cacheStoreContract(title: string, start: () => Promise<Fixture>): void 
 
 cacheStoreContract('response cache on MemoryStore', async () => {
   const keyspace = new MemoryKeyspace();
-  return tracked(async () => new MemoryStore({ keyspace }), async () => undefined);
+  return tracked(
+    async () => new MemoryStore({ keyspace }),
+    async () => undefined,
+  );
 });
 
 cacheStoreContract('response cache on RedisStore (redis-server)', async () => {
   const server = await startRedis();
-  return tracked(() => RedisStore.connect(server.url), () => server.stop());
+  return tracked(
+    () => RedisStore.connect(server.url),
+    () => server.stop(),
+  );
 });
 
 describe('response cache entries in Redis', () => {

@@ -16,7 +16,13 @@ const done = (finishReason = FinishReason.LENGTH, totalMs = 1e9): TextEvent => (
   model: 'tiny@1',
   variant: '',
 });
-const parts = (over: Partial<CacheKeyParts> = {}): CacheKeyParts => ({ model: 'tiny', routingKey: '', promptTokenIds: [1, 2, 3], sampling: { temperature: 0, maxTokens: 8, stop: [] }, ...over });
+const parts = (over: Partial<CacheKeyParts> = {}): CacheKeyParts => ({
+  model: 'tiny',
+  routingKey: '',
+  promptTokenIds: [1, 2, 3],
+  sampling: { temperature: 0, maxTokens: 8, stop: [] },
+  ...over,
+});
 
 /** A controllable generation: `emit`/`end`/`fail` drive it; `signal` is the one the cache passed. */
 class FakeGeneration {
@@ -60,13 +66,15 @@ const served: ServedModelInfo[] = [{ name: 'tiny', version: '1' }];
 function newCache(store = new MemoryStore(), over: Partial<ConstructorParameters<typeof StoreResponseCache>[0]> = {}) {
   const registry = createMetrics('gateway-test');
   const cache = new StoreResponseCache({ store, ttlMs: 60_000, servedModels: async () => served, metrics: registry, lockTtlMs: 0, ...over });
-  const count = async (outcome: string) => (await registry.getSingleMetric('tokenmesh_gateway_cache_requests_total')!.get()).values.find((v) => v.labels['outcome'] === outcome)!.value;
+  const count = async (outcome: string) =>
+    (await registry.getSingleMetric('tokenmesh_gateway_cache_requests_total')!.get()).values.find((v) => v.labels['outcome'] === outcome)!.value;
   return { cache, store, count };
 }
 
 describe('cache key', () => {
   it('is the SHA-256 of canonical JSON: key order does not matter, every part does', () => {
-    const k = (over: Partial<Parameters<typeof cacheKey>[0]> = {}) => cacheKey({ model: 'tiny@1', promptTokenIds: [1, 2], sampling: { temperature: 0, maxTokens: 8 }, ...over });
+    const k = (over: Partial<Parameters<typeof cacheKey>[0]> = {}) =>
+      cacheKey({ model: 'tiny@1', promptTokenIds: [1, 2], sampling: { temperature: 0, maxTokens: 8 }, ...over });
     expect(k()).toMatch(/^[0-9a-f]{64}$/);
     expect(k({ sampling: { maxTokens: 8, temperature: 0 } })).toBe(k());
     expect(k({ model: 'tiny@2' })).not.toBe(k());
@@ -90,7 +98,11 @@ describe('cache key', () => {
   it('asks the router at most once per second, sharing one call', async () => {
     let now = 0;
     let calls = 0;
-    const v = new ServedVersions(async () => (calls++, served), 1000, () => now);
+    const v = new ServedVersions(
+      async () => (calls++, served),
+      1000,
+      () => now,
+    );
     await Promise.all([v.models(), v.models(), v.models()]);
     now = 999;
     await v.models();
@@ -154,7 +166,12 @@ describe('StoreResponseCache', () => {
     const got: TextEvent[][] = [[], [], []];
     const outcomes: string[] = [];
     const clients = [new AbortController(), new AbortController(), new AbortController()];
-    const runs = clients.map((c, i) => collect(cache.through(parts(), gen.generate, (o) => outcomes.push(o), c.signal), got[i]).catch((e: Error) => e));
+    const runs = clients.map((c, i) =>
+      collect(
+        cache.through(parts(), gen.generate, (o) => outcomes.push(o), c.signal),
+        got[i],
+      ).catch((e: Error) => e),
+    );
     gen.push({ type: 'text', text: 'one' });
     // Live: every listener has the first delta before the generation goes on.
     await waitFor(() => got.every((g) => g.length === 1));
@@ -175,8 +192,14 @@ describe('StoreResponseCache', () => {
     const leader = new AbortController();
     const gotA: TextEvent[] = [];
     const gotB: TextEvent[] = [];
-    const a = collect(cache.through(parts(), gen.generate, () => undefined, leader.signal), gotA).catch((e: Error) => e);
-    const b = collect(cache.through(parts(), gen.generate, () => undefined, new AbortController().signal), gotB);
+    const a = collect(
+      cache.through(parts(), gen.generate, () => undefined, leader.signal),
+      gotA,
+    ).catch((e: Error) => e);
+    const b = collect(
+      cache.through(parts(), gen.generate, () => undefined, new AbortController().signal),
+      gotB,
+    );
     gen.push({ type: 'text', text: 'one' });
     await waitFor(() => gotA.length === 1 && gotB.length === 1);
     leader.abort();
@@ -191,7 +214,12 @@ describe('StoreResponseCache', () => {
     const gen = new FakeGeneration();
     const clients = [new AbortController(), new AbortController()];
     const got: TextEvent[][] = [[], []];
-    const runs = clients.map((c, i) => collect(cache.through(parts(), gen.generate, () => undefined, c.signal), got[i]).catch((e: Error) => e));
+    const runs = clients.map((c, i) =>
+      collect(
+        cache.through(parts(), gen.generate, () => undefined, c.signal),
+        got[i],
+      ).catch((e: Error) => e),
+    );
     gen.push({ type: 'text', text: 'one' });
     await waitFor(() => got.every((g) => g.length === 1));
     clients.forEach((c) => c.abort());

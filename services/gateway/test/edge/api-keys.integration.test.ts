@@ -49,7 +49,9 @@ describe('API key records and config', () => {
     expect(() => parseKeyFile('[]', 'k')).toThrow('k: must be a non-empty list');
     expect(() => parseKeyFile('[{name: x, sha256: abc}]', 'k')).toThrow("k: entry 0: sha256 must be the 64 hex digits of the key's SHA-256");
     expect(() => parseKeyFile(`[{name: x, sha256: ${'b'.repeat(64)}, model: [m]}]`, 'k')).toThrow('k: entry 0: unknown field(s) model');
-    expect(() => parseKeyFile(`[{name: x, sha256: ${'b'.repeat(64)}, requests_per_minute: 0}]`, 'k')).toThrow('requests_per_minute must be a positive integer, got 0');
+    expect(() => parseKeyFile(`[{name: x, sha256: ${'b'.repeat(64)}, requests_per_minute: 0}]`, 'k')).toThrow(
+      'requests_per_minute must be a positive integer, got 0',
+    );
     const dup = `[{name: x, sha256: ${'c'.repeat(64)}}, {name: y, sha256: ${'C'.repeat(64)}}]`;
     let message = '';
     try {
@@ -76,14 +78,18 @@ describe('API key records and config', () => {
     expect(() => loadConfig({ GATEWAY_API_KEYS: 'redis' })).toThrow('GATEWAY_API_KEYS=redis needs REDIS_URL');
     expect(() => loadConfig({ GATEWAY_API_KEYS: 'file' })).toThrow('GATEWAY_API_KEYS=file needs GATEWAY_API_KEYS_FILE');
     expect(() => loadConfig({ GATEWAY_API_KEYS: 'ldap' })).toThrow('GATEWAY_API_KEYS must be one of none, file, redis, got "ldap"');
-    expect(() => loadConfig({ GATEWAY_API_KEYS: 'redis', REDIS_URL: 'redis://r', GATEWAY_API_KEYS_FILE: '/k' })).toThrow('GATEWAY_API_KEYS_FILE is set ("/k") but GATEWAY_API_KEYS=redis');
+    expect(() => loadConfig({ GATEWAY_API_KEYS: 'redis', REDIS_URL: 'redis://r', GATEWAY_API_KEYS_FILE: '/k' })).toThrow(
+      'GATEWAY_API_KEYS_FILE is set ("/k") but GATEWAY_API_KEYS=redis',
+    );
   });
 
   it('startAuth fails fast naming GATEWAY_API_KEYS_FILE when the file is missing or invalid', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'keys-'));
     try {
       const logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {}, child: () => logger };
-      await expect(startAuth({ source: 'file', file: join(dir, 'nope.yaml') }, logger)).rejects.toThrow(`GATEWAY_API_KEYS_FILE (${join(dir, 'nope.yaml')}): cannot read it (ENOENT)`);
+      await expect(startAuth({ source: 'file', file: join(dir, 'nope.yaml') }, logger)).rejects.toThrow(
+        `GATEWAY_API_KEYS_FILE (${join(dir, 'nope.yaml')}): cannot read it (ENOENT)`,
+      );
       await writeFile(join(dir, 'bad.yaml'), '- name: x\n  sha256: [\n');
       await expect(startAuth({ source: 'file', file: join(dir, 'bad.yaml') }, logger)).rejects.toThrow('not valid YAML or JSON');
     } finally {
@@ -129,7 +135,11 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
   });
 
   const generate = (headers: Record<string, string>, body: Record<string, unknown> = {}) =>
-    fetch(`${server.http1Url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt: 'Hello', max_tokens: 2, temperature: 0, ...body }) });
+    fetch(`${server.http1Url}/generate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ prompt: 'Hello', max_tokens: 2, temperature: 0, ...body }),
+    });
 
   it.each([
     ['no key', {}, 'missing_api_key', 'missing API key: send it as "Authorization: Bearer <key>" or "x-api-key: <key>"'],
@@ -173,7 +183,8 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
     ]);
     // /v1/completions and /v1/models go through the same dispatcher.
     expect((await fetch(`${server.http1Url}/v1/models`)).status).toBe(401);
-    const ids = async (key: string) => ((await (await fetch(`${server.http1Url}/v1/models`, { headers: { 'x-api-key': key } })).json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    const ids = async (key: string) =>
+      ((await (await fetch(`${server.http1Url}/v1/models`, { headers: { 'x-api-key': key } })).json()) as { data: { id: string }[] }).data.map((m) => m.id);
     // alpha may use every model; beta only models the pool lacks, so it sees none of them.
     expect(await ids(ALPHA)).toEqual(expect.arrayContaining(['tinyllama', 'tinyllama@1']));
     expect(await ids(BETA)).toEqual([]);
@@ -201,7 +212,10 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
     const wrong = await rpcError(grpc.predict({ prompt: 'Hello' }, { headers: { authorization: `Bearer ${WRONG}` } }));
     expect([wrong.code, wrong.rawMessage]).toEqual([Code.Unauthenticated, 'invalid API key']);
     const forbidden = await rpcError(grpc.predict({ prompt: 'Hello', model: 'tinyllama@1' }, { headers: { 'x-api-key': BETA } }));
-    expect([forbidden.code, forbidden.rawMessage]).toEqual([Code.PermissionDenied, 'model: API key "beta" may not use "tinyllama@1" (allowed: other-model, tinyllama@7)']);
+    expect([forbidden.code, forbidden.rawMessage]).toEqual([
+      Code.PermissionDenied,
+      'model: API key "beta" may not use "tinyllama@1" (allowed: other-model, tinyllama@7)',
+    ]);
     const stream = async () => {
       for await (const _ of grpc.streamPredict({ prompt: 'Hello' }, { headers: { 'x-api-key': WRONG } })) void _;
     };
@@ -218,7 +232,11 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
     // As GET /v1/models: beta may use only models the pool lacks, so it sees none.
     expect((await connect.listModels({}, { headers: { 'x-api-key': BETA } })).models).toEqual([]);
     // Connect's unary protocol over plain fetch: HTTP 401 with WWW-Authenticate.
-    const res = await fetch(`${server.http1Url}/${InferenceService.typeName}/ListModels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${server.http1Url}/${InferenceService.typeName}/ListModels`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -253,7 +271,9 @@ describe('API keys from Redis (hash tokenmesh:apikeys)', () => {
       expect((await auth.authenticate(header({}), '10.0.0.1')).failure?.code).toBe('missing_api_key');
       await raw.hdel('tokenmesh:apikeys', sha256Hex(ALPHA));
       // Answered from the stale copy while the refresh runs; refused once it lands.
-      await waitFor(async () => (await auth.authenticate(header({ authorization: `Bearer ${ALPHA}` }), '10.0.0.1')).failure?.code === 'invalid_api_key', { timeoutMs: 2000 });
+      await waitFor(async () => (await auth.authenticate(header({ authorization: `Bearer ${ALPHA}` }), '10.0.0.1')).failure?.code === 'invalid_api_key', {
+        timeoutMs: 2000,
+      });
     } finally {
       await auth.close();
     }
@@ -278,7 +298,11 @@ describe('API keys from Redis (hash tokenmesh:apikeys)', () => {
 const startGateway = (env: Record<string, string>) => gatewayWithoutUpstreams({ LOG_LEVEL: 'debug', ...env });
 
 const post = (gw: ServiceProcess, headers: Record<string, string>, body: Record<string, unknown> = {}) =>
-  fetch(`${gw.httpUrl}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ prompt: 'Hello', max_tokens: 2, ...body }) });
+  fetch(`${gw.httpUrl}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ prompt: 'Hello', max_tokens: 2, ...body }),
+  });
 
 describe('a gateway process with GATEWAY_API_KEYS_FILE', () => {
   it('refuses missing and wrong keys over REST and gRPC and never logs a key or its digest', async () => {

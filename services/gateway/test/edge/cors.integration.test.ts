@@ -33,10 +33,17 @@ function send(base: string, method: string, path: string, headers: Record<string
 }
 
 const preflight = (base: string, path: string, origin: string) =>
-  send(base, 'OPTIONS', path, { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, connect-protocol-version, authorization' });
+  send(base, 'OPTIONS', path, {
+    origin,
+    'access-control-request-method': 'POST',
+    'access-control-request-headers': 'content-type, connect-protocol-version, authorization',
+  });
 
 const corsHeaders = (a: Answer) => Object.keys(a.headers).filter((h) => h.startsWith('access-control-'));
-const list = (v: string | string[] | undefined) => String(v ?? '').split(',').map((s) => s.trim().toLowerCase());
+const list = (v: string | string[] | undefined) =>
+  String(v ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase());
 
 const CONNECT_PATH = `/${InferenceService.typeName}/ListModels`;
 
@@ -45,7 +52,9 @@ describe('GATEWAY_CORS_ORIGINS', () => {
     expect(loadConfig({}).corsOrigins).toEqual([]);
     expect(loadConfig({ GATEWAY_CORS_ORIGINS: `${APP}, ${LOCAL}` }).corsOrigins).toEqual([APP, LOCAL]);
     for (const bad of ['*', 'null', `${APP}/`, `${APP}/app`, 'app.example.com', 'ftp://files.example.com']) {
-      expect(() => loadConfig({ GATEWAY_CORS_ORIGINS: bad })).toThrow(`GATEWAY_CORS_ORIGINS must list exact origins such as https://app.example.com (scheme://host[:port], no path, no wildcard), got ${JSON.stringify(bad)}`);
+      expect(() => loadConfig({ GATEWAY_CORS_ORIGINS: bad })).toThrow(
+        `GATEWAY_CORS_ORIGINS must list exact origins such as https://app.example.com (scheme://host[:port], no path, no wildcard), got ${JSON.stringify(bad)}`,
+      );
     }
   });
 
@@ -74,28 +83,43 @@ describe('CORS on the HTTP/1.1 listener (REST, Connect, gRPC-Web)', () => {
   });
   afterAll(() => server.close());
 
-  it.each([CONNECT_PATH, '/v1/completions', '/generate'])('a preflight from an allowed origin to %s → 204 with the methods and headers Connect, gRPC-Web and REST send', async (path) => {
-    const a = await preflight(base, path, APP);
-    expect(a.status).toBe(204);
-    expect(a.headers['access-control-allow-origin']).toBe(APP);
-    expect(list(a.headers['access-control-allow-methods'])).toEqual(expect.arrayContaining(['get', 'post']));
-    expect(list(a.headers['access-control-allow-headers'])).toEqual(expect.arrayContaining([...CORS_ALLOWED_HEADERS]));
-    expect(list(a.headers['access-control-allow-headers'])).toEqual(
-      expect.arrayContaining(['connect-protocol-version', 'connect-timeout-ms', 'content-type', 'x-grpc-web', 'x-user-agent', 'grpc-timeout', 'authorization', 'x-api-key', 'x-request-id']),
-    );
-    expect(a.headers['access-control-max-age']).toBeDefined();
-    expect(a.headers['vary']).toBe('Origin');
-    expect(a.body.length).toBe(0);
-  });
-
-  it.each([['another origin', 'https://evil.example.com'], ['a look-alike', 'https://app.example.com.evil.net'], ['the null origin', 'null'], ['an allowed host on another scheme', 'http://app.example.com']])(
-    'a preflight from %s gets no CORS headers (never reflected, never null)',
-    async (_, origin) => {
-      const a = await preflight(base, CONNECT_PATH, origin);
-      expect(corsHeaders(a)).toEqual([]);
+  it.each([CONNECT_PATH, '/v1/completions', '/generate'])(
+    'a preflight from an allowed origin to %s → 204 with the methods and headers Connect, gRPC-Web and REST send',
+    async (path) => {
+      const a = await preflight(base, path, APP);
+      expect(a.status).toBe(204);
+      expect(a.headers['access-control-allow-origin']).toBe(APP);
+      expect(list(a.headers['access-control-allow-methods'])).toEqual(expect.arrayContaining(['get', 'post']));
+      expect(list(a.headers['access-control-allow-headers'])).toEqual(expect.arrayContaining([...CORS_ALLOWED_HEADERS]));
+      expect(list(a.headers['access-control-allow-headers'])).toEqual(
+        expect.arrayContaining([
+          'connect-protocol-version',
+          'connect-timeout-ms',
+          'content-type',
+          'x-grpc-web',
+          'x-user-agent',
+          'grpc-timeout',
+          'authorization',
+          'x-api-key',
+          'x-request-id',
+        ]),
+      );
+      expect(a.headers['access-control-max-age']).toBeDefined();
       expect(a.headers['vary']).toBe('Origin');
+      expect(a.body.length).toBe(0);
     },
   );
+
+  it.each([
+    ['another origin', 'https://evil.example.com'],
+    ['a look-alike', 'https://app.example.com.evil.net'],
+    ['the null origin', 'null'],
+    ['an allowed host on another scheme', 'http://app.example.com'],
+  ])('a preflight from %s gets no CORS headers (never reflected, never null)', async (_, origin) => {
+    const a = await preflight(base, CONNECT_PATH, origin);
+    expect(corsHeaders(a)).toEqual([]);
+    expect(a.headers['vary']).toBe('Origin');
+  });
 
   it('a Connect call from an allowed origin gets Allow-Origin and the exposed headers', async () => {
     const a = await send(base, 'POST', CONNECT_PATH, { origin: LOCAL, 'content-type': 'application/json', 'connect-protocol-version': '1' }, '{}');
@@ -104,7 +128,16 @@ describe('CORS on the HTTP/1.1 listener (REST, Connect, gRPC-Web)', () => {
     expect(a.headers['access-control-allow-origin']).toBe(LOCAL);
     expect(list(a.headers['access-control-expose-headers'])).toEqual([...CORS_EXPOSED_HEADERS]);
     expect(list(a.headers['access-control-expose-headers'])).toEqual(
-      expect.arrayContaining(['grpc-status', 'grpc-message', 'grpc-status-details-bin', 'x-request-id', 'x-tokenmesh-cache', 'x-tokenmesh-variant', 'retry-after', 'x-ratelimit-remaining-tokens']),
+      expect.arrayContaining([
+        'grpc-status',
+        'grpc-message',
+        'grpc-status-details-bin',
+        'x-request-id',
+        'x-tokenmesh-cache',
+        'x-tokenmesh-variant',
+        'retry-after',
+        'x-ratelimit-remaining-tokens',
+      ]),
     );
     expect(a.headers['vary']).toBe('Origin');
   });

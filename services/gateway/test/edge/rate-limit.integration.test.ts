@@ -27,7 +27,10 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
 
   async function metric(gw: ServiceProcess, name: string): Promise<number> {
     const text = await (await fetch(`${gw.httpUrl}/metrics`)).text();
-    return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
   }
 
   beforeAll(async () => {
@@ -75,7 +78,9 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     // The burst is spent first: every refusal comes after every admission.
     expect(statuses.slice(0, RPM).every((s) => s === 200)).toBe(true);
     const res = refusals[0]!;
-    expect(await res.json()).toMatchObject({ error: { type: 'rate_limit_error', code: 'resource_exhausted', message: expect.stringMatching(/: 5 requests per minute; retry after/) } });
+    expect(await res.json()).toMatchObject({
+      error: { type: 'rate_limit_error', code: 'resource_exhausted', message: expect.stringMatching(/: 5 requests per minute; retry after/) },
+    });
     // One request refills every 12 s, counted from the first admission (each took a generation).
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(12);
@@ -87,7 +92,13 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
   }, 30_000);
 
   it('tokens per minute: a streamed completion is charged as it streams, and the next request (other replica) gets 429', async () => {
-    const stream = await post(open, '/v1/completions', { prompt: 'hi', max_tokens: 100, temperature: 1, stream: true, stream_options: { include_usage: true } });
+    const stream = await post(open, '/v1/completions', {
+      prompt: 'hi',
+      max_tokens: 100,
+      temperature: 1,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     expect(stream.status).toBe(200);
     const text = await stream.text();
     expect(text).toContain('data: [DONE]');
@@ -115,11 +126,15 @@ describe('rate limits shared by two gateway replicas (real Redis, real upstreams
     const allowed = await generate(open);
     const t1 = performance.now();
     const refused = await generate(closed);
-    console.log(`Redis stopped: fail-open request answered in ${(t1 - t0).toFixed(0)} ms (generation included), fail-closed refusal in ${(performance.now() - t1).toFixed(0)} ms`);
+    console.log(
+      `Redis stopped: fail-open request answered in ${(t1 - t0).toFixed(0)} ms (generation included), fail-closed refusal in ${(performance.now() - t1).toFixed(0)} ms`,
+    );
     expect(allowed.status).toBe(200);
     await allowed.text();
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/^rate limiter unavailable: its store (did not answer within \d+ ms|failed), and GATEWAY_RATE_LIMIT_FAILURE=closed/);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /^rate limiter unavailable: its store (did not answer within \d+ ms|failed), and GATEWAY_RATE_LIMIT_FAILURE=closed/,
+    );
     expect(await metric(open, 'tokenmesh_gateway_rate_limit_store_errors_total{')).toBeGreaterThanOrEqual(1);
     expect(await metric(closed, 'tokenmesh_gateway_rate_limit_store_errors_total{')).toBeGreaterThanOrEqual(1);
   }, 30_000);

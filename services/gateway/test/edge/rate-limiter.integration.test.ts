@@ -43,7 +43,10 @@ function limiter(settings: Partial<RateLimitSettings>, store: Store = new Memory
 }
 
 async function refusal(p: Promise<unknown>): Promise<ConnectError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(err instanceof ConnectError)) throw new Error(`expected a ConnectError, got ${String(err)}`);
   return err;
 }
@@ -148,7 +151,9 @@ describe('StoreRateLimiter', () => {
       const t0 = performance.now();
       await l.admitRequest(alice);
       await l.admitTokens(alice, 5);
-      console.log(`fail-open decisions with a hung store: ${(performance.now() - t0).toFixed(1)} ms for two (deadline ${DEFAULT_RATE_LIMIT_TIMEOUT_MS} ms each)`);
+      console.log(
+        `fail-open decisions with a hung store: ${(performance.now() - t0).toFixed(1)} ms for two (deadline ${DEFAULT_RATE_LIMIT_TIMEOUT_MS} ms each)`,
+      );
       expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total', { reason: 'timeout' })).toBe(3);
       probe.mode = 'fail';
       await l.admitRequest(alice);
@@ -162,7 +167,9 @@ describe('StoreRateLimiter', () => {
       probe.mode = 'hang';
       const err = await refusal(l.admitRequest(alice));
       expect(err.code).toBe(Code.Unavailable);
-      expect(err.rawMessage).toBe('rate limiter unavailable: its store did not answer within 50 ms, and GATEWAY_RATE_LIMIT_FAILURE=closed refuses requests until it answers');
+      expect(err.rawMessage).toBe(
+        'rate limiter unavailable: its store did not answer within 50 ms, and GATEWAY_RATE_LIMIT_FAILURE=closed refuses requests until it answers',
+      );
       probe.mode = 'fail';
       expect((await refusal(l.admitRequest(alice))).rawMessage).toMatch(/its store failed/);
       expect(await metricSum(metrics, 'tokenmesh_gateway_rate_limit_store_errors_total')).toBe(2);
@@ -215,7 +222,8 @@ describe('rate limits through the front ends', () => {
   });
   afterAll(() => http.close());
 
-  const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it('REST: a streamed completion is charged as it streams; the next request gets 429 with Retry-After and x-ratelimit-* headers', async () => {
     const stream = await post('/v1/completions', { prompt: 'hi', max_tokens: 60, stream: true });
@@ -240,7 +248,10 @@ describe('rate limits through the front ends', () => {
 
   it('gRPC/Connect: RESOURCE_EXHAUSTED with the same metadata', async () => {
     // The REST caller is anonymous by address; this one is anonymous with an unknown address.
-    const client = createClient(InferenceService, createRouterTransport((r) => r.service(InferenceService, inferenceService({ tokenizer, router, defaultModel: 'tinygpt', limiter: l }))));
+    const client = createClient(
+      InferenceService,
+      createRouterTransport((r) => r.service(InferenceService, inferenceService({ tokenizer, router, defaultModel: 'tinygpt', limiter: l }))),
+    );
     await client.predict({ prompt: 'hi', sampling: { maxTokens: 1 } });
     await client.predict({ prompt: 'hi', sampling: { maxTokens: 1 } });
     const err = await refusal(client.predict({ prompt: 'hi', sampling: { maxTokens: 1 } }));
@@ -253,14 +264,34 @@ describe('rate limits through the front ends', () => {
 
 describe('rate-limit headers and configuration', () => {
   it('writes reset durations as OpenAI does', () => {
-    expect([0, 20.2, 999, 1000, 1500, 59_999, 60_000, 360_000, 3_723_500].map(formatDuration)).toEqual(['0ms', '21ms', '999ms', '1s', '1.5s', '59.999s', '1m0s', '6m0s', '1h2m3.5s']);
+    expect([0, 20.2, 999, 1000, 1500, 59_999, 60_000, 360_000, 3_723_500].map(formatDuration)).toEqual([
+      '0ms',
+      '21ms',
+      '999ms',
+      '1s',
+      '1.5s',
+      '59.999s',
+      '1m0s',
+      '6m0s',
+      '1h2m3.5s',
+    ]);
   });
 
   it('reads GATEWAY_RATE_LIMIT_* and names bad values', () => {
-    expect(loadConfig({ GATEWAY_RATE_LIMIT_RPM: '60', GATEWAY_RATE_LIMIT_TPM: '10000', GATEWAY_RATE_LIMIT_FAILURE: 'closed', GATEWAY_RATE_LIMIT_TIMEOUT_MS: '20', REDIS_URL: 'redis://r:6379' })).toMatchObject({
+    expect(
+      loadConfig({
+        GATEWAY_RATE_LIMIT_RPM: '60',
+        GATEWAY_RATE_LIMIT_TPM: '10000',
+        GATEWAY_RATE_LIMIT_FAILURE: 'closed',
+        GATEWAY_RATE_LIMIT_TIMEOUT_MS: '20',
+        REDIS_URL: 'redis://r:6379',
+      }),
+    ).toMatchObject({
       redisUrl: 'redis://r:6379',
       rateLimit: { requestsPerMinute: 60, tokensPerMinute: 10_000, failure: 'closed', timeoutMs: 20 },
     });
-    expect(() => loadConfig({ GATEWAY_RATE_LIMIT_RPM: '-1', GATEWAY_RATE_LIMIT_FAILURE: 'maybe' })).toThrow(/GATEWAY_RATE_LIMIT_RPM[\s\S]*GATEWAY_RATE_LIMIT_FAILURE|GATEWAY_RATE_LIMIT_FAILURE[\s\S]*GATEWAY_RATE_LIMIT_RPM/);
+    expect(() => loadConfig({ GATEWAY_RATE_LIMIT_RPM: '-1', GATEWAY_RATE_LIMIT_FAILURE: 'maybe' })).toThrow(
+      /GATEWAY_RATE_LIMIT_RPM[\s\S]*GATEWAY_RATE_LIMIT_FAILURE|GATEWAY_RATE_LIMIT_FAILURE[\s\S]*GATEWAY_RATE_LIMIT_RPM/,
+    );
   });
 });

@@ -68,7 +68,8 @@ describe('gateway limits and timeouts', () => {
     await mesh.close();
   });
 
-  const post = (path: string, body: unknown) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown) =>
+    fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   describe('GATEWAY_REQUEST_TIMEOUT_MS', () => {
     it('config: default 120 s, 0 disables, and the headers timeout may not exceed it', () => {
@@ -102,7 +103,9 @@ describe('gateway limits and timeouts', () => {
       const before = slow.calls.length;
       const res = await post('/generate', { prompt: 'Hello', max_tokens: 64, temperature: 0 });
       expect(res.status).toBe(504);
-      expect(await res.json()).toEqual({ error: { message: expect.stringContaining(`${TIMEOUT_MS} ms`), type: 'timeout_error', param: null, code: 'timeout' } });
+      expect(await res.json()).toEqual({
+        error: { message: expect.stringContaining(`${TIMEOUT_MS} ms`), type: 'timeout_error', param: null, code: 'timeout' },
+      });
       const call = slow.calls[before]!;
       expect(call.signal.aborted).toBe(true);
     });
@@ -121,13 +124,18 @@ describe('gateway limits and timeouts', () => {
     });
 
     it('gRPC/Connect: DEADLINE_EXCEEDED from the gateway’s timeout, and from the caller’s own shorter deadline', async () => {
-      const client = (timeoutMs: number) => createClient(
-        InferenceService,
-        createRouterTransport((r) => r.service(InferenceService, inferenceService(up, { requestTimeoutMs: timeoutMs }))),
-      );
+      const client = (timeoutMs: number) =>
+        createClient(
+          InferenceService,
+          createRouterTransport((r) => r.service(InferenceService, inferenceService(up, { requestTimeoutMs: timeoutMs }))),
+        );
       const drain = async (c: ReturnType<typeof client>, callTimeoutMs?: number) => {
         try {
-          for await (const _ of c.streamPredict({ prompt: 'Hello', sampling: { maxTokens: 64, temperature: 0 } }, callTimeoutMs ? { timeoutMs: callTimeoutMs } : {})) void _;
+          for await (const _ of c.streamPredict(
+            { prompt: 'Hello', sampling: { maxTokens: 64, temperature: 0 } },
+            callTimeoutMs ? { timeoutMs: callTimeoutMs } : {},
+          ))
+            void _;
           return 'ok' as const;
         } catch (err) {
           return ConnectError.from(err).code;
@@ -140,7 +148,9 @@ describe('gateway limits and timeouts', () => {
       before = slow.calls.length;
       expect(await drain(client(60_000), TIMEOUT_MS)).toBe(Code.DeadlineExceeded);
       expect(slow.calls[before]!.signal.aborted).toBe(true);
-      await expect(client(TIMEOUT_MS).predict({ prompt: 'Hello', sampling: { maxTokens: 64, temperature: 0 } })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+      await expect(client(TIMEOUT_MS).predict({ prompt: 'Hello', sampling: { maxTokens: 64, temperature: 0 } })).rejects.toMatchObject({
+        code: Code.DeadlineExceeded,
+      });
     });
 
     it('a request that finishes in time is not affected', async () => {
@@ -167,14 +177,20 @@ describe('gateway limits and timeouts', () => {
       const before = mesh.workerCalls();
       const declared = await post('/generate', { prompt: 'x'.repeat(5000) });
       expect(declared.status).toBe(413);
-      expect(await declared.json()).toEqual({ error: { message: 'request body is larger than 4096 bytes', type: 'invalid_request_error', param: null, code: 'request_too_large' } });
+      expect(await declared.json()).toEqual({
+        error: { message: 'request body is larger than 4096 bytes', type: 'invalid_request_error', param: null, code: 'request_too_large' },
+      });
 
       const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode!, body }));
-        });
+        const req = request(
+          `${base}/v1/completions`,
+          { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          },
+        );
         req.on('error', reject);
         req.write('{"prompt": "');
         for (let i = 0; i < 5; i++) req.write('y'.repeat(1000));

@@ -80,7 +80,10 @@ async function sse(base: string, prompt: string, s: Sampling): Promise<Answer> {
       stream_options: { include_usage: true },
     }),
   });
-  const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>);
+  const events = (await res.text())
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: {'))
+    .map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>);
   const choices = events.flatMap((e) => e['choices'] as { text: string; finish_reason: string | null }[]);
   const texts = choices.map((c) => c.text).filter(Boolean);
   const usage = events.at(-1)!['usage'] as { completion_tokens: number };

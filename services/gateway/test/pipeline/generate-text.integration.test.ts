@@ -24,7 +24,7 @@ describe('generateText through tokenizer, router and inference', () => {
     let deltas = 0;
     let done: Extract<TextEvent, { type: 'done' }> | undefined;
     for await (const e of generateText(req, up, new AbortController().signal)) {
-      if (e.type === 'text') (text += e.text), deltas++;
+      if (e.type === 'text') ((text += e.text), deltas++);
       else done = e;
     }
     return { text, deltas, done: done! };
@@ -35,7 +35,11 @@ describe('generateText through tokenizer, router and inference', () => {
     const r = await run(request({ prompt: c.prompts[0]!, sampling: { temperature: 0, maxTokens: 32 } }));
     expect(r.text).toBe(Buffer.from(c.greedy_ids[0]!).toString('utf8'));
     expect(r.deltas).toBeGreaterThan(5);
-    expect(r.done).toMatchObject({ finishReason: FinishReason.LENGTH, model: 'tinyllama@1', usage: { promptTokens: 28, completionTokens: 32, totalTokens: 60 } });
+    expect(r.done).toMatchObject({
+      finishReason: FinishReason.LENGTH,
+      model: 'tinyllama@1',
+      usage: { promptTokens: 28, completionTokens: 32, totalTokens: 60 },
+    });
   });
 
   it('a stop string ends the text before it and cancels the worker', async () => {

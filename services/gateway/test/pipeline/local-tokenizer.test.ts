@@ -22,7 +22,10 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
       decode: (req, ctx) => (remoteCalls.push('decode'), service.decode(req, ctx)),
       decodeStream: (reqs, ctx) => (remoteCalls.push('decodeStream'), service.decodeStream(reqs, ctx)),
     };
-    remote = createClient(TokenizerService, createRouterTransport((r) => r.service(TokenizerService, counted)));
+    remote = createClient(
+      TokenizerService,
+      createRouterTransport((r) => r.service(TokenizerService, counted)),
+    );
     local = localFirstTokenizer(remote, await TokenizerRepo.load([TINYLLAMA]));
   });
   beforeEach(() => (remoteCalls = []));
@@ -37,12 +40,23 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
   };
 
   it('answers as the service does for its models, without calling it', async () => {
-    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Héllo ✓' }];
-    const expected = [await remote.encode({ model: 'tinyllama', text: 'Héllo ✓' }), await remote.encode({ model: 'tinyllama', messages }), await remote.decode({ model: 'tinyllama', tokenIds: [72, 195, 169] })];
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Héllo ✓' },
+    ];
+    const expected = [
+      await remote.encode({ model: 'tinyllama', text: 'Héllo ✓' }),
+      await remote.encode({ model: 'tinyllama', messages }),
+      await remote.decode({ model: 'tinyllama', tokenIds: [72, 195, 169] }),
+    ];
     const chunks = [[72, 195], [169, 108], [226, 156], [147]];
     const expectedStream = await stream(remote, 'tinyllama', chunks);
     remoteCalls = [];
-    expect([await local.encode({ model: 'tinyllama', text: 'Héllo ✓' }), await local.encode({ model: 'tinyllama', messages }), await local.decode({ model: 'tinyllama', tokenIds: [72, 195, 169] })]).toEqual(expected);
+    expect([
+      await local.encode({ model: 'tinyllama', text: 'Héllo ✓' }),
+      await local.encode({ model: 'tinyllama', messages }),
+      await local.decode({ model: 'tinyllama', tokenIds: [72, 195, 169] }),
+    ]).toEqual(expected);
     expect(await stream(local, 'tinyllama', chunks)).toEqual(expectedStream);
     expect(expectedStream.join('')).toBe('Hél✓');
     expect(remoteCalls).toEqual([]);
@@ -56,7 +70,11 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
   });
 
   it("keeps the service's errors: unknown models, bad ids, both text and messages", async () => {
-    const code = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e).code);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e).code,
+      );
     expect(await code(local.encode({ model: 'nope', text: 'x' }))).toBe(Code.NotFound);
     expect(await code(local.decode({ model: 'tinyllama', tokenIds: [999_999] }))).toBe(Code.InvalidArgument);
     expect(await code(local.encode({ model: 'tinyllama', text: 'x', messages: [{ role: 'user', content: 'y' }] }))).toBe(Code.InvalidArgument);

@@ -23,7 +23,10 @@ describe('a slow reader', () => {
     // No hold: coalescing comes only from the slow reader itself.
     const mesh = await inMemoryMesh(TINYGPT, { localDecoding: true, holdMs: () => 0 });
     try {
-      const client = createClient(InferenceService, createRouterTransport((r) => r.service(InferenceService, inferenceService(mesh.upstreams))));
+      const client = createClient(
+        InferenceService,
+        createRouterTransport((r) => r.service(InferenceService, inferenceService(mesh.upstreams))),
+      );
       const req = { prompt: 'And God said, Let there be light', sampling: { maxTokens: 120, temperature: 0 } };
       const [fast, slow] = await Promise.all([read(client.streamPredict(req), 0), read(client.streamPredict(req), 150)]);
       // Greedy: both streams carry the same text, whatever their chunks.

@@ -74,5 +74,4 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
       this.onEnd = done;
     });
   }
-
 }

@@ -73,15 +73,9 @@ export class EngineMetrics {
   forModel(model: string): EngineObserver {
     const l = { model };
     // Children bound to the label once: inter-token latency is observed for every token.
-    const [prefill, decode, batch, queue, ttft, itl, e2e] = [
-      this.prefill,
-      this.decode,
-      this.batch,
-      this.queue,
-      this.ttft,
-      this.itl,
-      this.e2e,
-    ].map((h) => h.labels(l));
+    const [prefill, decode, batch, queue, ttft, itl, e2e] = [this.prefill, this.decode, this.batch, this.queue, this.ttft, this.itl, this.e2e].map((h) =>
+      h.labels(l),
+    );
     const [promptTokens, generationTokens] = [this.promptTokens, this.generationTokens].map((c) => c.labels(l));
     return {
       step: (prefillMs, decodeMs, decodeBatch, prefillBatch) => {

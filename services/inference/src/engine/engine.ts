@@ -181,10 +181,13 @@ export class Engine {
     }
     const oldest = this.waiting.oldest();
     if (!oldest || this.gatherTimer) return;
-    this.gatherTimer = setTimeout(() => {
-      this.gatherTimer = undefined;
-      this.admit();
-    }, Math.max(0, oldest.enqueuedAt + delay - performance.now()));
+    this.gatherTimer = setTimeout(
+      () => {
+        this.gatherTimer = undefined;
+        this.admit();
+      },
+      Math.max(0, oldest.enqueuedAt + delay - performance.now()),
+    );
   }
 
   private onStep(result: StepResult): void {

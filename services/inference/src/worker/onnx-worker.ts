@@ -22,7 +22,10 @@ const init = workerData as WorkerInit;
 
 async function main(): Promise<void> {
   const { lm, provider } = await loadModel(init);
-  port.on('message', stepLoop(new Batcher(lm), init.stepDelayMs, reply, () => lm.release()));
+  port.on(
+    'message',
+    stepLoop(new Batcher(lm), init.stepDelayMs, reply, () => lm.release()),
+  );
   reply({ kind: 'ready', executionProvider: provider });
 }
 

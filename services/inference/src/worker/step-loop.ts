@@ -49,7 +49,11 @@ export function stepLoop(
     }
     // Terminating a thread while onnxruntime runs in it can abort the whole process: the serving
     // thread waits for this reply (or a timeout) before it terminates the worker.
-    if (closing) await release().then(() => reply({ kind: 'closed' }), (err: unknown) => reply({ kind: 'error', message: (err as Error).message }));
+    if (closing)
+      await release().then(
+        () => reply({ kind: 'closed' }),
+        (err: unknown) => reply({ kind: 'error', message: (err as Error).message }),
+      );
   };
   return (batch) => {
     inbox.push(...batch);

@@ -69,7 +69,15 @@ describe('startHeartbeat', () => {
     const beats = await heard(memory, 'w-unit');
     const published: WorkerHeartbeat[] = [];
     const { bus } = recordingBus(memory, (hb) => published.push(hb));
-    const hb = startHeartbeat({ bus, workerId: 'w-unit', address: 'http://10.0.0.7:50054', weight: 5, periodMs: PERIOD_MS, snapshot, logger: logLines().logger });
+    const hb = startHeartbeat({
+      bus,
+      workerId: 'w-unit',
+      address: 'http://10.0.0.7:50054',
+      weight: 5,
+      periodMs: PERIOD_MS,
+      snapshot,
+      logger: logLines().logger,
+    });
     try {
       expect(published).toHaveLength(1);
       await until(() => beats.length >= 1, 'the first beat');
@@ -189,7 +197,15 @@ describe('a started worker on a shared bus', () => {
     expect(service!.server.health.get('')).toBe(ServingStatus.SERVING);
     await until(() => beats.length >= 1, 'the first beat');
     for (const { hb } of beats) {
-      expect(hb).toMatchObject({ workerId: WORKER, address: service!.server.url, models: ['tinygpt@1'], weight: 3, draining: false, runningRequests: 0, waitingRequests: 0 });
+      expect(hb).toMatchObject({
+        workerId: WORKER,
+        address: service!.server.url,
+        models: ['tinygpt@1'],
+        weight: 3,
+        draining: false,
+        runningRequests: 0,
+        waitingRequests: 0,
+      });
     }
     const from = published.length;
     await sleep(2.5 * PERIOD_MS);

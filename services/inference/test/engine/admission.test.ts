@@ -38,7 +38,10 @@ describe('admission: batch size, queue limit, deadlines, cancellation', () => {
       steps++;
       stepIds.push(new Set(r.tokens.map((t) => t.id)));
     });
-    client = createClient(GenerationService, createRouterTransport((r) => r.service(GenerationService, generationService(repo, 'w1'))));
+    client = createClient(
+      GenerationService,
+      createRouterTransport((r) => r.service(GenerationService, generationService(repo, 'w1'))),
+    );
   });
   afterAll(() => repo.close());
 
@@ -148,10 +151,8 @@ describe('the queue is bounded by its estimated wait, not by a count', () => {
     const repo = await ModelRepo.load([parseModelEntry(MODEL)], { intraOpThreads: 1, executionProviders: ['cpu'] }, limits);
     try {
       const m = repo.models[0]!;
-      const sampling = (maxTokens: number) => validateSampling(
-        { maxTokens, temperature: 0 },
-        { promptTokens: 1, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize },
-      );
+      const sampling = (maxTokens: number) =>
+        validateSampling({ maxTokens, temperature: 0 }, { promptTokens: 1, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize });
       const drain = async (events: AsyncIterable<unknown>) => {
         for await (const _ of events) void _;
       };

@@ -7,10 +7,14 @@ import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 
 describe('dynamic batching window', () => {
   it('an idle engine gathers arrivals for max_queue_delay_ms into one prefill pass', async () => {
-    const repo = await ModelRepo.load([parseModelEntry(resolve(__dirname, '../../../../models/tinygpt'))], { intraOpThreads: 1, executionProviders: ['cpu'] }, {
-      ...DEFAULT_LIMITS,
-      maxQueueDelayMs: 80,
-    });
+    const repo = await ModelRepo.load(
+      [parseModelEntry(resolve(__dirname, '../../../../models/tinygpt'))],
+      { intraOpThreads: 1, executionProviders: ['cpu'] },
+      {
+        ...DEFAULT_LIMITS,
+        maxQueueDelayMs: 80,
+      },
+    );
     try {
       const runner = repo.models[0]!.runners[0]!;
       const prefills: number[] = [];

@@ -8,7 +8,12 @@ import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 describe('engine metrics', () => {
   it('reports vLLM-style series per model: tokens, latencies, batch sizes, running and waiting', async () => {
     const registry = createMetrics('inference');
-    const repo = await ModelRepo.load([parseModelEntry(resolve(__dirname, '../../../../models/tinygpt'))], { intraOpThreads: 1, executionProviders: ['cpu'] }, undefined, registry);
+    const repo = await ModelRepo.load(
+      [parseModelEntry(resolve(__dirname, '../../../../models/tinygpt'))],
+      { intraOpThreads: 1, executionProviders: ['cpu'] },
+      undefined,
+      registry,
+    );
     try {
       const m = repo.models[0]!;
       const sampling = validateSampling({ maxTokens: 10, temperature: 0 }, { promptTokens: 3, contextLength: 512, vocabSize: 257 });

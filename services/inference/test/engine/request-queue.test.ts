@@ -6,7 +6,14 @@ const bounds = (maxSize: number, maxTokens = 1e9) => ({ maxSize, maxTokens });
 describe('RequestQueue', () => {
   it('orders by priority (lower first), FIFO within a level', () => {
     const q = new RequestQueue<Queued>(bounds(10), () => 1000);
-    for (const [id, p] of [['a', 1], ['b', 0], ['c', 1], ['d', 0], ['e', 2]] as const) q.push(req(id, p));
+    for (const [id, p] of [
+      ['a', 1],
+      ['b', 0],
+      ['c', 1],
+      ['d', 0],
+      ['e', 2],
+    ] as const)
+      q.push(req(id, p));
     expect(q.take(() => true).map((r) => r.id)).toEqual(['b', 'd', 'a', 'c', 'e']);
   });
 

@@ -69,7 +69,10 @@ describe('GenerationService handlers (in-memory transport)', () => {
     let n = 0;
     await expect(
       (async () => {
-        for await (const _ of client.generate({ model: 'tinyllama', promptTokenIds: [65], sampling: { maxTokens: 400, temperature: 0 } }, { signal: abort.signal })) {
+        for await (const _ of client.generate(
+          { model: 'tinyllama', promptTokenIds: [65], sampling: { maxTokens: 400, temperature: 0 } },
+          { signal: abort.signal },
+        )) {
           if (++n === 2) abort.abort();
         }
       })(),

@@ -6,12 +6,24 @@ describe('stream hold', () => {
     const load = { utilization: 0 };
     let streams = 1;
     const hold = streamHold(40, load, () => streams);
-    for (const [u, ms] of [[0, 0], [HOLD_FROM, 0], [(HOLD_FROM + HOLD_FULL) / 2, 20], [HOLD_FULL, 40], [1, 40]] as const) {
+    for (const [u, ms] of [
+      [0, 0],
+      [HOLD_FROM, 0],
+      [(HOLD_FROM + HOLD_FULL) / 2, 20],
+      [HOLD_FULL, 40],
+      [1, 40],
+    ] as const) {
       load.utilization = u;
       expect(hold()).toBeCloseTo(ms, 6);
     }
     load.utilization = 0;
-    for (const [n, ms] of [[1, 0], [HOLD_FROM_STREAMS, 0], [(HOLD_FROM_STREAMS + HOLD_FULL_STREAMS) / 2, 20], [HOLD_FULL_STREAMS, 40], [500, 40]] as const) {
+    for (const [n, ms] of [
+      [1, 0],
+      [HOLD_FROM_STREAMS, 0],
+      [(HOLD_FROM_STREAMS + HOLD_FULL_STREAMS) / 2, 20],
+      [HOLD_FULL_STREAMS, 40],
+      [500, 40],
+    ] as const) {
       streams = n;
       expect(hold()).toBeCloseTo(ms, 6);
     }

@@ -21,7 +21,7 @@ function decodeStep(past: Record<string, Tensor>, step: number): Record<string, 
   const src = t.data as Float32Array;
   for (let r = 0; r < rows; r++)
     for (let h = 0; h < heads; h++) {
-      out.set(src.subarray(((r * heads + h) * width) * dim, ((r * heads + h) * width + width) * dim), ((r * heads + h) * (width + 1)) * dim);
+      out.set(src.subarray((r * heads + h) * width * dim, ((r * heads + h) * width + width) * dim), (r * heads + h) * (width + 1) * dim);
       out.fill(step, ((r * heads + h) * (width + 1) + width) * dim, ((r * heads + h) * (width + 1) + width + 1) * dim);
     }
   return { k: new Tensor('float32', out, [rows, heads, width + 1, dim]) };
@@ -32,7 +32,7 @@ function rowValues(cache: BatchCache, r: number, length: number): number[] {
   const t = cache.tensors['k']!;
   const width = t.dims[2]!;
   const d = t.data as Float32Array;
-  return Array.from({ length }, (_, p) => d[((r * HEADS) * width + width - length + p) * DIM]!);
+  return Array.from({ length }, (_, p) => d[(r * HEADS * width + width - length + p) * DIM]!);
 }
 
 const joining = (id: string, past: Record<string, Tensor>, index: number, length: number): { id: string; kv: KvRow } => ({ id, kv: { past, index, length } });

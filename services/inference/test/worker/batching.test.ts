@@ -44,10 +44,11 @@ describe.each(['tinygpt', 'tinyllama'])('continuous batching in the worker (%s)'
   const request = (i: number, seed?: number) => {
     const promptIds = [...Buffer.from(PROMPTS[i % PROMPTS.length]!, 'utf8')];
     const maxTokens = 12 + ((i * 7) % 21); // leave at different steps (reference paths are 32 long)
-    const sampling = validateSampling(
-      seed === undefined ? { temperature: 0, maxTokens } : { temperature: 0.9, seed, maxTokens },
-      { promptTokens: promptIds.length, contextLength: runner.spec.contextLength, vocabSize: runner.spec.vocabSize },
-    );
+    const sampling = validateSampling(seed === undefined ? { temperature: 0, maxTokens } : { temperature: 0.9, seed, maxTokens }, {
+      promptTokens: promptIds.length,
+      contextLength: runner.spec.contextLength,
+      vocabSize: runner.spec.vocabSize,
+    });
     return { promptIds, sampling };
   };
 

@@ -67,7 +67,7 @@ describe('Sampler', () => {
       return order.slice(0, keep).sort((a, b) => a - b);
     };
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let c = 0; c < 500; c++) {
       const n = 2 + Math.floor(rand() * 40);
       // Few distinct values, so ties are common.
@@ -79,7 +79,10 @@ describe('Sampler', () => {
       const total = applyFilters(weights, { topK, topP, minP }, new Float64Array(n));
       const kept = [...weights.keys()].filter((i) => weights[i]! > 0);
       expect([c, kept]).toEqual([c, naive(w, topK, topP, minP)]);
-      expect(total).toBeCloseTo(kept.reduce((t, i) => t + w[i]!, 0), 10);
+      expect(total).toBeCloseTo(
+        kept.reduce((t, i) => t + w[i]!, 0),
+        10,
+      );
     }
   });
 });

@@ -48,7 +48,10 @@ export class ShadowRunner {
     worker.acquire();
     void (async () => {
       try {
-        const stream = worker.client.generate({ ...req, requestId: req.requestId ? `${req.requestId}.shadow` : '', model }, { signal: abort.signal, timeoutMs: this.timeoutMs });
+        const stream = worker.client.generate(
+          { ...req, requestId: req.requestId ? `${req.requestId}.shadow` : '', model },
+          { signal: abort.signal, timeoutMs: this.timeoutMs },
+        );
         for await (const m of stream) tokens += m.tokenIds.length;
         metrics?.shadow.inc({ model, outcome: 'ok' });
         metrics?.shadowDuration.observe({ model }, (performance.now() - started) / 1000);

@@ -62,12 +62,14 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
       // As GET /v1/models: a key limited to some models sees only those versions.
       const allowed = callerIn(ctx).allowedModels;
       const visible = allowed ? models.filter((m) => modelAllowed(allowed, `${m.name}@${m.version}`)) : models;
-      return { models: [...byName(visible)].map(([name, e]) => ({
-        name,
-        versions: e.versions.map((v) => v.version),
-        contextLength: e.contextLength,
-        workers: e.workers,
-      })) };
+      return {
+        models: [...byName(visible)].map(([name, e]) => ({
+          name,
+          versions: e.versions.map((v) => v.version),
+          contextLength: e.contextLength,
+          workers: e.workers,
+        })),
+      };
     },
   };
 }

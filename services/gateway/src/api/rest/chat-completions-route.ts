@@ -44,14 +44,19 @@ export async function chatCompletionsRoute(
     up,
     signal,
   );
-  const answered = answerOpenAi(res, events, { ...opts, requestId, signal, model: model || up.defaultModel }, {
-    id: `chatcmpl-${requestId}`,
-    object: 'chat.completion',
-    chunkObject: 'chat.completion.chunk',
-    opening: { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
-    choice: (content, finish) => ({ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
-    delta: (content, finish) => ({ index: 0, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
-  });
+  const answered = answerOpenAi(
+    res,
+    events,
+    { ...opts, requestId, signal, model: model || up.defaultModel },
+    {
+      id: `chatcmpl-${requestId}`,
+      object: 'chat.completion',
+      chunkObject: 'chat.completion.chunk',
+      opening: { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
+      choice: (content, finish) => ({ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
+      delta: (content, finish) => ({ index: 0, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
+    },
+  );
   // Errors name the fields of this request: the rendered chat is its messages.
   const renames: Record<string, string> = completionTokens === undefined ? { prompt: 'messages' } : { prompt: 'messages', max_tokens: 'max_completion_tokens' };
   await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));

@@ -29,15 +29,29 @@ export async function completionsRoute(
   const f = bodyFields(body);
   const model = f.string('model') ?? '';
   const events = generateText(
-    { requestId, stream: opts.stream, model, prompt: f.string('prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: opts.routingKey, ...edgeHooks(req, res) },
+    {
+      requestId,
+      stream: opts.stream,
+      model,
+      prompt: f.string('prompt') ?? '',
+      messages: [],
+      sampling: samplingFromBody(body),
+      routingKey: opts.routingKey,
+      ...edgeHooks(req, res),
+    },
     up,
     signal,
   );
-  await answerOpenAi(res, events, { ...opts, requestId, signal, model: model || up.defaultModel }, {
-    id: `cmpl-${requestId}`,
-    object: 'text_completion',
-    chunkObject: 'text_completion',
-    choice: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
-    delta: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
-  });
+  await answerOpenAi(
+    res,
+    events,
+    { ...opts, requestId, signal, model: model || up.defaultModel },
+    {
+      id: `cmpl-${requestId}`,
+      object: 'text_completion',
+      chunkObject: 'text_completion',
+      choice: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
+      delta: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
+    },
+  );
 }

@@ -20,7 +20,8 @@ export async function feedbackRoute(
   const requestId = f.string('request_id');
   if (!requestId) throw apiError(Code.InvalidArgument, 'request_id', 'is required (the request_id of the completion)');
   const rating = f.number('rating');
-  if (rating === undefined || !(rating >= -1 && rating <= 1)) throw apiError(Code.InvalidArgument, 'rating', `must be a number in [-1, 1], got ${JSON.stringify(body['rating'])}`);
+  if (rating === undefined || !(rating >= -1 && rating <= 1))
+    throw apiError(Code.InvalidArgument, 'rating', `must be a number in [-1, 1], got ${JSON.stringify(body['rating'])}`);
   const labels = body['labels'] ?? {};
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels) || !Object.values(labels).every((v) => typeof v === 'string')) {
     throw apiError(Code.InvalidArgument, 'labels', 'must be an object of strings');

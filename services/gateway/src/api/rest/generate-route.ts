@@ -24,26 +24,40 @@ export async function generateRoute(
   const f = bodyFields(body);
   let text = '';
   for await (const e of generateText(
-    { requestId, stream: false, model: f.string('model') ?? '', prompt: f.string('prompt') ?? '', messages: [], sampling: samplingFromBody(body), routingKey: f.string('routing_key') ?? '', ...edgeHooks(req, res) },
+    {
+      requestId,
+      stream: false,
+      model: f.string('model') ?? '',
+      prompt: f.string('prompt') ?? '',
+      messages: [],
+      sampling: samplingFromBody(body),
+      routingKey: f.string('routing_key') ?? '',
+      ...edgeHooks(req, res),
+    },
     up,
     signal,
   )) {
     if (e.type === 'text') text += e.text;
     else {
-      sendJson(res, 200, {
-        text,
-        finish_reason: openAiFinishReason(e.finishReason),
-        usage: openAiUsage(e.usage),
-        model: e.model,
-        variant: e.variant,
-        request_id: requestId,
-        timings: {
-          queue_ms: e.timings.queueMs,
-          time_to_first_token_ms: e.timings.timeToFirstTokenMs,
-          decode_ms: e.timings.decodeMs,
-          total_ms: e.timings.totalMs,
+      sendJson(
+        res,
+        200,
+        {
+          text,
+          finish_reason: openAiFinishReason(e.finishReason),
+          usage: openAiUsage(e.usage),
+          model: e.model,
+          variant: e.variant,
+          request_id: requestId,
+          timings: {
+            queue_ms: e.timings.queueMs,
+            time_to_first_token_ms: e.timings.timeToFirstTokenMs,
+            decode_ms: e.timings.decodeMs,
+            total_ms: e.timings.totalMs,
+          },
         },
-      }, e.variant ? { 'x-tokenmesh-variant': e.variant } : {});
+        e.variant ? { 'x-tokenmesh-variant': e.variant } : {},
+      );
     }
   }
 }

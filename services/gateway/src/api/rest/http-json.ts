@@ -72,12 +72,21 @@ export function sendJson(res: HttpResponse, status: number, body: unknown, heade
 export function errorBody(err: unknown): { status: number; body: { error: { message: string; type: string; param: string | null; code: string } } } {
   const e = ConnectError.from(err);
   const rest = restError(e);
-  if ((e as { [TOO_LARGE]?: true })[TOO_LARGE]) return { status: 413, body: { error: { message: rest.message, type: 'invalid_request_error', param: null, code: 'request_too_large' } } };
+  if ((e as { [TOO_LARGE]?: true })[TOO_LARGE])
+    return { status: 413, body: { error: { message: rest.message, type: 'invalid_request_error', param: null, code: 'request_too_large' } } };
   // GATEWAY_REQUEST_TIMEOUT_MS (or an upstream deadline) ran out: 504 with code `timeout`.
   if (e.code === Code.DeadlineExceeded) return { status: 504, body: { error: { message: rest.message, type: 'timeout_error', param: null, code: 'timeout' } } };
   const status = STATUS[e.code] ?? 500;
-  const code = e.code === Code.NotFound && rest.param === 'model' ? 'model_not_found' : e.code === Code.PermissionDenied && rest.param === 'model' ? 'model_not_allowed' : codeToString(e.code);
-  return { status, body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } } };
+  const code =
+    e.code === Code.NotFound && rest.param === 'model'
+      ? 'model_not_found'
+      : e.code === Code.PermissionDenied && rest.param === 'model'
+        ? 'model_not_allowed'
+        : codeToString(e.code);
+  return {
+    status,
+    body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } },
+  };
 }
 
 export function sendError(res: HttpResponse, err: unknown): void {

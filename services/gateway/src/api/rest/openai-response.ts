@@ -51,11 +51,15 @@ export async function answerOpenAi(
     for (let e = first; !e.done; e = await events.next()) {
       const ev = e.value;
       if (ev.type === 'text') text += ev.text;
-      else sendJson(
-        res,
-        200,
-        { id: f.id, object: f.object, created, model: ev.model, choices: [f.choice(text, openAiFinishReason(ev.finishReason))], usage: openAiUsage(ev.usage) },
-      );
+      else
+        sendJson(res, 200, {
+          id: f.id,
+          object: f.object,
+          created,
+          model: ev.model,
+          choices: [f.choice(text, openAiFinishReason(ev.finishReason))],
+          usage: openAiUsage(ev.usage),
+        });
     }
     return;
   }

@@ -36,7 +36,9 @@ export async function detokenizeRoute(req: HttpRequest, res: HttpResponse, { sig
   const body = await readJson(req, bodyLimit);
   const f = bodyFields(body);
   if (!f.has('tokens')) throw apiError(Code.InvalidArgument, 'tokens', 'is required');
-  const tokens = f.list('tokens', { want: 'an array of token ids' })!.map((t) => t.integer({ min: 0, max: 0xffffffff, want: 'a token id (an integer >= 0)', required: true })!);
+  const tokens = f
+    .list('tokens', { want: 'an array of token ids' })!
+    .map((t) => t.integer({ min: 0, max: 0xffffffff, want: 'a token id (an integer >= 0)', required: true })!);
   const out = await up.tokenizer
     .decode({ model: f.string('model') || up.defaultModel, tokenIds: tokens, skipSpecialTokens: false }, { signal })
     .catch((e: unknown) => Promise.reject(renamedParam(fromUpstream(e), { token_ids: 'tokens' })));

@@ -52,13 +52,21 @@ const LIMIT = { integer: true, min: 1, want: 'a positive integer' } as const;
 export function parseKeyRecord(raw: unknown, where: string, field?: string): KeyRecord {
   const problems = new Problems();
   const fail = () => new Error(`${where}: ${problems.lines().join('; ')}`);
-  const r = readValue(raw, { problems }).object({ message: 'must be an object {name, sha256, models?, requests_per_minute?, tokens_per_minute?}', required: true });
+  const r = readValue(raw, { problems }).object({
+    message: 'must be an object {name, sha256, models?, requests_per_minute?, tokens_per_minute?}',
+    required: true,
+  });
   if (!r) throw fail();
   r.unknownKeys(FIELDS, (keys) => `unknown field(s) ${keys.join(', ')} (expected name, sha256, models, requests_per_minute, tokens_per_minute)`);
-  const name = r.string('name', { test: (s) => s.trim() !== '' && s.length <= 128, message: 'must be a non-empty string of at most 128 characters', required: true });
+  const name = r.string('name', {
+    test: (s) => s.trim() !== '' && s.length <= 128,
+    message: 'must be a non-empty string of at most 128 characters',
+    required: true,
+  });
   // The digest is never shown: it identifies the key.
   const digest = r.field('sha256', field).string({ test: (s) => HEX_64.test(s), message: "must be the 64 hex digits of the key's SHA-256", required: true });
-  if (digest !== undefined && field !== undefined) r.check(digest.toLowerCase() === field.toLowerCase(), 'sha256', 'differs from the hash field it is stored under');
+  if (digest !== undefined && field !== undefined)
+    r.check(digest.toLowerCase() === field.toLowerCase(), 'sha256', 'differs from the hash field it is stored under');
   const listed = r.field('models');
   const modelsWanted = 'must be a non-empty list of model names (name or name@version)';
   // `models: null` is not "any model": only leaving the field out is.
@@ -87,7 +95,8 @@ export function parseKeyFile(text: string, where: string): KeyRecord[] {
   } catch (err) {
     throw new Error(`${where}: not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  if (!Array.isArray(doc) || doc.length === 0) throw new Error(`${where}: must be a non-empty list of {name, sha256, models?, requests_per_minute?, tokens_per_minute?}`);
+  if (!Array.isArray(doc) || doc.length === 0)
+    throw new Error(`${where}: must be a non-empty list of {name, sha256, models?, requests_per_minute?, tokens_per_minute?}`);
   const problems: string[] = [];
   const records: KeyRecord[] = [];
   doc.forEach((raw: unknown, i) => {
@@ -112,7 +121,9 @@ export function parseKeyFile(text: string, where: string): KeyRecord[] {
 /** Keys from a file, read once at start. @throws Error naming GATEWAY_API_KEYS_FILE and the entry at fault. */
 export async function fileKeySource(path: string): Promise<KeySource> {
   const where = `GATEWAY_API_KEYS_FILE (${path})`;
-  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`${where}: cannot read it (${err.code ?? err.message})`)));
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) =>
+    Promise.reject(new Error(`${where}: cannot read it (${err.code ?? err.message})`)),
+  );
   const byDigest = new Map(parseKeyFile(text, where).map((r) => [r.sha256, r]));
   return { kind: 'file', lookup: async (d) => byDigest.get(d), close: async () => undefined };
 }

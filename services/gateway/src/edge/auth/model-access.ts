@@ -19,5 +19,9 @@ export function modelAllowed(allowed: readonly string[], model: string): boolean
  */
 export function checkModelAccess(caller: Caller, model: string): void {
   if (!caller.allowedModels || modelAllowed(caller.allowedModels, model)) return;
-  throw apiError(Code.PermissionDenied, 'model', `API key ${JSON.stringify(caller.keyName)} may not use ${JSON.stringify(model)} (allowed: ${caller.allowedModels.join(', ')})`);
+  throw apiError(
+    Code.PermissionDenied,
+    'model',
+    `API key ${JSON.stringify(caller.keyName)} may not use ${JSON.stringify(model)} (allowed: ${caller.allowedModels.join(', ')})`,
+  );
 }

@@ -19,6 +19,11 @@ export async function authenticateRest(auth: ApiKeyAuth, req: HttpRequest, res: 
     setRestCaller(req, result.caller);
     return true;
   }
-  sendJson(res, 401, { error: { message: result.failure.message, type: 'authentication_error', param: null, code: result.failure.code } }, { 'www-authenticate': 'Bearer' });
+  sendJson(
+    res,
+    401,
+    { error: { message: result.failure.message, type: 'authentication_error', param: null, code: result.failure.code } },
+    { 'www-authenticate': 'Bearer' },
+  );
   return false;
 }

@@ -15,7 +15,7 @@ export async function startAuth(config: ApiKeysConfig, logger: Logger, store?: S
   let source: KeySource | undefined;
   if (config.source === 'file') source = await fileKeySource(config.file);
   if (config.source === 'redis') {
-    if (!store) throw new Error('GATEWAY_API_KEYS=redis needs the gateway\'s Redis store (REDIS_URL)');
+    if (!store) throw new Error("GATEWAY_API_KEYS=redis needs the gateway's Redis store (REDIS_URL)");
     source = redisKeySource(store, { logger });
     await source.lookup('');
   }

@@ -13,7 +13,11 @@ export interface RateLimitMetrics {
 
 /** `tokenmesh_gateway_rate_limited_total{kind}` and `tokenmesh_gateway_rate_limit_store_errors_total{reason}`. */
 export function rateLimitMetrics(registry: Registry): RateLimitMetrics {
-  const limited = createCounter<'kind'>(registry, { name: 'gateway_rate_limited_total', help: 'Requests refused by the rate limiter, by limit (requests, tokens)', labelNames: ['kind'] });
+  const limited = createCounter<'kind'>(registry, {
+    name: 'gateway_rate_limited_total',
+    help: 'Requests refused by the rate limiter, by limit (requests, tokens)',
+    labelNames: ['kind'],
+  });
   const storeErrors = createCounter<'reason'>(registry, {
     name: 'gateway_rate_limit_store_errors_total',
     help: 'Rate-limit store calls that failed (error) or did not answer in time (timeout); decided by GATEWAY_RATE_LIMIT_FAILURE',

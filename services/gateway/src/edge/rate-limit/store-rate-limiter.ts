@@ -179,6 +179,10 @@ export class StoreRateLimiter implements RateLimiter {
     metadata['retry-after'] = retryAfterSeconds(wait);
     for (const o of refused) this.metrics.limited.inc({ kind: o.kind });
     const what = refused.map((o) => `${o.limit} ${o.kind} per minute`).join(' and ');
-    throw new ConnectError(`rate limit reached for ${caller.keyName === 'anonymous' ? 'this address' : `key ${caller.keyName}`}: ${what}; retry after ${metadata['retry-after']} s`, Code.ResourceExhausted, metadata);
+    throw new ConnectError(
+      `rate limit reached for ${caller.keyName === 'anonymous' ? 'this address' : `key ${caller.keyName}`}: ${what}; retry after ${metadata['retry-after']} s`,
+      Code.ResourceExhausted,
+      metadata,
+    );
   }
 }

@@ -10,7 +10,10 @@ describe('gateway InferenceService handlers', () => {
   let client: Client<typeof InferenceService>;
   beforeAll(async () => {
     mesh = await inMemoryMesh();
-    client = createClient(InferenceService, createRouterTransport((r) => r.service(InferenceService, inferenceService(mesh.upstreams))));
+    client = createClient(
+      InferenceService,
+      createRouterTransport((r) => r.service(InferenceService, inferenceService(mesh.upstreams))),
+    );
   });
   afterAll(() => mesh.close());
 

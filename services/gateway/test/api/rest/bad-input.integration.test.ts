@@ -32,7 +32,14 @@ const CASES: Case[] = [
   { name: 'malformed JSON', on: BOTH, body: { raw: '{"prompt": "x", ' }, param: null },
   { name: 'a JSON array instead of an object', on: BOTH, body: { raw: '[1, 2]' }, param: null },
   { name: 'a body that is not JSON (content-type)', on: BOTH, body: { raw: 'prompt=x' }, param: null, contentType: 'application/x-www-form-urlencoded' },
-  { name: 'a body over the size limit', on: BOTH, body: { raw: JSON.stringify({ prompt: 'x'.repeat(BODY_LIMIT + 1) }) }, param: null, status: 413, code: 'request_too_large' },
+  {
+    name: 'a body over the size limit',
+    on: BOTH,
+    body: { raw: JSON.stringify({ prompt: 'x'.repeat(BODY_LIMIT + 1) }) },
+    param: null,
+    status: 413,
+    code: 'request_too_large',
+  },
   // The model.
   { name: 'an unknown model', on: BOTH, body: { model: 'gpt-9' }, param: 'model', code: 'model_not_found' },
   { name: 'model of the wrong type', on: BOTH, body: { model: 42 }, param: 'model' },
@@ -94,15 +101,30 @@ const CASES: Case[] = [
   { name: 'a role of the wrong type', on: ['/v1/chat/completions'], body: msgs({ role: 1, content: 'a' }), param: 'messages[0].role' },
   { name: 'content of the wrong type', on: ['/v1/chat/completions'], body: msgs({ role: 'user', content: 42 }), param: 'messages[0].content' },
   { name: 'a message without content', on: ['/v1/chat/completions'], body: msgs({ role: 'user' }), param: 'messages[0].content' },
-  { name: 'an image content part', on: ['/v1/chat/completions'], body: msgs({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x' } }] }), param: 'messages[0].content[0]' },
-  { name: 'messages longer than the context', on: ['/v1/chat/completions'], body: { ...msgs({ role: 'user', content: 'x'.repeat(1000) }), max_tokens: undefined }, param: 'messages' },
+  {
+    name: 'an image content part',
+    on: ['/v1/chat/completions'],
+    body: msgs({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x' } }] }),
+    param: 'messages[0].content[0]',
+  },
+  {
+    name: 'messages longer than the context',
+    on: ['/v1/chat/completions'],
+    body: { ...msgs({ role: 'user', content: 'x'.repeat(1000) }), max_tokens: undefined },
+    param: 'messages',
+  },
   { name: 'max_completion_tokens 0', on: ['/v1/chat/completions'], body: { max_completion_tokens: 0 }, param: 'max_completion_tokens' },
   { name: 'max_completion_tokens beyond the context', on: ['/v1/chat/completions'], body: { max_completion_tokens: 100_000 }, param: 'max_completion_tokens' },
   { name: 'max_completion_tokens as a string', on: ['/v1/chat/completions'], body: { max_completion_tokens: 'ten' }, param: 'max_completion_tokens' },
   { name: 'logprobs true (unsupported)', on: ['/v1/chat/completions'], body: { logprobs: true }, param: 'logprobs' },
   { name: 'top_logprobs (unsupported)', on: ['/v1/chat/completions'], body: { top_logprobs: 3 }, param: 'top_logprobs' },
   { name: 'tools (unsupported)', on: ['/v1/chat/completions'], body: { tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },
-  { name: 'response_format json_object (unsupported)', on: ['/v1/chat/completions'], body: { response_format: { type: 'json_object' } }, param: 'response_format' },
+  {
+    name: 'response_format json_object (unsupported)',
+    on: ['/v1/chat/completions'],
+    body: { response_format: { type: 'json_object' } },
+    param: 'response_format',
+  },
 ];
 
 const ROWS = CASES.flatMap((c) => c.on.map((path) => [`${path}: ${c.name}`, path, c] as const));

@@ -40,7 +40,8 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
     await mesh.close();
   });
 
-  const post = (path: string, body: unknown, at = base) => fetch(at + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown, at = base) =>
+    fetch(at + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const MESSAGES = [
     { role: 'system', content: 'Answer briefly.' },
     { role: 'user', content: 'What is a mesh?' },
@@ -78,7 +79,11 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
     expect(middle.map((c) => c.delta.content).join('')).toBe(plain['choices'][0].message.content);
     expect(events.at(-1)!['choices'][0]).toEqual({ index: 0, delta: {}, logprobs: null, finish_reason: 'length' });
 
-    const withUsage = sse(await (await post('/v1/chat/completions', { messages: MESSAGES, max_tokens: 6, temperature: 0, stream: true, stream_options: { include_usage: true } })).text());
+    const withUsage = sse(
+      await (
+        await post('/v1/chat/completions', { messages: MESSAGES, max_tokens: 6, temperature: 0, stream: true, stream_options: { include_usage: true } })
+      ).text(),
+    );
     expect(withUsage.done).toBe(true);
     const last = withUsage.events.at(-1)!;
     expect(last['choices']).toEqual([]);
@@ -93,8 +98,24 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
   });
 
   it('text content parts read as their joined text; a developer message is a system message', async () => {
-    const asString = (await (await post('/v1/chat/completions', { messages: [{ role: 'user', content: 'one\ntwo' }], max_tokens: 5, temperature: 0 })).json()) as Json;
-    const asParts = (await (await post('/v1/chat/completions', { messages: [{ role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }] }], max_tokens: 5, temperature: 0 })).json()) as Json;
+    const asString = (await (
+      await post('/v1/chat/completions', { messages: [{ role: 'user', content: 'one\ntwo' }], max_tokens: 5, temperature: 0 })
+    ).json()) as Json;
+    const asParts = (await (
+      await post('/v1/chat/completions', {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'one' },
+              { type: 'text', text: 'two' },
+            ],
+          },
+        ],
+        max_tokens: 5,
+        temperature: 0,
+      })
+    ).json()) as Json;
     expect(asParts['usage']).toEqual(asString['usage']);
     expect(asParts['choices'][0].message.content).toBe(asString['choices'][0].message.content);
 
@@ -159,7 +180,11 @@ describe('POST /v1/chat/completions, /tokenize and /detokenize over HTTP/1.1', (
     expect(((await chat.json()) as Json)['choices'][0]).toMatchObject({ message: { content: 'from the cache' }, finish_reason: 'stop' });
     const streamed = await post('/v1/completions', { prompt: 'Hi', seed: 5, stream: true }, edge);
     expect(streamed.headers.get('x-tokenmesh-cache')).toBe('hit');
-    expect(sse(await streamed.text()).events.map((e) => e['choices'][0].text).join('')).toBe('from the cache');
+    expect(
+      sse(await streamed.text())
+        .events.map((e) => e['choices'][0].text)
+        .join(''),
+    ).toBe('from the cache');
     expect(mesh.workerCalls()).toBe(before);
     expect(callers.map((c) => c.keyName)).toEqual(['anonymous', 'anonymous']);
     expect(callers[0]!.subject).toMatch(/^ip:.*127\.0\.0\.1$/);

@@ -68,7 +68,15 @@ describe('OpenAI client against the gateway', () => {
       const promptTokens = await tokenCount({ prompt: PROMPT });
 
       const withUsage: OpenAI.Completion[] = [];
-      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } })) withUsage.push(c);
+      for await (const c of await client.completions.create({
+        model: 'tinyllama',
+        prompt: PROMPT,
+        max_tokens: 8,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      }))
+        withUsage.push(c);
       const last = withUsage.at(-1)!;
       expect(last.choices).toEqual([]);
       expect(last.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 });
@@ -77,7 +85,8 @@ describe('OpenAI client against the gateway', () => {
       expect(withUsage.at(-2)!.choices[0]!.finish_reason).toBe('length');
 
       const without: OpenAI.Completion[] = [];
-      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0, stream: true })) without.push(c);
+      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0, stream: true }))
+        without.push(c);
       expect(without.some((c) => 'usage' in c)).toBe(false);
       expect(without.every((c) => c.choices.length === 1 && c.object === 'text_completion')).toBe(true);
       expect(without.map((c) => c.choices[0]!.text).join('')).toBe(plain.choices[0]!.text);
@@ -94,7 +103,14 @@ describe('OpenAI client against the gateway', () => {
 
       let streamed = '';
       let finish: string | null = null;
-      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0, stop: ['never appears §', stop], stream: true })) {
+      for await (const c of await client.completions.create({
+        model: 'tinyllama',
+        prompt: PROMPT,
+        max_tokens: 32,
+        temperature: 0,
+        stop: ['never appears §', stop],
+        stream: true,
+      })) {
         streamed += c.choices[0]?.text ?? '';
         finish = c.choices[0]?.finish_reason ?? finish;
       }
@@ -109,7 +125,15 @@ describe('OpenAI client against the gateway', () => {
       expect(a.choices[0]!.text).toBe(b.choices[0]!.text);
 
       const greedy = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 12, temperature: 0 })).choices[0]!.text;
-      const topK1 = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 12, temperature: 1.5, top_k: 1, min_p: 0.05, repetition_penalty: 1 } as OpenAI.CompletionCreateParamsNonStreaming);
+      const topK1 = await client.completions.create({
+        model: 'tinyllama',
+        prompt: PROMPT,
+        max_tokens: 12,
+        temperature: 1.5,
+        top_k: 1,
+        min_p: 0.05,
+        repetition_penalty: 1,
+      } as OpenAI.CompletionCreateParamsNonStreaming);
       expect(topK1.choices[0]!.text).toBe(greedy);
     });
 
@@ -126,7 +150,9 @@ describe('OpenAI client against the gateway', () => {
 
   describe('chat completions', () => {
     it('answers a chat.completion with the assistant message; prompt tokens are the chat template’s', async () => {
-      const { data, response } = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 8, temperature: 0 }).withResponse();
+      const { data, response } = await client.chat.completions
+        .create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 8, temperature: 0 })
+        .withResponse();
       const promptTokens = await tokenCount({ messages: MESSAGES });
       // The template adds role markers: more tokens than the contents alone.
       expect(promptTokens).toBeGreaterThan(await tokenCount({ prompt: MESSAGES.map((m) => m.content).join('') }));
@@ -145,7 +171,15 @@ describe('OpenAI client against the gateway', () => {
       const promptTokens = await tokenCount({ messages: MESSAGES });
 
       const chunks: OpenAI.ChatCompletionChunk[] = [];
-      for await (const c of await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true } })) chunks.push(c);
+      for await (const c of await client.chat.completions.create({
+        model: 'tinyllama',
+        messages: MESSAGES,
+        max_tokens: 8,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      }))
+        chunks.push(c);
       expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id)).toBe(true);
       expect(chunks[0]!.choices[0]!.delta.role).toBe('assistant');
       const usageChunks = chunks.filter((c) => c.usage);
@@ -157,14 +191,23 @@ describe('OpenAI client against the gateway', () => {
       expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('length');
 
       const without: OpenAI.ChatCompletionChunk[] = [];
-      for await (const c of await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: false } })) without.push(c);
+      for await (const c of await client.chat.completions.create({
+        model: 'tinyllama',
+        messages: MESSAGES,
+        max_tokens: 8,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: false },
+      }))
+        without.push(c);
       expect(without.some((c) => 'usage' in c)).toBe(false);
       expect(without.map((c) => c.choices[0]!.delta.content ?? '').join('')).toBe(plain.choices[0]!.message.content);
       expect(without.at(-1)!.choices[0]!.finish_reason).toBe('length');
     });
 
     it('applies stop strings, seed, user and the extra sampling fields to chat too', async () => {
-      const full = (await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 0 })).choices[0]!.message.content!;
+      const full = (await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 0 })).choices[0]!
+        .message.content!;
       const stop = stopIn(full);
       const stopped = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 0, stop: [stop] });
       expect(stopped.choices[0]!.message.content).toBe(full.slice(0, full.indexOf(stop)));
@@ -175,7 +218,13 @@ describe('OpenAI client against the gateway', () => {
       const b = await client.chat.completions.create(seeded);
       expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
 
-      const topK1 = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 32, temperature: 1.5, top_k: 1 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      const topK1 = await client.chat.completions.create({
+        model: 'tinyllama',
+        messages: MESSAGES,
+        max_completion_tokens: 32,
+        temperature: 1.5,
+        top_k: 1,
+      } as OpenAI.ChatCompletionCreateParamsNonStreaming);
       expect(topK1.choices[0]!.message.content).toBe(full);
     });
 

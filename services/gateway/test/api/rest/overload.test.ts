@@ -12,7 +12,9 @@ describe('overload through the REST API', () => {
     const router = fakeRouter(async function* (): AsyncGenerator<never> {
       throw new ConnectError('the queue is full (256 requests waiting); retry after 2 s', Code.ResourceExhausted, { 'retry-after': '2' });
     });
-    http = await listen(restApi({ upstreams: { tokenizer: byteTokenizer(), router, defaultModel: 'tinygpt' }, feedback: fakeFeedback(), bodyLimitBytes: 4096 }));
+    http = await listen(
+      restApi({ upstreams: { tokenizer: byteTokenizer(), router, defaultModel: 'tinygpt' }, feedback: fakeFeedback(), bodyLimitBytes: 4096 }),
+    );
   });
   afterAll(() => http.close());
 

@@ -14,7 +14,10 @@ describe('gateway REST API over HTTP/1.1', () => {
   beforeAll(async () => {
     mesh = await inMemoryMesh();
     // Feedback has its own service tests; here it only has to be reachable.
-    const feedback = createClient(FeedbackService, createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: (req) => ({ feedbackId: `fb-${req.requestId}` }) })));
+    const feedback = createClient(
+      FeedbackService,
+      createRouterTransport((r) => r.service(FeedbackService, { submitFeedback: (req) => ({ feedbackId: `fb-${req.requestId}` }) })),
+    );
     http = await listen(restApi({ upstreams: mesh.upstreams, feedback, bodyLimitBytes: 4096 }));
     base = http.base;
   });
@@ -24,7 +27,11 @@ describe('gateway REST API over HTTP/1.1', () => {
   });
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   it('GET /v1/models lists what the router says the pool serves, by name and by version', async () => {
     const res = await fetch(`${base}/v1/models`);
