@@ -1,3 +1,4 @@
+export * from './circuit-breaker';
 export * from './errors';
 export { MemoryKeyspace } from './memory-keyspace';
 export * from './memory-store';

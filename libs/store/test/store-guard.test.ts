@@ -1,3 +1,5 @@
+import { createMetrics, metricSum } from '@tokenmesh/metrics';
+
 import { MemoryStore, type StoreFailure, StoreGuard, type StoreGuardOptions, StoreUnavailableError } from '../src';
 
 /** A guard whose reports are recorded: every failure, and each outage's start and end. */
@@ -83,5 +85,112 @@ describe('StoreGuard', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+/** The dependency under the guard: counts the calls that reach it and answers as `mode` says. */
+class Dependency {
+  calls = 0;
+  mode: 'answer' | 'fail' | 'hang' = 'answer';
+  /** Set while a call waits on `release` (a probe held in flight). */
+  private held: (() => void) | undefined;
+  hold = false;
+  readonly fn = (): Promise<string> => {
+    this.calls++;
+    if (this.mode === 'fail') return Promise.reject(new Error('connection refused'));
+    if (this.mode === 'hang') return hung();
+    if (this.hold) return new Promise((resolve) => (this.held = () => resolve('held answer')));
+    return Promise.resolve('answer');
+  };
+  release(): void {
+    this.held?.();
+  }
+}
+
+describe('StoreGuard with a circuit breaker', () => {
+  function breakerGuard(over: Partial<StoreGuardOptions> = {}) {
+    const clock = { t: 0 };
+    const registry = createMetrics('test');
+    const { guard, log } = recorded({ breaker: { failures: 2, cooldownMs: 1000 }, metrics: { registry, dependency: 'cache' }, now: () => clock.t, ...over });
+    const metric = (name: string, labels: Record<string, string> = {}) => metricSum(registry, name, { dependency: 'cache', ...labels });
+    return { guard, log, clock, metric, dep: new Dependency() };
+  }
+
+  it('after N consecutive failures stops calling the store: fallbacks at once, counted as skipped, the outage told once', async () => {
+    const { guard, log, dep, metric } = breakerGuard();
+    expect(await metric('tokenmesh_store_circuit_open')).toBe(0);
+    dep.mode = 'fail';
+    for (let i = 0; i < 2; i++) expect(await guard.call(dep.fn, 'fallback')).toBe('fallback');
+    expect([guard.down, await metric('tokenmesh_store_circuit_open')]).toEqual([true, 1]);
+    // Hung now: a call that reached it would wait out the deadline and count a timeout.
+    dep.mode = 'hang';
+    for (let i = 0; i < 5; i++) expect(await guard.call(dep.fn, 'fallback')).toBe('fallback');
+    expect(dep.calls).toBe(2);
+    expect(await metric('tokenmesh_store_calls_skipped_total')).toBe(5);
+    expect(await metric('tokenmesh_store_call_failures_total', { reason: 'error' })).toBe(2);
+    expect(await metric('tokenmesh_store_call_failures_total', { reason: 'timeout' })).toBe(0);
+    expect(log).toEqual(['failure:error', 'failure:error', 'outage:error:connection refused']);
+  });
+
+  it('fails closed at once while open, with StoreUnavailableError circuit-open naming the cool-down', async () => {
+    const { guard, dep } = breakerGuard({ failure: 'closed' });
+    dep.mode = 'fail';
+    for (let i = 0; i < 2; i++) await expect(guard.call(dep.fn, 'unused')).rejects.toMatchObject({ failure: 'error' });
+    const err = await guard.call(dep.fn, 'unused').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreUnavailableError);
+    expect(err).toMatchObject({
+      failure: 'circuit-open',
+      message: 'test cache: the store is not called for 1000 ms more, after 2 consecutive failures (circuit open)',
+    });
+    expect(dep.calls).toBe(2);
+  });
+
+  it('after the cool-down lets one probe through (others still skipped); its success closes the circuit and is told once', async () => {
+    const { guard, log, dep, clock, metric } = breakerGuard();
+    dep.mode = 'fail';
+    await guard.call(dep.fn, null);
+    await guard.call(dep.fn, null);
+    clock.t = 1000;
+    dep.mode = 'answer';
+    dep.hold = true;
+    const probe = guard.call(dep.fn, 'fallback');
+    expect(await guard.call(dep.fn, 'fallback')).toBe('fallback');
+    expect(dep.calls).toBe(3);
+    dep.release();
+    expect(await probe).toBe('held answer');
+    dep.hold = false;
+    expect([guard.down, await metric('tokenmesh_store_circuit_open')]).toEqual([false, 0]);
+    expect(await guard.call(dep.fn, 'fallback')).toBe('answer');
+    expect(log.slice(-1)).toEqual(['recovered']);
+    expect(log.filter((l) => l.startsWith('outage'))).toHaveLength(1);
+  });
+
+  it('a probe that misses the deadline keeps the circuit open, for twice the cool-down', async () => {
+    const { guard, dep, clock, metric } = breakerGuard();
+    dep.mode = 'fail';
+    await guard.call(dep.fn, null);
+    await guard.call(dep.fn, null);
+    clock.t = 1000;
+    dep.mode = 'hang';
+    expect(await guard.call(dep.fn, 'fallback')).toBe('fallback');
+    expect(await metric('tokenmesh_store_call_failures_total', { reason: 'timeout' })).toBe(1);
+    clock.t = 2999;
+    dep.mode = 'answer';
+    expect(await guard.call(dep.fn, 'fallback')).toBe('fallback');
+    clock.t = 3000;
+    expect(await guard.call(dep.fn, 'fallback')).toBe('answer');
+    expect(dep.calls).toBe(4);
+    expect(await metric('tokenmesh_store_circuit_open')).toBe(0);
+  });
+
+  it('guards of different dependencies share one registry with a series each', async () => {
+    const registry = createMetrics('test');
+    const a = new StoreGuard({ name: 'a', timeoutMs: 30, breaker: { failures: 1, cooldownMs: 1000 }, metrics: { registry, dependency: 'a' } });
+    new StoreGuard({ name: 'b', timeoutMs: 30, breaker: { failures: 1, cooldownMs: 1000 }, metrics: { registry, dependency: 'b' } });
+    await a.call(failing, null);
+    expect([
+      await metricSum(registry, 'tokenmesh_store_circuit_open', { dependency: 'a' }),
+      await metricSum(registry, 'tokenmesh_store_circuit_open', { dependency: 'b' }),
+    ]).toEqual([1, 0]);
   });
 });

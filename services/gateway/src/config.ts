@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 
 import { EnvReader } from '@tokenmesh/config';
+import { type CircuitBreakerOptions, DEFAULT_CIRCUIT_BREAKER } from '@tokenmesh/store';
 
 import { type CacheConfig, cacheConfig } from './cache/cache-config';
 import { type ApiKeysConfig, apiKeysConfig } from './edge/auth/auth-config';
@@ -39,6 +40,12 @@ export interface GatewayConfig {
   readonly rateLimit: RateLimitSettings;
   /** Response cache for deterministic requests (GATEWAY_CACHE, GATEWAY_CACHE_TTL_S, GATEWAY_CACHE_LOCK_MS), in the REDIS_URL store. */
   readonly cache: CacheConfig;
+  /**
+   * Per store dependency (rate limiter, response cache): after `failures` consecutive failures
+   * (GATEWAY_STORE_BREAKER_FAILURES, default 3; 0 = off) its calls are skipped for a cool-down
+   * (GATEWAY_STORE_BREAKER_COOLDOWN_MS, default 1000, doubling to 30 s while probes fail).
+   */
+  readonly storeBreaker: CircuitBreakerOptions;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -63,6 +70,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
     rateLimit: rateLimitConfig(e),
     cache: cacheConfig(e),
+    storeBreaker: {
+      failures: e.int('GATEWAY_STORE_BREAKER_FAILURES', { default: DEFAULT_CIRCUIT_BREAKER.failures, min: 0, max: 1000 }),
+      cooldownMs: e.int('GATEWAY_STORE_BREAKER_COOLDOWN_MS', { default: DEFAULT_CIRCUIT_BREAKER.cooldownMs, min: 10, max: 30_000 }),
+      maxCooldownMs: DEFAULT_CIRCUIT_BREAKER.maxCooldownMs,
+    },
   };
   e.check(
     config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,

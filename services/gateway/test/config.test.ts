@@ -8,4 +8,14 @@ describe('gateway config', () => {
     );
     expect(() => loadConfig({ GATEWAY_ROUTER_URL: 'router:50053' })).toThrow('GATEWAY_ROUTER_URL must be a http or https URL, got "router:50053"');
   });
+
+  it('reads the store circuit breaker (GATEWAY_STORE_BREAKER_*): 3 failures and 1 s by default, 0 failures = off, bad values named', () => {
+    expect(loadConfig({}).storeBreaker).toEqual({ failures: 3, cooldownMs: 1000, maxCooldownMs: 30_000 });
+    expect(loadConfig({ GATEWAY_STORE_BREAKER_FAILURES: '0', GATEWAY_STORE_BREAKER_COOLDOWN_MS: '5000' }).storeBreaker).toMatchObject({
+      failures: 0,
+      cooldownMs: 5000,
+    });
+    expect(() => loadConfig({ GATEWAY_STORE_BREAKER_FAILURES: '-1' })).toThrow(/GATEWAY_STORE_BREAKER_FAILURES/);
+    expect(() => loadConfig({ GATEWAY_STORE_BREAKER_COOLDOWN_MS: '60000' })).toThrow(/GATEWAY_STORE_BREAKER_COOLDOWN_MS/);
+  });
 });

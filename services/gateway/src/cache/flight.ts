@@ -104,7 +104,8 @@ export class Flight {
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         done();
-        reject(new ConnectError('the client went away', Code.Canceled));
+        // The request's own reason: its deadline (DEADLINE_EXCEEDED) is not a client leaving.
+        reject(signal.reason instanceof ConnectError ? signal.reason : new ConnectError('the client went away', Code.Canceled));
       };
       const done = () => {
         this.wake.delete(wakeUp);

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
 import { FinishReason } from '@tokenmesh/proto';
-import { type Store, StoreGuard } from '@tokenmesh/store';
+import { type CircuitBreakerOptions, type Store, StoreGuard } from '@tokenmesh/store';
 
 import type { CacheKeyParts, ResponseCache } from '../edge/edge-policy';
 import type { TextEvent } from '../pipeline/generate-text';
@@ -33,6 +33,11 @@ export interface StoreResponseCacheOptions {
   readonly pollMs?: number;
   /** A store call that takes longer counts as failed; default 250 ms. */
   readonly storeTimeoutMs?: number;
+  /**
+   * Skip store calls for a cool-down after consecutive failures (GATEWAY_STORE_BREAKER_*), so an
+   * outage costs requests no store time; absent: every call waits out `storeTimeoutMs`.
+   */
+  readonly breaker?: CircuitBreakerOptions;
   /** Store and router failures: the cache fails open (the request is generated as if uncached). */
   readonly onError?: (err: unknown) => void;
   /** Told once when the store starts failing and once when it answers again. */
@@ -91,8 +96,10 @@ export class StoreResponseCache implements ResponseCache {
       name: 'response cache',
       timeoutMs: opts.storeTimeoutMs ?? 250,
       failure: 'open',
+      ...(opts.breaker ? { breaker: opts.breaker } : {}),
+      ...(opts.metrics ? { metrics: { registry: opts.metrics, dependency: 'response_cache' } } : {}),
       onFailure: (_, err) => this.onError(err),
-      onOutage: (_, err) => opts.logger?.warn('response cache unavailable; requests are generated uncached', { error: err.message }),
+      onOutage: (_, err, failures) => opts.logger?.warn('response cache unavailable; requests are generated uncached', { error: err.message, failures }),
       onRecovery: () => opts.logger?.info('response cache answering again'),
     });
   }

@@ -1,7 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import type { GenerationService } from '@tokenmesh/proto';
 import type { ServiceRuntime } from '@tokenmesh/server';
-import type { Store } from '@tokenmesh/store';
+import type { CircuitBreakerOptions, Store } from '@tokenmesh/store';
 
 import type { ResponseCache } from '../edge/edge-policy';
 import { routerCatalog, type ServedModelCatalog } from '../pipeline/served-model-catalog';
@@ -14,7 +14,7 @@ import { StoreResponseCache } from './response-cache';
  * Cache keys name the versions `catalog` (the gateway's one list of what `router` serves) says are served.
  */
 export function startResponseCache(
-  config: { readonly cache: CacheConfig },
+  config: { readonly cache: CacheConfig; readonly storeBreaker?: CircuitBreakerOptions },
   rt: Pick<ServiceRuntime, 'metrics' | 'logger'>,
   store: Store,
   router: Client<typeof GenerationService>,
@@ -24,5 +24,15 @@ export function startResponseCache(
   rt.logger.info('response cache', { enabled, ttl_s: ttlMs / 1000, lock_ms: lockTtlMs });
   if (!enabled) return undefined;
   // The cache fails open (requests still succeed): its store's outages are logged once each.
-  return new StoreResponseCache({ store, ttlMs, lockTtlMs, metrics: rt.metrics, servedModels: () => catalog.models(), logger: rt.logger });
+  // …and after a few failures in a row it stops asking the store for a cool-down (GATEWAY_STORE_BREAKER_*).
+  const breaker = config.storeBreaker;
+  return new StoreResponseCache({
+    store,
+    ttlMs,
+    lockTtlMs,
+    metrics: rt.metrics,
+    servedModels: () => catalog.models(),
+    logger: rt.logger,
+    ...(breaker ? { breaker } : {}),
+  });
 }

@@ -10,12 +10,20 @@ import { StoreRateLimiter } from './store-rate-limiter';
  * the store open.
  */
 export async function startRateLimiter(
-  config: Pick<GatewayConfig, 'rateLimit'>,
+  config: Pick<GatewayConfig, 'rateLimit'> & Partial<Pick<GatewayConfig, 'storeBreaker'>>,
   rt: Pick<ServiceRuntime, 'metrics' | 'logger'>,
   store: Store,
 ): Promise<{ limiter: StoreRateLimiter; close: () => Promise<void> }> {
-  const limiter = new StoreRateLimiter({ ...config.rateLimit, store, metrics: rt.metrics, logger: rt.logger });
+  const breaker = config.storeBreaker;
+  const limiter = new StoreRateLimiter({ ...config.rateLimit, store, metrics: rt.metrics, logger: rt.logger, ...(breaker ? { breaker } : {}) });
   const { requestsPerMinute: rpm, tokensPerMinute: tpm, failure, timeoutMs } = config.rateLimit;
-  rt.logger.info('rate limits', { rpm, tpm, failure, timeout_ms: timeoutMs });
+  rt.logger.info('rate limits', {
+    rpm,
+    tpm,
+    failure,
+    timeout_ms: timeoutMs,
+    breaker_failures: breaker?.failures ?? 0,
+    breaker_cooldown_ms: breaker?.cooldownMs,
+  });
   return { limiter, close: () => limiter.settled() };
 }

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
-import { type RateLimitOptions, type RateLimitResult, type Store, type StoreFailure, StoreGuard } from '@tokenmesh/store';
+import { type CircuitBreakerOptions, type GuardFailure, type RateLimitOptions, type RateLimitResult, type Store, StoreGuard } from '@tokenmesh/store';
 
 import type { Caller, RateLimiter, RateLimitHeaders } from '../edge-policy';
 import { limitHeaders, type LimitKind, retryAfterSeconds } from './rate-limit-headers';
@@ -26,6 +26,8 @@ export interface StoreRateLimiterOptions extends RateLimitSettings {
   readonly store: Store;
   readonly metrics: Registry;
   readonly logger?: Logger;
+  /** Skip store calls for a cool-down after consecutive failures (GATEWAY_STORE_BREAKER_*); absent: every decision waits out `timeoutMs`. */
+  readonly breaker?: CircuitBreakerOptions;
   /** The window limits are counted over; one minute except in tests. */
   readonly periodMs?: number;
 }
@@ -34,7 +36,7 @@ export interface StoreRateLimiterOptions extends RateLimitSettings {
 export const DEFAULT_RATE_LIMIT_TIMEOUT_MS = 50;
 
 /** What one store call came to: a decision, or a failure that the failure mode decides. */
-type Outcome = { readonly kind: LimitKind; readonly limit: number; readonly result?: RateLimitResult; readonly failure?: StoreFailure };
+type Outcome = { readonly kind: LimitKind; readonly limit: number; readonly result?: RateLimitResult; readonly failure?: GuardFailure };
 
 /**
  * Requests and tokens per minute per caller (`Caller.subject`), as GCRA buckets in the store
@@ -53,7 +55,8 @@ type Outcome = { readonly kind: LimitKind; readonly limit: number; readonly resu
  * `tokenmesh_gateway_rate_limit_store_errors_total{reason}` and is decided by `failure`: `open`
  * allows the request, `closed` refuses it with UNAVAILABLE (REST 503) rather than
  * RESOURCE_EXHAUSTED, because the caller is not over any limit and should not back off as if it
- * were.
+ * were. With a `breaker`, once the store has failed a few times in a row decisions stop asking it
+ * (and waiting) for a cool-down: `failure` decides them at once (`tokenmesh_store_circuit_open{dependency="rate_limit"}`).
  */
 export class StoreRateLimiter implements RateLimiter {
   private readonly metrics: RateLimitMetrics;
@@ -71,12 +74,16 @@ export class StoreRateLimiter implements RateLimiter {
     this.guard = new StoreGuard({
       name: 'rate-limit store',
       timeoutMs: opts.timeoutMs,
+      ...(opts.breaker ? { breaker: opts.breaker } : {}),
+      metrics: { registry: opts.metrics, dependency: 'rate_limit' },
       onFailure: (reason) => this.metrics.storeErrors.inc({ reason }),
-      onOutage: (reason, err) =>
+      onOutage: (reason, err, failures) =>
         opts.logger?.warn('rate-limit store failing; requests are decided by GATEWAY_RATE_LIMIT_FAILURE', {
           reason,
+          failures,
           failure_mode: opts.failure,
           timeout_ms: opts.timeoutMs,
+          ...(opts.breaker?.failures ? { cooldown_ms: opts.breaker.cooldownMs } : {}),
           error: reason === 'error' ? err.message : undefined,
         }),
       onRecovery: () => opts.logger?.info('rate-limit store answering again'),
@@ -164,7 +171,11 @@ export class StoreRateLimiter implements RateLimiter {
     const known = outcomes.filter((o): o is Outcome => o !== undefined);
     const failed = known.filter((o) => !o.result);
     if (failed.length > 0 && this.opts.failure === 'closed') {
-      const why = failed.some((o) => o.failure === 'timeout') ? `did not answer within ${this.opts.timeoutMs} ms` : 'failed';
+      const why = failed.some((o) => o.failure === 'timeout')
+        ? `did not answer within ${this.opts.timeoutMs} ms`
+        : failed.some((o) => o.failure === 'error')
+          ? 'failed'
+          : 'has failed repeatedly and is not asked during a cool-down';
       throw new ConnectError(
         `rate limiter unavailable: its store ${why}, and GATEWAY_RATE_LIMIT_FAILURE=closed refuses requests until it answers`,
         Code.Unavailable,
