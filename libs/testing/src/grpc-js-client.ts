@@ -54,5 +54,6 @@ export function grpcJsServerStream<I extends DescMessage, O extends DescMessage>
     create(method.input, input),
     metadata,
   );
-  return Object.assign(call as unknown as AsyncIterable<MessageShape<O>>, { cancel: () => call.cancel() });
+  // The call already has cancel(); replacing it with a wrapper that calls call.cancel() would recurse.
+  return call as unknown as AsyncIterable<MessageShape<O>> & { cancel(): void };
 }

@@ -82,6 +82,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
           auth,
           requestTimeoutMs: config.requestTimeoutMs,
           observe: restMetrics(rt.metrics),
+          logger: rt.logger,
         }),
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 
-import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
-import { GenerationService, InferenceService } from '@tokenmesh/proto';
+import { Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
+import { InferenceService } from '@tokenmesh/proto';
 import { type ServerHandle, startServer } from '@tokenmesh/server';
 
 import { inferenceService } from '../../src/api/grpc/inference-api';
@@ -12,42 +12,11 @@ import { startDeadline } from '../../src/edge/deadline';
 import type { Upstreams } from '../../src/pipeline/generate-text';
 import { fakeFeedback, listen } from '../fakes';
 import { inMemoryMesh } from '../in-memory-mesh';
+import { slowRouter } from './timeouts-slow-router';
 
 // Long enough for a first token on a loaded 2-core machine, short against 64 tokens × DELAY_MS.
 const TIMEOUT_MS = 1000;
 const DELAY_MS = 100;
-
-/**
- * The real in-memory mesh behind a router client that holds each generated token back for
- * `delayMs` (one message per token, as a slow worker streams them), so that a generation
- * outlives the gateway's timeout; `calls` records whether each upstream call's signal was
- * aborted (the chain cancelled) and whether its stream ended.
- */
-function slowRouter(real: Client<typeof GenerationService>, delayMs: number) {
-  const calls: { signal: AbortSignal; ended: boolean }[] = [];
-  const router: Client<typeof GenerationService> = {
-    ...real,
-    generate(req, opts) {
-      const call = { signal: opts!.signal!, ended: false };
-      calls.push(call);
-      return (async function* () {
-        try {
-          for await (const m of real.generate(req, opts)) {
-            const last = m.tokenIds.length - 1;
-            for (const [i, id] of m.tokenIds.entries()) {
-              await new Promise((r) => setTimeout(r, delayMs));
-              yield i === last ? { ...m, tokenIds: [id] } : { ...m, tokenIds: [id], finishReason: 0, usage: undefined, timings: undefined };
-            }
-            if (last < 0) yield m;
-          }
-        } finally {
-          call.ended = true;
-        }
-      })();
-    },
-  };
-  return { router, calls };
-}
 
 describe('gateway limits and timeouts', () => {
   let mesh: Awaited<ReturnType<typeof inMemoryMesh>>;

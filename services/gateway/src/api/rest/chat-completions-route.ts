@@ -18,7 +18,7 @@ import { samplingFromBody } from './sampling-body';
 export async function chatCompletionsRoute(
   req: HttpRequest,
   res: HttpResponse,
-  { requestId, signal }: RequestContext,
+  { requestId, signal, report }: RequestContext,
   up: Upstreams,
   bodyLimit: number,
 ): Promise<void> {
@@ -47,7 +47,7 @@ export async function chatCompletionsRoute(
   const answered = answerOpenAi(
     res,
     events,
-    { ...opts, requestId, signal, model: model || up.defaultModel },
+    { ...opts, requestId, signal, report, model: model || up.defaultModel },
     {
       id: `chatcmpl-${requestId}`,
       object: 'chat.completion',

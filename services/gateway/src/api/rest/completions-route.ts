@@ -19,7 +19,7 @@ import { samplingFromBody } from './sampling-body';
 export async function completionsRoute(
   req: HttpRequest,
   res: HttpResponse,
-  { requestId, signal }: RequestContext,
+  { requestId, signal, report }: RequestContext,
   up: Upstreams,
   bodyLimit: number,
 ): Promise<void> {
@@ -45,7 +45,7 @@ export async function completionsRoute(
   await answerOpenAi(
     res,
     events,
-    { ...opts, requestId, signal, model: model || up.defaultModel },
+    { ...opts, requestId, signal, report, model: model || up.defaultModel },
     {
       id: `cmpl-${requestId}`,
       object: 'text_completion',

@@ -4,6 +4,8 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import { apiError, restError } from '../../edge/api-error';
 import { RATE_LIMIT_HEADERS } from '../../edge/rate-limit/rate-limit-headers';
+import { isUtf8, parseContentType } from './content-type';
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth';
 
 /** HTTP status for each Connect code, as Connect's own HTTP mapping. */
 const STATUS: Partial<Record<Code, number>> = {
@@ -27,22 +29,45 @@ const TYPE: Partial<Record<Code, string>> = {
   [Code.ResourceExhausted]: 'rate_limit_error',
 };
 
-const TOO_LARGE = Symbol('tokenmesh.requestTooLarge');
+const ANSWER = Symbol('tokenmesh.restAnswer');
+
+/** A REST status and error code that the Connect code alone does not give (413, 415). */
+interface RestAnswer {
+  readonly status: number;
+  readonly code: string;
+}
+
+function answeredAs(e: ConnectError, answer: RestAnswer): ConnectError {
+  (e as ConnectError & { [ANSWER]?: RestAnswer })[ANSWER] = answer;
+  return e;
+}
 
 /**
  * A body over GATEWAY_BODY_LIMIT_BYTES: RESOURCE_EXHAUSTED (as gRPC's own message size limit)
  * that REST answers with 413 `request_too_large`, not with the rate limit's 429.
  */
 export function bodyTooLarge(limit: number): ConnectError {
-  const e = apiError(Code.ResourceExhausted, null, `request body is larger than ${limit} bytes`) as ConnectError & { [TOO_LARGE]?: true };
-  e[TOO_LARGE] = true;
-  return e;
+  return answeredAs(apiError(Code.ResourceExhausted, null, `request body is larger than ${limit} bytes`), { status: 413, code: 'request_too_large' });
 }
 
-/** Reads and parses a JSON object body of at most `limit` bytes. @throws ConnectError (400; 413 when too large). */
+/** A body in a charset other than UTF-8: 415 `unsupported_media_type`, naming the charset. */
+function unsupportedCharset(charset: string): ConnectError {
+  const e = apiError(Code.InvalidArgument, null, `charset ${JSON.stringify(charset)} is not supported: JSON bodies must be UTF-8`);
+  return answeredAs(e, { status: 415, code: 'unsupported_media_type' });
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads and parses a JSON object body of at most `limit` bytes, in UTF-8 and nested at most
+ * MAX_JSON_DEPTH deep. @throws ConnectError (400; 413 when too large; 415 for another charset).
+ */
 export async function readJson(req: HttpRequest, limit: number): Promise<Record<string, unknown>> {
   const type = req.headers['content-type'] ?? '';
-  if (!type.includes('application/json')) throw apiError(Code.InvalidArgument, null, `content-type must be application/json, got ${JSON.stringify(type)}`);
+  const { mediaType, charset } = parseContentType(type);
+  if (!mediaType.includes('application/json')) throw apiError(Code.InvalidArgument, null, `content-type must be application/json, got ${JSON.stringify(type)}`);
+  // Decoding latin1 or UTF-16 as UTF-8 would silently change the text.
+  if (!isUtf8(charset)) throw unsupportedCharset(charset!);
   // A declared length over the limit is refused before a byte of it is read.
   if (Number(req.headers['content-length'] ?? 0) > limit) throw bodyTooLarge(limit);
   const chunks: Buffer[] = [];
@@ -52,9 +77,18 @@ export async function readJson(req: HttpRequest, limit: number): Promise<Record<
     if (size > limit) throw bodyTooLarge(limit);
     chunks.push(chunk);
   }
+  let text: string;
+  try {
+    text = UTF8.decode(Buffer.concat(chunks));
+  } catch {
+    // Not replaced with U+FFFD: a prompt the client did not send must not be generated from.
+    throw apiError(Code.InvalidArgument, null, 'body is not valid UTF-8');
+  }
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw apiError(Code.InvalidArgument, null, `body nests arrays and objects ${depth} levels deep; the limit is ${MAX_JSON_DEPTH}`);
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    body = JSON.parse(text);
   } catch (err) {
     throw apiError(Code.InvalidArgument, null, `body is not valid JSON (${(err as Error).message})`);
   }
@@ -72,8 +106,8 @@ export function sendJson(res: HttpResponse, status: number, body: unknown, heade
 export function errorBody(err: unknown): { status: number; body: { error: { message: string; type: string; param: string | null; code: string } } } {
   const e = ConnectError.from(err);
   const rest = restError(e);
-  if ((e as { [TOO_LARGE]?: true })[TOO_LARGE])
-    return { status: 413, body: { error: { message: rest.message, type: 'invalid_request_error', param: null, code: 'request_too_large' } } };
+  const answer = (e as { [ANSWER]?: RestAnswer })[ANSWER];
+  if (answer) return { status: answer.status, body: { error: { message: rest.message, type: 'invalid_request_error', param: null, code: answer.code } } };
   // GATEWAY_REQUEST_TIMEOUT_MS (or an upstream deadline) ran out: 504 with code `timeout`.
   if (e.code === Code.DeadlineExceeded) return { status: 504, body: { error: { message: rest.message, type: 'timeout_error', param: null, code: 'timeout' } } };
   const status = STATUS[e.code] ?? 500;
@@ -87,6 +121,11 @@ export function errorBody(err: unknown): { status: number; body: { error: { mess
     status,
     body: { error: { message: status === 500 ? 'internal error' : rest.message, type: TYPE[e.code] ?? 'server_error', param: rest.param, code } },
   };
+}
+
+/** Whether `err` is one no rule answers (a bug, an unexpected upstream failure): a 500 `internal error`, worth an error log. */
+export function isUnexpected(err: unknown): boolean {
+  return errorBody(err).status === 500;
 }
 
 export function sendError(res: HttpResponse, err: unknown): void {

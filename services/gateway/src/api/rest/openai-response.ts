@@ -41,7 +41,7 @@ export function openAiUsage(u: Done['usage']): Json {
 export async function answerOpenAi(
   res: HttpResponse,
   events: AsyncGenerator<TextEvent>,
-  o: OpenAiOptions & { readonly requestId: string; readonly model: string; readonly signal: AbortSignal },
+  o: OpenAiOptions & { readonly requestId: string; readonly model: string; readonly signal: AbortSignal; readonly report?: (err: unknown) => void },
   f: OpenAiFormat,
 ): Promise<void> {
   const created = Math.floor(Date.now() / 1000);
@@ -80,6 +80,7 @@ export async function answerOpenAi(
     }
   } catch (err) {
     if (o.signal.aborted) return;
+    o.report?.(err);
     void sse.send(errorBody(err).body);
   }
   sse.done();

@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
 
 import { Code, ConnectError } from '@connectrpc/connect';
+import type { Logger } from '@tokenmesh/logging';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline } from '../../edge/deadline';
-import { errorBody, sendError } from './http-json';
+import { errorBody, isUnexpected, sendError } from './http-json';
+
+const SILENT: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => SILENT };
 
 /** What the REST dispatcher gives every route: the request id and the signal its upstream calls take. */
 export interface RequestContext {
   readonly requestId: string;
   readonly signal: AbortSignal;
+  /** Logs an error the client is answered with as a 500 (an SSE stream's last event included); others are the client's. */
+  readonly report: (err: unknown) => void;
 }
 
 /**
@@ -19,7 +24,7 @@ export interface RequestContext {
  * OpenAI's shape before any byte went out, an error event and `data: [DONE]` on an SSE stream
  * already started, a cut connection otherwise.
  */
-export function requestContext(req: HttpRequest, res: HttpResponse, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS): RequestContext {
+export function requestContext(req: HttpRequest, res: HttpResponse, timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS, logger: Logger = SILENT): RequestContext {
   const given = req.headers['x-request-id'];
   const requestId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
   const client = new AbortController();
@@ -30,7 +35,10 @@ export function requestContext(req: HttpRequest, res: HttpResponse, timeoutMs: n
     deadline.dispose();
   });
   res.setHeader('x-request-id', requestId);
-  return { requestId, signal: deadline.signal };
+  const report = (err: unknown) => {
+    if (isUnexpected(err)) logger.error('REST request failed', { method: req.method, path: (req.url ?? '/').split('?')[0], request_id: requestId, error: err });
+  };
+  return { requestId, signal: deadline.signal, report };
 }
 
 function answerTimeout(res: HttpResponse, err: ConnectError): void {

@@ -1,4 +1,5 @@
 import type { Client } from '@connectrpc/connect';
+import type { Logger } from '@tokenmesh/logging';
 import type { FeedbackService } from '@tokenmesh/proto';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
@@ -26,6 +27,8 @@ export interface RestDeps {
   readonly requestTimeoutMs?: number;
   /** Told of every request, with its route (`unmatched` for a 404), to count it when it ends. */
   readonly observe?: RestRequestObserver;
+  /** Where a request answered with a 500 is logged (at error level, with the error); none = not logged. */
+  readonly logger?: Logger;
 }
 
 type Route = (req: HttpRequest, res: HttpResponse, ctx: RequestContext) => Promise<void>;
@@ -55,9 +58,12 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     const route = methods[req.method ?? 'GET'];
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
     // Before authentication: its answers carry the request id, and a slow key store is bounded by the timeout.
-    const ctx = requestContext(req, res, deps.requestTimeoutMs);
+    const ctx = requestContext(req, res, deps.requestTimeoutMs, deps.logger);
     (deps.auth ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
       .then((ok) => (ok ? route(req, res, ctx) : undefined))
-      .catch((err: unknown) => sendError(res, err));
+      .catch((err: unknown) => {
+        ctx.report(err);
+        sendError(res, err);
+      });
   };
 }

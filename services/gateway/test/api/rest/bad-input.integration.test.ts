@@ -1,8 +1,12 @@
+import { createLogger } from '@tokenmesh/logging';
+
+import { MAX_JSON_DEPTH } from '../../../src/api/rest/json-depth';
 import { restApi } from '../../../src/api/rest/rest-api';
-import { fakeFeedback, listen } from '../../fakes';
+import { fakeFeedback, fakeRouter, listen } from '../../fakes';
 import { inMemoryMesh } from '../../in-memory-mesh';
 
-const BODY_LIMIT = 16 * 1024;
+// Room for a body nested 10,000 deep (up to 60 kB), so that the depth limit, not the size, refuses it.
+const BODY_LIMIT = 64 * 1024;
 
 type Endpoint = '/v1/completions' | '/v1/chat/completions';
 const BOTH: readonly Endpoint[] = ['/v1/completions', '/v1/chat/completions'];
@@ -186,5 +190,111 @@ describe('bad input to the OpenAI endpoints', () => {
     const { error } = (await res.json()) as { error: { message: string; param: string | null } };
     expect(error.param).toBe(param);
     expect(error.message.startsWith(`${param}: `)).toBe(true);
+  });
+
+  describe('the body as bytes and as JSON structure', () => {
+    /** Every route that reads a JSON body, with a valid body for it. */
+    const ROUTES: Record<string, Record<string, unknown>> = {
+      ...VALID,
+      '/generate': { prompt: 'Hello', max_tokens: 2 },
+      '/tokenize': { prompt: 'Hello' },
+      '/detokenize': { tokens: [72, 105] },
+      '/feedback': { request_id: 'r1', rating: 1 },
+    };
+    const PATHS = Object.keys(ROUTES);
+    const DEEP = 10_000;
+    const send = (path: string, body: string | Buffer, contentType = 'application/json') =>
+      fetch(base + path, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const refusal = async (res: Response) => ({
+      status: res.status,
+      error: ((await res.json()) as { error: { message: string; type: string; code: string } }).error,
+    });
+
+    it.each(PATHS)('%s: arrays and objects nested 10,000 deep → 400 naming the depth and the limit, no worker call', async (path) => {
+      const before = mesh.workerCalls();
+      const nested = {
+        arrays: '['.repeat(DEEP) + ']'.repeat(DEEP),
+        objects: '{"a":'.repeat(DEEP - 1) + '{}' + '}'.repeat(DEEP - 1),
+      };
+      for (const [kind, value] of Object.entries(nested)) {
+        // In a field the route reads, and in one it ignores.
+        for (const field of ['prompt', 'extra']) {
+          const { status, error } = await refusal(await send(path, `{"${field}": ${value}}`));
+          expect({ kind, field, status, type: error.type }).toEqual({ kind, field, status: 400, type: 'invalid_request_error' });
+          expect(error.message).toBe(`body nests arrays and objects ${DEEP + 1} levels deep; the limit is ${MAX_JSON_DEPTH}`);
+        }
+      }
+      expect(mesh.workerCalls()).toBe(before);
+    });
+
+    it('nesting up to the limit is read as before, and brackets inside strings are text', async () => {
+      // MAX_JSON_DEPTH levels with the body's own object.
+      const deepest = '{"x":'.repeat(MAX_JSON_DEPTH - 2) + '{}' + '}'.repeat(MAX_JSON_DEPTH - 2);
+      const { status, error } = await refusal(await send('/detokenize', `{"tokens": ${deepest}}`));
+      // Past the depth check: refused by the field's own rule.
+      expect({ status, message: error.message }).toEqual({ status: 400, message: expect.stringMatching(/^tokens: /) });
+      const res = await send('/tokenize', JSON.stringify({ prompt: '[{'.repeat(200) + '"\\' }));
+      expect(res.status).toBe(200);
+    });
+
+    it.each(PATHS)('%s: a charset other than UTF-8 → 415 naming it; UTF-8 under any of its names is read', async (path) => {
+      const body = JSON.stringify(ROUTES[path]);
+      for (const charset of ['latin1', 'utf-16', 'ISO-8859-1']) {
+        const { status, error } = await refusal(await send(path, body, `application/json; charset=${charset}`));
+        expect({ charset, status, code: error.code }).toEqual({ charset, status: 415, code: 'unsupported_media_type' });
+        expect(error.message).toContain(JSON.stringify(charset.toLowerCase()));
+      }
+      for (const charset of ['utf-8', 'UTF-8', 'utf8', '"utf-8"']) {
+        const res = await send(path, body, `application/json; charset=${charset}`);
+        expect({ charset, status: res.status }).toEqual({ charset, status: 200 });
+      }
+    });
+
+    it.each(PATHS)('%s: invalid UTF-8 → 400, not decoded with replacement characters', async (path) => {
+      const before = mesh.workerCalls();
+      // A latin1 "é" (0xe9) and a lone continuation byte.
+      for (const bad of [[0xe9], [0x80]]) {
+        const body = Buffer.concat([Buffer.from('{"prompt": "caf'), Buffer.from(bad), Buffer.from('"}')]);
+        const { status, error } = await refusal(await send(path, body));
+        expect({ status, message: error.message }).toEqual({ status: 400, message: 'body is not valid UTF-8' });
+      }
+      expect(mesh.workerCalls()).toBe(before);
+    });
+  });
+});
+
+describe('a REST request that fails unexpectedly', () => {
+  it('is answered 500 `internal error` and logged at error level with the error; a bad request is not', async () => {
+    const mesh = await inMemoryMesh();
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ service: 'gateway', level: 'debug', sink: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    // A router that breaks in a way no rule answers.
+    const router = fakeRouter(() => {
+      throw new TypeError('router bug');
+    });
+    const http = await listen(restApi({ upstreams: { ...mesh.upstreams, router }, feedback: fakeFeedback(), bodyLimitBytes: BODY_LIMIT, logger }));
+    try {
+      const post = (path: string, body: unknown) =>
+        fetch(http.base + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'r-500' }, body: JSON.stringify(body) });
+      const res = await post('/generate', { prompt: 'Hello', max_tokens: 2 });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toMatchObject({ error: { message: 'internal error', type: 'server_error' } });
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          msg: 'REST request failed',
+          method: 'POST',
+          path: '/generate',
+          request_id: 'r-500',
+          // What the router's answer said (Connect does not pass a server's own message on), and where.
+          error: expect.objectContaining({ name: 'ConnectError', message: '[internal] internal error', stack: expect.any(String) }),
+        }),
+      ]);
+      expect((await post('/generate', { prompt: '' })).status).toBe(400);
+      expect(lines).toHaveLength(1);
+    } finally {
+      await http.close();
+      await mesh.close();
+    }
   });
 });
