@@ -1,5 +1,6 @@
 export * from './bus';
 export * from './connect-bus';
+export { type ConnectionListener, type ConnectionStatus, hasConnectionStatus } from './connection-status';
 export * from './errors';
 export * from './headers';
 export { MemoryBroker } from './memory-broker';

@@ -11,6 +11,7 @@ import {
   type StreamConfig,
   type Unsubscribe,
 } from './bus';
+import { type ConnectionListener, ConnectionState, type ConnectionStatus } from './connection-status';
 import { ConsumptionSet } from './consumption-set';
 import { BusError } from './errors';
 import { type Headers, normalizeHeaders } from './headers';
@@ -29,17 +30,27 @@ export interface MemoryBusOptions {
  * The in-process `Bus`, for `npm start` and unit tests: a connection to a `MemoryBroker`, with
  * the NATS adapter's semantics (asynchronous delivery, wildcards, dedup, redelivery, work queues).
  */
-export class MemoryBus implements Bus {
+export class MemoryBus implements Bus, ConnectionStatus {
   readonly broker: MemoryBroker;
   private readonly onError: BusErrorReporter;
   private readonly unsubscribes = new Set<() => void>();
   private readonly deliveries = new Set<Promise<void>>();
   private readonly consumptions = new ConsumptionSet();
   private closed = false;
+  private readonly status = new ConnectionState();
 
   constructor(opts: MemoryBusOptions = {}) {
     this.broker = opts.broker ?? new MemoryBroker();
     this.onError = opts.onError ?? reportToStderr;
+  }
+
+  /** Always up until close(): the broker lives in this process. */
+  get connected(): boolean {
+    return this.status.connected;
+  }
+
+  onConnectionChange(listener: ConnectionListener): () => void {
+    return this.status.onConnectionChange(listener);
   }
 
   private open(): void {
@@ -97,6 +108,7 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.status.set(false);
     await this.consumptions.stopAll();
     // Like a NATS drain: no new messages, but those already on their way are handled.
     for (const stop of [...this.unsubscribes]) stop();

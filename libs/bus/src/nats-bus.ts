@@ -1,4 +1,4 @@
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 
 import {
   type Bus,
@@ -13,6 +13,7 @@ import {
   type StreamConfig,
   type Unsubscribe,
 } from './bus';
+import { type ConnectionListener, ConnectionState, type ConnectionStatus } from './connection-status';
 import { ConsumptionSet } from './consumption-set';
 import { BusError } from './errors';
 import { type Headers, normalizeHeaders } from './headers';
@@ -38,13 +39,17 @@ export interface NatsBusOptions {
   onError?: BusErrorReporter;
 }
 
-/** The `Bus` over nats-server: core NATS for pub/sub, JetStream for durable streams. */
-export class NatsBus implements Bus {
+/**
+ * The `Bus` over nats-server: core NATS for pub/sub, JetStream for durable streams. While the
+ * server is unreachable it reconnects forever and `connected` is false.
+ */
+export class NatsBus implements Bus, ConnectionStatus {
   private readonly deliveries = new Set<Promise<void>>();
   private readonly consumptions = new ConsumptionSet();
   private jsm?: Promise<JetStreamManager>;
   private readonly js: JetStreamClient;
   private closing?: Promise<void>;
+  private readonly status = new ConnectionState();
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -52,6 +57,23 @@ export class NatsBus implements Bus {
     private readonly drainTimeoutMs: number,
   ) {
     this.js = nc.jetstream();
+    void this.watchStatus();
+  }
+
+  private async watchStatus(): Promise<void> {
+    void this.nc.closed().then(() => this.status.set(false));
+    for await (const s of this.nc.status()) {
+      if (s.type === Events.Disconnect) this.status.set(false);
+      else if (s.type === Events.Reconnect) this.status.set(true);
+    }
+  }
+
+  get connected(): boolean {
+    return this.status.connected && !this.nc.isClosed();
+  }
+
+  onConnectionChange(listener: ConnectionListener): () => void {
+    return this.status.onConnectionChange(listener);
   }
 
   /** @throws Error naming `url` when the server cannot be reached. */
@@ -160,6 +182,7 @@ export class NatsBus implements Bus {
         if (!this.nc.isClosed()) await this.nc.close();
       }
       await Promise.all([...this.deliveries]);
+      this.status.set(false);
     })();
     return this.closing;
   }

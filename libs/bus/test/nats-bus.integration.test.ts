@@ -1,4 +1,6 @@
-import { startNats, waitFor } from '@tokenmesh/testing';
+import { spawn } from 'node:child_process';
+
+import { findBinary, startNats, waitFor } from '@tokenmesh/testing';
 
 import { NatsBus } from '../src';
 import { busContract } from './contract';
@@ -42,5 +44,25 @@ describe('NatsBus beyond the contract', () => {
     await bus.close();
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(() => bus.publish('x', new Uint8Array())).toThrow(expect.objectContaining({ code: 'closed' }));
+  });
+
+  it('reports the connection down while the server is away and up again once it is back on its port', async () => {
+    const server = await startNats();
+    const bus = await NatsBus.connect(server.url, { reconnectWaitMs: 50 });
+    const heard: boolean[] = [];
+    bus.onConnectionChange((c) => heard.push(c));
+    // The same port again, so the client's reconnect finds it; killed in finally.
+    let again: ReturnType<typeof spawn> | undefined;
+    try {
+      await server.stop();
+      await waitFor(() => !bus.connected);
+      expect(heard).toEqual([false]);
+      again = spawn(findBinary('nats-server', 'nats-server'), ['-a', '127.0.0.1', '-p', String(server.port)], { stdio: 'ignore' });
+      await waitFor(() => bus.connected, { timeoutMs: 10_000 });
+      expect(heard).toEqual([false, true]);
+    } finally {
+      await bus.close();
+      again?.kill('SIGKILL');
+    }
   });
 });

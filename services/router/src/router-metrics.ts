@@ -1,6 +1,7 @@
 import { createCounter, createGauge, createHistogram, type Registry } from '@tokenmesh/metrics';
 
 import type { WorkerPool } from './pool';
+import { type BusState, workerStates } from './router-status';
 
 /** Seconds; picking a worker takes microseconds, a shadow generation up to minutes. */
 const PICK = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01];
@@ -19,7 +20,8 @@ export class RouterMetrics {
   readonly pick;
   readonly reloads;
 
-  constructor(registry: Registry, pool: WorkerPool) {
+  /** @param bus the discovery bus's state; the gauge has no sample without a bus. */
+  constructor(registry: Registry, pool: WorkerPool, bus: () => BusState = () => 'none') {
     this.attempts = createCounter(registry, {
       name: 'router_worker_requests_total',
       help: 'Generate calls sent to each worker, by outcome code',
@@ -85,9 +87,16 @@ export class RouterMetrics {
       help: 'Workers in the pool by state (eligible, stale, draining, unhealthy, ejected)',
       labelNames: ['state'] as const,
       collect() {
-        const counts: Record<string, number> = { eligible: 0, stale: 0, draining: 0, unhealthy: 0, ejected: 0 };
-        for (const w of pool.all) counts[pool.excluded(w) ?? 'eligible']!++;
-        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        for (const [state, n] of Object.entries(workerStates(pool))) this.set({ state }, n);
+      },
+    });
+    createGauge(registry, {
+      name: 'router_bus_connected',
+      help: 'Whether the bus that carries worker heartbeats is connected (1) or not (0); while not, health-watched workers stay eligible',
+      collect() {
+        const state = bus();
+        if (state === 'none') this.reset();
+        else this.set(state === 'connected' ? 1 : 0);
       },
     });
   }

@@ -1,4 +1,4 @@
-import { type Bus, connectBus, type Unsubscribe } from '@tokenmesh/bus';
+import { type Bus, connectBus, hasConnectionStatus, type Unsubscribe } from '@tokenmesh/bus';
 import { GenerationService } from '@tokenmesh/proto';
 import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 
@@ -6,6 +6,7 @@ import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
 import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
 import { RouterMetrics } from './router-metrics';
+import { type BusState, statusRoute } from './router-status';
 import { ShadowRunner, TrafficRouter } from './routing';
 import { routerService } from './service';
 import { loadTrafficConfig, SplitPlan, watchTrafficConfig } from './traffic';
@@ -40,7 +41,9 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
     onEvent: (event, w) =>
       logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
   });
-  const metrics = new RouterMetrics(rt.metrics, pool);
+  let bus: Bus | undefined;
+  const busState = (): BusState => (!bus ? 'none' : !hasConnectionStatus(bus) || bus.connected ? 'connected' : 'disconnected');
+  const metrics = new RouterMetrics(rt.metrics, pool, busState);
   for (const url of config.workers) pool.addStatic(url);
 
   let plan: SplitPlan | undefined;
@@ -66,9 +69,20 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
   const router = new TrafficRouter({ pool, defaultStrategy: config.strategy, plan: () => plan, metrics, budget: new RetryBudget(config.retryBudget), shadows });
 
   const ownedBus = deps.bus || !config.natsUrl ? undefined : await connectBus(config.natsUrl, { name: 'router' });
-  const bus = deps.bus ?? ownedBus;
+  bus = deps.bus ?? ownedBus;
   let stopDiscovery: Unsubscribe | undefined;
+  let stopBusWatch: (() => void) | undefined;
+  if (bus && hasConnectionStatus(bus)) {
+    // No heartbeats while the bus is down says nothing about the workers: keep the health-watched ones.
+    pool.heartbeatsFlowing(bus.connected);
+    stopBusWatch = bus.onConnectionChange((connected) => {
+      pool.heartbeatsFlowing(connected);
+      if (connected) logger.info('bus reconnected; worker heartbeats resume');
+      else logger.warn('bus disconnected; keeping workers whose health watch is SERVING until heartbeats resume');
+    });
+  }
   const release = async () => {
+    stopBusWatch?.();
     stopDiscovery?.();
     watcher?.close();
     shadows.close();
@@ -78,7 +92,13 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
   try {
     if (bus) stopDiscovery = await discoverWorkers(bus, pool, config.heartbeatMs, (err) => logger.warn('bad worker heartbeat', { err }));
     const service = await startService(
-      { name: 'router', listen: config, routes: (r) => r.service(GenerationService, routerService(pool, router)), release },
+      {
+        name: 'router',
+        listen: config,
+        routes: (r) => r.service(GenerationService, routerService(pool, router)),
+        http: statusRoute(pool, busState),
+        release,
+      },
       rt,
     );
     logger.info('routing', {

@@ -168,5 +168,8 @@ describe('router with discovered workers (real NATS, real workers)', () => {
     // above had streamed tokens, served in full. A token already on the wire when the worker died
     // still counts as streamed, so the mark is only a lower bound on who had tokens.
     expect(await retries('w4')).toBeGreaterThan(0);
+    // The crash is counted as what the callers were told, not as their cancel.
+    expect(await metricSum(rt.metrics, 'tokenmesh_router_worker_requests_total', { worker: 'w4', code: 'unavailable' })).toBeGreaterThanOrEqual(failed.length);
+    expect(await metricSum(rt.metrics, 'tokenmesh_router_worker_requests_total', { worker: 'w4', code: 'canceled' })).toBe(0);
   }, 90_000);
 });

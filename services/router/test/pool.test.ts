@@ -82,6 +82,36 @@ describe('worker pool', () => {
     expect(pool.all.map((w) => w.id)).toEqual(['b']);
   });
 
+  it('keeps a SERVING worker while the bus is down, and counts staleness again from when it is back', () => {
+    let now = 0;
+    const pool = fakePool({ a: {}, b: {} }, { heartbeatMs: 1000, now: () => now });
+    pool.announce(beat('a'));
+    pool.announce(beat('b'));
+    pool.get('a')!.healthy = true;
+    pool.heartbeatsFlowing(false);
+    now = 40_000;
+    pool.sweep();
+    // b's health is unknown, so its silence still counts: stale, then forgotten.
+    expect(pool.all.map((w) => w.id)).toEqual(['a']);
+    expect(pool.eligible('tinygpt').map((w) => w.id)).toEqual(['a']);
+    expect(pool.models().map((m) => m.workers)).toEqual([1]);
+    pool.heartbeatsFlowing(true);
+    now = 43_000;
+    expect(pool.eligible('tinygpt').map((w) => w.id)).toEqual(['a']);
+    // The bus is back and a beats no more: the usual three periods.
+    now = 43_001;
+    expect(pool.excluded(pool.get('a')!)).toBe('stale');
+  });
+
+  it('knows a model some worker served since start, even after its workers left', () => {
+    const pool = fakePool({ a: {} });
+    pool.announce(beat('a', ['tinygpt@1']));
+    pool.remove('a');
+    expect(pool.knows('tinygpt')).toBe(true);
+    expect(pool.knows('tinygpt@1')).toBe(true);
+    expect(pool.knows('tinygpt@2')).toBe(false);
+  });
+
   it('gives a draining, ejected or unhealthy worker no new requests', () => {
     const pool = fakePool({ a: {}, b: {}, c: {}, d: {} });
     for (const id of ['a', 'b', 'c', 'd']) pool.announce(beat(id));

@@ -41,7 +41,7 @@ function setup(workers: FakeWorkers, opts: { plan?: string; announce?: Record<st
     GenerationService,
     createRouterTransport((r) => r.service(GenerationService, routerService(pool, router))),
   );
-  return { pool, registry, client, shadows };
+  return { pool, registry, client, shadows, budget: opts.budget };
 }
 
 async function collect(stream: AsyncIterable<{ tokenIds: number[]; workerId: string; variant: string }>) {
@@ -123,6 +123,61 @@ describe('traffic router', () => {
     const r = await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }));
     expect(r.error?.code).toBe(Code.Unavailable);
     expect(r.error?.metadata.get('retry-after')).toBe('1');
+  });
+
+  it('answers UNAVAILABLE with a retry hint, never NOT_FOUND, for a model whose workers have all gone', async () => {
+    const { client, pool } = setup({ a: echo('a') });
+    pool.remove('a');
+    const r = await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }));
+    expect(r.error?.code).toBe(Code.Unavailable);
+    expect(r.error?.metadata.get('retry-after')).toBe('1');
+    expect((await collect(client.generate({ model: 'tinygpt@1', promptTokenIds: [1] }))).error?.code).toBe(Code.Unavailable);
+    // Only a model no worker ever served is unknown.
+    expect((await collect(client.generate({ model: 'tinygpt@2', promptTokenIds: [1] }))).error?.code).toBe(Code.NotFound);
+  });
+
+  it('does not retry RESOURCE_EXHAUSTED on a worker known to be full, nor spend the retry budget on it', async () => {
+    const calls: string[] = [];
+    const budget = new RetryBudget(0, 10_000, 1);
+    const { client, registry, pool } = setup(
+      { a: failing(Code.ResourceExhausted, 0, calls, 'a'), b: failing(Code.ResourceExhausted, 0, calls, 'b') },
+      { budget },
+    );
+    pool.markFull(pool.get('b')!);
+    const r = await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }));
+    expect(r.error?.code).toBe(Code.ResourceExhausted);
+    // b said it was full, so a got the call; a turned it away too: the caller hears at once.
+    expect(calls).toEqual(['a']);
+    expect(await metricSum(registry, 'tokenmesh_router_worker_retries_total')).toBe(0);
+    // Both full: every further call is one attempt.
+    for (let i = 0; i < 3; i++) expect((await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }))).error?.code).toBe(Code.ResourceExhausted);
+    expect(calls.length).toBe(4);
+    expect(budget.tryRetry()).toBe(true);
+  });
+
+  it('retries RESOURCE_EXHAUSTED on a worker with room, and sends later calls there first', async () => {
+    const calls: string[] = [];
+    const { client, pool } = setup({ a: failing(Code.ResourceExhausted, 0, calls, 'a'), b: echo('b', calls) });
+    pool.announce(beat('a', ['tinygpt@1'], { running: 4 }));
+    expect((await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }))).workers).toEqual(['b']);
+    expect(calls).toEqual(['a', 'b']);
+    expect(pool.isFull(pool.get('a')!)).toBe(true);
+    calls.length = 0;
+    for (let i = 0; i < 4; i++) expect((await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1] }))).error).toBeUndefined();
+    expect(calls).toEqual(['b', 'b', 'b', 'b']);
+    // A heartbeat with the queue it refused at says nothing new; a shorter one means room again.
+    pool.announce(beat('a', ['tinygpt@1'], { running: 3, waiting: 1 }));
+    expect(pool.isFull(pool.get('a')!)).toBe(true);
+    pool.announce(beat('a', ['tinygpt@1'], { running: 3, waiting: 0 }));
+    expect(pool.isFull(pool.get('a')!)).toBe(false);
+  });
+
+  it('counts a connection the worker dropped mid-stream as unavailable, as the caller is told, not canceled', async () => {
+    const { client, registry } = setup({ a: failing(Code.Canceled, 1, [], 'a') });
+    const r = await collect(client.generate({ model: 'tinygpt', promptTokenIds: [1, 2] }));
+    expect(r.error?.code).toBe(Code.Unavailable);
+    expect(await metricSum(registry, 'tokenmesh_router_worker_requests_total', { worker: 'a', code: 'unavailable' })).toBe(1);
+    expect(await metricSum(registry, 'tokenmesh_router_worker_requests_total', { worker: 'a', code: 'canceled' })).toBe(0);
   });
 
   const SPLIT = `

@@ -1,5 +1,6 @@
 import { describeWithFixture } from '@tokenmesh/testing';
 
+import { connectionContract } from './connection';
 import { coreContract } from './core';
 import { durableContract } from './durable';
 import type { BusFixture } from './fixture';
@@ -13,6 +14,7 @@ export function busContract(adapter: string, start: () => Promise<BusFixture>): 
     durableContract(get);
     redeliveryContract(get);
     streamAdminContract(get);
+    connectionContract(get);
   });
 }
 

@@ -41,17 +41,28 @@ export interface PoolModel {
  * static ones (ROUTER_WORKERS) stay. `eligible(model)` is what balancers choose from: serving
  * the model, heard from within `missedBeats` periods, not draining, not ejected, not reported
  * NOT_SERVING by their health Watch.
+ *
+ * Heartbeats are the control plane and the health Watch is the data plane's own signal: while
+ * the bus is down (`heartbeatsFlowing(false)`) silence says nothing about a worker, so one whose
+ * Watch says SERVING stays eligible; once the bus is back, staleness counts from then.
  */
 export class WorkerPool {
   private readonly workers = new Map<string, Worker>();
   private readonly detach = new Map<string, () => void>();
   private readonly staleAfterMs: number;
   private readonly forgetAfterMs: number;
+  private readonly heartbeatMs: number;
+  /** Every name@version a worker has served since start: a model that loses its workers is UNAVAILABLE, not NOT_FOUND. */
+  private readonly served = new Set<string>();
+  private flowing = true;
+  /** performance.now() when heartbeats resumed; silence before it is not the workers'. */
+  private resumedAt = -Infinity;
   readonly outliers: OutlierDetector;
   private readonly now: () => number;
 
   constructor(private readonly opts: WorkerPoolOptions) {
     const beat = opts.heartbeatMs ?? 1000;
+    this.heartbeatMs = beat;
     this.staleAfterMs = beat * (opts.missedBeats ?? 3);
     this.forgetAfterMs = beat * (opts.forgetAfterBeats ?? 30);
     this.outliers = opts.outliers ?? new OutlierDetector(DEFAULT_OUTLIER_POLICY);
@@ -60,9 +71,12 @@ export class WorkerPool {
 
   /** A heartbeat: adds the worker, or refreshes it (a new address means a new connection). */
   announce(a: WorkerAnnouncement): Worker {
+    this.remember(a.models);
     const known = this.workers.get(a.id);
     if (known && known.address === a.address) {
       const wasDraining = known.announcement.draining;
+      // Its queue went down since it turned a call away: it has room again.
+      if (a.running + a.waiting < known.fullLoad) known.fullUntil = 0;
       known.announcement = a;
       known.lastSeen = this.now();
       if (a.draining && !wasDraining) this.opts.onEvent?.('draining', known);
@@ -108,12 +122,27 @@ export class WorkerPool {
     this.opts.onEvent?.('removed', w);
   }
 
+  /**
+   * Tells the pool whether heartbeats can arrive (the bus is connected). While they cannot, a
+   * worker whose health Watch says SERVING is neither stale nor forgotten.
+   */
+  heartbeatsFlowing(flowing: boolean): void {
+    if (flowing && !this.flowing) this.resumedAt = this.now();
+    this.flowing = flowing;
+  }
+
   /** Forgets workers silent for `forgetAfterBeats` periods; call it about once a period. */
   sweep(): void {
     const now = this.now();
     for (const w of [...this.workers.values()]) {
-      if (!w.isStatic && now - w.lastSeen > this.forgetAfterMs) this.remove(w.id);
+      if (!w.isStatic && this.silentFor(w, now) > this.forgetAfterMs) this.remove(w.id);
     }
+  }
+
+  /** How long a worker has been silent through its own fault: 0 while the bus is down and its Watch says SERVING. */
+  private silentFor(w: Worker, now: number): number {
+    if (!this.flowing && w.healthy === true) return 0;
+    return now - Math.max(w.lastSeen, this.resumedAt);
   }
 
   get(id: string): Worker | undefined {
@@ -126,7 +155,7 @@ export class WorkerPool {
 
   /** Heard from recently enough to count as present (static workers always are). */
   isLive(w: Worker, now = this.now()): boolean {
-    return w.isStatic || now - w.lastSeen <= this.staleAfterMs;
+    return w.isStatic || this.silentFor(w, now) <= this.staleAfterMs;
   }
 
   /** Why a worker is not taking new requests, or undefined when it is. */
@@ -144,16 +173,40 @@ export class WorkerPool {
     return this.all.filter((w) => w.serves(model) && this.excluded(w, now) === undefined);
   }
 
-  /** Whether any live worker serves `model`, eligible or not: tells NOT_FOUND from UNAVAILABLE. */
+  /**
+   * Whether some worker serves `model` or has served it since start, eligible or not: tells
+   * NOT_FOUND (nobody ever served it) from UNAVAILABLE (its workers are out for now).
+   */
   knows(model: string): boolean {
-    const now = this.now();
-    return this.all.some((w) => this.isLive(w, now) && w.announcement.models !== undefined && w.serves(model));
+    for (const w of this.all) this.remember(w.announcement.models);
+    if (model.includes('@')) return this.served.has(model);
+    for (const id of this.served) if (id.startsWith(`${model}@`)) return true;
+    return false;
+  }
+
+  private remember(models: readonly string[] | undefined): void {
+    for (const id of models ?? []) this.served.add(id);
+  }
+
+  /**
+   * The worker turned a call away with RESOURCE_EXHAUSTED: it counts as full until a heartbeat
+   * shows its queue shorter, a call to it succeeds, or a heartbeat period passes.
+   */
+  markFull(w: Worker): void {
+    w.fullUntil = this.now() + this.heartbeatMs;
+    w.fullLoad = w.announcement.running + w.announcement.waiting;
+  }
+
+  /** Whether the worker said it is full and nothing since says otherwise (see markFull). */
+  isFull(w: Worker, now = this.now()): boolean {
+    return w.fullUntil > now;
   }
 
   /** Records a call's outcome for outlier detection; returns true when a failure ejected it. */
   outcome(w: Worker, ok: boolean): boolean {
     if (ok) {
       this.outliers.success(w.outlier);
+      w.fullUntil = 0;
       return false;
     }
     const now = this.now();

@@ -39,6 +39,10 @@ export class Worker {
   /** From the health Watch: false while NOT_SERVING or unreachable, true once SERVING. */
   healthy: boolean | undefined = undefined;
   readonly outlier: OutlierState = { consecutiveFailures: 0, ejections: 0, ejectedUntil: 0 };
+  /** performance.now() until which it counts as full, after it answered RESOURCE_EXHAUSTED (WorkerPool.markFull). */
+  fullUntil = 0;
+  /** Its reported running + waiting when it turned a call away; a heartbeat below it means room again. */
+  fullLoad = 0;
   /** Context length per name@version, from the worker's ListServedModels. */
   readonly contextLengths = new Map<string, number>();
 

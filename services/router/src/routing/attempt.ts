@@ -1,4 +1,4 @@
-import { ConnectError, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import type { GenerateRequest, GenerateResponse } from '@tokenmesh/proto';
 
 import type { Worker } from '../pool';
@@ -45,11 +45,21 @@ export async function* attempt(
       yield m;
     }
   } catch (err) {
-    failure = ConnectError.from(err);
+    failure = asWorkerFailure(ConnectError.from(err), ctx.signal);
   } finally {
     worker.release();
   }
   return { sent, failure };
+}
+
+/**
+ * The HTTP/2 client reports a reset stream or a connection closed under it (a worker killed
+ * mid-stream) as CANCELED. Unless the caller left, that is the worker failing: UNAVAILABLE, as
+ * the caller is told, so metrics and retries see what happened.
+ */
+function asWorkerFailure(failure: ConnectError, signal: AbortSignal): ConnectError {
+  if (failure.code !== Code.Canceled || signal.aborted) return failure;
+  return new ConnectError(failure.rawMessage, Code.Unavailable, failure.metadata, undefined, failure);
 }
 
 // Trace context is re-injected by the client interceptor; request ids and keys travel in fields.

@@ -62,7 +62,10 @@ export class WorkerPicker {
     return new CallRoute(route.fallback ? [{ model: route.model, variant: route.variant }, route.fallback] : [{ model: route.model, variant: route.variant }]);
   }
 
-  /** The next worker for `route`, marked tried; throws NOT_FOUND or UNAVAILABLE when there is none. */
+  /**
+   * The next worker for `route`, marked tried, preferring workers not known to be full; throws
+   * NOT_FOUND (no worker ever served the model) or UNAVAILABLE (its workers are out for now).
+   */
   pick(req: GenerateRequest, route: CallRoute): Pick {
     const { pool } = this.opts;
     let candidates = pool.eligible(route.target.model).filter((w) => !route.tried.has(w.id));
@@ -72,6 +75,9 @@ export class WorkerPicker {
       candidates = pool.eligible(route.target.model);
     }
     if (candidates.length === 0) throw this.noWorker(route.target.model);
+    // Workers that just turned calls away go last: while any has room, it gets the call.
+    const roomy = candidates.filter((w) => !pool.isFull(w));
+    if (roomy.length > 0) candidates = roomy;
     const balancer = this.balancerFor(req.model, route.target.model);
     const worker = balancer.pick(candidates, req.routingKey);
     route.tried.add(worker.id);
@@ -97,6 +103,7 @@ export class WorkerPicker {
       const served = pool.models().map((m) => `${m.name}@${m.version}`);
       return new ConnectError(`model: "${model}" is not served by any worker${served.length ? `; served: ${served.join(', ')}` : ''}`, Code.NotFound);
     }
+    // Its workers may be back in a moment (restart, bus outage): a retryable answer, never NOT_FOUND.
     return new ConnectError(`no worker available for model "${model}" (all draining, ejected, unhealthy or silent)`, Code.Unavailable, { 'retry-after': '1' });
   }
 }

@@ -50,18 +50,25 @@ export class RetryPolicy {
     }
     const workerFailed = WORKER_FAILURES.has(failure.code);
     this.record(worker, failure.code, workerFailed);
+    const full = failure.code === Code.ResourceExhausted;
+    if (full) pool.markFull(worker);
     if (sent > 0) {
       if (!workerFailed) throw failure;
       throw new ConnectError(`worker ${worker.id} failed after ${sent} streamed messages: ${failure.rawMessage}`, Code.Unavailable);
     }
-    if (!RETRIABLE.has(failure.code) || retries > 0 || !budget.tryRetry()) throw failure;
+    if (!RETRIABLE.has(failure.code) || retries > 0) throw failure;
     // The canary failed: its stable variant gets the retry.
     if (route.canFallBack) {
       route.fallBack();
       route.tried.clear();
       route.tried.add(worker.id);
     }
-    if (pool.eligible(route.target.model).every((w) => route.tried.has(w.id))) throw failure;
+    // A worker known to be full would turn the retry away too: shed now rather than queue a
+    // second rejection behind the first (a burst would otherwise double its 429 latency).
+    const candidates = pool.eligible(route.target.model).filter((w) => !route.tried.has(w.id) && !(full && pool.isFull(w)));
+    // Checked before the budget, so a call with nowhere to go spends none of it.
+    if (candidates.length === 0 || !budget.tryRetry()) throw failure;
+    if (full) for (const w of pool.eligible(route.target.model)) if (pool.isFull(w)) route.tried.add(w.id);
     metrics?.retries.inc({ worker: worker.id });
     return true;
   }
