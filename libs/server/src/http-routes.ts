@@ -19,6 +19,8 @@ export interface HttpRoutesOptions {
   metrics?: Registry | undefined;
   /** Requests no RPC and no built-in route matched, e.g. the gateway's REST API. */
   http?: HttpHandler | undefined;
+  /** More fields for `/ready`'s body (e.g. the router's bus and pool state); the status code stays health's. */
+  readyDetail?: (() => Record<string, unknown>) | undefined;
 }
 
 function json(res: HttpResponse, status: number, body: unknown): void {
@@ -31,7 +33,7 @@ function json(res: HttpResponse, status: number, body: unknown): void {
  * `/ready` (200 only while the overall gRPC health status is SERVING, so HTTP probes and gRPC
  * health checks never disagree), `/metrics` when a registry is given, then `http`, else 404.
  */
-export function createHttpRoutes({ health, metrics, http }: HttpRoutesOptions): HttpHandler {
+export function createHttpRoutes({ health, metrics, http, readyDetail }: HttpRoutesOptions): HttpHandler {
   const renderMetrics = metrics && metricsHandler(metrics);
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -39,7 +41,7 @@ export function createHttpRoutes({ health, metrics, http }: HttpRoutesOptions): 
     if (read && path === '/health') return json(res, 200, { status: 'ok' });
     if (read && path === '/ready') {
       const serving = health.get('') === ServingStatus.SERVING;
-      return json(res, serving ? 200 : 503, { status: serving ? 'ready' : 'not ready' });
+      return json(res, serving ? 200 : 503, { status: serving ? 'ready' : 'not ready', ...readyDetail?.() });
     }
     if (path === '/metrics' && renderMetrics) return renderMetrics(req, res);
     if (http) return http(req, res);

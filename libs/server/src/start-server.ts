@@ -41,6 +41,8 @@ export interface ServerOptions {
   metrics?: Registry;
   /** Plain HTTP requests that match no RPC and none of /health, /ready, /metrics (REST APIs). */
   http?: HttpHandler;
+  /** More fields for GET /ready's body (its status code is the health's). */
+  readyDetail?: () => Record<string, unknown>;
   /** Runs first for every request on both listeners, before RPCs and routes (e.g. CORS); true when it answered. */
   preHandler?: (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => boolean;
   /** Default for `close()`; default DEFAULT_GRACE_MS. */
@@ -109,7 +111,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
       registerHealthService(router, health);
       for (const h of router.handlers) if (h.service.typeName !== Health.typeName) services.add(h.service.typeName);
     },
-    fallback: createHttpRoutes({ health, metrics: options.metrics, http: options.http }),
+    fallback: createHttpRoutes({ health, metrics: options.metrics, http: options.http, readyDetail: options.readyDetail }),
   });
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const name of services) health.set(name, initial);

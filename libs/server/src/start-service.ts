@@ -18,6 +18,8 @@ export interface ServiceSpec {
   readonly routes: (router: ConnectRouter) => void;
   /** Plain HTTP requests no RPC or built-in route matched (the gateway's REST API). */
   readonly http?: HttpHandler;
+  /** More fields for GET /ready's body (e.g. the router's bus and pool state). */
+  readonly readyDetail?: () => Record<string, unknown>;
   /** Runs before any routing on both listeners (the gateway's CORS); true when it answered. */
   readonly preHandler?: (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => boolean;
   /** Limits on receiving a request on the HTTP/1.1 listener (headers, whole request). */
@@ -35,6 +37,7 @@ export async function startService(spec: ServiceSpec, rt: ServiceRuntime): Promi
     server = await startServer({
       routes: spec.routes,
       http: spec.http,
+      readyDetail: spec.readyDetail,
       preHandler: spec.preHandler,
       host: spec.listen.host,
       port: spec.listen.port,

@@ -19,6 +19,11 @@ export function workerStates(pool: WorkerPool): Record<string, number> {
   return counts;
 }
 
+/** The bus state and the pool by worker state: `/status`'s body, and the detail of `/ready`. */
+export function routerStatus(pool: WorkerPool, bus: () => BusState): RouterStatus {
+  return { bus: bus(), workers: workerStates(pool) };
+}
+
 /**
  * `GET /status`: the bus state and the pool by worker state, so an operator (or the gateway)
  * can tell "no worker" from "no control plane". Readiness itself does not depend on the bus: the
@@ -32,7 +37,7 @@ export function statusRoute(pool: WorkerPool, bus: () => BusState): HttpHandler 
       res.end(JSON.stringify({ error: `no route for ${req.method ?? ''} ${path ?? ''}` }));
       return;
     }
-    const body: RouterStatus = { bus: bus(), workers: workerStates(pool) };
+    const body = routerStatus(pool, bus);
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(JSON.stringify(body));
   };

@@ -6,7 +6,7 @@ import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
 import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
 import { RouterMetrics } from './router-metrics';
-import { type BusState, statusRoute } from './router-status';
+import { type BusState, routerStatus, statusRoute } from './router-status';
 import { ShadowRunner, TrafficRouter } from './routing';
 import { routerService } from './service';
 import { loadTrafficConfig, SplitPlan, watchTrafficConfig } from './traffic';
@@ -97,6 +97,7 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
         listen: config,
         routes: (r) => r.service(GenerationService, routerService(pool, router)),
         http: statusRoute(pool, busState),
+        readyDetail: () => ({ ...routerStatus(pool, busState) }),
         release,
       },
       rt,

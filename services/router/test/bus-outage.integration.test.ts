@@ -80,6 +80,10 @@ describe('router while NATS is down (real NATS, real worker)', () => {
     for (let i = 0; i < 5; i++) expect(await generate()).toEqual({ worker: 'w1' });
     expect((await status()).workers).toMatchObject({ eligible: 1, stale: 0 });
     expect((await client.client.listServedModels({})).models.map((m) => m.name)).toEqual(['tinygpt']);
+    // Still ready (it serves), and /ready says why the pool is not refreshed.
+    const ready = await fetch(`${router.server.http1Url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', bus: 'disconnected', workers: { eligible: 1 } });
 
     // NATS back on its port: the router and the worker reconnect, and heartbeats count again.
     natsAgain = spawn(findBinary('nats-server', 'nats-server'), ['-a', '127.0.0.1', '-p', String(nats.port)], { stdio: 'ignore' });
