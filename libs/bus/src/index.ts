@@ -8,3 +8,4 @@ export * from './memory-bus';
 export * from './nats-bus';
 export { subjectMatches } from './subject';
 export * from './topology';
+export * from './outbox';

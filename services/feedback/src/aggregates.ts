@@ -61,12 +61,20 @@ export class FeedbackAggregates {
 
   /** Counts a completion once per request id; false when it was already counted. */
   async recordCompletion(c: CompletionFacts): Promise<boolean> {
-    if (!(await this.store.setIfAbsent(`completion-seen:${c.requestId}`, '1', COMPLETION_DEDUP_MS))) return false;
+    const seen = `completion-seen:${c.requestId}`;
     const id = `${c.model}${SEP}${c.variant}`;
-    await this.store.hIncrBy(INDEX, id, 1);
-    await this.store.hIncrBy(`report:${id}`, 'completion_tokens', c.completionTokens);
-    await this.store.hIncrBy(`report:${id}`, bucketField(c.totalMs), 1);
-    await this.store.hIncrBy(`report:${id}`, 'completions', 1);
+    try {
+      if (!(await this.store.setIfAbsent(seen, '1', COMPLETION_DEDUP_MS))) return false;
+      await this.store.hIncrBy(INDEX, id, 1);
+      await this.store.hIncrBy(`report:${id}`, 'completion_tokens', c.completionTokens);
+      await this.store.hIncrBy(`report:${id}`, bucketField(c.totalMs), 1);
+      await this.store.hIncrBy(`report:${id}`, 'completions', 1);
+    } catch (err) {
+      // Forget the id so the redelivery counts it rather than skips it: a timed-out setIfAbsent may
+      // still run when the connection comes back (the client queues it), and the del runs after it.
+      await this.store.del(seen).catch(() => undefined);
+      throw err;
+    }
     return true;
   }
 

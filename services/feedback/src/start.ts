@@ -6,7 +6,7 @@ import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { FeedbackAggregates } from './aggregates';
 import { consumeCompletions } from './completion-consumer';
 import type { FeedbackConfig } from './config';
-import { feedbackPublisher } from './feedback-events';
+import { eventOutbox, feedbackPublisher } from './feedback-events';
 import { feedbackService } from './service';
 
 export interface FeedbackDeps {
@@ -30,9 +30,11 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
       });
   const bus = deps.bus ?? ownedBus!;
   const aggregates = new FeedbackAggregates(store);
+  const outbox = eventOutbox(bus, rt.metrics, rt.logger);
   let consumption: Consumption | undefined;
   const release = async () => {
     await consumption?.stop();
+    await outbox.close(); // before the bus: flushes what it can within its grace
     await ownedBus?.close();
     await ownedStore?.close();
   };
@@ -51,7 +53,7 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
     {
       name: 'feedback',
       listen: config,
-      routes: (r) => r.service(FeedbackService, feedbackService(aggregates, { onFeedback: feedbackPublisher(bus, rt.tracer, rt.logger) })),
+      routes: (r) => r.service(FeedbackService, feedbackService(aggregates, { onFeedback: feedbackPublisher(outbox, rt.tracer) })),
       release,
     },
     rt,

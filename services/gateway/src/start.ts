@@ -14,7 +14,8 @@ import { startAuth } from './edge/auth/start-auth';
 import { corsHandler } from './edge/cors';
 import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
-import { completionPublisher } from './pipeline/completion-events';
+import { completionPublisher, type CompletionRecord, eventOutbox } from './pipeline/completion-events';
+import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
 import { routerCatalog } from './pipeline/served-model-catalog';
 
@@ -42,6 +43,9 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     if (owned) opened.push(() => owned.close());
     const bus = deps.bus ?? owned!;
     await bus.ensureStream(EVENTS_STREAM);
+    // Completion events wait here while NATS is away; closed (flushed within a grace) before the bus.
+    const outbox = eventOutbox(bus, rt.metrics, rt.logger);
+    opened.push(async () => void (await outbox.close()));
     // One store for rate limits and the response cache: the caller's (npm start), else Redis at
     // REDIS_URL (shared by every replica; commands give up after 1 s), else this process's memory.
     const ownedStore = deps.store ? undefined : config.redisUrl ? await RedisStore.connect(config.redisUrl, { commandTimeoutMs: 1000 }) : new MemoryStore();
@@ -52,6 +56,9 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     opened.push(() => auth.close());
     const limits = await startRateLimiter(config, rt, store);
     opened.push(() => limits.close());
+    // Shared through the store, so any replica takes feedback for any replica's completions.
+    const issued = new IssuedRequests(store, { logger: rt.logger });
+    const publish = completionPublisher(outbox, rt.tracer);
     const opts = { interceptors: rt.clientInterceptors };
     const tokenizer = createServiceClient(TokenizerService, config.tokenizerUrl, opts);
     const router = createServiceClient(GenerationService, config.routerUrl, opts);
@@ -66,7 +73,10 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       router: router.client,
       catalog,
       defaultModel: config.defaultModel,
-      completions: completionPublisher(bus, rt.tracer, rt.logger),
+      completions: (r: CompletionRecord) => {
+        issued.remember(r);
+        publish(r);
+      },
       limiter: limits.limiter,
       cache: startResponseCache(config, rt, store, router.client, catalog),
     };
@@ -78,6 +88,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
         http: restApi({
           upstreams,
           feedback: feedback.client,
+          issued,
           bodyLimitBytes: config.bodyLimitBytes,
           auth,
           requestTimeoutMs: config.requestTimeoutMs,

@@ -1,7 +1,8 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { Tracer } from '@opentelemetry/api';
-import { type Bus, SUBJECTS } from '@tokenmesh/bus';
+import { type Bus, Outbox, SUBJECTS } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
+import { createCounter, createGauge, type Registry } from '@tokenmesh/metrics';
 import { CompletionEventSchema, type FinishReason, type Timings, type Usage } from '@tokenmesh/proto';
 import { withProducerSpan } from '@tokenmesh/telemetry';
 
@@ -20,16 +21,25 @@ export interface CompletionRecord {
 export type CompletionSink = (record: CompletionRecord) => void;
 
 /**
- * Publishes each completion on the events stream (msgId = request id, so a retried publish is
- * stored once) with the request's trace context in the message headers. A failed publish is
- * logged; it never fails the request that produced it.
+ * The gateway's outbox for events, with `tokenmesh_outbox_depth` (events waiting for the
+ * stream's ack) and `tokenmesh_outbox_shed_total{subject}` (events refused while it was full).
  */
-export function completionPublisher(bus: Bus, tracer: Tracer, logger: Logger, now: () => number = Date.now): CompletionSink {
+export function eventOutbox(bus: Bus, metrics: Registry, logger: Logger, capacity?: number): Outbox {
+  const depth = createGauge(metrics, { name: 'outbox_depth', help: 'Events waiting for the events stream to ack them' });
+  const shed = createCounter(metrics, { name: 'outbox_shed_total', help: 'Events refused because the outbox was full', labelNames: ['subject'] });
+  return new Outbox(bus, { ...(capacity ? { capacity } : {}), logger, onDepth: (n) => depth.set(n), onShed: (subject) => shed.inc({ subject }) });
+}
+
+/**
+ * Publishes each completion on the events stream through `outbox` (retried until acked;
+ * msgId = request id, so a retry that did land is stored once) with the request's trace
+ * context in the message headers. It never fails the request that produced it.
+ */
+export function completionPublisher(outbox: Outbox, tracer: Tracer, now: () => number = Date.now): CompletionSink {
   return (r) => {
     const event = create(CompletionEventSchema, { ...r, usage: { ...r.usage }, timings: { ...r.timings }, finishedAtUnixMs: BigInt(now()) });
     const data = toBinary(CompletionEventSchema, event);
-    withProducerSpan(SUBJECTS.completion, (headers) => bus.publishDurable(SUBJECTS.completion, data, { msgId: r.requestId, headers }), { tracer }).catch(
-      (err: unknown) => logger.warn('completion event not published', { err, request_id: r.requestId }),
-    );
+    // The span marks the hand-over to the outbox; its context travels with the event.
+    void withProducerSpan(SUBJECTS.completion, (headers) => outbox.add(SUBJECTS.completion, data, r.requestId, headers), { tracer });
   };
 }

@@ -6,6 +6,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
 import { authenticateRest } from '../../edge/auth/rest-auth';
 import type { Upstreams } from '../../pipeline/generate-text';
+import type { IssuedRequests } from '../../pipeline/issued-requests';
 import { routerCatalog } from '../../pipeline/served-model-catalog';
 import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
@@ -21,6 +22,8 @@ export interface RestDeps {
   readonly upstreams: Upstreams;
   readonly feedback: Client<typeof FeedbackService>;
   readonly bodyLimitBytes: number;
+  /** The completions this gateway issued: /feedback accepts only those (see feedback-route). None = unchecked (tests of other routes). */
+  readonly issued?: IssuedRequests;
   /** Authenticates each request (401 without a valid key) before its route; none = anonymous callers. */
   readonly auth?: ApiKeyAuth;
   /** GATEWAY_REQUEST_TIMEOUT_MS for every routed request, authentication included (0 = none); default DEFAULT_REQUEST_TIMEOUT_MS. */
@@ -46,7 +49,7 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     '/tokenize': { POST: (q, s, c) => tokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/detokenize': { POST: (q, s, c) => detokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/models': { GET: (q, s, c) => modelsRoute(q, s, c, catalog) },
-    '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes) },
+    '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes, deps.issued) },
   };
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
