@@ -6,6 +6,6 @@ export * from './headers';
 export { MemoryBroker } from './memory-broker';
 export * from './memory-bus';
 export * from './nats-bus';
+export * from './outbox';
 export { subjectMatches } from './subject';
 export * from './topology';
-export * from './outbox';
