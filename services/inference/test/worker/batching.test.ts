@@ -58,9 +58,12 @@ describe.each(['tinygpt', 'tinyllama'])('continuous batching in the worker (%s)'
     // Widest decode pass seen: proves the sequences share forward passes, not just steps.
     let widest = 0;
     let gathers = 0;
+    // Steps that decoded with free rows kept as padding: a leave that did not gather.
+    let paddedSteps = 0;
     runner.onStep((r) => {
       widest = Math.max(widest, r.decodeBatch);
       gathers += r.rebuilds;
+      if (r.decodeRows > r.decodeBatch) paddedSteps++;
     });
     for (const [i, s] of specs.entries()) solo.push(await tokens(engine.generate({ id: `solo-${i}`, ...s })));
     expect(widest).toBe(1);
@@ -82,7 +85,12 @@ describe.each(['tinygpt', 'tinyllama'])('continuous batching in the worker (%s)'
     results.forEach((r, i) => expect([i, r]).toEqual([i, solo[i]]));
     expect(engine.running).toBe(0);
     expect(widest).toBeGreaterThanOrEqual(8);
-    // 16 joins and 16 leaves: most reuse a free row instead of gathering the whole cache.
-    expect(gathers).toBeLessThan(16);
+    // A leave keeps its row as padding instead of gathering the whole cache.
+    expect(paddedSteps).toBeGreaterThan(0);
+    // 16 joins and 16 leaves: gathering on each (the design before BatchCache) costs ~25 here (the
+    // first 8 join in one pass, some leave at the same step). With free rows reused it is 9–14 on an
+    // idle machine; gathers the waste rule adds depend on measured step times, which a loaded
+    // machine inflates, so the bound sits between the two rather than at the idle figure.
+    expect(gathers).toBeLessThan(20);
   });
 });
