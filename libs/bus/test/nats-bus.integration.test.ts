@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
-
-import { findBinary, startNats, waitFor } from '@tokenmesh/testing';
+import { startNats, waitFor } from '@tokenmesh/testing';
 
 import { NatsBus } from '../src';
 import { busContract } from './contract';
@@ -51,18 +49,17 @@ describe('NatsBus beyond the contract', () => {
     const bus = await NatsBus.connect(server.url, { reconnectWaitMs: 50 });
     const heard: boolean[] = [];
     bus.onConnectionChange((c) => heard.push(c));
-    // The same port again, so the client's reconnect finds it; killed in finally.
-    let again: ReturnType<typeof spawn> | undefined;
     try {
-      await server.stop();
+      await server.kill('SIGTERM');
       await waitFor(() => !bus.connected);
       expect(heard).toEqual([false]);
-      again = spawn(findBinary('nats-server', 'nats-server'), ['-a', '127.0.0.1', '-p', String(server.port)], { stdio: 'ignore' });
+      // The same port again, so the client's reconnect finds it.
+      await server.restart();
       await waitFor(() => bus.connected, { timeoutMs: 10_000 });
       expect(heard).toEqual([false, true]);
     } finally {
       await bus.close();
-      again?.kill('SIGKILL');
+      await server.stop();
     }
   });
 });

@@ -1,26 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-
-import { findBinary, type ServerHandle, startNats, waitFor } from '@tokenmesh/testing';
+import { type ServerHandle, startNats, waitFor } from '@tokenmesh/testing';
 
 import { NatsBus, Outbox } from '../src';
 
 const STREAM = { name: 'OUTBOX_EVENTS', subjects: ['outbox.>'], retention: 'limits' as const };
 const enc = (s: string) => new TextEncoder().encode(s);
 
-/**
- * nats-server again on the port and JetStream store of the killed one, so the bus reconnects to
- * the same address and the stream (and its dedup window) survives, as after a real restart.
- */
-function restartNatsOn(port: number, storeDir: string): ChildProcess {
-  const binary = findBinary('nats-server', 'nats-server', process.env['NATS_SERVER_BIN']);
-  return spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
-}
-
 describe('Outbox over NATS JetStream through a server outage', () => {
   let nats: ServerHandle;
   let bus: NatsBus;
-  let restarted: ChildProcess | undefined;
 
   beforeAll(async () => {
     nats = await startNats({ jetstream: true });
@@ -29,11 +16,6 @@ describe('Outbox over NATS JetStream through a server outage', () => {
   });
   afterAll(async () => {
     await bus?.close();
-    if (restarted && restarted.exitCode === null) {
-      const exited = new Promise((r) => restarted!.once('exit', r));
-      restarted.kill('SIGTERM');
-      await exited;
-    }
     await nats?.stop();
   });
 
@@ -45,11 +27,12 @@ describe('Outbox over NATS JetStream through a server outage', () => {
       expect(outbox.add('outbox.completion', enc(`event ${i}`), `e${i}`)).toBe(true);
     };
     for (let i = 0; i < 20; i++) add(i);
-    process.kill(nats.pid, 'SIGKILL');
+    await nats.kill('SIGKILL');
     await waitFor(() => !bus.connected, { timeoutMs: 10_000 });
     for (let i = 20; i < 50; i++) add(i);
     expect(outbox.depth).toBeGreaterThan(0);
-    restarted = restartNatsOn(nats.port, join(nats.dir, 'jetstream'));
+    // The same port and JetStream store: the bus reconnects and the stream (and its dedup window) survive.
+    await nats.restart();
     await waitFor(() => outbox.depth === 0, { timeoutMs: 60_000 });
     for (let i = 50; i < 60; i++) add(i);
     expect(await outbox.close(10_000)).toBe(0);

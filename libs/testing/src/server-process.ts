@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -16,6 +16,10 @@ export interface ServerHandle {
   dir: string;
   /** Idempotent. */
   stop(): Promise<void>;
+  /** An outage: kills the server (SIGKILL by default: no clean shutdown) and waits for it to exit; its data dir stays. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** The recovery: starts the server again on the same port with the same data dir, once it has exited; resolves when it answers. */
+  restart(): Promise<void>;
 }
 
 /** How to launch one kind of server; see redis-server.ts and nats-server.ts. */
@@ -48,7 +52,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function stopChild(child: ChildProcess, dir: string, release: () => void): Promise<void> {
+async function stopChild(child: ChildProcess, dir: string | undefined, release: () => void): Promise<void> {
   if (!exited(child)) {
     child.kill('SIGTERM');
     if (!(await waitExit(child, STOP_GRACE_MS))) {
@@ -57,13 +61,17 @@ async function stopChild(child: ChildProcess, dir: string, release: () => void):
     }
   }
   release();
-  rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
-/** Outcome of one attempt: a handle, or a retry because another process took the port. */
-async function attempt(spec: LaunchSpec): Promise<ServerHandle | 'port-taken'> {
-  const dir = mkdtempSync(join(tmpdir(), `tokenmesh-${spec.name}-`));
-  const port = await freePort();
+/** One running process of a server, on a given port and data dir. */
+interface Running {
+  readonly child: ChildProcess;
+  readonly release: () => void;
+}
+
+/** Spawns the server and waits until it answers; 'port-taken' when another process has the port. */
+async function run(spec: LaunchSpec, port: number, dir: string): Promise<Running | 'port-taken'> {
   const child = spawn(spec.binary, spec.args(port, dir), { stdio: ['ignore', 'pipe', 'pipe'] });
   const release = reapOnExit(child, dir);
   let output = '';
@@ -81,24 +89,65 @@ async function attempt(spec: LaunchSpec): Promise<ServerHandle | 'port-taken'> {
   const deadline = Date.now() + (spec.readyTimeoutMs ?? 10_000);
   for (;;) {
     if (spawnError || exited(child)) {
-      await stopChild(child, dir, release);
+      await stopChild(child, undefined, release);
       if (/address already in use|bind: /i.test(output)) return 'port-taken';
       const why = spawnError ? spawnError.message : `exit code ${child.exitCode ?? child.signalCode}`;
       throw new Error(`${spec.name} failed to start (${why}):\n${output}`);
     }
     try {
       await spec.probe(port);
-      const handle = { url: spec.url(port), port, pid: child.pid ?? -1, dir };
-      return { ...handle, stop: () => stopChild(child, dir, release) };
+      return { child, release };
     } catch {
       // Not listening yet (or still loading): poll again.
     }
     if (Date.now() > deadline) {
-      await stopChild(child, dir, release);
+      await stopChild(child, undefined, release);
       throw new Error(`${spec.name} did not accept connections on port ${port} in time:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** Outcome of one attempt: a handle, or a retry because another process took the port. */
+async function attempt(spec: LaunchSpec): Promise<ServerHandle | 'port-taken'> {
+  const dir = mkdtempSync(join(tmpdir(), `tokenmesh-${spec.name}-`));
+  const port = await freePort();
+  const first = await run(spec, port, dir).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  if (first === 'port-taken') {
+    rmSync(dir, { recursive: true, force: true });
+    return 'port-taken';
+  }
+  let current = first;
+  let stopped = false;
+  const handle: ServerHandle = {
+    url: spec.url(port),
+    port,
+    pid: current.child.pid ?? -1,
+    dir,
+    stop: async () => {
+      stopped = true;
+      await stopChild(current.child, dir, current.release);
+    },
+    kill: async (signal = 'SIGKILL') => {
+      if (exited(current.child)) return;
+      current.child.kill(signal);
+      await waitExit(current.child, STOP_GRACE_MS);
+    },
+    restart: async () => {
+      if (stopped) throw new Error(`${spec.name} was stopped: its port and data dir are released`);
+      if (!exited(current.child)) throw new Error(`${spec.name} is still running: kill() it first`);
+      current.release();
+      mkdirSync(dir, { recursive: true });
+      const again = await run(spec, port, dir);
+      if (again === 'port-taken') throw new Error(`${spec.name}: port ${port} was taken while it was down`);
+      current = again;
+      handle.pid = again.child.pid ?? -1;
+    },
+  };
+  return handle;
 }
 
 /** Starts the server described by `spec` on a free loopback port and waits until it answers. */

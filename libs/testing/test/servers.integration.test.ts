@@ -28,6 +28,19 @@ describe.each([
     expect(await converse(server.port, ping, pong)).toContain(pong);
   });
 
+  it('kill() is an outage that keeps the port and data dir; restart() brings it back there', async () => {
+    const s = server!;
+    const first = s.pid;
+    await s.kill();
+    expect(alive(first)).toBe(false);
+    expect(await accepts(s.port)).toBe(false);
+    expect(gone(s.dir)).toBe(false);
+    await s.restart();
+    expect(s.pid).not.toBe(first);
+    expect(await converse(s.port, ping, pong)).toContain(pong);
+    await expect(s.restart()).rejects.toThrow(/still running/);
+  });
+
   it('stop() kills the process, waits for it and removes its temp dir; a second stop() is harmless', async () => {
     const s = server!;
     await s.stop();

@@ -1,26 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-
 import { create, toBinary } from '@bufbuild/protobuf';
 import { trace } from '@opentelemetry/api';
 import { type Consumption, EVENTS_STREAM, MemoryBus, SUBJECTS } from '@tokenmesh/bus';
 import { createLogger } from '@tokenmesh/logging';
 import { CompletionEventSchema } from '@tokenmesh/proto';
 import { RedisStore } from '@tokenmesh/store';
-import { findBinary, type ServerHandle, startRedis, waitFor } from '@tokenmesh/testing';
+import { type ServerHandle, startRedis, waitFor } from '@tokenmesh/testing';
 
 import { FeedbackAggregates } from '../src/aggregates';
 import { consumeCompletions } from '../src/completion-consumer';
 
-/** redis-server again on the stopped one's port (startRedis always picks a free one). */
-function restartRedisOn(port: number): ChildProcess {
-  const binary = findBinary('redis-server', 'redis-server', process.env['REDIS_SERVER_BIN']);
-  return spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-}
-
 // Redis down while completion events arrive: the consumer naks with a delay and counts each event once it is back.
 describe('completion consumer through a Redis outage', () => {
   let redis: ServerHandle;
-  let restarted: ChildProcess | undefined;
   let store: RedisStore;
   const bus = new MemoryBus();
   let consumption: Consumption | undefined;
@@ -36,18 +27,13 @@ describe('completion consumer through a Redis outage', () => {
     await consumption?.stop();
     await bus.close();
     await store?.close();
-    if (restarted && restarted.exitCode === null) {
-      const exited = new Promise((r) => restarted!.once('exit', r));
-      restarted.kill('SIGTERM');
-      await exited;
-    }
     await redis?.stop();
   });
 
   it('redelivers after a store failure instead of dropping the event, and counts it once', async () => {
     const aggregates = new FeedbackAggregates(store);
     consumption = await consumeCompletions(bus, aggregates, trace.getTracer('test'), logger);
-    await redis.stop();
+    await redis.kill('SIGTERM');
     const event = create(CompletionEventSchema, {
       requestId: 'r-outage',
       model: 'tinygpt@1',
@@ -58,7 +44,7 @@ describe('completion consumer through a Redis outage', () => {
     await bus.publishDurable(SUBJECTS.completion, toBinary(CompletionEventSchema, event), { msgId: 'r-outage' });
     const retry = await waitFor(() => lines.find((l) => l['msg'] === 'completion not counted yet: the store failed; redelivering'), { timeoutMs: 20_000 });
     expect(retry).toMatchObject({ request_id: 'r-outage', delivery: 1, retry_in_ms: 1000 });
-    restarted = restartRedisOn(redis.port);
+    await redis.restart();
     const totals = await waitFor(
       async () => {
         const t = await aggregates.totals().catch(() => []);

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 import { ConnectError } from '@connectrpc/connect';
 import { metricSum } from '@tokenmesh/metrics';
 import { GenerationService } from '@tokenmesh/proto';
 import { createRuntime, createServiceClient, type RunningService, type ServiceClient, type ServiceRuntime } from '@tokenmesh/server';
-import { findBinary, type ServerHandle, type ServiceProcess, startNats, startServiceProcess, waitFor } from '@tokenmesh/testing';
+import { type ServerHandle, type ServiceProcess, startNats, startServiceProcess, waitFor } from '@tokenmesh/testing';
 
 import { loadConfig, start } from '../src';
 
@@ -19,7 +18,6 @@ const HEARTBEAT_MS = 200;
  */
 describe('router while NATS is down (real NATS, real worker)', () => {
   let nats: ServerHandle;
-  let natsAgain: ChildProcess | undefined;
   let rt: ServiceRuntime;
   let router: RunningService;
   let client: ServiceClient<typeof GenerationService>;
@@ -61,7 +59,6 @@ describe('router while NATS is down (real NATS, real worker)', () => {
     client?.close();
     await router?.close(1000);
     await worker?.stop(5000);
-    natsAgain?.kill('SIGKILL');
     await nats?.stop();
   }, 60_000);
 
@@ -72,7 +69,7 @@ describe('router while NATS is down (real NATS, real worker)', () => {
     expect(await busGauge()).toBe(1);
     expect((await status()).bus).toBe('connected');
 
-    await nats.stop();
+    await nats.kill('SIGTERM');
     await waitFor(async () => (await busGauge()) === 0);
     expect((await status()).bus).toBe('disconnected');
     // Well past the three missed beats that would make the worker stale with the bus up.
@@ -86,7 +83,7 @@ describe('router while NATS is down (real NATS, real worker)', () => {
     expect(await ready.json()).toMatchObject({ status: 'ready', bus: 'disconnected', workers: { eligible: 1 } });
 
     // NATS back on its port: the router and the worker reconnect, and heartbeats count again.
-    natsAgain = spawn(findBinary('nats-server', 'nats-server'), ['-a', '127.0.0.1', '-p', String(nats.port)], { stdio: 'ignore' });
+    await nats.restart();
     await waitFor(async () => (await busGauge()) === 1, { timeoutMs: 15_000, intervalMs: 50 });
     expect((await status()).bus).toBe('connected');
     await pause(HEARTBEAT_MS * 6);

@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-
 import { createMetrics, metricSum, type Registry } from '@tokenmesh/metrics';
 import { FinishReason } from '@tokenmesh/proto';
 import { RedisStore } from '@tokenmesh/store';
-import { findBinary, type ServerHandle, startRedis, waitFor } from '@tokenmesh/testing';
+import { type ServerHandle, startRedis, waitFor } from '@tokenmesh/testing';
 
 import { restApi } from '../../src/api/rest/rest-api';
 import { startResponseCache } from '../../src/cache/start-cache';
@@ -26,41 +24,8 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-/**
- * redis-server again on the port the stopped one had, so the gateway's client reconnects to the
- * same address (startRedis always picks a free port). Resolves once it accepts connections.
- */
-async function restartRedisOn(port: number): Promise<ChildProcess> {
-  const binary = findBinary('redis-server', 'redis-server', process.env['REDIS_SERVER_BIN']);
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start on port ${port}:\n${output}`)), 10_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited (${code}) on port ${port}:\n${output}`));
-    });
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 describe('store circuit breakers: the gateway keeps serving, without waiting, while Redis is stopped', () => {
   let redis: ServerHandle;
-  let restarted: ChildProcess | undefined;
   let store: RedisStore;
   let metrics: Registry;
   let http: Awaited<ReturnType<typeof listen>>;
@@ -94,7 +59,6 @@ describe('store circuit breakers: the gateway keeps serving, without waiting, wh
     await close?.();
     await store?.close();
     await redis?.stop();
-    await stopChild(restarted);
   });
 
   /** A deterministic request (cacheable: the version is named, temperature 0); its status and cache outcome. */
@@ -120,7 +84,7 @@ describe('store circuit breakers: the gateway keeps serving, without waiting, wh
     ]);
     expect(await Promise.all(DEPS.map(open))).toEqual([0, 0]);
 
-    await redis.stop();
+    await redis.kill('SIGTERM');
     // The first requests pay the deadlines until the failures add up; every one is served.
     let n = 0;
     await waitFor(
@@ -153,7 +117,8 @@ describe('store circuit breakers: the gateway keeps serving, without waiting, wh
     expect(await Promise.all(DEPS.map(open))).toEqual([1, 1]);
 
     // Redis back on the same address: the next probe after a cool-down closes each circuit.
-    restarted = await restartRedisOn(redis.port);
+    // The same port: the gateway's client reconnects to the address it knows.
+    await redis.restart();
     let m = 0;
     await waitFor(
       async () => {
