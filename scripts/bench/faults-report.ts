@@ -129,7 +129,9 @@ function reading(r: FaultsReport): string[] {
         'alone that is ~15 ms (row 2). In the burst no retry is left (router retries 0, one worker refusal per client 429), so the ' +
         'second of waiting is queueing in front of those steps: gateway, router and worker each take the 192 calls in arrival order on ' +
         'one event loop, on 2 shared cores, while the worker also starts the admitted streams. Not measured per service yet (the RPC ' +
-        'duration histogram has no `code` label); the gateway shedding before per-request work (docs/reliability.md, Missing) is the next step.',
+        "duration histogram has no `code` label). The gateway's saturation gate (GATEWAY_SHED_WINDOW_MS) sheds only what arrives after the first refusal " +
+        'came back (`tokenmesh_gateway_shed_total`); in a burst sent at one instant every request has passed it by then. The next step is ' +
+        'admission at the edge: the gateway counting its in-flight requests against the slots the router reports for the model.',
     );
     out.push(
       `- **The admitted requests.** ${x.ok} answered 200; their first token came after ${fmt(x.okTtftP50Ms)} ms p50, ${fmt(x.okTtftP99Ms)} ms p99: ` +

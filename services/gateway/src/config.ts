@@ -46,6 +46,8 @@ export interface GatewayConfig {
    * (GATEWAY_STORE_BREAKER_COOLDOWN_MS, default 1000, doubling to 30 s while probes fail).
    */
   readonly storeBreaker: CircuitBreakerOptions;
+  /** After the router answers RESOURCE_EXHAUSTED for a model, its requests are refused at once for this long (GATEWAY_SHED_WINDOW_MS; 0 = off). */
+  readonly shedWindowMs: number;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -75,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       cooldownMs: e.int('GATEWAY_STORE_BREAKER_COOLDOWN_MS', { default: DEFAULT_CIRCUIT_BREAKER.cooldownMs, min: 10, max: 30_000 }),
       maxCooldownMs: DEFAULT_CIRCUIT_BREAKER.maxCooldownMs,
     },
+    shedWindowMs: e.int('GATEWAY_SHED_WINDOW_MS', { default: 100, min: 0, max: 10_000 }),
   };
   e.check(
     config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,

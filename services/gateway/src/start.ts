@@ -14,6 +14,8 @@ import { startAuth } from './edge/auth/start-auth';
 import { corsHandler } from './edge/cors';
 import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
+import { SaturationGate } from './edge/saturation-gate';
+import { shedCounter } from './edge/saturation-metrics';
 import { completionPublisher, type CompletionRecord, eventOutbox } from './pipeline/completion-events';
 import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
@@ -79,6 +81,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       },
       limiter: limits.limiter,
       cache: startResponseCache(config, rt, store, router.client, catalog),
+      saturation: new SaturationGate(config.shedWindowMs, shedCounter(rt.metrics)),
     };
     const service = await startService(
       {

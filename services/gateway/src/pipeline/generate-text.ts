@@ -14,6 +14,7 @@ import {
 import { apiError, fromUpstream } from '../edge/api-error';
 import { checkModelAccess } from '../edge/auth/model-access';
 import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
+import type { SaturationGate } from '../edge/saturation-gate';
 import type { CompletionSink } from './completion-events';
 import { recordCacheOutcome, recordDone, recordRequest } from './generation-attributes';
 import type { ServedModelCatalog } from './served-model-catalog';
@@ -33,6 +34,8 @@ export interface Upstreams {
   readonly limiter?: RateLimiter;
   /** Deterministic requests are answered from it when it has them. */
   readonly cache?: ResponseCache;
+  /** Refuses at once, before any per-request work, while a model's workers were just found full. */
+  readonly saturation?: SaturationGate;
   /**
    * A detokenizer run in this process for models whose tokenizer files the gateway has
    * (GATEWAY_LOCAL_TOKENIZERS); undefined for the others, which go through the tokenizer's
@@ -128,6 +131,7 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   const model = req.model || up.defaultModel;
   // Before the rate limiter: a forbidden model costs the key nothing.
   checkModelAccess(caller, model);
+  up.saturation?.admit(model);
   const requestLimits = await up.limiter?.admitRequest(caller);
   const started = performance.now();
   const encoded = await up.tokenizer
@@ -213,7 +217,10 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     const tail = stops.flush();
     if (tail) yield { type: 'text', text: tail } satisfies TextOut;
   } catch (err) {
-    if (!stops.done) throw fromUpstream(err);
+    if (!stops.done) {
+      up.saturation?.observe(model, err);
+      throw fromUpstream(err);
+    }
   } finally {
     signal.removeEventListener('abort', onAbort);
     upstream.abort(GENERATION_ENDED);
