@@ -59,7 +59,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     const limits = await startRateLimiter(config, rt, store);
     opened.push(() => limits.close());
     // Shared through the store, so any replica takes feedback for any replica's completions.
-    const issued = new IssuedRequests(store, { logger: rt.logger });
+    const issued = new IssuedRequests(store, { logger: rt.logger, breaker: config.storeBreaker, metrics: rt.metrics });
     const publish = completionPublisher(outbox, rt.tracer);
     const opts = { interceptors: rt.clientInterceptors };
     const tokenizer = createServiceClient(TokenizerService, config.tokenizerUrl, opts);
