@@ -3,7 +3,9 @@
  * connections opened beforehand (a warm-up burst leaves them in the agent's pool), so what is
  * timed is the mesh's answer, not TCP handshakes.
  */
-import { Agent, request } from 'node:http';
+import type { Agent } from 'node:http';
+
+import { postJson, sseError } from '@tokenmesh/testing';
 
 import { quantile, round } from './stats';
 
@@ -36,50 +38,31 @@ export interface BurstResult {
   readonly wallMs: number;
 }
 
-function one(agent: Agent, base: URL, prompt: string, maxTokens: number): Promise<Outcome> {
-  const body = JSON.stringify({ prompt, max_tokens: maxTokens, temperature: 0.8, stream: true });
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    let first = 0;
-    let data = '';
-    const req = request(
-      {
-        host: base.hostname,
-        port: base.port,
-        path: '/v1/completions',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          data += c;
-          if (!first && /"text":"[^"]/.test(c)) first = performance.now();
-        });
-        res.on('end', () => {
-          const now = performance.now();
-          const status = res.statusCode ?? 0;
-          // A stream that failed after its headers is not a 200 the client can use.
-          const failed = status === 200 && data.includes('data: {"error"');
-          resolve({
-            status: failed ? -1 : status,
-            latencyMs: now - t0,
-            ttftMs: (first || now) - t0,
-            ...(failed || (status !== 200 && status !== 429) ? { error: `${status}: ${data.slice(0, 120)}` } : {}),
-          });
-        });
-      },
-    );
-    req.on('error', (err) => resolve({ status: 0, latencyMs: performance.now() - t0, ttftMs: 0, error: err.message }));
-    req.end(body);
-  });
+async function one(agent: Agent, url: string, prompt: string, maxTokens: number): Promise<Outcome> {
+  const t0 = performance.now();
+  let first = 0;
+  const onChunk = (c: string) => {
+    if (!first && /"text":"[^"]/.test(c)) first = performance.now();
+  };
+  try {
+    const { status, text } = await postJson(agent, `${url}/v1/completions`, { prompt, max_tokens: maxTokens, temperature: 0.8, stream: true }, onChunk);
+    const now = performance.now();
+    // A stream that failed after its headers is not a 200 the client can use.
+    const failed = status === 200 && sseError(text) !== undefined;
+    return {
+      status: failed ? -1 : status,
+      latencyMs: now - t0,
+      ttftMs: (first || now) - t0,
+      ...(failed || (status !== 200 && status !== 429) ? { error: `${status}: ${text.slice(0, 120)}` } : {}),
+    };
+  } catch (err) {
+    return { status: 0, latencyMs: performance.now() - t0, ttftMs: 0, error: (err as Error).message };
+  }
 }
 
 /** Sends `n` requests at once and waits for every answer. */
 export async function burst(agent: Agent, httpUrl: string, n: number, maxTokens: number, tag: string): Promise<Outcome[]> {
-  const base = new URL(httpUrl);
-  return Promise.all(Array.from({ length: n }, (_, i) => one(agent, base, `In the beginning ${tag} ${i}`, maxTokens)));
+  return Promise.all(Array.from({ length: n }, (_, i) => one(agent, httpUrl, `In the beginning ${tag} ${i}`, maxTokens)));
 }
 
 /** The figures of one or more bursts' requests; `wallMs`: each burst's wall time, averaged. */

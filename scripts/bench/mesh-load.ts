@@ -3,13 +3,13 @@
  * last one ended (closed loop), for `seconds`, over one protocol. Runs as its own process (see
  * runLoadProcess) so that its CPU is not the mesh's; prints one JSON LoadResult.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import { InferenceService } from '@tokenmesh/proto';
-import { grpcJsChannel, grpcJsServerStream } from '@tokenmesh/testing';
+import { grpcJsChannel, grpcJsServerStream, postJson, sseError } from '@tokenmesh/testing';
 
 import { quantile, round } from './stats';
 
@@ -68,59 +68,37 @@ interface One {
 type Sender = (prompt: string) => Promise<One>;
 
 function restSender(spec: LoadSpec, agent: Agent, stream: boolean): Sender {
-  const u = new URL(spec.httpUrl);
-  return (prompt) =>
-    new Promise((resolve, reject) => {
-      const body = JSON.stringify({
-        prompt,
-        max_tokens: spec.maxTokens,
-        temperature: spec.temperature,
-        ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-      });
-      const t0 = performance.now();
-      let first = 0;
-      let last = 0;
-      const gaps: number[] = [];
-      let chunks = 0;
-      let data = '';
-      const req = request(
-        {
-          host: u.hostname,
-          port: u.port,
-          path: '/v1/completions',
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (res) => {
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => {
-            data += c;
-            if (!stream) return;
-            // Count the text events this read completed (a read may hold several, or part of one).
-            const now = performance.now();
-            const texts = (c.match(/"text":"[^"]/g) ?? []).length;
-            if (texts === 0) return;
-            if (!first) first = now;
-            else gaps.push(now - last);
-            last = now;
-            chunks += texts;
-          });
-          res.on('end', () => {
-            const now = performance.now();
-            if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}: ${data.slice(0, 160)}`));
-            // An error event is `data: {"error": …}` (a text delta may well say "error").
-            const failed = data.indexOf('data: {"error"');
-            if (failed >= 0) return reject(new Error(`stream error: ${data.slice(failed, failed + 200)}`));
-            const m = [...data.matchAll(/"completion_tokens":(\d+)/g)].at(-1);
-            resolve({ ttftMs: (stream ? first || now : now) - t0, latencyMs: now - t0, tokens: m ? Number(m[1]) : 0, gaps, chunks });
-          });
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const url = `${spec.httpUrl}/v1/completions`;
+  return async (prompt) => {
+    const body = {
+      prompt,
+      max_tokens: spec.maxTokens,
+      temperature: spec.temperature,
+      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    };
+    const t0 = performance.now();
+    let first = 0;
+    let last = 0;
+    const gaps: number[] = [];
+    let chunks = 0;
+    // Count the text events each read completed (a read may hold several, or part of one).
+    const onChunk = (c: string) => {
+      const now = performance.now();
+      const texts = (c.match(/"text":"[^"]/g) ?? []).length;
+      if (texts === 0) return;
+      if (!first) first = now;
+      else gaps.push(now - last);
+      last = now;
+      chunks += texts;
+    };
+    const { status, text } = await postJson(agent, url, body, stream ? onChunk : undefined);
+    const now = performance.now();
+    if (status !== 200) throw new Error(`HTTP ${status}: ${text.slice(0, 160)}`);
+    const failed = sseError(text);
+    if (failed) throw new Error(`stream error: ${failed}`);
+    const m = [...text.matchAll(/"completion_tokens":(\d+)/g)].at(-1);
+    return { ttftMs: (stream ? first || now : now) - t0, latencyMs: now - t0, tokens: m ? Number(m[1]) : 0, gaps, chunks };
+  };
 }
 
 type PredictChunk = { text: string; usage?: { completionTokens: number } | undefined };

@@ -2,6 +2,7 @@ export * from './describe-with-fixture';
 export * from './find-binary';
 export * from './free-port';
 export * from './grpc-js-client';
+export * from './http-post';
 export * from './mesh-processes';
 export * from './nats-server';
 export * from './otlp-receiver';
