@@ -25,15 +25,11 @@ export function restMetrics(registry: Registry): RestRequestObserver {
   });
   return (req, res, route) => {
     const start = performance.now();
-    let done = false;
-    const end = (status: string) => {
-      if (done) return;
-      done = true;
-      const labels = { route, method: req.method ?? 'GET', status };
+    // 'close' comes once either way, after 'finish' when the response was written in full.
+    res.once('close', () => {
+      const labels = { route, method: req.method ?? 'GET', status: res.writableFinished ? String(res.statusCode) : 'aborted' };
       requests.inc(labels);
       duration.observe(labels, (performance.now() - start) / 1000);
-    };
-    res.once('finish', () => end(String(res.statusCode)));
-    res.once('close', () => end(res.writableFinished ? String(res.statusCode) : 'aborted'));
+    });
   };
 }
