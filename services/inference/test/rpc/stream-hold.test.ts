@@ -34,7 +34,8 @@ describe('stream hold', () => {
     const q = new AsyncQueue<number>();
     const batches: number[][] = [];
     const reading = (async () => {
-      for await (const b of q.batches(() => 60)) batches.push(b);
+      // A hold far longer than the test: only the end can cut it short within the bound below.
+      for await (const b of q.batches(() => 5_000)) batches.push(b);
     })();
     q.push(1);
     await new Promise((r) => setTimeout(r, 10));
@@ -48,7 +49,7 @@ describe('stream hold', () => {
     q.push(4);
     q.end();
     await reading;
-    expect(performance.now() - t0).toBeLessThan(40);
+    expect(performance.now() - t0).toBeLessThan(1_000);
     expect(batches).toEqual([[1], [2, 3, 4]]);
   });
 
