@@ -13,6 +13,7 @@ import { createHttpRoutes, type HttpHandler } from './http-routes';
 import { InProcessCalls, recordingRouter, registerInProcess } from './in-process';
 import { type Http1Timeouts, Listeners } from './listeners';
 import { peerContextValues } from './peer-address';
+import { requestDecodeInterceptor, withRequestDecodeErrors } from './request-decode-errors';
 import { shutdownErrorInterceptor } from './shutdown-interceptor';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
@@ -99,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   setMaxListeners(0, shutdown.signal);
   const services = new Set<string>(['']);
   const methods = new Map<string, MethodImplSpec>();
-  const interceptors = [...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)];
+  const interceptors = [requestDecodeInterceptor, ...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)];
   const handler = connectNodeAdapter({
     ...options.router,
     interceptors,
@@ -110,6 +111,9 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
       options.routes(router);
       registerHealthService(router, health);
       for (const h of router.handlers) if (h.service.typeName !== Health.typeName) services.add(h.service.typeName);
+      // connectNodeAdapter maps paths to `router.handlers` once this returns: swap each for one that
+      // answers an undecodable request body INVALID_ARGUMENT, not INTERNAL (see request-decode-errors).
+      plain.handlers.splice(0, plain.handlers.length, ...plain.handlers.map(withRequestDecodeErrors));
     },
     fallback: createHttpRoutes({ health, metrics: options.metrics, http: options.http, readyDetail: options.readyDetail }),
   });
