@@ -69,6 +69,28 @@ export interface ConsumeOptions {
   concurrency?: number;
 }
 
+/** A message read back from a stream by `replay`: nothing to settle, nothing is acked. */
+export interface ReplayedMessage extends BusMessage {
+  stream: string;
+  seq: number;
+  msgId?: string;
+}
+
+export type ReplayHandler = (msg: ReplayedMessage) => void | Promise<void>;
+
+export interface ReplayOptions {
+  /** Only messages whose subject matches one of these patterns; default every message. */
+  subjects?: string[];
+}
+
+/** What a `replay` read. */
+export interface ReplaySummary {
+  /** Messages handed to the handler. */
+  messages: number;
+  /** The stream's last sequence when the replay began: the replay ended there (0: empty stream). */
+  lastSeq: number;
+}
+
 /** A running `consume`. */
 export interface Consumption {
   /** Stops taking messages and waits for the handlers in progress. Idempotent. */
@@ -95,6 +117,15 @@ export interface Bus {
    * consumer outlives the bus: a later `consume` with the same name resumes where it left off.
    */
   consume(stream: string, durable: string, handler: DurableHandler, opts?: ConsumeOptions): Promise<Consumption>;
+  /**
+   * Reads `stream` from its first stored message up to its last one at the time of the call,
+   * handing each to `handler` in sequence order, one at a time (the handler's promise is awaited),
+   * then resolves. Messages stored after the call are not read. Durable consumers are untouched
+   * and nothing is acked: a replay can run alongside `consume` and be repeated. A handler that
+   * throws ends the replay, which rejects with that error.
+   * @throws BusError `stream-not-found`, `invalid` (a bad subject pattern), `closed`
+   */
+  replay(stream: string, handler: ReplayHandler, opts?: ReplayOptions): Promise<ReplaySummary>;
   /** Stops consumptions (waiting for their handlers), delivers what is pending, then disconnects. */
   close(): Promise<void>;
 }

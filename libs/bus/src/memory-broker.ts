@@ -53,6 +53,13 @@ export class MemoryBroker {
     throw new BusError('no-stream', `no stream holds subject ${subject}`);
   }
 
+  /** The stream named `name`. @throws BusError(`stream-not-found`) */
+  stream(name: string): MemoryStream {
+    const s = this.streams.get(name);
+    if (!s) throw new BusError('stream-not-found', `stream ${name} not found`);
+    return s;
+  }
+
   /**
    * The durable consumer `durable` of `stream`, created (at the stream's start) or updated.
    * @throws BusError `stream-not-found`, or `conflict` for a second consumer on a work queue.

@@ -7,6 +7,9 @@ import {
   type MessageHandler,
   type PublishAck,
   type PublishDurableOptions,
+  type ReplayHandler,
+  type ReplayOptions,
+  type ReplaySummary,
   reportToStderr,
   type StreamConfig,
   type Unsubscribe,
@@ -17,7 +20,8 @@ import { BusError } from './errors';
 import { type Headers, normalizeHeaders } from './headers';
 import { MemoryBroker } from './memory-broker';
 import { startMemoryConsumption } from './memory-consumption';
-import { resolveConsumeOptions, resolveStreamConfig } from './options';
+import { replayMemory } from './memory-replay';
+import { resolveConsumeOptions, resolveReplayOptions, resolveStreamConfig } from './options';
 import { checkName, checkPattern, checkSubject } from './subject';
 
 export interface MemoryBusOptions {
@@ -103,6 +107,13 @@ export class MemoryBus implements Bus, ConnectionStatus {
     const consumer = this.broker.consumer(stream, durable, resolved);
     const consumption = startMemoryConsumption(consumer, handler, this.onError, resolved.concurrency);
     return this.consumptions.track(consumption);
+  }
+
+  async replay(stream: string, handler: ReplayHandler, opts?: ReplayOptions): Promise<ReplaySummary> {
+    this.open();
+    checkName(stream, 'stream');
+    const o = resolveReplayOptions(opts);
+    return replayMemory(this.broker.stream(stream), handler, o, () => this.closed);
   }
 
   async close(): Promise<void> {

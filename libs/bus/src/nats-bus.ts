@@ -9,6 +9,9 @@ import {
   type MessageHandler,
   type PublishAck,
   type PublishDurableOptions,
+  type ReplayHandler,
+  type ReplayOptions,
+  type ReplaySummary,
   reportToStderr,
   type StreamConfig,
   type Unsubscribe,
@@ -20,7 +23,8 @@ import { type Headers, normalizeHeaders } from './headers';
 import { ensureNatsConsumer, ensureNatsStream } from './nats-admin';
 import { fromNatsHeaders, mapNatsError, toNatsHeaders } from './nats-codec';
 import { startNatsConsumption } from './nats-consumption';
-import { resolveConsumeOptions, resolveStreamConfig } from './options';
+import { replayNats } from './nats-replay';
+import { resolveConsumeOptions, resolveReplayOptions, resolveStreamConfig } from './options';
 import { checkName, checkPattern, checkSubject } from './subject';
 
 export interface NatsBusOptions {
@@ -46,6 +50,7 @@ export interface NatsBusOptions {
 export class NatsBus implements Bus, ConnectionStatus {
   private readonly deliveries = new Set<Promise<void>>();
   private readonly consumptions = new ConsumptionSet();
+  private readonly replays = new Set<() => void>();
   private jsm?: Promise<JetStreamManager>;
   private readonly js: JetStreamClient;
   private closing?: Promise<void>;
@@ -170,8 +175,19 @@ export class NatsBus implements Bus, ConnectionStatus {
     }
   }
 
+  async replay(stream: string, handler: ReplayHandler, opts?: ReplayOptions): Promise<ReplaySummary> {
+    this.open();
+    checkName(stream, 'stream');
+    const o = resolveReplayOptions(opts);
+    return replayNats(this.js, await this.manager(), stream, handler, o, (stop) => {
+      this.replays.add(stop);
+      return () => this.replays.delete(stop);
+    });
+  }
+
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const stop of [...this.replays]) stop();
       await this.consumptions.stopAll();
       // A drain needs the server; while it is unreachable, give up after a bound and just close.
       if (!this.nc.isClosed()) {

@@ -1,4 +1,4 @@
-import type { ConsumeOptions, StreamConfig } from './bus';
+import type { ConsumeOptions, ReplayOptions, StreamConfig } from './bus';
 import { BusError } from './errors';
 import { checkName, checkPattern } from './subject';
 
@@ -40,4 +40,11 @@ export function resolveStreamConfig(config: StreamConfig): Required<StreamConfig
     retention: config.retention,
     duplicateWindowMs: positiveInt('duplicateWindowMs', config.duplicateWindowMs ?? 120_000),
   };
+}
+
+/** `ReplayOptions` checked. @throws BusError(`invalid`) for a bad subject pattern. */
+export function resolveReplayOptions(opts: ReplayOptions = {}): ReplayOptions {
+  if (!opts.subjects) return {};
+  for (const s of opts.subjects) checkPattern(s);
+  return { subjects: [...opts.subjects] };
 }

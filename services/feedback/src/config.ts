@@ -9,9 +9,16 @@ export interface FeedbackConfig {
   readonly redisUrl: string | undefined;
   /** NATS for completion and feedback events; an in-process bus when unset. */
   readonly natsUrl: string | undefined;
+  /** How often to check that the store still holds the report (else it is rebuilt from the stream). */
+  readonly rebuildCheckMs: number;
+  /** TTL of the store lock one rebuild holds (renewed while it runs): how long a crashed rebuild blocks the next. */
+  readonly rebuildLockMs: number;
 }
 
-/** Parses FEEDBACK_*, REDIS_URL and NATS_URL once. @throws ConfigError naming every bad variable. */
+/**
+ * Parses FEEDBACK_* (FEEDBACK_REBUILD_CHECK_MS, FEEDBACK_REBUILD_LOCK_MS among them), REDIS_URL and
+ * NATS_URL once. @throws ConfigError naming every bad variable.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig {
   const e = new EnvReader(env);
   const config = {
@@ -20,6 +27,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig
     httpPort: e.int('FEEDBACK_HTTP_PORT', { default: 9105, min: 0, max: 65535 }),
     redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
+    rebuildCheckMs: e.int('FEEDBACK_REBUILD_CHECK_MS', { default: 5000, min: 100, max: 3_600_000 }),
+    rebuildLockMs: e.int('FEEDBACK_REBUILD_LOCK_MS', { default: 60_000, min: 1000, max: 3_600_000 }),
   };
   e.done();
   return config;

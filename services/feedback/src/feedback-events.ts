@@ -30,6 +30,7 @@ export function feedbackPublisher(outbox: Outbox, tracer: Tracer): (f: StoredFee
         variant: f.variant,
         rating: f.rating,
         labels: f.labels,
+        comment: f.comment,
         receivedAtUnixMs: BigInt(f.receivedAtMs),
       }),
     );

@@ -4,6 +4,7 @@ import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { FeedbackService, type SubmitFeedbackRequest } from '@tokenmesh/proto';
 
 import type { FeedbackAggregates, StoredFeedback } from './aggregates';
+import { float32ToDecimal } from './stream-events';
 
 export const MAX_COMMENT_CHARS = 4096;
 export const MAX_LABELS = 32;
@@ -39,7 +40,8 @@ export function feedbackService(
         requestId: req.requestId,
         model: req.model,
         variant: req.variant,
-        rating: req.rating,
+        // A proto float: counted as the decimal the client sent, as a rebuild from its event counts it.
+        rating: float32ToDecimal(req.rating),
         comment: req.comment,
         labels: { ...req.labels },
         receivedAtMs: now(),

@@ -4,9 +4,10 @@ import { type RunningService, type ServiceRuntime, startService } from '@tokenme
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 
 import { FeedbackAggregates } from './aggregates';
-import { consumeCompletions } from './completion-consumer';
+import { consumeEvents } from './completion-consumer';
 import type { FeedbackConfig } from './config';
 import { eventOutbox, feedbackPublisher } from './feedback-events';
+import { ReportKeeper } from './report-keeper';
 import { feedbackService } from './service';
 
 export interface FeedbackDeps {
@@ -16,7 +17,8 @@ export interface FeedbackDeps {
 }
 
 /**
- * Serves FeedbackService and folds completion events into the reports. Store: the given one,
+ * Serves FeedbackService and folds completion and feedback events into the reports, rebuilding
+ * them from the events stream when the store has lost them (`ReportKeeper`). Store: the given one,
  * Redis (REDIS_URL) or in-memory; bus: the given one, NATS (NATS_URL) or in-process.
  */
 export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: FeedbackDeps = {}): Promise<RunningService> {
@@ -31,16 +33,23 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
   const bus = deps.bus ?? ownedBus!;
   const aggregates = new FeedbackAggregates(store);
   const outbox = eventOutbox(bus, rt.metrics, rt.logger);
+  const keeper = new ReportKeeper({ bus, store, aggregates, logger: rt.logger, lockMs: config.rebuildLockMs, checkMs: config.rebuildCheckMs });
   let consumption: Consumption | undefined;
+  let keeping: Promise<void> | undefined;
   const release = async () => {
     await consumption?.stop();
+    // Before the bus closes: a rebuild in progress would fail on a closed bus and leave the lock to expire.
+    await keeper.stop();
+    await keeping;
     await outbox.close(); // before the bus: flushes what it can within its grace
     await ownedBus?.close();
     await ownedStore?.close();
   };
   try {
     await bus.ensureStream(EVENTS_STREAM);
-    consumption = await consumeCompletions(bus, aggregates, rt.tracer, rt.logger);
+    consumption = await consumeEvents(bus, aggregates, rt.tracer, rt.logger);
+    // Not awaited: a long replay must not hold back serving; reports read empty until it is done.
+    keeping = keeper.start();
   } catch (err) {
     await release();
     throw err;

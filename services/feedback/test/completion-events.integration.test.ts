@@ -7,7 +7,8 @@ import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { type ServerHandle, startNats, startRedis, waitFor } from '@tokenmesh/testing';
 
 import { FeedbackAggregates } from '../src/aggregates';
-import { consumeCompletions } from '../src/completion-consumer';
+import { consumeEvents } from '../src/completion-consumer';
+import { rebuildReport } from '../src/report-rebuild';
 
 const log = createLogger({ service: 'feedback', level: 'error' });
 
@@ -39,7 +40,9 @@ describe.each([
     ({ bus, store, servers } = await open());
     aggregates = new FeedbackAggregates(store);
     await bus.ensureStream(EVENTS_STREAM);
-    consumption = await consumeCompletions(bus, aggregates, trace.getTracer('test'), log);
+    // As at service start: the store has no report yet, so it is built from the (empty) stream.
+    await rebuildReport({ bus, store, aggregates, logger: log, reason: 'start', lockMs: 10_000 });
+    consumption = await consumeEvents(bus, aggregates, trace.getTracer('test'), log);
   });
   afterAll(async () => {
     await consumption.stop();
@@ -56,7 +59,7 @@ describe.each([
     // The same request again under another message id (a publisher retry after the dedup window):
     // the store-level dedup still counts it once.
     await bus.publishDurable(SUBJECTS.completion, completion('r1', 'a', 40, 10), { msgId: 'r1-retry' });
-    // Feedback events share the stream and are not completions.
+    // Feedback events share the stream and are not completions (this one is malformed: logged and skipped).
     await bus.publishDurable(SUBJECTS.feedback, new Uint8Array([1, 2]), { msgId: 'f1' });
     await bus.publishDurable(SUBJECTS.completion, completion('r5', 'b', 35, 5), { msgId: 'r5' });
 

@@ -25,6 +25,8 @@ describe.each([
   beforeAll(async () => {
     ({ store, stop } = await open());
     aggregates = new FeedbackAggregates(store);
+    // No events stream here to rebuild from: a report generation of its own.
+    await aggregates.generations.write({ live: 'g-test' });
     client = createClient(
       FeedbackService,
       createRouterTransport((r) => r.service(FeedbackService, feedbackService(aggregates, { now: () => 1000 }))),

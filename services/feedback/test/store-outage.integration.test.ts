@@ -7,16 +7,19 @@ import { RedisStore } from '@tokenmesh/store';
 import { type ServerHandle, startRedis, waitFor } from '@tokenmesh/testing';
 
 import { FeedbackAggregates } from '../src/aggregates';
-import { consumeCompletions } from '../src/completion-consumer';
+import { consumeEvents } from '../src/completion-consumer';
+import { ReportKeeper } from '../src/report-keeper';
 
-// Redis down while completion events arrive: the consumer naks with a delay and counts each event once it is back.
+// Redis down while completion events arrive: the consumer naks with a delay; Redis comes back
+// empty (no persistence), the report is rebuilt from the stream, and the event counts once.
 describe('completion consumer through a Redis outage', () => {
   let redis: ServerHandle;
   let store: RedisStore;
   const bus = new MemoryBus();
   let consumption: Consumption | undefined;
+  let keeper: ReportKeeper | undefined;
   const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ service: 'feedback', level: 'warn', sink: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const logger = createLogger({ service: 'feedback', level: 'info', sink: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -25,6 +28,7 @@ describe('completion consumer through a Redis outage', () => {
   });
   afterAll(async () => {
     await consumption?.stop();
+    await keeper?.stop();
     await bus.close();
     await store?.close();
     await redis?.stop();
@@ -32,7 +36,9 @@ describe('completion consumer through a Redis outage', () => {
 
   it('redelivers after a store failure instead of dropping the event, and counts it once', async () => {
     const aggregates = new FeedbackAggregates(store);
-    consumption = await consumeCompletions(bus, aggregates, trace.getTracer('test'), logger);
+    keeper = new ReportKeeper({ bus, store, aggregates, logger, lockMs: 10_000, checkMs: 200 });
+    await keeper.start();
+    consumption = await consumeEvents(bus, aggregates, trace.getTracer('test'), logger);
     await redis.kill('SIGTERM');
     const event = create(CompletionEventSchema, {
       requestId: 'r-outage',
@@ -53,5 +59,12 @@ describe('completion consumer through a Redis outage', () => {
       { timeoutMs: 30_000, intervalMs: 100 },
     );
     expect(totals).toEqual([expect.objectContaining({ model: 'tinygpt@1', variant: 'a', completions: 1, completionTokens: 3 })]);
+    // The restarted Redis is empty: the report came back through a rebuild, not the old keys.
+    expect(lines.filter((l) => l['msg'] === 'feedback report rebuilt from the events stream').map((l) => l['reason'])).toEqual([
+      'start',
+      'store lost the report',
+    ]);
+    // The redelivery and the replay may both have met the event: still one completion.
+    expect((await aggregates.totals())[0]?.completions).toBe(1);
   }, 60_000);
 });

@@ -5,6 +5,7 @@ import { coreContract } from './core';
 import { durableContract } from './durable';
 import type { BusFixture } from './fixture';
 import { redeliveryContract } from './redelivery';
+import { replayContract } from './replay';
 import { streamAdminContract } from './stream-admin';
 
 /** The one behaviour suite every `Bus` adapter must pass; `start` runs once per adapter. */
@@ -13,6 +14,7 @@ export function busContract(adapter: string, start: () => Promise<BusFixture>): 
     coreContract(get);
     durableContract(get);
     redeliveryContract(get);
+    replayContract(get);
     streamAdminContract(get);
     connectionContract(get);
   });

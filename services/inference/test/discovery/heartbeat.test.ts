@@ -50,6 +50,7 @@ function recordingBus(inner: Bus, onPublish: (hb: WorkerHeartbeat) => void = () 
     ensureStream: (config) => inner.ensureStream(config),
     publishDurable: (subject, data, opts) => inner.publishDurable(subject, data, opts),
     consume: (stream, durable, handler, opts) => inner.consume(stream, durable, handler, opts),
+    replay: (stream, handler, opts) => inner.replay(stream, handler, opts),
     close: () => inner.close(),
   };
   return { bus, state };
