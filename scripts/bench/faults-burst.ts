@@ -12,8 +12,10 @@ import { quantile, round } from './stats';
 /** One request of a burst as the client saw it. */
 export interface BurstRequest {
   readonly status: number;
-  /** Until the response ended (a 429: its whole answer). */
+  /** Until the response ended (a 429: its whole answer), from the call. */
   readonly latencyMs: number;
+  /** The same, from when the request was on the socket: without the load client's own queueing of the burst's writes. */
+  readonly fromWriteMs: number;
   /** A 200: until its first text event; otherwise equal to latencyMs. */
   readonly ttftMs: number;
 }
@@ -32,6 +34,9 @@ export interface BurstResult {
   readonly refusedP50Ms: number;
   readonly refusedP99Ms: number;
   readonly refusedMaxMs: number;
+  /** 429 latency from the request's write (see BurstRequest.fromWriteMs). */
+  readonly refusedFromWriteP50Ms: number;
+  readonly refusedFromWriteP99Ms: number;
   readonly okTtftP50Ms: number;
   readonly okTtftP99Ms: number;
   readonly okLatencyP99Ms: number;
@@ -45,18 +50,19 @@ async function one(agent: Agent, url: string, prompt: string, maxTokens: number)
     if (!first && /"text":"[^"]/.test(c)) first = performance.now();
   };
   try {
-    const { status, text } = await postJson(agent, `${url}/v1/completions`, { prompt, max_tokens: maxTokens, temperature: 0.8, stream: true }, onChunk);
+    const { status, text, sentAt } = await postJson(agent, `${url}/v1/completions`, { prompt, max_tokens: maxTokens, temperature: 0.8, stream: true }, onChunk);
     const now = performance.now();
     // A stream that failed after its headers is not a 200 the client can use.
     const failed = status === 200 && sseError(text) !== undefined;
     return {
       status: failed ? -1 : status,
       latencyMs: now - t0,
+      fromWriteMs: now - sentAt,
       ttftMs: (first || now) - t0,
       ...(failed || (status !== 200 && status !== 429) ? { error: `${status}: ${text.slice(0, 120)}` } : {}),
     };
   } catch (err) {
-    return { status: 0, latencyMs: performance.now() - t0, ttftMs: 0, error: (err as Error).message };
+    return { status: 0, latencyMs: performance.now() - t0, fromWriteMs: NaN, ttftMs: 0, error: (err as Error).message };
   }
 }
 
@@ -69,6 +75,7 @@ export async function burst(agent: Agent, httpUrl: string, n: number, maxTokens:
 export function summarize(all: readonly Outcome[], wallMs: number): BurstResult {
   const ok = all.filter((r) => r.status === 200);
   const refused = all.filter((r) => r.status === 429).map((r) => r.latencyMs);
+  const refusedFromWrite = all.filter((r) => r.status === 429).map((r) => r.fromWriteMs);
   const other = all.filter((r) => r.status !== 200 && r.status !== 429);
   return {
     requests: all.length,
@@ -79,6 +86,8 @@ export function summarize(all: readonly Outcome[], wallMs: number): BurstResult 
     refusedP50Ms: round(quantile(refused, 0.5)),
     refusedP99Ms: round(quantile(refused, 0.99)),
     refusedMaxMs: round(Math.max(0, ...refused)),
+    refusedFromWriteP50Ms: round(quantile(refusedFromWrite, 0.5)),
+    refusedFromWriteP99Ms: round(quantile(refusedFromWrite, 0.99)),
     okTtftP50Ms: round(
       quantile(
         ok.map((r) => r.ttftMs),

@@ -9,13 +9,15 @@
  *   npm run bench:faults -- --only burst one scenario (burst | redis)
  *   npm run bench:faults -- --report     faults.md again from faults.json
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { startGateway, startRedis, startUpstreams, type Upstreams } from '@tokenmesh/testing';
+import { type ServiceProcess, startGateway, startRedis, startUpstreams, type Upstreams } from '@tokenmesh/testing';
 
 import { burst, type Outcome, summarize } from './faults-burst';
 import { closedLoop } from './faults-loop';
@@ -70,22 +72,36 @@ async function oneOver(agent: Agent, httpUrl: string, up: Upstreams, tag: string
   return { all: [...(await fill), extra!], wallMs };
 }
 
+/** The gateways a burst is measured through: the default, and one without admission at the edge (the before). */
+const GATEWAYS = [
+  { gateway: 'edge admission (default)', env: {} },
+  { gateway: 'no edge admission (GATEWAY_EDGE_ADMISSION=false)', env: { GATEWAY_EDGE_ADMISSION: 'false' } },
+] as const;
+
+/** The label of the floor row (a bare HTTP server refusing everything); the report finds it by it. */
+export const FLOOR = 'floor: a bare Node HTTP server answering 429 at once';
+
 async function burstScenario(): Promise<BurstScenario[]> {
   const up = await startUpstreams({
     model: MODEL,
     worker: { INFERENCE_MAX_BATCH_SIZE: String(SETUP.maxBatchSize), INFERENCE_MAX_QUEUE_SIZE: String(SETUP.maxQueueSize) },
   });
-  const gateway = await startGateway(up, MODEL, { GATEWAY_LOCAL_TOKENIZERS: MODEL }).catch(async (err: unknown) => {
-    await stopAll(up);
-    throw err;
-  });
+  const gateways: ServiceProcess[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   try {
+    for (const g of GATEWAYS) gateways.push(await startGateway(up, MODEL, { GATEWAY_LOCAL_TOKENIZERS: MODEL, ...g.env }));
     const out: BurstScenario[] = [];
-    for (const n of [4 * CAPACITY, CAPACITY + 1]) {
+    // The 4× burst through both gateways (the same upstreams, one after the other), then one over capacity through the default.
+    const runs = [
+      { n: 4 * CAPACITY, g: 0 },
+      { n: 4 * CAPACITY, g: 1 },
+      { n: CAPACITY + 1, g: 0 },
+    ];
+    for (const { n, g } of runs) {
+      const gateway = gateways[g]!;
       const single = n === CAPACITY + 1;
       // The warm-up burst opens n keep-alive connections; the measured ones reuse them.
-      await burst(agent, gateway.httpUrl, n, SETUP.maxTokens, `warm-${n}`);
+      await burst(agent, gateway.httpUrl, n, SETUP.maxTokens, `warm-${n}-${g}`);
       await idle(up);
       const all: Outcome[] = [];
       const walls: number[] = [];
@@ -94,11 +110,11 @@ async function burstScenario(): Promise<BurstScenario[]> {
       for (let r = 0; r < (single ? SETUP.singleRepeats : SETUP.repeats); r++) {
         const t0 = performance.now();
         if (single) {
-          const one = await oneOver(agent, gateway.httpUrl, up, `${n}-${r}`);
+          const one = await oneOver(agent, gateway.httpUrl, up, `${n}-${g}-${r}`);
           all.push(...one.all);
           walls.push(one.wallMs);
         } else {
-          all.push(...(await burst(agent, gateway.httpUrl, n, SETUP.maxTokens, `${n}-${r}`)));
+          all.push(...(await burst(agent, gateway.httpUrl, n, SETUP.maxTokens, `${n}-${g}-${r}`)));
           walls.push(performance.now() - t0);
         }
         await idle(up);
@@ -107,13 +123,40 @@ async function burstScenario(): Promise<BurstScenario[]> {
         await Promise.all(Object.entries(services).map(async ([k, p]) => [k, moved(before[k]!, await scrape(p.httpUrl))] as const)),
       );
       const result = summarize(all, walls.reduce((s, x) => s + x, 0) / walls.length);
-      out.push({ concurrent: n, capacity: CAPACITY, repeats: single ? SETUP.singleRepeats : SETUP.repeats, result, counters });
+      out.push({ concurrent: n, capacity: CAPACITY, gateway: GATEWAYS[g]!.gateway, repeats: single ? SETUP.singleRepeats : SETUP.repeats, result, counters });
       console.log('burst', n, JSON.stringify(out.at(-1)));
     }
+    out.push(await floorScenario(agent));
     return out;
   } finally {
     agent.destroy();
-    await stopAll(up, gateway);
+    await stopAll(up, ...gateways);
+  }
+}
+
+/** The same 4× burst against a bare Node HTTP server that refuses everything at once (faults-floor-server.ts): the machine's floor. */
+async function floorScenario(agent: Agent): Promise<BurstScenario> {
+  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), join(__dirname, 'faults-floor-server.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const url = line.toString().trim();
+    const n = 4 * CAPACITY;
+    await burst(agent, url, n, SETUP.maxTokens, 'warm-floor');
+    const all: Outcome[] = [];
+    const walls: number[] = [];
+    for (let r = 0; r < SETUP.repeats; r++) {
+      const t0 = performance.now();
+      all.push(...(await burst(agent, url, n, SETUP.maxTokens, `floor-${r}`)));
+      walls.push(performance.now() - t0);
+    }
+    const result = summarize(all, walls.reduce((s, x) => s + x, 0) / walls.length);
+    const scenario = { concurrent: n, capacity: CAPACITY, gateway: FLOOR, repeats: SETUP.repeats, result, counters: {} };
+    console.log('burst', n, JSON.stringify(scenario));
+    return scenario;
+  } finally {
+    child.kill();
   }
 }
 

@@ -4,6 +4,8 @@ import { type Agent, request } from 'node:http';
 export interface PostAnswer {
   readonly status: number;
   readonly text: string;
+  /** performance.now() when the request was handed to the socket in full: a load client's own queueing ends there. */
+  readonly sentAt: number;
 }
 
 /**
@@ -15,6 +17,7 @@ export function postJson(agent: Agent, url: string, body: unknown, onChunk?: (ch
   const u = new URL(url);
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
+    let sentAt = NaN;
     const req = request(
       {
         host: u.hostname,
@@ -31,11 +34,12 @@ export function postJson(agent: Agent, url: string, body: unknown, onChunk?: (ch
           text += c;
           onChunk?.(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text, sentAt }));
         res.on('error', reject);
       },
     );
     req.on('error', reject);
+    req.on('finish', () => (sentAt = performance.now()));
     req.end(payload);
   });
 }

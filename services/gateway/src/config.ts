@@ -48,6 +48,8 @@ export interface GatewayConfig {
   readonly storeBreaker: CircuitBreakerOptions;
   /** After the router answers RESOURCE_EXHAUSTED for a model, its requests are refused at once for this long (GATEWAY_SHED_WINDOW_MS; 0 = off). */
   readonly shedWindowMs: number;
+  /** Refuse at once what is past the capacity the router reports for a model (GATEWAY_EDGE_ADMISSION, default true). */
+  readonly edgeAdmission: boolean;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxCooldownMs: DEFAULT_CIRCUIT_BREAKER.maxCooldownMs,
     },
     shedWindowMs: e.int('GATEWAY_SHED_WINDOW_MS', { default: 100, min: 0, max: 10_000 }),
+    edgeAdmission: e.bool('GATEWAY_EDGE_ADMISSION', true),
   };
   e.check(
     config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,

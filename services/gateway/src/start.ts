@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config';
 import { authInterceptor } from './edge/auth/auth-interceptor';
 import { startAuth } from './edge/auth/start-auth';
 import { corsHandler } from './edge/cors';
+import { EdgeAdmission } from './edge/edge-admission';
 import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
 import { SaturationGate } from './edge/saturation-gate';
@@ -69,6 +70,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
     // One list of what the router serves: readiness polls it, the cache and the model lists read it.
     const catalog = routerCatalog(router.client);
+    const shed = shedCounter(rt.metrics);
     const upstreams = {
       tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
       localDecoder: local ? localDecoders(local) : undefined,
@@ -81,7 +83,8 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       },
       limiter: limits.limiter,
       cache: startResponseCache(config, rt, store, router.client, catalog),
-      saturation: new SaturationGate(config.shedWindowMs, shedCounter(rt.metrics)),
+      saturation: new SaturationGate(config.shedWindowMs, shed('saturated')),
+      admission: config.edgeAdmission ? new EdgeAdmission(() => catalog.known, shed('capacity')) : undefined,
     };
     const service = await startService(
       {

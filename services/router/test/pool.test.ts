@@ -133,16 +133,21 @@ describe('worker pool', () => {
     expect(pool.knows('other')).toBe(false);
   });
 
-  it('lists what live, non-draining workers serve with worker counts', () => {
+  it('lists what live, non-draining workers serve with worker counts and summed capacity (unknown while one has not said)', () => {
     const pool = fakePool({ a: {}, b: {}, c: {} });
     pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1']));
     pool.announce(beat('b', ['tinygpt@1']));
     pool.announce(beat('c', ['tinygpt@2'], { draining: true }));
     pool.get('a')!.contextLengths.set('tinygpt@1', 512);
+    pool.get('a')!.capacities.set('tinygpt@1', 48);
+    pool.get('a')!.capacities.set('tinyllama@1', 40);
+    pool.get('c')!.capacities.set('tinygpt@2', 48);
     expect(pool.models()).toEqual([
-      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2 },
-      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1 },
+      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2, capacity: 0 },
+      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1, capacity: 40 },
     ]);
+    pool.get('b')!.capacities.set('tinygpt@1', 16);
+    expect(pool.models()[0]).toMatchObject({ workers: 2, capacity: 64 });
   });
 
   it('a replaced or forgotten worker keeps its connection until its calls in flight end', () => {

@@ -13,6 +13,7 @@ import {
 
 import { apiError, fromUpstream } from '../edge/api-error';
 import { checkModelAccess } from '../edge/auth/model-access';
+import type { EdgeAdmission } from '../edge/edge-admission';
 import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
 import type { SaturationGate } from '../edge/saturation-gate';
 import type { CompletionSink } from './completion-events';
@@ -36,6 +37,8 @@ export interface Upstreams {
   readonly cache?: ResponseCache;
   /** Refuses at once, before any per-request work, while a model's workers were just found full. */
   readonly saturation?: SaturationGate;
+  /** Refuses at once, before any per-request work, what is past the capacity the router reports. */
+  readonly admission?: EdgeAdmission;
   /**
    * A detokenizer run in this process for models whose tokenizer files the gateway has
    * (GATEWAY_LOCAL_TOKENIZERS); undefined for the others, which go through the tokenizer's
@@ -132,6 +135,17 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   // Before the rate limiter: a forbidden model costs the key nothing.
   checkModelAccess(caller, model);
   up.saturation?.admit(model);
+  const release = up.admission?.admit(model);
+  try {
+    await up.admission?.turn();
+    yield* admitted(req, up, signal, caller, model, release);
+  } finally {
+    release?.();
+  }
+}
+
+/** generateText past the edge's admission: `release` gives its place back early when no worker will be used (a cache hit). */
+async function* admitted(req: TextRequest, up: Upstreams, signal: AbortSignal, caller: Caller, model: string, release?: () => void): AsyncGenerator<TextEvent> {
   const requestLimits = await up.limiter?.admitRequest(caller);
   const started = performance.now();
   const encoded = await up.tokenizer
@@ -153,7 +167,11 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
     { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
     // A cached generation may be tailed live by streamed requests: its tokens come as they are made.
     (cancel = signal) => generate(cancel, false),
-    (outcome) => (recordCacheOutcome(outcome), req.onCache?.(outcome)),
+    (outcome) => {
+      recordCacheOutcome(outcome);
+      if (outcome === 'hit') release?.();
+      req.onCache?.(outcome);
+    },
     signal,
   );
   // A hit's last event comes from the cache, not from `generated`.

@@ -36,6 +36,11 @@ export class ServedModelCatalog<M extends ServedModelInfo = ServedModel> {
     return this.latest.get();
   }
 
+  /** The last list the router gave, however old (the readiness poll keeps it fresh); undefined before the first. */
+  get known(): readonly M[] | undefined {
+    return this.latest.current;
+  }
+
   /** Asks the router now, or joins the call in flight: the readiness poll. */
   refresh(): Promise<readonly M[]> {
     return this.latest.refresh();

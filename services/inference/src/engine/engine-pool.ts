@@ -22,6 +22,11 @@ export class EnginePool {
     return this.engines.reduce((n, e) => n + e.kvReserved, 0);
   }
 
+  /** Requests its engines hold at once, running plus waiting: past it each refuses RESOURCE_EXHAUSTED. */
+  get capacity(): number {
+    return this.engines.reduce((n, e) => n + e.limits.maxBatchSize + e.limits.maxQueueSize, 0);
+  }
+
   get kvBudget(): number {
     return this.engines.reduce((n, e) => n + e.kvBudget, 0);
   }

@@ -50,7 +50,13 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
   return {
     listServedModels() {
       return {
-        models: repo.models.map((m) => ({ name: m.entry.name, version: m.entry.version, contextLength: m.spec.contextLength, workers: 1 })),
+        models: repo.models.map((m) => ({
+          name: m.entry.name,
+          version: m.entry.version,
+          contextLength: m.spec.contextLength,
+          workers: 1,
+          capacity: m.engine.capacity,
+        })),
       };
     },
 

@@ -60,7 +60,10 @@ export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOpti
       if (missing) {
         try {
           const { models } = await w.client.listServedModels({}, { signal, timeoutMs: 2000 });
-          for (const m of models) w.contextLengths.set(`${m.name}@${m.version}`, m.contextLength);
+          for (const m of models) {
+            w.contextLengths.set(`${m.name}@${m.version}`, m.contextLength);
+            if (m.capacity > 0) w.capacities.set(`${m.name}@${m.version}`, m.capacity);
+          }
           if (w.isStatic) w.announcement = { ...w.announcement, models: models.map((m) => `${m.name}@${m.version}`) };
           delay = backoff0;
         } catch {

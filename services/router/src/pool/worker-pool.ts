@@ -34,6 +34,8 @@ export interface PoolModel {
   readonly version: string;
   readonly contextLength: number;
   readonly workers: number;
+  /** Requests its workers hold at once, summed; 0 when any of them has not said. */
+  readonly capacity: number;
 }
 
 /**
@@ -217,23 +219,26 @@ export class WorkerPool {
     return out;
   }
 
-  /** What the live, non-draining workers serve, with worker counts. */
+  /** What the live, non-draining workers serve, with worker counts and capacity. */
   models(): PoolModel[] {
     const now = this.now();
-    const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number }>();
+    const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number; capacity: number }>();
     for (const w of this.all) {
       if (!this.isLive(w, now) || w.announcement.draining) continue;
       for (const id of w.announcement.models ?? []) {
         const at = id.lastIndexOf('@');
         const seen = merged.get(id);
         const contextLength = w.contextLengths.get(id) ?? 0;
+        // One worker that has not said makes the sum unknown: a low figure would shed what it could take.
+        const capacity = w.capacities.get(id) ?? NaN;
         if (seen) {
           seen.workers++;
           seen.contextLength ||= contextLength;
-        } else merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1 });
+          seen.capacity += capacity;
+        } else merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1, capacity });
       }
     }
-    return [...merged.values()];
+    return [...merged.values()].map((m) => ({ ...m, capacity: Number.isNaN(m.capacity) ? 0 : m.capacity }));
   }
 
   /** Forgets every worker (after the server drained, so no call is left; any that is closes its connection when it ends). */

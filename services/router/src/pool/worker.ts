@@ -45,6 +45,8 @@ export class Worker {
   fullLoad = 0;
   /** Context length per name@version, from the worker's ListServedModels. */
   readonly contextLengths = new Map<string, number>();
+  /** Requests it holds at once per name@version (running + waiting), from its ListServedModels; absent: unknown. */
+  readonly capacities = new Map<string, number>();
 
   constructor(
     announcement: WorkerAnnouncement,
