@@ -1,6 +1,7 @@
 import type { Bus } from './bus';
 import { BusError } from './errors';
 import type { Headers } from './headers';
+import type { OutboxSpool } from './outbox-spool';
 
 /** One event waiting for its stream's ack. */
 interface Pending {
@@ -26,6 +27,12 @@ export interface OutboxOptions {
   /** Told of each refused event (for a counter). */
   onShed?: (subject: string) => void;
   logger?: OutboxLogger;
+  /**
+   * A journal on disk (OutboxSpool): every event is written to it as it is added and marked when
+   * acked, and what it recovered from a crashed predecessor is published first. The outbox
+   * closes it. Without one, the outbox is memory only.
+   */
+  spool?: OutboxSpool;
 }
 
 function permanent(err: unknown): boolean {
@@ -46,7 +53,8 @@ function permanent(err: unknown): boolean {
  * the oldest dropped because the oldest may be in flight, and may already be stored; dropping it
  * would not even tell us what was lost.
  *
- * Not durable across a crash of the process: what waits here is lost with it.
+ * With a `spool`, what waits here survives a crash of the process (see OutboxSpool); without,
+ * it is lost with it.
  */
 export class Outbox {
   private readonly queues = new Map<string, Pending[]>();
@@ -67,6 +75,9 @@ export class Outbox {
     this.capacity = opts.capacity ?? 10_000;
     this.initialBackoffMs = opts.initialBackoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
+    for (const e of opts.spool?.recovered ?? []) this.enqueue(e.subject, { data: e.data, msgId: e.msgId, ...(e.headers ? { headers: e.headers } : {}) });
+    if (opts.spool?.recovered.length)
+      opts.logger?.warn('outbox recovered events from its journal: publishing them first', { events: opts.spool.recovered.length });
   }
 
   /** Events not yet acked. */
@@ -90,15 +101,21 @@ export class Outbox {
       this.opts.logger?.warn('outbox stopped shedding', { shed: this.shedding });
       this.shedding = 0;
     }
+    const e: Pending = { data, msgId, ...(headers ? { headers } : {}) };
+    this.opts.spool?.added({ subject, ...e });
+    this.enqueue(subject, e);
+    return true;
+  }
+
+  private enqueue(subject: string, e: Pending): void {
     let q = this.queues.get(subject);
     if (!q) this.queues.set(subject, (q = []));
-    q.push({ data, msgId, ...(headers ? { headers } : {}) });
+    q.push(e);
     this.setDepth(this.held + 1);
     if (!this.pumps.has(subject)) {
       const pump = this.pump(subject, q).finally(() => this.pumps.delete(subject));
       this.pumps.set(subject, pump);
     }
-    return true;
   }
 
   private setDepth(n: number): void {
@@ -121,6 +138,7 @@ export class Outbox {
         this.opts.logger?.warn('event dropped: the bus refused it', { err, subject, msg_id: e.msgId });
       }
       q.shift();
+      this.opts.spool?.acked(subject, e.msgId);
       this.setDepth(this.held - 1);
       backoff = this.initialBackoffMs;
     }
@@ -155,7 +173,12 @@ export class Outbox {
     for (const w of [...this.wake]) w();
     // A publish in progress ends on its own timeout; waiting for it would outlast the grace.
     const left = this.held;
-    if (left > 0) this.opts.logger?.warn('outbox closed with events unpublished', { left });
+    this.opts.spool?.close();
+    if (left > 0)
+      this.opts.logger?.warn(
+        this.opts.spool ? 'outbox closed with events unpublished: kept in its journal for the next start' : 'outbox closed with events unpublished',
+        { left },
+      );
     if (this.shedding > 0) this.opts.logger?.warn('outbox stopped shedding', { shed: this.shedding });
     return left;
   }

@@ -13,10 +13,15 @@ export interface FeedbackConfig {
   readonly rebuildCheckMs: number;
   /** TTL of the store lock one rebuild holds (renewed while it runs): how long a crashed rebuild blocks the next. */
   readonly rebuildLockMs: number;
+  /**
+   * Journal of the feedback events' outbox (FEEDBACK_OUTBOX_DIR): events waiting for NATS survive a crash of the
+   * process; memory only when unset. One process per directory.
+   */
+  readonly outboxDir: string | undefined;
 }
 
 /**
- * Parses FEEDBACK_* (FEEDBACK_REBUILD_CHECK_MS, FEEDBACK_REBUILD_LOCK_MS among them), REDIS_URL and
+ * Parses FEEDBACK_* (FEEDBACK_REBUILD_CHECK_MS, FEEDBACK_REBUILD_LOCK_MS, FEEDBACK_OUTBOX_DIR among them), REDIS_URL and
  * NATS_URL once. @throws ConfigError naming every bad variable.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig {
@@ -29,6 +34,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FeedbackConfig
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
     rebuildCheckMs: e.int('FEEDBACK_REBUILD_CHECK_MS', { default: 5000, min: 100, max: 3_600_000 }),
     rebuildLockMs: e.int('FEEDBACK_REBUILD_LOCK_MS', { default: 60_000, min: 1000, max: 3_600_000 }),
+    outboxDir: e.optional('FEEDBACK_OUTBOX_DIR'),
   };
   e.done();
   return config;

@@ -1,4 +1,4 @@
-import { type Bus, connectBus, type Consumption, EVENTS_STREAM } from '@tokenmesh/bus';
+import { type Bus, connectBus, type Consumption, eventOutbox, EVENTS_STREAM } from '@tokenmesh/bus';
 import { FeedbackService } from '@tokenmesh/proto';
 import { type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
@@ -6,7 +6,7 @@ import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { FeedbackAggregates } from './aggregates';
 import { consumeEvents } from './completion-consumer';
 import type { FeedbackConfig } from './config';
-import { eventOutbox, feedbackPublisher } from './feedback-events';
+import { feedbackPublisher } from './feedback-events';
 import { ReportKeeper } from './report-keeper';
 import { feedbackService } from './service';
 
@@ -32,7 +32,7 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
       });
   const bus = deps.bus ?? ownedBus!;
   const aggregates = new FeedbackAggregates(store);
-  const outbox = eventOutbox(bus, rt.metrics, rt.logger);
+  const outbox = eventOutbox(bus, { metrics: rt.metrics, logger: rt.logger, spoolDir: config.outboxDir, name: 'feedback' });
   const keeper = new ReportKeeper({ bus, store, aggregates, logger: rt.logger, lockMs: config.rebuildLockMs, checkMs: config.rebuildCheckMs });
   let consumption: Consumption | undefined;
   let keeping: Promise<void> | undefined;

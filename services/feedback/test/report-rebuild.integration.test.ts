@@ -1,7 +1,7 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { type Client, createClient, createRouterTransport } from '@connectrpc/connect';
 import { trace } from '@opentelemetry/api';
-import { type Consumption, EVENTS_STREAM, NatsBus, SUBJECTS } from '@tokenmesh/bus';
+import { type Consumption, eventOutbox, EVENTS_STREAM, NatsBus, type Outbox, SUBJECTS } from '@tokenmesh/bus';
 import { createLogger } from '@tokenmesh/logging';
 import { createMetrics } from '@tokenmesh/metrics';
 import { CompletionEventSchema, FeedbackService } from '@tokenmesh/proto';
@@ -10,7 +10,7 @@ import { type ServerHandle, startNats, startRedis, waitFor } from '@tokenmesh/te
 
 import { FeedbackAggregates, type VariantTotals } from '../src/aggregates';
 import { consumeEvents } from '../src/completion-consumer';
-import { eventOutbox, feedbackPublisher } from '../src/feedback-events';
+import { feedbackPublisher } from '../src/feedback-events';
 import { ReportKeeper } from '../src/report-keeper';
 import { REBUILD_LOCK_KEY, rebuildReport } from '../src/report-rebuild';
 import { feedbackService } from '../src/service';
@@ -36,7 +36,7 @@ describe('feedback report rebuilt from the JetStream stream (real NATS and Redis
   let aggregates: FeedbackAggregates;
   let consumption: Consumption;
   let keeper: ReportKeeper;
-  let outbox: ReturnType<typeof eventOutbox>;
+  let outbox: Outbox;
   let client: Client<typeof FeedbackService>;
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ service: 'feedback', level: 'info', sink: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) });
@@ -48,7 +48,7 @@ describe('feedback report rebuilt from the JetStream stream (real NATS and Redis
     store = await RedisStore.connect(redis.url, { commandTimeoutMs: 300 });
     aggregates = new FeedbackAggregates(store);
     await bus.ensureStream(EVENTS_STREAM);
-    outbox = eventOutbox(bus, createMetrics('feedback'), logger);
+    outbox = eventOutbox(bus, { metrics: createMetrics('feedback'), logger, name: 'feedback' });
     client = createClient(
       FeedbackService,
       createRouterTransport((r) => r.service(FeedbackService, feedbackService(aggregates, { onFeedback: feedbackPublisher(outbox, tracer) }))),

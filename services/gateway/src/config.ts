@@ -36,6 +36,11 @@ export interface GatewayConfig {
   readonly natsUrl: string | undefined;
   /** Redis for rate limits shared by every replica (REDIS_URL); this process's memory when unset. */
   readonly redisUrl: string | undefined;
+  /**
+   * Journal of the completion events' outbox (GATEWAY_OUTBOX_DIR): events waiting for NATS survive a crash of the
+   * process; memory only when unset. One process per directory.
+   */
+  readonly outboxDir: string | undefined;
   /** Requests and tokens per minute per caller (GATEWAY_RATE_LIMIT_*). */
   readonly rateLimit: RateLimitSettings;
   /** Response cache for deterministic requests (GATEWAY_CACHE, GATEWAY_CACHE_TTL_S, GATEWAY_CACHE_LOCK_MS), in the REDIS_URL store. */
@@ -72,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     headersTimeoutMs: e.int('GATEWAY_HEADERS_TIMEOUT_MS', { default: 10_000, min: 100, max: 600_000 }),
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
     redisUrl: e.url('REDIS_URL', ['redis', 'rediss']),
+    outboxDir: e.optional('GATEWAY_OUTBOX_DIR'),
     rateLimit: rateLimitConfig(e),
     cache: cacheConfig(e),
     storeBreaker: {

@@ -1,4 +1,4 @@
-import { type Bus, connectBus, EVENTS_STREAM } from '@tokenmesh/bus';
+import { type Bus, connectBus, eventOutbox, EVENTS_STREAM } from '@tokenmesh/bus';
 import { FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
 import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
@@ -17,7 +17,7 @@ import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
 import { SaturationGate } from './edge/saturation-gate';
 import { shedCounter } from './edge/saturation-metrics';
-import { completionPublisher, type CompletionRecord, eventOutbox } from './pipeline/completion-events';
+import { completionPublisher, type CompletionRecord } from './pipeline/completion-events';
 import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
 import { routerCatalog } from './pipeline/served-model-catalog';
@@ -47,7 +47,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     const bus = deps.bus ?? owned!;
     await bus.ensureStream(EVENTS_STREAM);
     // Completion events wait here while NATS is away; closed (flushed within a grace) before the bus.
-    const outbox = eventOutbox(bus, rt.metrics, rt.logger);
+    const outbox = eventOutbox(bus, { metrics: rt.metrics, logger: rt.logger, spoolDir: config.outboxDir, name: 'gateway' });
     opened.push(async () => void (await outbox.close()));
     // One store for rate limits and the response cache: the caller's (npm start), else Redis at
     // REDIS_URL (shared by every replica; commands give up after 1 s), else this process's memory.

@@ -1,8 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import type { Tracer } from '@opentelemetry/api';
-import { type Bus, Outbox, SUBJECTS } from '@tokenmesh/bus';
-import type { Logger } from '@tokenmesh/logging';
-import { createCounter, createGauge, type Registry } from '@tokenmesh/metrics';
+import { type Outbox, SUBJECTS } from '@tokenmesh/bus';
 import { CompletionEventSchema, type FinishReason, type Timings, type Usage } from '@tokenmesh/proto';
 import { withProducerSpan } from '@tokenmesh/telemetry';
 
@@ -19,16 +17,6 @@ export interface CompletionRecord {
 
 /** Called once per finished completion; must not throw or block the response. */
 export type CompletionSink = (record: CompletionRecord) => void;
-
-/**
- * The gateway's outbox for events, with `tokenmesh_outbox_depth` (events waiting for the
- * stream's ack) and `tokenmesh_outbox_shed_total{subject}` (events refused while it was full).
- */
-export function eventOutbox(bus: Bus, metrics: Registry, logger: Logger, capacity?: number): Outbox {
-  const depth = createGauge(metrics, { name: 'outbox_depth', help: 'Events waiting for the events stream to ack them' });
-  const shed = createCounter(metrics, { name: 'outbox_shed_total', help: 'Events refused because the outbox was full', labelNames: ['subject'] });
-  return new Outbox(bus, { ...(capacity ? { capacity } : {}), logger, onDepth: (n) => depth.set(n), onShed: (subject) => shed.inc({ subject }) });
-}
 
 /**
  * Publishes each completion on the events stream through `outbox` (retried until acked;
