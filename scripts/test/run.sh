@@ -4,7 +4,7 @@
 # onnxruntime-node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/test/ensure-deps.sh  # redis-server and nats-server for the integration tests
+bash scripts/test/ensure-deps.sh  # redis-server, nats-server, promtool (prometheus), docker-compose
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint"
