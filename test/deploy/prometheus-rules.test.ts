@@ -27,7 +27,7 @@ describe('deploy/prometheus', () => {
 
   it('every alert of the issue exists, links to its section of docs/operations.md, and reads only metrics the services declare', () => {
     const alerts = rules.filter((r) => r.alert).map((r) => r.alert!);
-    for (const a of ['TimeToFirstTokenSLO', 'EndToEndLatencySLO', 'RpcErrorRatio', 'ModelUnserved', 'QueueGrowing', 'KvBudgetNearFull', 'StoreCircuitOpen', 'RouterBusDisconnected'])
+    for (const a of ['TimeToFirstTokenSLO', 'EndToEndLatencySLO', 'RpcErrorRatio', 'ModelUnserved', 'QueueGrowing', 'KvBudgetNearFull', 'StoreCircuitOpen', 'RouterBusDisconnected', 'FeedbackConsumerLag'])
       expect(alerts).toContain(`Tokenmesh${a}`);
     for (const r of rules.filter((x) => x.alert)) expect(r.annotations?.['runbook_url']).toBe(`docs/operations.md#${r.alert!.toLowerCase()}`);
     const sources = execFileSync('git', ['grep', '--untracked', '-hoE', "'[a-z][a-z0-9_]*_[a-z0-9_]+'", '--', 'services/*/src/*', 'libs/*/src/*'], { cwd: ROOT, encoding: 'utf8' });

@@ -126,6 +126,13 @@ export interface Bus {
    * @throws BusError `stream-not-found`, `invalid` (a bad subject pattern), `closed`
    */
   replay(stream: string, handler: ReplayHandler, opts?: ReplayOptions): Promise<ReplaySummary>;
+  /**
+   * How far durable consumer `durable` is behind on `stream`: messages never delivered to it plus
+   * those delivered and not acked yet (JetStream's num_pending + num_ack_pending); 0 when no such
+   * consumer exists yet. For a lag gauge: it asks the server each time.
+   * @throws BusError `stream-not-found`, `closed`
+   */
+  consumerLag(stream: string, durable: string): Promise<number>;
   /** Stops consumptions (waiting for their handlers), delivers what is pending, then disconnects. */
   close(): Promise<void>;
 }

@@ -60,6 +60,11 @@ export class MemoryBroker {
     return s;
   }
 
+  /** The durable consumer `durable` of `stream` if it exists. @throws BusError(`stream-not-found`) */
+  existingConsumer(stream: string, durable: string): MemoryConsumer | undefined {
+    return this.stream(stream).consumers.get(durable);
+  }
+
   /**
    * The durable consumer `durable` of `stream`, created (at the stream's start) or updated.
    * @throws BusError `stream-not-found`, or `conflict` for a second consumer on a work queue.

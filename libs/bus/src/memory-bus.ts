@@ -116,6 +116,11 @@ export class MemoryBus implements Bus, ConnectionStatus {
     return replayMemory(this.broker.stream(stream), handler, o, () => this.closed);
   }
 
+  async consumerLag(stream: string, durable: string): Promise<number> {
+    this.open();
+    return this.broker.existingConsumer(stream, durable)?.lag ?? 0;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

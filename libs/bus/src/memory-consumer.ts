@@ -26,6 +26,11 @@ export class MemoryConsumer {
     public opts: ResolvedConsumeOptions,
   ) {}
 
+  /** Messages not delivered yet plus those delivered and not acked. */
+  get lag(): number {
+    return Math.max(0, this.stream.last - this.nextSeq + 1) + this.pending.size;
+  }
+
   /** Registers a reader to call when messages may be available; returns the removal. */
   attach(wake: () => void): () => void {
     this.wakers.add(wake);

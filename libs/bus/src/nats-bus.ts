@@ -1,4 +1,4 @@
-import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, Events, type JetStreamClient, type JetStreamManager, type NatsConnection, NatsError } from 'nats';
 
 import {
   type Bus,
@@ -183,6 +183,21 @@ export class NatsBus implements Bus, ConnectionStatus {
       this.replays.add(stop);
       return () => this.replays.delete(stop);
     });
+  }
+
+  async consumerLag(stream: string, durable: string): Promise<number> {
+    this.open();
+    checkName(stream, 'stream');
+    checkName(durable, 'durable consumer');
+    try {
+      const info = await (await this.manager()).consumers.info(stream, durable);
+      return info.num_pending + info.num_ack_pending;
+    } catch (err) {
+      const mapped = mapNatsError(err, `consumer lag ${stream}/${durable}`);
+      // JetStream's "consumer not found" (10014): nothing consumed yet, so nothing is behind.
+      if (err instanceof NatsError && err.api_error?.err_code === 10014) return 0;
+      throw mapped;
+    }
   }
 
   async close(): Promise<void> {

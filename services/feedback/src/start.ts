@@ -6,6 +6,7 @@ import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { FeedbackAggregates } from './aggregates';
 import { consumeEvents } from './completion-consumer';
 import type { FeedbackConfig } from './config';
+import { consumerLagGauge } from './consumer-lag';
 import { feedbackPublisher } from './feedback-events';
 import { ReportKeeper } from './report-keeper';
 import { feedbackService } from './service';
@@ -48,6 +49,7 @@ export async function start(config: FeedbackConfig, rt: ServiceRuntime, deps: Fe
   try {
     await bus.ensureStream(EVENTS_STREAM);
     consumption = await consumeEvents(bus, aggregates, rt.tracer, rt.logger);
+    consumerLagGauge(rt.metrics, bus);
     // Not awaited: a long replay must not hold back serving; reports read empty until it is done.
     keeping = keeper.start();
   } catch (err) {

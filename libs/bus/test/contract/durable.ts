@@ -40,6 +40,23 @@ export function durableContract(fixture: () => BusFixture): void {
       expect(got[0]!.headers).toEqual(headers);
     });
 
+    it("reports a durable consumer's lag: never delivered plus delivered and unacked, 0 before it exists", async () => {
+      const { bus, name, subject } = await stream('limits');
+      for (const n of [1, 2, 3, 4]) await bus.publishDurable(`${subject}.x`, enc(`e${n}`));
+      expect(await bus.consumerLag(name, 'lagging')).toBe(0);
+      const held: DurableMessage[] = [];
+      const consumption = await bus.consume(name, 'lagging', (m) => {
+        // Acks the first two only: the others stay delivered and unacked.
+        if (held.push(m) <= 2) m.ack();
+      });
+      await waitFor(() => held.length === 4);
+      await waitFor(async () => (await bus.consumerLag(name, 'lagging')) === 2);
+      await bus.publishDurable(`${subject}.x`, enc('e5'));
+      await consumption.stop();
+      await waitFor(async () => (await bus.consumerLag(name, 'lagging')) === 3);
+      await expect(bus.consumerLag('NO_SUCH_STREAM', 'x')).rejects.toMatchObject({ code: 'stream-not-found' });
+    });
+
     it('stores a msgId once within the dedup window and reports the duplicate', async () => {
       const { bus, name, subject } = await stream('limits');
       const first = await bus.publishDurable(`${subject}.x`, enc('a'), { msgId: 'same' });

@@ -51,6 +51,7 @@ function recordingBus(inner: Bus, onPublish: (hb: WorkerHeartbeat) => void = () 
     publishDurable: (subject, data, opts) => inner.publishDurable(subject, data, opts),
     consume: (stream, durable, handler, opts) => inner.consume(stream, durable, handler, opts),
     replay: (stream, handler, opts) => inner.replay(stream, handler, opts),
+    consumerLag: (stream, durable) => inner.consumerLag(stream, durable),
     close: () => inner.close(),
   };
   return { bus, state };
