@@ -18,6 +18,10 @@ export interface ModelSpec {
   /** Heads in past/present tensors: `num_key_value_heads` (grouped-query attention) or numHeads. */
   readonly numKvHeads: number;
   readonly headDim: number;
+  /** Width of the residual stream (`hidden_size` / `n_embd`). */
+  readonly hiddenSize: number;
+  /** Width of the MLP's inner layer (`intermediate_size` / `n_inner`, GPT-2's default 4 × hidden). */
+  readonly intermediateSize: number;
   readonly vocabSize: number;
   /** Longest prompt + generation the model accepts, in tokens. */
   readonly contextLength: number;
@@ -66,6 +70,7 @@ export function parseModelConfig(config: Json, generation: Json, dir: string, so
   }
   const hidden = positiveInt(config, ['hidden_size', 'n_embd'], source);
   const headDim = positiveInt(config, ['head_dim'], source, Math.floor(hidden / numHeads));
+  const intermediateSize = positiveInt(config, ['intermediate_size', 'n_inner'], source, 4 * hidden);
   const vocabSize = positiveInt(config, ['vocab_size'], source);
   const contextLength = positiveInt(config, ['max_position_embeddings', 'n_positions', 'n_ctx'], source);
   const eos = tokenIds(generation['eos_token_id'] ?? config['eos_token_id']);
@@ -85,6 +90,8 @@ export function parseModelConfig(config: Json, generation: Json, dir: string, so
     numHeads,
     numKvHeads,
     headDim,
+    hiddenSize: hidden,
+    intermediateSize,
     vocabSize,
     contextLength,
     eosTokenIds: eos,
