@@ -27,6 +27,7 @@ export interface FaultsReport {
     readonly maxQueueSize: number;
     readonly maxTokens: number;
     readonly repeats: number;
+    readonly warmups: number;
     readonly singleRepeats: number;
     readonly redis: { readonly concurrency: number; readonly seconds: number; readonly maxTokens: number };
   };
@@ -197,8 +198,9 @@ export function report(r: FaultsReport): string {
     '',
     '- The production topology: tokenizer, one inference worker (tinygpt), router (static worker list) and gateway, each its own',
     '  process (libs/testing `startUpstreams` + `startGateway`), the gateway with the model tokenizer in process.',
-    '- The client is the benchmark process (Node http, keep-alive). Before each burst size a warm-up burst of the same size opens',
-    '  its connections, so the measured bursts time the mesh, not TCP handshakes; the next burst starts once the worker is idle.',
+    `- The client is the benchmark process (Node http, keep-alive). Before each burst series ${r.setup.warmups} warm-up bursts of the same size open`,
+    '  its connections and warm the JIT (a gateway that has been serving is warm; a fresh process answers its first bursts 2\u20135\u00d7 slower),',
+    '  so the measured bursts time the mesh, not TCP handshakes or compilation; the next burst starts once the worker is idle.',
     '- Latency: from writing the request to the end of the response (a 429 is complete when its error body ends). TTFT: until the',
     '  first text event of a 200 stream. Counters: the increase of each service\u2019s /metrics series over the measured bursts or phase.',
     '',

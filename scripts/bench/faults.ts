@@ -35,8 +35,10 @@ export const SETUP = {
   maxBatchSize: 32,
   maxQueueSize: 16,
   maxTokens: 64,
-  /** Bursts measured per size (after one warm-up burst that opens the connections). */
+  /** Bursts measured per size (after `warmups` warm-up bursts that open the connections and warm the JIT). */
   repeats: 3,
+  /** Unmeasured bursts before each measured series: a gateway that has been serving is JIT-warm (the first bursts of a fresh process are 2-5x slower). */
+  warmups: 3,
   /** One request over capacity, timed alone once the worker is full, this many times. */
   singleRepeats: 10,
   redis: { concurrency: 8, seconds: 5, maxTokens: 16 },
@@ -100,8 +102,11 @@ async function burstScenario(): Promise<BurstScenario[]> {
     for (const { n, g } of runs) {
       const gateway = gateways[g]!;
       const single = n === CAPACITY + 1;
-      // The warm-up burst opens n keep-alive connections; the measured ones reuse them.
-      await burst(agent, gateway.httpUrl, n, SETUP.maxTokens, `warm-${n}-${g}`);
+      // The warm-up bursts open n keep-alive connections (the measured ones reuse them) and warm the JIT.
+      for (let w = 0; w < SETUP.warmups; w++) {
+        await burst(agent, gateway.httpUrl, n, SETUP.maxTokens, `warm-${n}-${g}-${w}`);
+        await idle(up);
+      }
       await idle(up);
       const all: Outcome[] = [];
       const walls: number[] = [];
@@ -143,7 +148,7 @@ async function floorScenario(agent: Agent): Promise<BurstScenario> {
     const [line] = (await once(child.stdout!, 'data')) as [Buffer];
     const url = line.toString().trim();
     const n = 4 * CAPACITY;
-    await burst(agent, url, n, SETUP.maxTokens, 'warm-floor');
+    for (let w = 0; w < SETUP.warmups; w++) await burst(agent, url, n, SETUP.maxTokens, `warm-floor-${w}`);
     const all: Outcome[] = [];
     const walls: number[] = [];
     for (let r = 0; r < SETUP.repeats; r++) {

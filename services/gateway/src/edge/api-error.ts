@@ -22,6 +22,23 @@ export function apiError(code: Code, param: string | null, detail: string, grpcF
   return e;
 }
 
+/**
+ * An overload refusal (429 / RESOURCE_EXHAUSTED, Retry-After in seconds) made without a stack
+ * trace: it is an answer, not a fault, and in a burst past capacity capturing the stack was the
+ * largest single cost of refusing a request at the edge.
+ */
+export function overloaded(detail: string, retryAfterS: number): ConnectError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const err = apiError(Code.ResourceExhausted, null, detail);
+    err.metadata.set('retry-after', String(retryAfterS));
+    return err;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** The REST view of any error (a field-less message for errors that carry none). */
 export function restError(err: ConnectError): RestError {
   return (err as WithRest)[REST] ?? { param: null, message: err.rawMessage };

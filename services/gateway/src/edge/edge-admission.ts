@@ -1,6 +1,4 @@
-import { Code } from '@connectrpc/connect';
-
-import { apiError } from './api-error';
+import { overloaded } from './api-error';
 
 /** A model's name as the router lists it, with what its workers hold at once (0: unknown). */
 export interface CapacityInfo {
@@ -47,9 +45,7 @@ export class EdgeAdmission {
     const capacity = this.capacityOf(name);
     if (capacity > 0 && n >= capacity) {
       this.onShed(model);
-      const err = apiError(Code.ResourceExhausted, null, `${model} is at capacity (${capacity} requests running or waiting); retry shortly`);
-      err.metadata.set('retry-after', '1');
-      throw err;
+      throw overloaded(`${model} is at capacity (${capacity} requests running or waiting); retry shortly`, 1);
     }
     this.inFlight.set(name, n + 1);
     let released = false;

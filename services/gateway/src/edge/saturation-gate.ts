@@ -1,6 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 
-import { apiError } from './api-error';
+import { overloaded } from './api-error';
 
 /**
  * Sheds before per-request work while the workers of a model are known to be full. A burst past
@@ -28,9 +28,7 @@ export class SaturationGate {
       return;
     }
     this.onShed(model);
-    const err = apiError(Code.ResourceExhausted, null, `every worker serving ${model} is full; retry shortly`);
-    err.metadata.set('retry-after', '1');
-    throw err;
+    throw overloaded(`every worker serving ${model} is full; retry shortly`, 1);
   }
 
   /** The upstream refused a request for `model` as full (RESOURCE_EXHAUSTED). */
