@@ -20,9 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("phases", nargs="*", default=["all"],
-                   help="corpus, train, export, reference, card, llama, bench, all (default: all but bench)")
+                   help="corpus, train, export, reference, card, llama, lora, lora-check, bench, all (default: all but bench and lora)")
     p.add_argument("--quick", action="store_true", help="one-minute smoke build into build/quick")
     p.add_argument("--out", type=Path, help="models directory (default: models, or build/quick/models)")
+    p.add_argument("--adapter", action="append", help="lora phases: only this adapter (repeatable)")
     p.add_argument("--work", type=Path, help="scratch directory (default: build/model or build/quick)")
     return p.parse_args(argv)
 
@@ -65,6 +66,19 @@ def main(argv):
         from pipeline import build_llama
 
         build_llama(configs.TINYLLAMA, out / "tinyllama")
+    if phases & {"lora", "lora-check"}:
+        # Adapters of the committed tinygpt (its ONNX export is the base, so this phase needs no
+        # checkpoint); ~10 minutes of CPU. lora-check only reloads and checks the written ones.
+        from lora_build import build_adapter, self_check
+
+        specs = configs.LORA if not args.quick else [{**s, "steps": 10, "eval_items": 16} for s in configs.LORA]
+        for spec in specs:
+            if args.adapter and spec["name"] not in args.adapter:
+                continue
+            if "lora" in phases:
+                build_adapter(spec, ROOT / "models" / "tinygpt", out / spec["name"])
+            else:
+                self_check(ROOT / "models" / "tinygpt", out / spec["name"])
     if "bench" in phases:
         from pipeline import build_bench
 

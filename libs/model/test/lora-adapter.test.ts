@@ -62,6 +62,14 @@ describe('PEFT LoRA adapters', () => {
     expect(a.layers[1]!.a[0]).toBeCloseTo(0.01, 6);
   });
 
+  it.each(['tinygpt-chat', 'tinygpt-jargon'])('the committed adapter %s (trained by npm run model:build -- lora) loads against tinygpt', async (name) => {
+    const a = await loadLoraAdapter(join(MODELS, name), tinygpt);
+    expect(a).toMatchObject({ name, base: 'tinygpt' });
+    expect(a.layers.length).toBeGreaterThanOrEqual(tinygpt.numLayers);
+    // Trained, not initialised: PEFT starts B at zero.
+    expect(a.layers.every((l) => l.b.some((v) => v !== 0))).toBe(true);
+  });
+
   it('loads a Llama adapter with grouped-query k/v widths and rsLoRA scaling', async () => {
     const tensors: Record<string, SafeTensor> = {};
     for (let l = 0; l < tinyllama.numLayers; l++) {
