@@ -138,15 +138,14 @@ describe('worker pool', () => {
     pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1']));
     pool.announce(beat('b', ['tinygpt@1']));
     pool.announce(beat('c', ['tinygpt@2'], { draining: true }));
-    pool.get('a')!.contextLengths.set('tinygpt@1', 512);
-    pool.get('a')!.capacities.set('tinygpt@1', 48);
-    pool.get('a')!.capacities.set('tinyllama@1', 40);
-    pool.get('c')!.capacities.set('tinygpt@2', 48);
+    pool.get('a')!.served.set('tinygpt@1', { contextLength: 512, capacity: 48 });
+    pool.get('a')!.served.set('tinyllama@1', { contextLength: 0, capacity: 40 });
+    pool.get('c')!.served.set('tinygpt@2', { contextLength: 512, capacity: 48 });
     expect(pool.models()).toEqual([
       { name: 'tinygpt', version: '1', contextLength: 512, workers: 2, capacity: 0 },
       { name: 'tinyllama', version: '1', contextLength: 0, workers: 1, capacity: 40 },
     ]);
-    pool.get('b')!.capacities.set('tinygpt@1', 16);
+    pool.get('b')!.served.set('tinygpt@1', { contextLength: 512, capacity: 16 });
     expect(pool.models()[0]).toMatchObject({ workers: 2, capacity: 64 });
   });
 

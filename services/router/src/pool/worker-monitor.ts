@@ -56,14 +56,11 @@ export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOpti
   void (async () => {
     let delay = backoff0;
     while (!signal.aborted) {
-      const missing = w.announcement.models === undefined || w.announcement.models.some((m) => !w.contextLengths.has(m));
+      const missing = w.announcement.models === undefined || w.announcement.models.some((m) => !w.served.has(m));
       if (missing) {
         try {
           const { models } = await w.client.listServedModels({}, { signal, timeoutMs: 2000 });
-          for (const m of models) {
-            w.contextLengths.set(`${m.name}@${m.version}`, m.contextLength);
-            if (m.capacity > 0) w.capacities.set(`${m.name}@${m.version}`, m.capacity);
-          }
+          for (const m of models) w.served.set(`${m.name}@${m.version}`, { contextLength: m.contextLength, capacity: m.capacity });
           if (w.isStatic) w.announcement = { ...w.announcement, models: models.map((m) => `${m.name}@${m.version}`) };
           delay = backoff0;
         } catch {

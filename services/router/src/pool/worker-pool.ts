@@ -228,9 +228,10 @@ export class WorkerPool {
       for (const id of w.announcement.models ?? []) {
         const at = id.lastIndexOf('@');
         const seen = merged.get(id);
-        const contextLength = w.contextLengths.get(id) ?? 0;
+        const said = w.served.get(id);
+        const contextLength = said?.contextLength ?? 0;
         // One worker that has not said makes the sum unknown: a low figure would shed what it could take.
-        const capacity = w.capacities.get(id) ?? NaN;
+        const capacity = said?.capacity || NaN;
         if (seen) {
           seen.workers++;
           seen.contextLength ||= contextLength;

@@ -43,10 +43,11 @@ export class Worker {
   fullUntil = 0;
   /** Its reported running + waiting when it turned a call away; a heartbeat below it means room again. */
   fullLoad = 0;
-  /** Context length per name@version, from the worker's ListServedModels. */
-  readonly contextLengths = new Map<string, number>();
-  /** Requests it holds at once per name@version (running + waiting), from its ListServedModels; absent: unknown. */
-  readonly capacities = new Map<string, number>();
+  /**
+   * What its ListServedModels says of each name@version: the context length, and the requests it
+   * holds at once (running + waiting; 0: it did not say).
+   */
+  readonly served = new Map<string, { readonly contextLength: number; readonly capacity: number }>();
 
   constructor(
     announcement: WorkerAnnouncement,
