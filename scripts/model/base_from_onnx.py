@@ -10,7 +10,7 @@ import torch
 from onnx import numpy_helper
 
 from gpt2 import GPT2
-from reference import compute_reference
+from reference import compare_reference, compute_reference
 
 LINEARS = ("c_attn", "c_proj", "c_fc", "mlp_proj")
 
@@ -56,13 +56,4 @@ def load_base(model_dir: Path) -> GPT2:
 def check_base(model, model_dir: Path, tol=1e-4):
     """The recovered module must reproduce the committed reference vectors."""
     want = json.loads((model_dir / "reference.json").read_text())
-    got = compute_reference(model, want["model"])
-    worst = 0.0
-    for w, g in zip(want["cases"], got["cases"]):
-        if w["greedy_ids"] != g["greedy_ids"] or w["first_step_top_ids"] != g["first_step_top_ids"]:
-            raise ValueError(f"{model_dir}: recovered base differs from reference.json for {w['prompts']}")
-        for a, b in zip(w["first_step_top_logits"], g["first_step_top_logits"]):
-            worst = max(worst, max(abs(x - y) for x, y in zip(a, b)))
-    if worst > tol:
-        raise ValueError(f"{model_dir}: first-step logits differ by {worst:.2e} from reference.json")
-    return worst
+    return compare_reference(want, compute_reference(model, want["model"]), f"{model_dir}: recovered base", "prompts", tol)

@@ -4,7 +4,7 @@ adapter must produce them. Every row is re-checked by one full forward pass with
 import torch
 
 from instructions import chat_prompt
-from reference import TOP_K, left_pad, positions
+from reference import TOP_K, compare_reference, first_step_fields, left_pad, positions
 from tokenizer_files import EOT_ID
 
 MAX_NEW = 48
@@ -52,15 +52,10 @@ def compute_adapter_reference(model, name, prompt_sets):
                 raise RuntimeError(f"{name}: KV-cache decoding differs from full recompute for {p!r}")
         if min(margins) < MIN_MARGIN:
             raise ValueError(f"{name}: greedy top-2 margin {min(margins):.2e} for {questions}: pick another prompt")
-        top = first.topk(TOP_K, dim=-1)
         cases.append({
             "questions": questions,
             "prompts": prompts,
-            "input_ids": ids.tolist(),
-            "attention_mask": mask.tolist(),
-            "position_ids": positions(mask).tolist(),
-            "first_step_top_ids": top.indices.tolist(),
-            "first_step_top_logits": [[round(v, 6) for v in row] for row in top.values.tolist()],
+            **first_step_fields(ids, mask, first),
             "greedy_ids": rows,
             "greedy_text": [bytes(t for t in r if t != EOT_ID).decode("utf-8", errors="replace") for r in rows],
             "finish_reason": ["stop" if r[-1] == EOT_ID else "length" for r in rows],
@@ -81,12 +76,4 @@ def compute_adapter_reference(model, name, prompt_sets):
 
 def check_reference(model, reference, tol=1e-5):
     got = compute_adapter_reference(model, reference["model"], [c["questions"] for c in reference["cases"]])
-    worst = 0.0
-    for w, g in zip(reference["cases"], got["cases"]):
-        if w["greedy_ids"] != g["greedy_ids"] or w["first_step_top_ids"] != g["first_step_top_ids"]:
-            raise ValueError(f"{reference['model']}: reloaded adapter differs from reference.json for {w['questions']}")
-        for a, b in zip(w["first_step_top_logits"], g["first_step_top_logits"]):
-            worst = max(worst, max(abs(x - y) for x, y in zip(a, b)))
-    if worst > tol:
-        raise ValueError(f"{reference['model']}: first-step logits differ by {worst:.2e} from reference.json")
-    return worst
+    return compare_reference(reference, got, f"{reference['model']}: reloaded adapter", "questions", tol)

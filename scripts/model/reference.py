@@ -54,6 +54,33 @@ def greedy(model, ids, mask, steps, use_cache=True):
     return first, torch.cat(out, dim=-1), margin
 
 
+def first_step_fields(ids, mask, first):
+    """A reference case's inputs and first-step top-k logits, as every reference.json spells them."""
+    top = first.topk(TOP_K, dim=-1)
+    return {
+        "input_ids": ids.tolist(),
+        "attention_mask": mask.tolist(),
+        "position_ids": positions(mask).tolist(),
+        "first_step_top_ids": top.indices.tolist(),
+        "first_step_top_logits": [[round(v, 6) for v in row] for row in top.values.tolist()],
+    }
+
+
+def compare_reference(want, got, label, key, tol):
+    """Raises unless `got` (recomputed) reproduces `want` (a reference.json): greedy ids and top-k
+    ids exactly, first-step logits within `tol`; cases are named by their `key` field. Returns the
+    largest logit difference."""
+    worst = 0.0
+    for w, g in zip(want["cases"], got["cases"]):
+        if w["greedy_ids"] != g["greedy_ids"] or w["first_step_top_ids"] != g["first_step_top_ids"]:
+            raise ValueError(f"{label} differs from reference.json for {w[key]}")
+        for a, b in zip(w["first_step_top_logits"], g["first_step_top_logits"]):
+            worst = max(worst, max(abs(x - y) for x, y in zip(a, b)))
+    if worst > tol:
+        raise ValueError(f"{label}: first-step logits differ by {worst:.2e} from reference.json")
+    return worst
+
+
 def compute_reference(model, name):
     cases = []
     for prompts in PROMPTS:
@@ -66,14 +93,9 @@ def compute_reference(model, name):
             raise ValueError(f"{name}: greedy top-2 margin {margin:.2e} for {prompts}: pick another prompt")
         if (gen == EOT_ID).any():
             raise ValueError(f"{name}: greedy output reaches <|endoftext|> for {prompts}: pick another prompt")
-        top = first.topk(TOP_K, dim=-1)
         cases.append({
             "prompts": prompts,
-            "input_ids": ids.tolist(),
-            "attention_mask": mask.tolist(),
-            "position_ids": positions(mask).tolist(),
-            "first_step_top_ids": top.indices.tolist(),
-            "first_step_top_logits": [[round(v, 6) for v in row] for row in top.values.tolist()],
+            **first_step_fields(ids, mask, first),
             "greedy_ids": gen.tolist(),
             "greedy_text": [bytes(row).decode("utf-8", errors="replace") for row in gen.tolist()],
             "min_greedy_margin": round(margin, 6),
