@@ -2,6 +2,7 @@ import { createLogger } from '@tokenmesh/logging';
 import { createMetrics } from '@tokenmesh/metrics';
 import { clientTracingInterceptor, serverTracingInterceptor, tracer } from '@tokenmesh/telemetry';
 
+import { callerDeadlineInterceptor } from './caller-deadline';
 import { rpcMetricsInterceptor } from './rpc-metrics';
 import type { ServiceRuntime } from './service-runtime';
 
@@ -16,8 +17,9 @@ export function createRuntime(service: string): ServiceRuntime {
     logger: createLogger({ service }),
     metrics,
     tracer: t,
-    // Tracing outermost, so the span covers the time the metrics measure.
-    serverInterceptors: [serverTracingInterceptor(t), rpcMetricsInterceptor(metrics)],
+    // The caller's deadline first (its signal tells both what ended a call), then tracing, so
+    // the span covers the time the metrics measure.
+    serverInterceptors: [callerDeadlineInterceptor(), serverTracingInterceptor(t), rpcMetricsInterceptor(metrics)],
     clientInterceptors: [clientTracingInterceptor(t)],
   };
 }

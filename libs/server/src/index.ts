@@ -1,3 +1,4 @@
+export * from './caller-deadline';
 export * from './create-runtime';
 export * from './health-reporter';
 export * from './health-service';

@@ -1,13 +1,21 @@
-import { ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { createCounter, createHistogram, type Registry } from '@tokenmesh/metrics';
 import { ABANDONED, observe } from '@tokenmesh/streams';
+import { toConnectError } from '@tokenmesh/telemetry';
 
 /** Seconds; RPCs range from sub-millisecond lookups to minute-long generations. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-function codeName(err: unknown): string {
-  return codeToString(ConnectError.from(err).code);
+/**
+ * The code a call ended with. A handler that stopped because the call was aborted reports a
+ * cancellation; the abort's own reason says why (the caller's deadline, see
+ * `callerDeadlineInterceptor`, or its leaving).
+ */
+function codeName(err: unknown, signal: AbortSignal): string {
+  const code = toConnectError(err).code;
+  if (code === Code.Canceled && signal.aborted) return codeToString(toConnectError(signal.reason).code);
+  return codeToString(code);
 }
 
 /**
@@ -38,7 +46,7 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
     try {
       res = await next(req);
     } catch (err) {
-      done(codeName(err));
+      done(codeName(err, req.signal));
       throw err;
     }
     if (!res.stream) {
@@ -46,7 +54,16 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
       return res;
     }
     // Measured until the last message (or the error, or the reader leaving: canceled).
-    const message = observe(res.message, { end: (outcome) => done(outcome === undefined ? 'ok' : outcome === ABANDONED ? 'canceled' : codeName(outcome)) });
+    const message = observe(res.message, {
+      end: (outcome) =>
+        done(
+          outcome === undefined
+            ? 'ok'
+            : outcome === ABANDONED
+              ? codeName(new ConnectError('abandoned', Code.Canceled), req.signal)
+              : codeName(outcome, req.signal),
+        ),
+    });
     return { ...res, message };
   };
 }

@@ -39,7 +39,7 @@ function codeName(code: Code): string {
 }
 
 /** Like `ConnectError.from`, but also for an AbortError from another realm (jest, vm, workers). */
-function toConnectError(e: unknown): ConnectError {
+export function toConnectError(e: unknown): ConnectError {
   const name = (e as { name?: unknown } | undefined)?.name;
   if (!(e instanceof ConnectError) && (name === 'AbortError' || name === 'TimeoutError')) {
     return new ConnectError(String((e as { message?: unknown }).message ?? 'aborted'), Code.Canceled);

@@ -1,0 +1,61 @@
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { toConnectError } from '@tokenmesh/telemetry';
+
+const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
+
+/**
+ * The caller's deadline in ms from `grpc-timeout` (gRPC, gRPC-Web) or `connect-timeout-ms`
+ * (Connect); undefined when none or unreadable (Connect itself refuses those).
+ */
+export function callerTimeoutMs(header: Headers): number | undefined {
+  const grpc = header.get('grpc-timeout');
+  if (grpc !== null) {
+    const m = /^(\d{1,8})([HMSmun])$/.exec(grpc);
+    return m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined;
+  }
+  const connect = header.get('connect-timeout-ms');
+  if (connect !== null && /^\d{1,10}$/.test(connect)) return Number(connect);
+  return undefined;
+}
+
+/**
+ * A cancellation that arrives this close to the caller's deadline is the deadline: the share of
+ * the deadline, and the floor in ms, that cover the client's timer and its RST_STREAM racing
+ * ours across a loaded event loop.
+ */
+const DEADLINE_SLACK_SHARE = 0.2;
+const DEADLINE_SLACK_FLOOR_MS = 20;
+
+function classified(reason: unknown, elapsedMs: number, timeoutMs: number): unknown {
+  if (toConnectError(reason).code !== Code.Canceled) return reason;
+  const slack = Math.max(DEADLINE_SLACK_FLOOR_MS, timeoutMs * DEADLINE_SLACK_SHARE);
+  if (elapsedMs < timeoutMs - slack) return reason;
+  return new ConnectError(`the caller's deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded);
+}
+
+/**
+ * A grpc-js (or grpc-go, grpc-core) client whose deadline passes resets the stream itself, often
+ * before our own timer for the same deadline fires: the call then ends CANCELED although the
+ * deadline ended it. Outermost of the server interceptors, this hands the inner ones (tracing,
+ * RPC metrics) a signal whose abort reason says DEADLINE_EXCEEDED in that case, and gives the
+ * same answer for what a unary handler throws. A cancellation well before the deadline stays CANCELED.
+ */
+export function callerDeadlineInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const timeoutMs = callerTimeoutMs(req.header);
+    if (timeoutMs === undefined) return next(req);
+    const start = performance.now();
+    const elapsed = () => performance.now() - start;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(classified(req.signal.reason, elapsed(), timeoutMs));
+    if (req.signal.aborted) onAbort();
+    else req.signal.addEventListener('abort', onAbort, { once: true });
+    // A stream's messages are left unwrapped (no layer per message): its readers see the
+    // classified reason on the signal, and the caller that left reads no trailer.
+    try {
+      return await next({ ...req, signal: abort.signal });
+    } catch (err) {
+      throw classified(err, elapsed(), timeoutMs);
+    }
+  };
+}
