@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("phases", nargs="*", default=["all"],
-                   help="corpus, train, export, reference, card, llama, lora, lora-check, bench, all (default: all but bench and lora)")
+                   help="corpus, train, export, reference, card, llama, lora, lora-check, lora-export, bench, all (default: all but bench and lora)")
     p.add_argument("--quick", action="store_true", help="one-minute smoke build into build/quick")
     p.add_argument("--out", type=Path, help="models directory (default: models, or build/quick/models)")
     p.add_argument("--adapter", action="append", help="lora phases: only this adapter (repeatable)")
@@ -79,6 +79,17 @@ def main(argv):
                 build_adapter(spec, ROOT / "models" / "tinygpt", out / spec["name"])
             else:
                 self_check(ROOT / "models" / "tinygpt", out / spec["name"])
+    if "lora-export" in phases:
+        # tinygpt with LoRA weights as inputs (one pass serves rows of different adapters),
+        # checked against each committed adapter applied alone.
+        from lora_export import check_mixed_batch, export_lora_onnx
+
+        base = ROOT / "models" / "tinygpt"
+        size = export_lora_onnx(base, out / "tinygpt" / "onnx" / "model_lora.onnx")
+        worst = check_mixed_batch(base, [ROOT / "models" / s["name"] for s in configs.LORA],
+                                  [q for s in configs.LORA for q in s["examples"]][:1] + [s["examples"][0] for s in configs.LORA])
+        print(f"lora-export: {out / 'tinygpt' / 'onnx' / 'model_lora.onnx'} ({size} bytes); a batch mixing the base and "
+              f"{len(configs.LORA)} adapters equals each alone in PyTorch (max logit diff {worst:.1e})", flush=True)
     if "bench" in phases:
         from pipeline import build_bench
 

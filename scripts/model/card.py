@@ -91,4 +91,8 @@ PyTorch {start['torch']} on CPU, {start['torch_threads']} thread.
 `special_tokens_map.json`, `onnx/model.onnx` (inputs `input_ids`, `attention_mask`, `position_ids`,
 `past_key_values.{{i}}.key/.value`; outputs `logits`, `present.{{i}}.key/.value`),
 `reference.json` (PyTorch reference vectors checked by the tests), `training_log.jsonl`.
+`onnx/model_lora.onnx` where `npm run model:build -- lora-export` wrote one (tinygpt): the same graph with LoRA
+weights as inputs, so one pass serves rows of different adapters: `adapter_index` [batch] (slot 0 = none) and per
+linear of every block `lora_A.transformer.h.{{i}}.<module>` [slots, rank, in] and `lora_B.…` [slots, out, rank]
+(scaling folded into B; slots and rank dynamic).
 """

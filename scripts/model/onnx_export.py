@@ -50,16 +50,21 @@ def export_onnx(model, n_layer, n_kv_heads, head_dim, path: Path):
         axes[name] = {0: "batch_size", 2: "past_sequence_length"}
     for name in outputs[1:]:
         axes[name] = {0: "batch_size", 2: "past_sequence_length + sequence_length"}
+    return trace_export(_Flat(model, n_layer), (input_ids, attention_mask, position_ids, *past), path, inputs, outputs, axes)
+
+
+def trace_export(module, args, path: Path, input_names, output_names, axes):
+    """Traces `module` on `args` into `path` at our opset and checks the graph; returns its size."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # The tracer warns about Python constants (head dim, dtype minimum); they are constants.
     warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
     with torch.no_grad():
         torch.onnx.export(
-            _Flat(model, n_layer).eval(),
-            (input_ids, attention_mask, position_ids, *past),
+            module.eval(),
+            args,
             str(path),
-            input_names=inputs,
-            output_names=outputs,
+            input_names=input_names,
+            output_names=output_names,
             dynamic_axes=axes,
             opset_version=OPSET,
             do_constant_folding=True,

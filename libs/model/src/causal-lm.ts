@@ -28,10 +28,10 @@ export class CausalLm {
     readonly session: InferenceSession,
   ) {}
 
-  /** Loads `<dir>/config.json` and `<dir>/onnx/model.onnx`. One intra-op thread unless told. */
-  static async load(dir: string, options: InferenceSession.SessionOptions = {}): Promise<CausalLm> {
+  /** Loads `<dir>/config.json` and `<dir>/onnx/<file>` (model.onnx). One intra-op thread unless told. */
+  static async load(dir: string, options: InferenceSession.SessionOptions = {}, file = 'model.onnx'): Promise<CausalLm> {
     const spec = await loadModelConfig(dir);
-    const session = await InferenceSession.create(join(spec.dir, 'onnx', 'model.onnx'), {
+    const session = await InferenceSession.create(join(spec.dir, 'onnx', file), {
       intraOpNumThreads: 1,
       interOpNumThreads: 1,
       ...options,
@@ -54,13 +54,23 @@ export class CausalLm {
     mask: readonly (readonly number[])[],
     positions: readonly (readonly number[])[],
     past: KvTensors = this.emptyPast(ids.length),
+    feeds: Record<string, Tensor> = {},
   ): Promise<ForwardResult> {
-    return this.forwardTensors(int64Tensor(ids), int64Tensor(mask), int64Tensor(positions), past);
+    return this.forwardTensors(int64Tensor(ids), int64Tensor(mask), int64Tensor(positions), past, feeds);
   }
 
-  /** `forward` with the int64 inputs already built ([batch, new], [batch, past + new], [batch, new]). */
-  async forwardTensors(ids: Tensor, mask: Tensor, positions: Tensor, past: KvTensors = this.emptyPast(ids.dims[0]!)): Promise<ForwardResult> {
-    const out = await this.session.run({ input_ids: ids, attention_mask: mask, position_ids: positions, ...past });
+  /**
+   * `forward` with the int64 inputs already built ([batch, new], [batch, past + new], [batch, new]);
+   * `feeds` are a graph's further inputs (a LoRA export's adapter_index and stacked weights).
+   */
+  async forwardTensors(
+    ids: Tensor,
+    mask: Tensor,
+    positions: Tensor,
+    past: KvTensors = this.emptyPast(ids.dims[0]!),
+    feeds: Record<string, Tensor> = {},
+  ): Promise<ForwardResult> {
+    const out = await this.session.run({ input_ids: ids, attention_mask: mask, position_ids: positions, ...past, ...feeds });
     const next: KvTensors = {};
     const pastKeys = pastNames(this.spec);
     presentNames(this.spec).forEach((name, i) => (next[pastKeys[i]!] = out[name]!));

@@ -1,3 +1,5 @@
+import type { Tensor } from 'onnxruntime-node';
+
 import { leftPad, positionIds } from './batch-inputs';
 import type { CausalLm } from './causal-lm';
 
@@ -18,6 +20,8 @@ export interface GreedyResult {
 export interface GreedyOptions {
   /** Feed present back as past (default) or recompute the whole sequence every step. */
   readonly useCache?: boolean;
+  /** Further inputs of every forward pass (a LoRA export's adapter_index and stacked weights). */
+  readonly feeds?: Record<string, Tensor>;
 }
 
 /**
@@ -28,11 +32,11 @@ export async function greedy(
   lm: CausalLm,
   prompts: readonly (readonly number[])[],
   steps: number,
-  { useCache = true }: GreedyOptions = {},
+  { useCache = true, feeds }: GreedyOptions = {},
 ): Promise<GreedyResult> {
   const { ids, mask } = leftPad(prompts, lm.spec.padTokenId);
   let positions = positionIds(mask);
-  let result = await lm.forward(ids, mask, positions);
+  let result = await lm.forward(ids, mask, positions, undefined, feeds);
   const tokens: number[][] = prompts.map(() => []);
   const stepLogits: Float32Array[][] = [];
   for (let step = 0; step < steps; step++) {
@@ -53,10 +57,11 @@ export async function greedy(
         mask,
         nextPositions,
         result.past,
+        feeds,
       );
     } else {
       positions = positionIds(mask);
-      result = await lm.forward(ids, mask, positions);
+      result = await lm.forward(ids, mask, positions, undefined, feeds);
     }
   }
   return { tokens, stepLogits };

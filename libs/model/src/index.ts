@@ -2,6 +2,7 @@ export * from './batch-inputs';
 export * from './causal-lm';
 export * from './greedy';
 export * from './lora-adapter';
+export * from './lora-stack';
 export * from './model-config';
 export * from './onnx-io';
 export * from './reference';

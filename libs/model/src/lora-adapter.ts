@@ -77,6 +77,31 @@ const ARCHITECTURES: Record<string, { readonly blocks: string; readonly modules:
   llama: { blocks: 'base_model.model.model.layers', modules: LLAMA },
 };
 
+/** One LoRA-able linear of a base, as a LoRA export's inputs name it (`lora_A.<name>`, `lora_B.<name>`). */
+export interface LoraModule {
+  /** PEFT's key without `base_model.model.` and `.lora_A.weight`, e.g. `transformer.h.3.attn.c_attn`. */
+  readonly name: string;
+  /** `<layer>.<module>`, as `LoraLayer.target`. */
+  readonly target: string;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+}
+
+/** Every LoRA-able linear of `base`, block by block, in the architecture's module order. */
+export function loraModules(base: ModelSpec): LoraModule[] {
+  const arch = ARCHITECTURES[base.modelType];
+  if (!arch) return [];
+  const paths = [...new Map(Object.values(arch.modules).flatMap((ms) => ms.map((m) => [m.path, m] as const))).values()];
+  const out: LoraModule[] = [];
+  for (let layer = 0; layer < base.numLayers; layer++) {
+    for (const m of paths) {
+      const [inFeatures, outFeatures] = m.shape(base);
+      out.push({ name: `${arch.blocks.replace(/^base_model\.model\./, '')}.${layer}.${m.path}`, target: `${layer}.${m.path}`, inFeatures, outFeatures });
+    }
+  }
+  return out;
+}
+
 type Json = Record<string, unknown>;
 
 /** adapter_config.json's fields, validated. */
