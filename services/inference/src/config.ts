@@ -18,6 +18,8 @@ export interface InferenceConfig {
   /** Unique per worker: appears in responses, heartbeats and traces. */
   readonly workerId: string;
   readonly models: readonly ModelEntry[];
+  /** PEFT LoRA adapter directories (INFERENCE_LORA_ADAPTERS), each served as a model by the base it names. */
+  readonly adapters: readonly string[];
   /** onnxruntime intra-op threads per session. */
   readonly intraOpThreads: number;
   /** Worker threads (each an onnxruntime session and an engine) per model. */
@@ -68,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     httpPort: e.int('INFERENCE_HTTP_PORT', { default: 9104, min: 0, max: 65535 }),
     workerId: e.str('INFERENCE_WORKER_ID', `${hostname()}-${process.pid}`),
     models,
+    adapters: e.list('INFERENCE_LORA_ADAPTERS', []).map((d) => resolve(d)),
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
     workersPerModel: e.int('INFERENCE_WORKERS_PER_MODEL', { default: 1, min: 1, max: 64 }),
     executionProviders: providers,

@@ -34,10 +34,12 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
     },
     config.limits,
     rt.metrics,
+    config.adapters,
   );
   for (const m of repo.models) {
     rt.logger.info('model loaded', {
       model: m.id,
+      ...(m.adapter && { lora_adapter_of: m.adapter.parent, lora_slot: m.adapter.slot }),
       dir: m.entry.dir,
       execution_provider: m.runners[0]!.executionProvider,
       worker_threads: m.runners.length,

@@ -133,19 +133,22 @@ describe('worker pool', () => {
     expect(pool.knows('other')).toBe(false);
   });
 
-  it('lists what live, non-draining workers serve with worker counts and summed capacity (unknown while one has not said)', () => {
+  it('lists what live, non-draining workers serve with worker counts, summed capacity (unknown while one has not said) and an adapter’s parent', () => {
     const pool = fakePool({ a: {}, b: {}, c: {} });
     pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1']));
     pool.announce(beat('b', ['tinygpt@1']));
     pool.announce(beat('c', ['tinygpt@2'], { draining: true }));
-    pool.get('a')!.served.set('tinygpt@1', { contextLength: 512, capacity: 48 });
-    pool.get('a')!.served.set('tinyllama@1', { contextLength: 0, capacity: 40 });
-    pool.get('c')!.served.set('tinygpt@2', { contextLength: 512, capacity: 48 });
+    pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1', 'tinygpt-chat@1']));
+    pool.get('a')!.served.set('tinygpt@1', { contextLength: 512, capacity: 48, parent: '' });
+    pool.get('a')!.served.set('tinyllama@1', { contextLength: 0, capacity: 40, parent: '' });
+    pool.get('a')!.served.set('tinygpt-chat@1', { contextLength: 512, capacity: 48, parent: 'tinygpt' });
+    pool.get('c')!.served.set('tinygpt@2', { contextLength: 512, capacity: 48, parent: '' });
     expect(pool.models()).toEqual([
-      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2, capacity: 0 },
-      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1, capacity: 40 },
+      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2, capacity: 0, parent: '' },
+      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1, capacity: 40, parent: '' },
+      { name: 'tinygpt-chat', version: '1', contextLength: 512, workers: 1, capacity: 48, parent: 'tinygpt' },
     ]);
-    pool.get('b')!.served.set('tinygpt@1', { contextLength: 512, capacity: 16 });
+    pool.get('b')!.served.set('tinygpt@1', { contextLength: 512, capacity: 16, parent: '' });
     expect(pool.models()[0]).toMatchObject({ workers: 2, capacity: 64 });
   });
 

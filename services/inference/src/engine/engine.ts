@@ -20,6 +20,8 @@ export interface GenerationRequest {
   readonly priority?: number;
   /** performance.now() by which the request must have started, or it fails with QueueDeadlineError. */
   readonly deadline?: number;
+  /** The LoRA adapter's slot in the worker (ModelRepo); absent: the base model. */
+  readonly adapter?: number;
 }
 
 export interface TokenEvent {
@@ -240,7 +242,7 @@ export class Engine {
       a.admittedAt = now;
       a.batchAtAdmission = this.active.size;
       try {
-        this.runner.add({ id: a.id, promptIds: a.req.promptIds, sampling: a.req.sampling });
+        this.runner.add({ id: a.id, promptIds: a.req.promptIds, sampling: a.req.sampling, adapter: a.req.adapter });
         a.inWorker = true;
       } catch (err) {
         this.fail(a, err as Error);

@@ -46,14 +46,15 @@ export class ModelRunner {
     worker.on('exit', (code) => this.fail(new Error(`inference worker for ${spec.name} exited with code ${code}`)));
   }
 
-  /** Starts the worker and waits until its session is loaded. */
-  static async start(modelDir: string, options: RunnerOptions): Promise<ModelRunner> {
+  /** Starts the worker and waits until its session (and, with adapters, the base's LoRA export) is loaded. */
+  static async start(modelDir: string, options: RunnerOptions, adapterDirs: readonly string[] = []): Promise<ModelRunner> {
     const spec = await loadModelConfig(modelDir);
     const init: WorkerInit = {
       modelDir: spec.dir,
       intraOpThreads: options.intraOpThreads,
       executionProviders: options.executionProviders,
       stepDelayMs: options.stepDelayMs ?? 0,
+      adapterDirs,
     };
     const entry = require.resolve('../worker/onnx-worker');
     // Sources are TypeScript when run with tsx or jest: the worker needs the same loader.

@@ -1,7 +1,8 @@
-import { basename, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 
 import type { Registry } from '@tokenmesh/metrics';
-import type { ModelSpec } from '@tokenmesh/model';
+import { AdapterError, loadLoraAdapter, loadModelConfig, type ModelSpec } from '@tokenmesh/model';
 
 import type { WorkerSnapshot } from '../discovery/heartbeat';
 import { Engine } from '../engine/engine';
@@ -38,34 +39,59 @@ export interface LoadedModel {
   readonly engine: EnginePool;
   /** name@version, as reported to callers. */
   readonly id: string;
+  /** A LoRA adapter: served by its base's runners and engine, its rows in `slot` of the base's LoRA export. */
+  readonly adapter?: { readonly slot: number; readonly parent: string };
 }
 
 /** The models one worker serves, addressed as `name` (newest version loaded) or `name@version`. */
 export class ModelRepo {
   private constructor(readonly models: readonly LoadedModel[]) {}
 
-  /** Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model. */
+  /**
+   * Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model.
+   * Each adapter directory (PEFT LoRA) is checked against the base its config names, and served
+   * by the newest loaded version of that base, as a model of its own (its directory's name).
+   * @throws AdapterError for an adapter that does not fit, or whose base is not loaded
+   */
   static async load(
     entries: readonly ModelEntry[],
     options: RunnerOptions & { workersPerModel?: number },
     limits: EngineLimits = DEFAULT_LIMITS,
     registry?: Registry,
+    adapterDirs: readonly string[] = [],
   ): Promise<ModelRepo> {
     const started: ModelRunner[] = [];
     const models: LoadedModel[] = [];
     const metrics = registry && new EngineMetrics(registry, limits.maxBatchSize);
     try {
+      const adapters = await adaptersByBase(entries, adapterDirs);
       for (const entry of entries) {
         const id = `${entry.name}@${entry.version}`;
+        const mine = adapters.get(entry) ?? [];
         const runners: ModelRunner[] = [];
         for (let i = 0; i < (options.workersPerModel ?? 1); i++) {
-          const runner = await ModelRunner.start(entry.dir, options);
+          const runner = await ModelRunner.start(
+            entry.dir,
+            options,
+            mine.map((a) => a.dir),
+          );
           started.push(runner);
           runners.push(runner);
         }
         const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id))));
         metrics?.watch(id, engine);
-        models.push({ entry, spec: runners[0]!.spec, runners, engine, id });
+        const spec = runners[0]!.spec;
+        models.push({ entry, spec, runners, engine, id });
+        mine.forEach((a, i) =>
+          models.push({
+            entry: { name: a.name, version: '1', dir: a.dir },
+            spec,
+            runners,
+            engine,
+            id: `${a.name}@1`,
+            adapter: { slot: i + 1, parent: entry.name },
+          }),
+        );
       }
     } catch (err) {
       await Promise.all(started.map((r) => r.close()));
@@ -87,7 +113,8 @@ export class ModelRepo {
     let waiting = 0;
     let reserved = 0;
     let budget = 0;
-    for (const { engine } of this.models) {
+    // Adapters share their base's engine: each engine counted once.
+    for (const engine of new Set(this.models.map((m) => m.engine))) {
       running += engine.running;
       waiting += engine.queued;
       reserved += engine.kvReserved;
@@ -97,6 +124,28 @@ export class ModelRepo {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.models.flatMap((m) => m.runners.map((r) => r.close())));
+    await Promise.all([...new Set(this.models.flatMap((m) => m.runners))].map((r) => r.close()));
   }
+}
+
+/** Each adapter checked against, and given to, the newest entry of the base it names. */
+async function adaptersByBase(entries: readonly ModelEntry[], dirs: readonly string[]): Promise<Map<ModelEntry, { name: string; dir: string }[]>> {
+  const byBase = new Map<ModelEntry, { name: string; dir: string }[]>();
+  const names = new Set(entries.map((e) => e.name));
+  for (const dir of dirs) {
+    const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8').catch(() => '{}')) as { base_model_name_or_path?: unknown };
+    const baseName = typeof config.base_model_name_or_path === 'string' ? basename(config.base_model_name_or_path.replace(/\/+$/, '')) : '';
+    const entry = entries.filter((e) => e.name === baseName).at(-1);
+    const name = basename(resolve(dir));
+    if (!entry) {
+      // A missing or unreadable adapter file is named first (loadLoraAdapter reads before it checks).
+      if (entries[0]) await loadLoraAdapter(dir, await loadModelConfig(entries[0].dir));
+      throw new AdapterError(name, 'adapter_config.json: base_model_name_or_path', `names ${JSON.stringify(baseName)}, which this worker does not serve (INFERENCE_MODELS)`);
+    }
+    if (names.has(name)) throw new AdapterError(name, 'name', `is also the name of a model this worker serves`);
+    await loadLoraAdapter(dir, await loadModelConfig(entry.dir));
+    byBase.set(entry, [...(byBase.get(entry) ?? []), { name, dir: resolve(dir) }]);
+    names.add(name);
+  }
+  return byBase;
 }

@@ -56,6 +56,7 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
           contextLength: m.spec.contextLength,
           workers: 1,
           capacity: m.engine.capacity,
+          parent: m.adapter?.parent ?? '',
         })),
       };
     },
@@ -82,6 +83,7 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
             signal: ctx.signal,
             priority: req.priority,
             deadline: timeout === undefined ? undefined : performance.now() + timeout,
+            adapter: v.model.adapter?.slot,
           })
           // Held tokens need no wake-up each: the consumer is woken when a message's worth is ready.
           .batches(opts.holdMs, hold),

@@ -1,6 +1,8 @@
-import { CausalLm, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import { adapterIndex, CausalLm, type ForwardResult, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import type { Tensor } from 'onnxruntime-node';
 
 import { BatchCache, type Joining } from './batch-cache';
+import type { LoraServing } from './load-model';
 import type { AddSequence, StepResult, StepToken, WorkerFinish } from './protocol';
 import { Sampler } from './sampler';
 
@@ -28,7 +30,10 @@ export class Batcher {
   /** Time in samplers during the current step. */
   private sampleMs = 0;
 
-  constructor(private readonly lm: CausalLm) {
+  constructor(
+    private readonly lm: CausalLm,
+    private readonly lora?: LoraServing,
+  ) {
     this.cache = new BatchCache({ names: pastNames(lm.spec), padTokenId: lm.spec.padTokenId });
     this.eos = new Set(lm.spec.eosTokenIds);
   }
@@ -93,7 +98,8 @@ export class Batcher {
   private async decode(tokens: StepToken[]): Promise<void> {
     const inputs = this.cache.decodeInputs((id) => this.seqs.get(id)!.last);
     const t0 = performance.now();
-    const out = await this.lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, this.cache.tensors);
+    const slots = this.cache.ids().map((id) => (id === undefined ? 0 : (this.seqs.get(id)!.add.adapter ?? 0)));
+    const out = await this.run(slots, (lm, feeds) => lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, this.cache.tensors, feeds));
     const t = performance.now();
     this.cache.advance(out.past, t - t0);
     this.cache.ids().forEach((id, row) => {
@@ -107,13 +113,24 @@ export class Batcher {
       fresh.map((s) => s.add.promptIds),
       this.lm.spec.padTokenId,
     );
-    const out = await this.lm.forward(ids, mask, positionIds(mask));
+    const slots = fresh.map((s) => s.add.adapter ?? 0);
+    const out = await this.run(slots, (lm, feeds) => lm.forward(ids, mask, positionIds(mask), undefined, feeds));
     const t = performance.now();
     fresh.forEach((s, i) => {
       tokens.push(this.sample(s, this.lm.lastLogits(out, i)));
       this.joining.push({ id: s.add.id, kv: { past: out.past, index: i, length: s.add.promptIds.length } });
     });
     this.sampleMs += performance.now() - t;
+  }
+
+  /**
+   * One pass for rows in adapter `slots`: the plain export when every row is the base's (full
+   * speed), else the LoRA export with each row's adapter. Both keep the KV cache in one layout,
+   * so a row may go through either from step to step.
+   */
+  private run(slots: readonly number[], pass: (lm: CausalLm, feeds?: Record<string, Tensor>) => Promise<ForwardResult>): Promise<ForwardResult> {
+    if (!this.lora || slots.every((s) => s === 0)) return pass(this.lm);
+    return pass(this.lora.lm, { adapter_index: adapterIndex(slots), ...this.lora.stack.feeds });
   }
 
   private sample(s: Sequence, logits: Float32Array): StepToken {

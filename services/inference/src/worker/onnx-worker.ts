@@ -21,11 +21,12 @@ const reply = (r: WorkerReply) => port.postMessage(r);
 const init = workerData as WorkerInit;
 
 async function main(): Promise<void> {
-  const { lm, provider } = await loadModel(init);
-  port.on(
-    'message',
-    stepLoop(new Batcher(lm), init.stepDelayMs, reply, () => lm.release()),
-  );
+  const { lm, provider, lora } = await loadModel(init);
+  const release = async () => {
+    await lm.release();
+    await lora?.lm.release();
+  };
+  port.on('message', stepLoop(new Batcher(lm, lora), init.stepDelayMs, reply, release));
   reply({ kind: 'ready', executionProvider: provider });
 }
 

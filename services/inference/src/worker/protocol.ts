@@ -8,6 +8,8 @@ export interface WorkerInit {
   readonly executionProviders: readonly string[];
   /** Slept after every step before its tokens are posted (INFERENCE_STEP_DELAY_MS); 0 in production. */
   readonly stepDelayMs: number;
+  /** LoRA adapter directories of this base, slot k + 1 for the k-th (slot 0: none); served from the base's LoRA export. */
+  readonly adapterDirs?: readonly string[];
 }
 
 /** A sequence joining the worker: the next step prefills its prompt and samples one token. */
@@ -15,6 +17,8 @@ export interface AddSequence {
   readonly id: string;
   readonly promptIds: readonly number[];
   readonly sampling: Sampling;
+  /** The adapter's slot (WorkerInit.adapterDirs index + 1); absent or 0: the base alone. */
+  readonly adapter?: number;
 }
 
 /**

@@ -36,6 +36,8 @@ export interface PoolModel {
   readonly workers: number;
   /** Requests its workers hold at once, summed; 0 when any of them has not said. */
   readonly capacity: number;
+  /** A LoRA adapter's base model; empty for a base. */
+  readonly parent: string;
 }
 
 /**
@@ -222,7 +224,7 @@ export class WorkerPool {
   /** What the live, non-draining workers serve, with worker counts and capacity. */
   models(): PoolModel[] {
     const now = this.now();
-    const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number; capacity: number }>();
+    const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number; capacity: number; parent: string }>();
     for (const w of this.all) {
       if (!this.isLive(w, now) || w.announcement.draining) continue;
       for (const id of w.announcement.models ?? []) {
@@ -236,7 +238,8 @@ export class WorkerPool {
           seen.workers++;
           seen.contextLength ||= contextLength;
           seen.capacity += capacity;
-        } else merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1, capacity });
+          seen.parent ||= said?.parent ?? '';
+        } else merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1, capacity, parent: said?.parent ?? '' });
       }
     }
     return [...merged.values()].map((m) => ({ ...m, capacity: Number.isNaN(m.capacity) ? 0 : m.capacity }));
