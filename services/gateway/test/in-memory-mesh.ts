@@ -11,8 +11,10 @@ import { TokenizerRepo } from '@tokenmesh/tokenizer';
 
 import type { Upstreams } from '../src/pipeline/generate-text';
 import { localDecoders } from '../src/pipeline/local-tokenizer';
+import { routerCatalog } from '../src/pipeline/served-model-catalog';
 
 export const TINYLLAMA = resolve(__dirname, '../../../models/tinyllama');
+export const MODELS_DIR = resolve(__dirname, '../../../models');
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, child: () => quiet };
 
@@ -32,10 +34,10 @@ const PORTS = { TOKENIZER_PORT: '0', TOKENIZER_HTTP_PORT: '0', ROUTER_PORT: '0',
  */
 export async function inMemoryMesh(
   modelDir = TINYLLAMA,
-  opts: { readonly holdMs?: () => number; readonly localDecoding?: boolean } = {},
+  opts: { readonly holdMs?: () => number; readonly localDecoding?: boolean; readonly adapters?: readonly string[] } = {},
 ): Promise<{ upstreams: Upstreams; repo: ModelRepo; workerCalls: () => number; close: () => Promise<void> }> {
   enableInProcessCalls();
-  const repo = await ModelRepo.load([parseModelEntry(modelDir)], { intraOpThreads: 1, executionProviders: ['cpu'] });
+  const repo = await ModelRepo.load([parseModelEntry(modelDir)], { intraOpThreads: 1, executionProviders: ['cpu'] }, undefined, undefined, opts.adapters);
   const worker = generationService(repo, 'w1', { holdMs: opts.holdMs });
   let calls = 0;
   const counted: ServiceImpl<typeof GenerationService> = {
@@ -86,6 +88,8 @@ export async function inMemoryMesh(
       defaultModel: repo.models[0]!.entry.name,
       tokenizer: tokenizer.client,
       router: router.client,
+      // As the gateway's: what the router serves (an adapter's parent names its tokenizer).
+      catalog: routerCatalog(router.client),
       ...(tokenizers ? { localDecoder: localDecoders(tokenizers) } : {}),
     },
   };

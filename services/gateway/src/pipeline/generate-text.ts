@@ -144,19 +144,33 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   }
 }
 
+/**
+ * The model whose tokenizer and chat template a request for `model` uses: a LoRA adapter's base
+ * (the router's list names it `parent`), else the model itself.
+ */
+async function textModel(up: Upstreams, model: string): Promise<string> {
+  if (!up.catalog) return model;
+  const name = model.split('@')[0];
+  // The readiness poll keeps `known` fresh; a name it lacks (a model just added) asks once per TTL.
+  const known = up.catalog.known?.find((m) => m.name === name);
+  const served = known ?? (await up.catalog.models().catch(() => [])).find((m) => m.name === name);
+  return served?.parent || model;
+}
+
 /** generateText past the edge's admission: `release` gives its place back early when no worker will be used (a cache hit). */
 async function* admitted(req: TextRequest, up: Upstreams, signal: AbortSignal, caller: Caller, model: string, release?: () => void): AsyncGenerator<TextEvent> {
   const requestLimits = await up.limiter?.admitRequest(caller);
   const started = performance.now();
+  const text = await textModel(up, model);
   const encoded = await up.tokenizer
-    .encode({ model, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
+    .encode({ model: text, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
     .catch((e: unknown) => Promise.reject(fromUpstream(e)));
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
   recordRequest({ requestId: req.requestId, model, chat: req.messages.length > 0, sampling, promptTokens: encoded.tokenIds.length });
   const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);
   if (requestLimits || tokenLimits) req.onLimits?.({ ...requestLimits, ...tokenLimits });
   const generate = (cancel: AbortSignal, whole: boolean) =>
-    generated(req, up, cancel, { model, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
+    generated(req, up, cancel, { model, text, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
   if (!up.cache || !deterministic) {
     req.onCache?.('miss');
@@ -183,6 +197,8 @@ async function* admitted(req: TextRequest, up: Upstreams, signal: AbortSignal, c
 
 interface Prepared {
   readonly model: string;
+  /** The model whose tokenizer decodes the text (`textModel`). */
+  readonly text: string;
   readonly caller: Caller;
   readonly started: number;
   readonly promptTokenIds: readonly number[];
@@ -223,10 +239,10 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     const onMessage = (m: Generated) => {
       if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
     };
-    const decoder = up.localDecoder?.(model);
+    const decoder = up.localDecoder?.(p.text);
     const texts = decoder
       ? decodedLocally(tokens, decoder, stops, counted, onMessage)
-      : decodedRemotely(tokens, up, model, stops, counted, onMessage, upstream.signal);
+      : decodedRemotely(tokens, up, p.text, stops, counted, onMessage, upstream.signal);
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
       if (t.text) yield { type: 'text', text: t.text } satisfies TextOut;
