@@ -9,6 +9,8 @@ import { type ModelEntry, parseModelEntry } from './models/model-repo';
 
 /** The committed models: the default tinygpt and the Llama-family fixture. */
 export const DEFAULT_MODEL_DIRS = ['tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));
+/** tinygpt's committed LoRA adapters: served with the default models (a chat model that answers), not with models of one's own. */
+export const DEFAULT_ADAPTER_DIRS = ['tinygpt-chat', 'tinygpt-jargon'].map((m) => resolve(__dirname, '../../../models', m));
 
 export interface InferenceConfig {
   readonly host: string;
@@ -70,7 +72,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     httpPort: e.int('INFERENCE_HTTP_PORT', { default: 9104, min: 0, max: 65535 }),
     workerId: e.str('INFERENCE_WORKER_ID', `${hostname()}-${process.pid}`),
     models,
-    adapters: e.list('INFERENCE_LORA_ADAPTERS', []).map((d) => resolve(d)),
+    // `none`: no adapters, also with the default models.
+    adapters: e
+      .list('INFERENCE_LORA_ADAPTERS', env['INFERENCE_MODELS'] === undefined ? DEFAULT_ADAPTER_DIRS : [])
+      .filter((d) => d !== 'none')
+      .map((d) => resolve(d)),
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
     workersPerModel: e.int('INFERENCE_WORKERS_PER_MODEL', { default: 1, min: 1, max: 64 }),
     executionProviders: providers,

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 
 import { ConfigError } from '@tokenmesh/config';
 
-import { DEFAULT_MODEL_DIRS, loadConfig } from '../src/config';
+import { DEFAULT_ADAPTER_DIRS, DEFAULT_MODEL_DIRS, loadConfig } from '../src/config';
 
 /** The problems `loadConfig(env)` reports, all at once; undefined when it accepts `env`. */
 function problemsOf(env: NodeJS.ProcessEnv): readonly string[] | undefined {
@@ -22,6 +22,14 @@ describe('inference config', () => {
       { name: 'tinyllama', version: '1', dir: DEFAULT_MODEL_DIRS[1] },
     ]);
     expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'] });
+  });
+
+  it('serves tinygpt’s committed adapters with the default models only; INFERENCE_LORA_ADAPTERS names others, or `none`', () => {
+    expect(loadConfig({}).adapters).toEqual(DEFAULT_ADAPTER_DIRS);
+    expect(DEFAULT_ADAPTER_DIRS.map((d) => d.split('/').at(-1))).toEqual(['tinygpt-chat', 'tinygpt-jargon']);
+    expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt' }).adapters).toEqual([]);
+    expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt', INFERENCE_LORA_ADAPTERS: 'models/tinygpt-chat' }).adapters).toEqual([resolve('models/tinygpt-chat')]);
+    expect(loadConfig({ INFERENCE_LORA_ADAPTERS: 'none' }).adapters).toEqual([]);
   });
 
   it('reads name@version=path entries and provider lists', () => {
