@@ -3,7 +3,8 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 /**
  * Request headers browsers may send: Connect's and gRPC-Web's (the lists of @connectrpc/cors,
  * not installed here: Content-Type, Connect-Protocol-Version, Connect-Timeout-Ms, Grpc-Timeout,
- * X-Grpc-Web, X-User-Agent) plus the gateway's own (API key, request id).
+ * X-Grpc-Web, X-User-Agent), W3C trace context (OpenTelemetry web instrumentation adds traceparent,
+ * tracestate and baggage to every fetch) and the gateway's own (API key, request id).
  */
 export const CORS_ALLOWED_HEADERS = [
   'content-type',
@@ -15,7 +16,29 @@ export const CORS_ALLOWED_HEADERS = [
   'authorization',
   'x-api-key',
   'x-request-id',
+  'traceparent',
+  'tracestate',
+  'baggage',
 ] as const;
+
+/**
+ * Prefix of the OpenAI JS SDK's telemetry headers (x-stainless-os, -lang, -package-version,
+ * -runtime, -retry-count, -timeout, …). The set grows with SDK releases and
+ * Access-Control-Allow-Headers has no prefix wildcard, so requested ones are echoed back.
+ */
+export const CORS_ALLOWED_HEADER_PREFIX = 'x-stainless-';
+
+/**
+ * The headers to allow for a preflight: the fixed list plus requested `x-stainless-*` ones. No
+ * `Vary: Access-Control-Request-Headers` needed: OPTIONS answers are not stored by HTTP caches.
+ */
+function allowHeaders(requested: string | string[] | undefined): string {
+  const extra = String(requested ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h.startsWith(CORS_ALLOWED_HEADER_PREFIX) && /^[a-z0-9-]+$/.test(h));
+  return [...CORS_ALLOWED_HEADERS, ...new Set(extra)].join(', ');
+}
 
 /**
  * Response headers browser code may read: gRPC-Web's status trailers-in-headers (as
@@ -79,7 +102,7 @@ export function corsHandler(origins: readonly string[]): ((req: HttpRequest, res
           ? {
               'access-control-allow-origin': origin,
               'access-control-allow-methods': CORS_ALLOWED_METHODS.join(', '),
-              'access-control-allow-headers': CORS_ALLOWED_HEADERS.join(', '),
+              'access-control-allow-headers': allowHeaders(req.headers['access-control-request-headers']),
               'access-control-max-age': String(MAX_AGE_S),
             }
           : {}),

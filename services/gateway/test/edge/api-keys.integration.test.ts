@@ -188,6 +188,11 @@ describe('API keys over REST, gRPC and Connect (keys from a file)', () => {
     // alpha may use every model; beta only models the pool lacks, so it sees none of them.
     expect(await ids(ALPHA)).toEqual(expect.arrayContaining(['tinyllama', 'tinyllama@1']));
     expect(await ids(BETA)).toEqual([]);
+    // GET /v1/models/{model} shows each key what its list shows: beta gets 404s, as for an unknown model.
+    const retrieve = async (key: string, id: string) => (await fetch(`${server.http1Url}/v1/models/${id}`, { headers: { 'x-api-key': key } })).status;
+    expect([await retrieve(ALPHA, 'tinyllama'), await retrieve(ALPHA, 'tinyllama@1')]).toEqual([200, 200]);
+    expect([await retrieve(BETA, 'tinyllama'), await retrieve(BETA, 'tinyllama@1'), await retrieve(BETA, 'tinyllama@7')]).toEqual([404, 404, 404]);
+    expect((await fetch(`${server.http1Url}/v1/models/tinyllama`)).status).toBe(401);
   });
 
   it('/health, /ready and /metrics stay open', async () => {

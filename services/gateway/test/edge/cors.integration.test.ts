@@ -121,6 +121,40 @@ describe('CORS on the HTTP/1.1 listener (REST, Connect, gRPC-Web)', () => {
     expect(a.headers['vary']).toBe('Origin');
   });
 
+  // What a browser app using OpenTelemetry web instrumentation and the openai SDK asks for.
+  const browserSdkPreflight = (origin: string) =>
+    send(base, 'OPTIONS', '/v1/chat/completions', {
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type, traceparent, tracestate, x-stainless-os, x-stainless-retry-count',
+    });
+
+  it('a preflight asking for trace context and x-stainless-* headers from an allowed origin allows them all', async () => {
+    const a = await browserSdkPreflight(APP);
+    expect([a.status, a.headers['access-control-allow-origin']]).toEqual([204, APP]);
+    expect(list(a.headers['access-control-allow-headers'])).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'traceparent', 'tracestate', 'baggage', 'x-stainless-os', 'x-stainless-retry-count']),
+    );
+  });
+
+  it('x-stainless-* headers are allowed by prefix (names the SDK adds later too), other unknown headers are not', async () => {
+    const a = await send(base, 'OPTIONS', '/v1/models', {
+      origin: LOCAL,
+      'access-control-request-method': 'GET',
+      'access-control-request-headers': 'X-Stainless-Package-Version,x-stainless-helper-method , x-custom-thing',
+    });
+    const allowedHeaders = list(a.headers['access-control-allow-headers']);
+    expect(allowedHeaders).toEqual(expect.arrayContaining(['x-stainless-package-version', 'x-stainless-helper-method']));
+    expect(allowedHeaders).not.toContain('x-custom-thing');
+  });
+
+  it('a preflight asking for trace context and x-stainless-* headers from another origin is still refused', async () => {
+    const a = await browserSdkPreflight('https://evil.example.com');
+    expect(a.status).toBe(204);
+    expect(corsHeaders(a)).toEqual([]);
+    expect(a.headers['vary']).toBe('Origin');
+  });
+
   it('a Connect call from an allowed origin gets Allow-Origin and the exposed headers', async () => {
     const a = await send(base, 'POST', CONNECT_PATH, { origin: LOCAL, 'content-type': 'application/json', 'connect-protocol-version': '1' }, '{}');
     expect(a.status).toBe(200);

@@ -11,17 +11,52 @@ import type { RequestContext } from './request-context';
  * (requests naming it go through traffic splits) and one per name@version, with the context
  * length and how many workers serve it right now. A key limited to some models sees only those.
  */
-export async function modelsRoute(req: HttpRequest, res: HttpResponse, { signal }: RequestContext, catalog: ServedModelCatalog): Promise<void> {
+export async function modelsRoute(req: HttpRequest, res: HttpResponse, ctx: RequestContext, catalog: ServedModelCatalog): Promise<void> {
+  sendJson(res, 200, { object: 'list', data: await visibleEntries(req, ctx, catalog) });
+}
+
+/** Where GET /v1/models/{model} starts: the rest of the path is the (URL-encoded) model id. */
+export const MODEL_PATH_PREFIX = '/v1/models/';
+
+/**
+ * GET /v1/models/{model} — OpenAI's models.retrieve: the entry GET /v1/models lists under that id
+ * (a name or name@version). Anything the list would not show this caller, a model outside the
+ * key's list included, is a 404 `model_not_found` (a limited key learns nothing more than from
+ * the list).
+ */
+export async function modelRoute(req: HttpRequest, res: HttpResponse, ctx: RequestContext, catalog: ServedModelCatalog): Promise<void> {
+  const raw = (req.url ?? '/').split('?')[0]!.slice(MODEL_PATH_PREFIX.length);
+  let id: string;
+  try {
+    id = decodeURIComponent(raw);
+  } catch {
+    id = raw; // a malformed escape names no served model: answered as unknown below
+  }
+  const found = (await visibleEntries(req, ctx, catalog)).find((e) => e['id'] === id);
+  if (found) return sendJson(res, 200, found);
+  sendJson(res, 404, {
+    error: {
+      message: `The model ${JSON.stringify(id)} does not exist or is not served`,
+      type: 'invalid_request_error',
+      param: 'model',
+      code: 'model_not_found',
+    },
+  });
+}
+
+/** The entries GET /v1/models shows this caller. */
+async function visibleEntries(req: HttpRequest, { signal }: RequestContext, catalog: ServedModelCatalog): Promise<Record<string, unknown>[]> {
   // Asked now, not from the catalog's copy: the list is what is being served at this moment.
   const models = await catalog.listing({ signal, timeoutMs: 5000 });
   const data = [
-    ...[...byName(models)].map(([name, e]) => entry(name, e.contextLength, e.workers)),
-    ...models.map((m) => entry(`${m.name}@${m.version}`, m.contextLength, m.workers)),
+    ...[...byName(models)].map(([name, e]) => entry(name, e.contextLength, e.workers, e.versions[0]!.parent)),
+    ...models.map((m) => entry(`${m.name}@${m.version}`, m.contextLength, m.workers, m.parent)),
   ];
   const allowed = callerOf(req).allowedModels;
-  sendJson(res, 200, { object: 'list', data: allowed ? data.filter((e) => modelAllowed(allowed, e['id'] as string)) : data });
+  return allowed ? data.filter((e) => modelAllowed(allowed, e['id'] as string)) : data;
 }
 
-function entry(id: string, contextLength: number, workers: number): Record<string, unknown> {
-  return { id, object: 'model', created: 0, owned_by: 'tokenmesh', context_length: contextLength, workers };
+/** One model object; a LoRA adapter also names its base, as `parent` (vLLM's field for adapters). */
+function entry(id: string, contextLength: number, workers: number, parent: string): Record<string, unknown> {
+  return { id, object: 'model', created: 0, owned_by: 'tokenmesh', context_length: contextLength, workers, ...(parent && { parent }) };
 }

@@ -13,7 +13,7 @@ import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
 import { generateRoute } from './generate-route';
 import { sendError, sendJson } from './http-json';
-import { modelsRoute } from './models-route';
+import { MODEL_PATH_PREFIX, modelRoute, modelsRoute } from './models-route';
 import { type RequestContext, requestContext } from './request-context';
 import type { RestRequestObserver } from './rest-metrics';
 import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
@@ -34,6 +34,9 @@ export interface RestDeps {
   readonly logger?: Logger;
 }
 
+/** The one templated route: GET /v1/models/{model}, observed under this name (bounded labels). */
+const MODEL_ROUTE = '/v1/models/{model}';
+
 type Route = (req: HttpRequest, res: HttpResponse, ctx: RequestContext) => Promise<void>;
 
 /**
@@ -49,14 +52,16 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     '/tokenize': { POST: (q, s, c) => tokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/detokenize': { POST: (q, s, c) => detokenizeRoute(q, s, c, deps.upstreams, deps.bodyLimitBytes) },
     '/v1/models': { GET: (q, s, c) => modelsRoute(q, s, c, catalog) },
+    [MODEL_ROUTE]: { GET: (q, s, c) => modelRoute(q, s, c, catalog) },
     '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes, deps.issued) },
   };
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const methods = routes[path];
-    deps.observe?.(req, res, methods ? path : 'unmatched');
+    const routeName = path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length ? MODEL_ROUTE : path;
+    const methods = routes[routeName];
+    deps.observe?.(req, res, methods ? routeName : 'unmatched');
     if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
     const route = methods[req.method ?? 'GET'];
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });

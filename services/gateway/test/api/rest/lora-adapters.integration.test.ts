@@ -42,6 +42,20 @@ describe('LoRA adapters through the REST API', () => {
     expect(await ask('tinygpt', chat[2]!.questions[0]!)).not.toEqual(got[1]);
   });
 
+  it('lists the adapters as models with their base as parent (models.list and models.retrieve)', async () => {
+    const listed: Record<string, unknown>[] = [];
+    for await (const m of client.models.list()) listed.push(m as unknown as Record<string, unknown>);
+    expect(listed.map((m) => [m['id'], m['parent']])).toEqual([
+      ['tinygpt', undefined],
+      ['tinygpt-chat', 'tinygpt'],
+      ['tinygpt-jargon', 'tinygpt'],
+      ['tinygpt@1', undefined],
+      ['tinygpt-chat@1', 'tinygpt'],
+      ['tinygpt-jargon@1', 'tinygpt'],
+    ]);
+    expect(await client.models.retrieve('tinygpt-chat')).toMatchObject({ id: 'tinygpt-chat', parent: 'tinygpt', context_length: 512 });
+  });
+
   it('streams an adapter’s answer with the same text as the non-streamed one', async () => {
     const whole = await ask('tinygpt-chat', 'Who begat Enos?');
     let text = '';

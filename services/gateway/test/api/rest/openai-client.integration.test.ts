@@ -48,6 +48,14 @@ describe('OpenAI client against the gateway', () => {
     expect(ids).toEqual(['tinyllama', 'tinyllama@1']);
   });
 
+  it('retrieves one model through client.models.retrieve(); an unknown one is the client’s NotFoundError', async () => {
+    expect(await client.models.retrieve('tinyllama')).toMatchObject({ id: 'tinyllama', object: 'model', owned_by: 'tokenmesh', context_length: 512 });
+    expect((await client.models.retrieve('tinyllama@1')).id).toBe('tinyllama@1');
+    const err = await client.models.retrieve('tinygpt').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err).toMatchObject({ status: 404, param: 'model', code: 'model_not_found' });
+  });
+
   describe('completions', () => {
     it('answers a text_completion whose usage is the tokenizer count and max_tokens on a length finish', async () => {
       const { data, response } = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0 }).withResponse();

@@ -45,6 +45,25 @@ describe('gateway REST API over HTTP/1.1', () => {
     });
   });
 
+  it('GET /v1/models/{model} answers the entry the list has under that id; an unknown id is 404 model_not_found', async () => {
+    const { data } = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string }[] };
+    for (const listed of data) {
+      const res = await fetch(`${base}/v1/models/${encodeURIComponent(listed.id)}`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(listed);
+    }
+    // As typed by hand: `@` unescaped.
+    expect(((await (await fetch(`${base}/v1/models/tinyllama@1`)).json()) as { id: string }).id).toBe('tinyllama@1');
+    for (const unknown of ['nope', 'tinyllama@7', 'tinyllama%2F1', '%E0%A4%A']) {
+      const res = await fetch(`${base}/v1/models/${unknown}`);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({
+        error: { message: expect.stringContaining('does not exist') as unknown, type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
+      });
+    }
+    expect((await fetch(`${base}/v1/models/tinyllama`, { method: 'POST' })).status).toBe(405);
+  });
+
   it('POST /generate returns text, usage, model, request_id and timings', async () => {
     const c = (await loadReference(TINYLLAMA)).cases[0]!;
     const res = await post('/generate', { prompt: c.prompts[0], max_tokens: 32, temperature: 0 }, { 'x-request-id': 'req-1' });
