@@ -133,23 +133,24 @@ describe('worker pool', () => {
     expect(pool.knows('other')).toBe(false);
   });
 
-  it('lists what live, non-draining workers serve with worker counts, summed capacity (unknown while one has not said) and an adapter’s parent', () => {
+  it('lists what live, non-draining workers serve with worker counts, summed capacity (unknown while one has not said), an adapter’s parent and what they loaded', () => {
     const pool = fakePool({ a: {}, b: {}, c: {} });
     pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1']));
     pool.announce(beat('b', ['tinygpt@1']));
     pool.announce(beat('c', ['tinygpt@2'], { draining: true }));
     pool.announce(beat('a', ['tinygpt@1', 'tinyllama@1', 'tinygpt-chat@1']));
-    pool.get('a')!.served.set('tinygpt@1', { contextLength: 512, capacity: 48, parent: '' });
+    pool.get('a')!.served.set('tinygpt@1', { contextLength: 512, capacity: 48, parent: '', digest: 'd2' });
     pool.get('a')!.served.set('tinyllama@1', { contextLength: 0, capacity: 40, parent: '' });
-    pool.get('a')!.served.set('tinygpt-chat@1', { contextLength: 512, capacity: 48, parent: 'tinygpt' });
+    pool.get('a')!.served.set('tinygpt-chat@1', { contextLength: 512, capacity: 48, parent: 'tinygpt', digest: 'c1' });
     pool.get('c')!.served.set('tinygpt@2', { contextLength: 512, capacity: 48, parent: '' });
     expect(pool.models()).toEqual([
-      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2, capacity: 0, parent: '' },
-      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1, capacity: 40, parent: '' },
-      { name: 'tinygpt-chat', version: '1', contextLength: 512, workers: 1, capacity: 48, parent: 'tinygpt' },
+      { name: 'tinygpt', version: '1', contextLength: 512, workers: 2, capacity: 0, parent: '', digest: 'd2' },
+      { name: 'tinyllama', version: '1', contextLength: 0, workers: 1, capacity: 40, parent: '', digest: '' },
+      { name: 'tinygpt-chat', version: '1', contextLength: 512, workers: 1, capacity: 48, parent: 'tinygpt', digest: 'c1' },
     ]);
-    pool.get('b')!.served.set('tinygpt@1', { contextLength: 512, capacity: 16, parent: '' });
-    expect(pool.models()[0]).toMatchObject({ workers: 2, capacity: 64 });
+    // Two workers that loaded different files under one name@version: both digests, in order.
+    pool.get('b')!.served.set('tinygpt@1', { contextLength: 512, capacity: 16, parent: '', digest: 'd1' });
+    expect(pool.models()[0]).toMatchObject({ workers: 2, capacity: 64, digest: 'd1,d2' });
   });
 
   it('a replaced or forgotten worker keeps its connection until its calls in flight end', () => {

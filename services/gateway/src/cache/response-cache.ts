@@ -150,14 +150,13 @@ export class StoreResponseCache implements ResponseCache {
 
   /** The key's hash, or undefined when this request is not cacheable (see `resolveModel`). */
   private async keyOf(parts: CacheKeyParts): Promise<string | undefined> {
-    let served: readonly ServedModelInfo[] = [];
-    if (!parts.model.includes('@')) {
-      try {
-        served = await this.servedModels();
-      } catch (err) {
-        this.onError(err);
-        return undefined;
-      }
+    // Also for name@version: the key carries what the workers loaded (its digest).
+    let served: readonly ServedModelInfo[];
+    try {
+      served = await this.servedModels();
+    } catch (err) {
+      this.onError(err);
+      return undefined;
     }
     const r = resolveModel(parts.model, parts.routingKey, served);
     if (!r) return undefined;

@@ -22,11 +22,32 @@ export interface ModelResolution {
  *   random per request: caching would pin every keyless request to whichever variant answered
  *   first, so such requests are not cached (undefined).
  * - Not served at all: undefined (the generation fails with the router's own error).
+ *
+ * Each is followed by the digests of what the workers loaded (`withDigests`) when they say them.
  */
 export function resolveModel(requested: string, routingKey: string, served: readonly ServedModelInfo[]): ModelResolution | undefined {
-  if (requested.includes('@')) return { model: requested, byRoutingKey: false };
-  const versions = [...new Set(served.filter((m) => m.name === requested).map((m) => m.version))];
-  if (versions.length === 1) return { model: `${requested}@${versions[0]!}`, byRoutingKey: false };
-  if (versions.length > 1 && routingKey !== '') return { model: requested, byRoutingKey: true };
+  if (requested.includes('@')) {
+    const [name, version] = requested.split('@');
+    return {
+      model: withDigests(
+        requested,
+        served.filter((m) => m.name === name && m.version === version),
+      ),
+      byRoutingKey: false,
+    };
+  }
+  const mine = served.filter((m) => m.name === requested);
+  const versions = [...new Set(mine.map((m) => m.version))];
+  if (versions.length === 1) return { model: withDigests(`${requested}@${versions[0]!}`, mine), byRoutingKey: false };
+  if (versions.length > 1 && routingKey !== '') return { model: withDigests(requested, mine), byRoutingKey: true };
   return undefined;
+}
+
+/**
+ * The model part with what its workers loaded (their digests): an adapter retrained, or a model
+ * file replaced, under the same name@version gets new entries instead of the old answers.
+ */
+function withDigests(model: string, served: readonly ServedModelInfo[]): string {
+  const digests = [...new Set(served.flatMap((m) => (m.digest ? m.digest.split(',') : [])))].sort();
+  return digests.length > 0 ? `${model}#${digests.join(',')}` : model;
 }

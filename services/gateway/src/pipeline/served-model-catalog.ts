@@ -6,6 +6,8 @@ import { Refreshing } from '@tokenmesh/refresh';
 export interface ServedModelInfo {
   readonly name: string;
   readonly version: string;
+  /** What the workers loaded (ListServedModels.digest); empty or absent when unknown. */
+  readonly digest?: string;
 }
 
 /** How one listing call to the router is made: a caller's own signal and deadline. */

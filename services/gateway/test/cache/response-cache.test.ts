@@ -91,6 +91,18 @@ describe('cache key', () => {
     ['several versions: the routing key picks one', 'tiny', 'u', [...served, { name: 'tiny', version: '2' }], { model: 'tiny', byRoutingKey: true }],
     ['several versions, no routing key: random split, not cached', 'tiny', '', [...served, { name: 'tiny', version: '2' }], undefined],
     ['not served: not cached', 'other', 'u', served, undefined],
+    ['what the workers loaded, when they say it', 'tiny', 'u', [{ name: 'tiny', version: '1', digest: 'ab' }], { model: 'tiny@1#ab', byRoutingKey: false }],
+    ['name@version with its digest', 'tiny@1', 'u', [{ name: 'tiny', version: '1', digest: 'ab' }], { model: 'tiny@1#ab', byRoutingKey: false }],
+    [
+      'workers that disagree, and a split: every digest',
+      'tiny',
+      'u',
+      [
+        { name: 'tiny', version: '1', digest: 'cd,ab' },
+        { name: 'tiny', version: '2', digest: 'ef' },
+      ],
+      { model: 'tiny#ab,cd,ef', byRoutingKey: true },
+    ],
   ])('resolves %s', (_what, model, key, list, expected) => {
     expect(resolveModel(model, key, list)).toEqual(expected);
   });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 
@@ -39,6 +41,8 @@ export interface LoadedModel {
   readonly engine: EnginePool;
   /** name@version, as reported to callers. */
   readonly id: string;
+  /** SHA-256 of the files it was loaded from (ListServedModels.digest). */
+  readonly digest: string;
   /** A LoRA adapter: served by its base's runners and engine, its rows in `slot` of the base's LoRA export. */
   readonly adapter?: { readonly slot: number; readonly parent: string };
 }
@@ -81,17 +85,20 @@ export class ModelRepo {
         const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id))));
         metrics?.watch(id, engine);
         const spec = runners[0]!.spec;
-        models.push({ entry, spec, runners, engine, id });
-        mine.forEach((a, i) =>
+        const digest = await filesDigest([join(spec.dir, 'onnx', 'model.onnx')]);
+        models.push({ entry, spec, runners, engine, id, digest });
+        for (const [i, a] of mine.entries()) {
           models.push({
             entry: { name: a.name, version: '1', dir: a.dir },
             spec,
             runners,
             engine,
             id: `${a.name}@1`,
+            // The base's digest too: the same adapter over another base answers otherwise.
+            digest: await filesDigest([join(a.dir, 'adapter_config.json'), join(a.dir, 'adapter_model.safetensors')], digest),
             adapter: { slot: i + 1, parent: entry.name },
-          }),
-        );
+          });
+        }
       }
     } catch (err) {
       await Promise.all(started.map((r) => r.close()));
@@ -126,6 +133,13 @@ export class ModelRepo {
   async close(): Promise<void> {
     await Promise.all([...new Set(this.models.flatMap((m) => m.runners))].map((r) => r.close()));
   }
+}
+
+/** SHA-256 (hex) over `prefix` and the files' bytes, in order, streamed (a model file may be large). */
+async function filesDigest(files: readonly string[], prefix = ''): Promise<string> {
+  const hash = createHash('sha256').update(prefix);
+  for (const file of files) for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** Each adapter checked against, and given to, the newest entry of the base it names. */

@@ -57,6 +57,7 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
           workers: 1,
           capacity: m.engine.capacity,
           parent: m.adapter?.parent ?? '',
+          digest: m.digest,
         })),
       };
     },

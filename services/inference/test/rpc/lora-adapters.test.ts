@@ -1,4 +1,7 @@
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
 import { type Client, createClient, createRouterTransport } from '@connectrpc/connect';
 import { loadReference, type ReferenceCase } from '@tokenmesh/model';
@@ -41,6 +44,33 @@ describe('LoRA adapters served by their base’s worker (INFERENCE_LORA_ADAPTERS
       ['tinygpt-jargon@1', 'tinygpt'],
     ]);
     expect(new Set(repo.models.map((m) => m.runners[0]))).toHaveProperty('size', 1);
+    // What each was loaded from: the base's ONNX file; an adapter's files over the base's digest.
+    const onnx = createHash('sha256')
+      .update(readFileSync(resolve(MODELS, 'tinygpt/onnx/model.onnx')))
+      .digest('hex');
+    expect(models[0]!.digest).toBe(onnx);
+    expect(new Set(models.map((m) => m.digest)).size).toBe(3);
+  });
+
+  it('an adapter changed in place, under the same name, is announced with another digest (caches key on it)', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'lora-')), 'tinygpt-chat');
+    cpSync(resolve(MODELS, 'tinygpt-chat'), dir, { recursive: true });
+    const weights = readFileSync(join(dir, 'adapter_model.safetensors'));
+    const load = async () => {
+      const r = await ModelRepo.load([parseModelEntry(resolve(MODELS, 'tinygpt'))], OPTIONS, undefined, undefined, [dir]);
+      try {
+        return r.resolve('tinygpt-chat')!.digest;
+      } finally {
+        await r.close();
+      }
+    };
+    const before = await load();
+    expect(before).toBe(repo.resolve('tinygpt-chat')!.digest);
+    // One weight of the last tensor nudged: same shapes, another adapter.
+    weights.writeUInt8(weights.readUInt8(weights.length - 1) ^ 1, weights.length - 1);
+    writeFileSync(join(dir, 'adapter_model.safetensors'), weights);
+    expect(await load()).not.toBe(before);
+    rmSync(dirname(dir), { recursive: true, force: true });
   });
 
   it('requests for the base and both adapters, decoded in the same passes, each reproduce their own PyTorch reference', async () => {

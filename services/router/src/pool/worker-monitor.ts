@@ -60,7 +60,8 @@ export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOpti
       if (missing) {
         try {
           const { models } = await w.client.listServedModels({}, { signal, timeoutMs: 2000 });
-          for (const m of models) w.served.set(`${m.name}@${m.version}`, { contextLength: m.contextLength, capacity: m.capacity, parent: m.parent });
+          for (const m of models)
+            w.served.set(`${m.name}@${m.version}`, { contextLength: m.contextLength, capacity: m.capacity, parent: m.parent, digest: m.digest });
           if (w.isStatic) w.announcement = { ...w.announcement, models: models.map((m) => `${m.name}@${m.version}`) };
           delay = backoff0;
         } catch {

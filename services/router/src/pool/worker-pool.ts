@@ -38,6 +38,8 @@ export interface PoolModel {
   readonly capacity: number;
   /** A LoRA adapter's base model; empty for a base. */
   readonly parent: string;
+  /** What its workers loaded (ListServedModels.digest), comma-separated when they disagree; empty when none said. */
+  readonly digest: string;
 }
 
 /**
@@ -224,7 +226,10 @@ export class WorkerPool {
   /** What the live, non-draining workers serve, with worker counts and capacity. */
   models(): PoolModel[] {
     const now = this.now();
-    const merged = new Map<string, { name: string; version: string; contextLength: number; workers: number; capacity: number; parent: string }>();
+    const merged = new Map<
+      string,
+      { name: string; version: string; contextLength: number; workers: number; capacity: number; parent: string; digests: Set<string> }
+    >();
     for (const w of this.all) {
       if (!this.isLive(w, now) || w.announcement.draining) continue;
       for (const id of w.announcement.models ?? []) {
@@ -239,10 +244,18 @@ export class WorkerPool {
           seen.contextLength ||= contextLength;
           seen.capacity += capacity;
           seen.parent ||= said?.parent ?? '';
-        } else merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1, capacity, parent: said?.parent ?? '' });
+          if (said?.digest) seen.digests.add(said.digest);
+        } else {
+          const digests = new Set(said?.digest ? [said.digest] : []);
+          merged.set(id, { name: id.slice(0, at), version: id.slice(at + 1), contextLength, workers: 1, capacity, parent: said?.parent ?? '', digests });
+        }
       }
     }
-    return [...merged.values()].map((m) => ({ ...m, capacity: Number.isNaN(m.capacity) ? 0 : m.capacity }));
+    return [...merged.values()].map(({ digests, ...m }) => ({
+      ...m,
+      capacity: Number.isNaN(m.capacity) ? 0 : m.capacity,
+      digest: [...digests].sort().join(','),
+    }));
   }
 
   /** Forgets every worker (after the server drained, so no call is left; any that is closes its connection when it ends). */

@@ -47,7 +47,7 @@ export class Worker {
    * What its ListServedModels says of each name@version: the context length, and the requests it
    * holds at once (running + waiting; 0: it did not say).
    */
-  readonly served = new Map<string, { readonly contextLength: number; readonly capacity: number; readonly parent: string }>();
+  readonly served = new Map<string, { readonly contextLength: number; readonly capacity: number; readonly parent: string; readonly digest?: string }>();
 
   constructor(
     announcement: WorkerAnnouncement,
