@@ -20,7 +20,7 @@ export interface InferenceConfig {
   /** Unique per worker: appears in responses, heartbeats and traces. */
   readonly workerId: string;
   readonly models: readonly ModelEntry[];
-  /** PEFT LoRA adapter directories (INFERENCE_LORA_ADAPTERS), each served as a model by the base it names. */
+  /** PEFT LoRA adapter directories (INFERENCE_ADAPTERS), each served as a model by the base it names. */
   readonly adapters: readonly string[];
   /** onnxruntime intra-op threads per session. */
   readonly intraOpThreads: number;
@@ -74,7 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     models,
     // `none`: no adapters, also with the default models.
     adapters: e
-      .list('INFERENCE_LORA_ADAPTERS', env['INFERENCE_MODELS'] === undefined ? DEFAULT_ADAPTER_DIRS : [])
+      .list('INFERENCE_ADAPTERS', env['INFERENCE_MODELS'] === undefined ? DEFAULT_ADAPTER_DIRS : [])
       .filter((d) => d !== 'none')
       .map((d) => resolve(d)),
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),

@@ -24,14 +24,14 @@ describe('inference config', () => {
     expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'] });
   });
 
-  it('serves tinygpt’s committed adapters with the default models only; INFERENCE_LORA_ADAPTERS names others, or `none`', () => {
+  it('serves tinygpt’s committed adapters with the default models only; INFERENCE_ADAPTERS names others, or `none`', () => {
     expect(loadConfig({}).adapters).toEqual(DEFAULT_ADAPTER_DIRS);
     expect(DEFAULT_ADAPTER_DIRS.map((d) => d.split('/').at(-1))).toEqual(['tinygpt-chat', 'tinygpt-jargon']);
     expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt' }).adapters).toEqual([]);
-    expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt', INFERENCE_LORA_ADAPTERS: 'models/tinygpt-chat' }).adapters).toEqual([
+    expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt', INFERENCE_ADAPTERS: 'models/tinygpt-chat' }).adapters).toEqual([
       resolve('models/tinygpt-chat'),
     ]);
-    expect(loadConfig({ INFERENCE_LORA_ADAPTERS: 'none' }).adapters).toEqual([]);
+    expect(loadConfig({ INFERENCE_ADAPTERS: 'none' }).adapters).toEqual([]);
   });
 
   it('reads name@version=path entries and provider lists', () => {

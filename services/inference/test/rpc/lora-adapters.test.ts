@@ -21,7 +21,7 @@ function expected(c: ReferenceCase) {
   return { prompt: c.input_ids[0]!.filter((_, i) => c.attention_mask[0]![i] === 1), tokens: row.filter((t) => t !== EOS), maxTokens: row.length };
 }
 
-describe('LoRA adapters served by their base’s worker (INFERENCE_LORA_ADAPTERS)', () => {
+describe('LoRA adapters served by their base’s worker (INFERENCE_ADAPTERS)', () => {
   let repo: ModelRepo;
   let client: Client<typeof GenerationService>;
   beforeAll(async () => {
