@@ -51,6 +51,19 @@ describe('npm start', () => {
     expect(series('tokenmesh_gateway_http_requests_total', { route: '/v1/models', method: 'GET', status: '200' })).toMatch(/ 1$/);
   });
 
+  it('serves tinygpt’s chat adapter: the README’s chat example gets its answer', async () => {
+    const res = await fetch(`${mesh.httpUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tinygpt-chat', messages: [{ role: 'user', content: 'Who begat Enos?' }], temperature: 0 }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { model: string; choices: { message: { content: string }; finish_reason: string }[] };
+    expect(body).toMatchObject({ model: 'tinygpt-chat@1', choices: [{ message: { content: 'Abia.' }, finish_reason: 'stop' }] });
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('{"model":"tinygpt-chat","messages":[{"role":"user","content":"Who begat Enos?"}],"temperature":0}');
+  });
+
   it('drains on SIGTERM: the open stream ends with [DONE] and the process exits 0', async () => {
     const res = await fetch(`${mesh.httpUrl}/v1/completions`, {
       method: 'POST',
