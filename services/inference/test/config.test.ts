@@ -28,9 +28,7 @@ describe('inference config', () => {
     expect(loadConfig({}).adapters).toEqual(DEFAULT_ADAPTER_DIRS);
     expect(DEFAULT_ADAPTER_DIRS.map((d) => d.split('/').at(-1))).toEqual(['tinygpt-chat', 'tinygpt-jargon']);
     expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt' }).adapters).toEqual([]);
-    expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt', INFERENCE_ADAPTERS: 'models/tinygpt-chat' }).adapters).toEqual([
-      resolve('models/tinygpt-chat'),
-    ]);
+    expect(loadConfig({ INFERENCE_MODELS: 'models/tinygpt', INFERENCE_ADAPTERS: 'models/tinygpt-chat' }).adapters).toEqual([resolve('models/tinygpt-chat')]);
     expect(loadConfig({ INFERENCE_ADAPTERS: 'none' }).adapters).toEqual([]);
   });
 
