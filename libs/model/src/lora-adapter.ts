@@ -182,24 +182,33 @@ export function parseLoraAdapter(name: string, dir: string, config: Json, weight
   return { name, dir: resolve(dir), base: basename(baseRef.replace(/\/+$/, '')), rank, scaling, targetModules: targets, layers };
 }
 
-/** Reads and checks the adapter in `dir` (its name: the directory's). @throws AdapterError */
-export async function loadLoraAdapter(dir: string, base: ModelSpec, maxRank = 64): Promise<LoraAdapter> {
+/** One file of the adapter in `dir`. @throws AdapterError naming it when missing or unreadable */
+async function readAdapterFile(name: string, dir: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(join(dir, file));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new AdapterError(name, file, code === 'ENOENT' ? `not found in ${resolve(dir)}` : `cannot be read (${(err as Error).message})`);
+  }
+}
+
+/** The adapter in `dir`'s name (its directory's) and its adapter_config.json, unchecked. @throws AdapterError */
+export async function readAdapterConfig(dir: string): Promise<{ name: string; config: Json; base: string }> {
   const name = basename(resolve(dir));
-  const read = async (file: string) => {
-    try {
-      return await readFile(join(dir, file));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new AdapterError(name, file, code === 'ENOENT' ? `not found in ${resolve(dir)}` : `cannot be read (${(err as Error).message})`);
-    }
-  };
-  const [configText, weights] = await Promise.all([read('adapter_config.json'), read('adapter_model.safetensors')]);
+  const text = await readAdapterFile(name, dir, 'adapter_config.json');
   let config: unknown;
   try {
-    config = JSON.parse(configText.toString('utf8'));
+    config = JSON.parse(text.toString('utf8'));
   } catch (err) {
     throw new AdapterError(name, 'adapter_config.json', `invalid JSON (${(err as Error).message})`);
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new AdapterError(name, 'adapter_config.json', 'not a JSON object');
-  return parseLoraAdapter(name, dir, config as Json, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), base, maxRank);
+  const ref = (config as Json)['base_model_name_or_path'];
+  return { name, config: config as Json, base: typeof ref === 'string' ? basename(ref.replace(/\/+$/, '')) : '' };
+}
+
+/** Reads and checks the adapter in `dir` (its name: the directory's). @throws AdapterError */
+export async function loadLoraAdapter(dir: string, base: ModelSpec, maxRank = 64): Promise<LoraAdapter> {
+  const [{ name, config }, weights] = await Promise.all([readAdapterConfig(dir), readAdapterFile(basename(resolve(dir)), dir, 'adapter_model.safetensors')]);
+  return parseLoraAdapter(name, dir, config, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), base, maxRank);
 }

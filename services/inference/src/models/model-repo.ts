@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 
 import type { Registry } from '@tokenmesh/metrics';
-import { AdapterError, loadLoraAdapter, loadModelConfig, type ModelSpec } from '@tokenmesh/model';
+import { AdapterError, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
 
 import type { WorkerSnapshot } from '../discovery/heartbeat';
 import { Engine } from '../engine/engine';
@@ -53,9 +52,9 @@ export class ModelRepo {
 
   /**
    * Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model.
-   * Each adapter directory (PEFT LoRA) is checked against the base its config names, and served
-   * by the newest loaded version of that base, as a model of its own (its directory's name).
-   * @throws AdapterError for an adapter that does not fit, or whose base is not loaded
+   * Each adapter directory (PEFT LoRA) is served by the newest loaded version of the base its
+   * config names, as a model of its own (its directory's name).
+   * @throws AdapterError for an adapter whose base is not loaded; the worker's error for one that does not fit it
    */
   static async load(
     entries: readonly ModelEntry[],
@@ -142,22 +141,21 @@ async function filesDigest(files: readonly string[], prefix = ''): Promise<strin
   return hash.digest('hex');
 }
 
-/** Each adapter checked against, and given to, the newest entry of the base it names. */
+/**
+ * Each adapter given to the newest entry of the base its config names. Only the config is read
+ * here; the worker thread that serves the adapter checks it whole against its base (architecture,
+ * targets, rank, shapes) before it reports ready, so a bad adapter fails the start with its reason.
+ */
 async function adaptersByBase(entries: readonly ModelEntry[], dirs: readonly string[]): Promise<Map<ModelEntry, { name: string; dir: string }[]>> {
   const byBase = new Map<ModelEntry, { name: string; dir: string }[]>();
   const names = new Set(entries.map((e) => e.name));
   for (const dir of dirs) {
-    const config = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8').catch(() => '{}')) as { base_model_name_or_path?: unknown };
-    const baseName = typeof config.base_model_name_or_path === 'string' ? basename(config.base_model_name_or_path.replace(/\/+$/, '')) : '';
-    const entry = entries.filter((e) => e.name === baseName).at(-1);
-    const name = basename(resolve(dir));
+    const { name, base } = await readAdapterConfig(dir);
+    const entry = entries.filter((e) => e.name === base).at(-1);
     if (!entry) {
-      // A missing or unreadable adapter file is named first (loadLoraAdapter reads before it checks).
-      if (entries[0]) await loadLoraAdapter(dir, await loadModelConfig(entries[0].dir));
-      throw new AdapterError(name, 'adapter_config.json: base_model_name_or_path', `names ${JSON.stringify(baseName)}, which this worker does not serve (INFERENCE_MODELS)`);
+      throw new AdapterError(name, 'adapter_config.json: base_model_name_or_path', `names ${JSON.stringify(base)}, which this worker does not serve (INFERENCE_MODELS)`);
     }
     if (names.has(name)) throw new AdapterError(name, 'name', `is also the name of a model this worker serves`);
-    await loadLoraAdapter(dir, await loadModelConfig(entry.dir));
     byBase.set(entry, [...(byBase.get(entry) ?? []), { name, dir: resolve(dir) }]);
     names.add(name);
   }

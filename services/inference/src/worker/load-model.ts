@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-import { AdapterError, CausalLm, loadLoraAdapter, LORA_ONNX_FILE, type LoraStack, stackAdapters } from '@tokenmesh/model';
+import { CausalLm, loadLoraAdapter, LORA_ONNX_FILE, type LoraStack, stackAdapters } from '@tokenmesh/model';
 
 import type { WorkerInit } from './protocol';
 
@@ -46,10 +46,9 @@ async function loadLora(init: WorkerInit, base: CausalLm, options: { intraOpNumT
   try {
     lm = await CausalLm.load(init.modelDir, options, LORA_ONNX_FILE);
   } catch (err) {
-    throw new AdapterError(
-      adapters[0]!.name,
-      'base',
-      `${base.spec.name} has no usable LoRA export ${join(base.spec.dir, 'onnx', LORA_ONNX_FILE)} (npm run model:build -- lora-export): ${(err as Error).message}`,
+    const names = adapters.map((a) => a.name).join(', ');
+    throw new Error(
+      `${base.spec.name} has no usable LoRA export ${join(base.spec.dir, 'onnx', LORA_ONNX_FILE)} for its adapters ${names} (npm run model:build -- lora-export): ${(err as Error).message}`,
     );
   }
   return { lm, stack: stackAdapters(base.spec, adapters) };

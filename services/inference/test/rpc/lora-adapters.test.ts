@@ -109,6 +109,20 @@ describe('LoRA adapters served by their base’s worker (INFERENCE_ADAPTERS)', (
     ).rejects.toThrow(/adapter tinygpt-chat: .*base_model_name_or_path.*tinygpt/);
   });
 
+  it('refuses an adapter whose weights are truncated, with the worker’s own check naming the file', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'lora-')), 'tinygpt-chat');
+    cpSync(resolve(MODELS, 'tinygpt-chat'), dir, { recursive: true });
+    const weights = readFileSync(join(dir, 'adapter_model.safetensors'));
+    writeFileSync(join(dir, 'adapter_model.safetensors'), weights.subarray(0, weights.length - 100));
+    try {
+      await expect(ModelRepo.load([parseModelEntry(resolve(MODELS, 'tinygpt'))], OPTIONS, undefined, undefined, [dir])).rejects.toThrow(
+        /adapter tinygpt-chat: adapter_model\.safetensors: /,
+      );
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
+  });
+
   it('refuses a directory that holds no adapter, naming the missing file', async () => {
     await expect(ModelRepo.load([parseModelEntry(resolve(MODELS, 'tinygpt'))], OPTIONS, undefined, undefined, [resolve(MODELS, 'tinyllama')])).rejects.toThrow(
       /adapter tinyllama: adapter_config\.json: not found/,
