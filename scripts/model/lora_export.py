@@ -36,6 +36,12 @@ class SlotLoRALinear(nn.Module):
         return self.base(x) + torch.matmul(torch.matmul(x, ra.transpose(1, 2)), rb.transpose(1, 2))
 
 
+def linear_shapes(cfg):
+    """(in, out) of each LoRA-able linear of a GPT-2 block, in HF_NAMES order."""
+    d = cfg["n_embd"]
+    return {"c_attn": (d, 3 * d), "c_proj": (d, d), "c_fc": (d, 4 * d), "mlp_proj": (4 * d, d)}
+
+
 def lora_input_names(n_layer):
     modules = [f"transformer.h.{i}.{hf}" for i in range(n_layer) for hf in HF_NAMES.values()]
     return [f"lora_{part}.{m}" for m in modules for part in ("A", "B")]
@@ -62,8 +68,7 @@ class _FlatLoRA(nn.Module):
 def stacked_lora(model, adapters, rank):
     """Slot 0 zeros, then one slot per adapter model (LoRALinear modules from lora.load_adapter),
     scaling folded into B, padded to `rank`; in lora_input_names order."""
-    d = model.cfg["n_embd"]
-    shapes = {"c_attn": (d, 3 * d), "c_proj": (d, d), "c_fc": (d, 4 * d), "mlp_proj": (4 * d, d)}
+    shapes = linear_shapes(model.cfg)
     found = [{prefix: m for prefix, m in lora_modules(a)} for a in adapters]
     out = []
     for i in range(model.cfg["n_layer"]):
@@ -96,9 +101,9 @@ def export_lora_onnx(base_dir: Path, path: Path):
     adapter_index = torch.tensor([0, 2])
     past = [torch.randn(b, n_head, p, d // n_head) for _ in range(2 * n_layer)]
     lora = []
-    for t_, (fan_in, fan_out) in [(k, v) for _ in range(n_layer) for k, v in
-                                   {"c_attn": (d, 3 * d), "c_proj": (d, d), "c_fc": (d, 4 * d), "mlp_proj": (4 * d, d)}.items()]:
-        lora += [torch.randn(slots, rank, fan_in) * 0.01, torch.randn(slots, fan_out, rank) * 0.01]
+    for _ in range(n_layer):
+        for fan_in, fan_out in linear_shapes(cfg).values():
+            lora += [torch.randn(slots, rank, fan_in) * 0.01, torch.randn(slots, fan_out, rank) * 0.01]
     axes = {
         "input_ids": {0: "batch_size", 1: "sequence_length"},
         "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},

@@ -1,4 +1,4 @@
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, type Interceptor } from '@connectrpc/connect';
 import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { createCounter, createHistogram, type Registry } from '@tokenmesh/metrics';
 import { ABANDONED, observe } from '@tokenmesh/streams';
@@ -12,8 +12,7 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
  * cancellation; the abort's own reason says why (the caller's deadline, see
  * `callerDeadlineInterceptor`, or its leaving).
  */
-function codeName(err: unknown, signal: AbortSignal): string {
-  const code = toConnectError(err).code;
+function codeName(code: Code, signal: AbortSignal): string {
   if (code === Code.Canceled && signal.aborted) return codeToString(toConnectError(signal.reason).code);
   return codeToString(code);
 }
@@ -46,7 +45,7 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
     try {
       res = await next(req);
     } catch (err) {
-      done(codeName(err, req.signal));
+      done(codeName(toConnectError(err).code, req.signal));
       throw err;
     }
     if (!res.stream) {
@@ -55,14 +54,7 @@ export function rpcMetricsInterceptor(registry: Registry): Interceptor {
     }
     // Measured until the last message (or the error, or the reader leaving: canceled).
     const message = observe(res.message, {
-      end: (outcome) =>
-        done(
-          outcome === undefined
-            ? 'ok'
-            : outcome === ABANDONED
-              ? codeName(new ConnectError('abandoned', Code.Canceled), req.signal)
-              : codeName(outcome, req.signal),
-        ),
+      end: (outcome) => done(outcome === undefined ? 'ok' : codeName(outcome === ABANDONED ? Code.Canceled : toConnectError(outcome).code, req.signal)),
     });
     return { ...res, message };
   };
