@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { DEFAULT_LIMITS, ModelRepo, parseModelEntry, rebuildKv } from '@tokenmesh/inference';
-import { argmax, CausalLm, leftPad, pastNames, positionIds, validateSampling } from '@tokenmesh/model';
+import { argmax, CausalLm, DecodeLm, greedyDecode, leftPad, pastNames, positionIds, validateSampling } from '@tokenmesh/model';
 
 import { quantile, round } from './stats';
 
@@ -38,6 +38,24 @@ export async function bareLoop(dir: string, batch: number, tokens = NEW_TOKENS):
     return { tokensPerS: round((batch * tokens) / ((performance.now() - t0) / 1000)) };
   } finally {
     await lm.release();
+  }
+}
+
+/**
+ * The bare loop on the decode-step export (model_decode.onnx): the same fixed batch and prompts,
+ * the cache read in place and one new column written per step (libs/model greedyDecode).
+ */
+export async function bareDecodeLoop(dir: string, batch: number, tokens = NEW_TOKENS): Promise<Run> {
+  const lm = await CausalLm.load(dir);
+  const decoder = await DecodeLm.load(dir);
+  try {
+    const prompts = Array.from({ length: batch }, (_, i) => prompt(i));
+    const t0 = performance.now();
+    await greedyDecode(lm, decoder, prompts, tokens);
+    return { tokensPerS: round((batch * tokens) / ((performance.now() - t0) / 1000)) };
+  } finally {
+    await lm.release();
+    await decoder.release();
   }
 }
 

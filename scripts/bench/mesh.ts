@@ -24,7 +24,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { bareLoop } from './engine-runs';
+import { DECODE_ONNX_FILE, hasExport } from '@tokenmesh/model';
+
+import { bareDecodeLoop, bareLoop } from './engine-runs';
 import { engineClosedLoop, engineOpenLoop, type EngineRun, fixedRequest, loadEngine, mixedRequests, type OpenLoopRun } from './mesh-engine';
 import type { LoadResult, LoadSpec, Protocol } from './mesh-load';
 import { type MeshReport, type MeshRun, type ModelReport, report } from './mesh-report';
@@ -131,7 +133,11 @@ async function meshRuns(
 
 async function engineSection(name: ModelName, dir: string): Promise<Pick<ModelReport, 'bare' | 'engine' | 'peer'>> {
   const m = SETUP.models[name];
-  const bare = { batch1: await bareLoop(dir, 1, SETUP.tokens), batch32: await bareLoop(dir, 32, SETUP.tokens) };
+  const bare = {
+    batch1: await bareLoop(dir, 1, SETUP.tokens),
+    batch32: await bareLoop(dir, 32, SETUP.tokens),
+    decode32: hasExport(dir, DECODE_ONNX_FILE) ? await bareDecodeLoop(dir, 32, SETUP.tokens) : undefined,
+  };
   console.log(name, 'bare', JSON.stringify(bare));
   const { repo, model } = await loadEngine(dir);
   let engine: Record<string, EngineRun>;

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("phases", nargs="*", default=["all"],
-                   help="corpus, train, export, reference, card, llama, lora, lora-check, lora-export, bench, all (default: all but bench and lora)")
+                   help="corpus, train, export, reference, card, llama, lora, lora-check, lora-export, decode-export, bench, all (default: all but bench and lora)")
     p.add_argument("--quick", action="store_true", help="one-minute smoke build into build/quick")
     p.add_argument("--out", type=Path, help="models directory (default: models, or build/quick/models)")
     p.add_argument("--adapter", action="append", help="lora phases: only this adapter (repeatable)")
@@ -90,6 +90,16 @@ def main(argv):
                                   [q for s in configs.LORA for q in s["examples"]][:1] + [s["examples"][0] for s in configs.LORA])
         print(f"lora-export: {out / 'tinygpt' / 'onnx' / 'model_lora.onnx'} ({size} bytes); a batch mixing the base and "
               f"{len(configs.LORA)} adapters equals each alone in PyTorch (max logit diff {worst:.1e})", flush=True)
+    if "decode-export" in phases:
+        # The decode-step graphs of the committed tinygpt (its ONNX export is the base): the
+        # cache is read in place, only the new position's keys and values come back.
+        from base_from_onnx import load_base
+        from decode_export import export_decode_onnx, export_lora_decode_onnx
+
+        base = ROOT / "models" / "tinygpt"
+        for name, size in (("model_decode.onnx", export_decode_onnx(load_base(base), out / "tinygpt" / "onnx" / "model_decode.onnx")),
+                           ("model_lora_decode.onnx", export_lora_decode_onnx(base, out / "tinygpt" / "onnx" / "model_lora_decode.onnx"))):
+            print(f"decode-export: {out / 'tinygpt' / 'onnx' / name} ({size} bytes)", flush=True)
     if "bench" in phases:
         from pipeline import build_bench
 

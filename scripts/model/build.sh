@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run model:build [-- --quick] [-- PHASE...]   (PHASE: corpus train export reference card llama bench
 #   lora lora-check lora-export; lora trains the tinygpt-chat and tinygpt-jargon adapters, ~10 min, --adapter NAME for one;
-#   lora-export writes models/tinygpt/onnx/model_lora.onnx, LoRA weights as inputs)
+#   lora-export writes models/tinygpt/onnx/model_lora.onnx, LoRA weights as inputs; decode-export writes
+#   models/tinygpt/onnx/model_decode.onnx and model_lora_decode.onnx, decode steps over an in-place cache)
 # Installs the Debian packages the pipeline needs when missing, runs it on Debian's PyTorch, then
 # checks every model it wrote against its PyTorch reference vectors with onnxruntime-node.
 set -euo pipefail

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from card import render_card
+from decode_export import export_decode_onnx
 from gpt2 import GPT2
 from llama import Llama
 from onnx_export import OPSET, export_onnx
@@ -88,6 +89,8 @@ def export_gpt2(model: GPT2, out: Path, _corpus_dir=None):
     write_common(out, gpt2_config(m), m["n_positions"])
     size = export_onnx(model, m["n_layer"], m["n_head"], m["n_embd"] // m["n_head"], out / "onnx" / "model.onnx")
     print(f"export: {out / 'onnx/model.onnx'} ({size / 1e6:.2f} MB, opset {OPSET})", flush=True)
+    size = export_decode_onnx(model, out / "onnx" / "model_decode.onnx")
+    print(f"export: {out / 'onnx/model_decode.onnx'} ({size / 1e6:.2f} MB, decode step over an in-place cache)", flush=True)
 
 
 def reference_gpt2(model, out: Path):

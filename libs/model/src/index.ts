@@ -1,5 +1,7 @@
 export * from './batch-inputs';
 export * from './causal-lm';
+export * from './decode-greedy';
+export * from './decode-lm';
 export * from './greedy';
 export * from './lora-adapter';
 export * from './lora-stack';

@@ -28,6 +28,8 @@ export interface InferenceConfig {
   readonly workersPerModel: number;
   /** Tried in order, first that loads wins, e.g. cuda,cpu. */
   readonly executionProviders: readonly string[];
+  /** Decode with a model's decode-step export (onnx/model_decode.onnx) when it has one. */
+  readonly decodeExport: boolean;
   /** Admission limits of each model's engine. */
   readonly limits: EngineLimits;
   /** NATS for heartbeats; unset: no heartbeats unless a bus is passed to start(). */
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
     workersPerModel: e.int('INFERENCE_WORKERS_PER_MODEL', { default: 1, min: 1, max: 64 }),
     executionProviders: providers,
+    decodeExport: e.bool('INFERENCE_DECODE_EXPORT', true),
     limits: {
       maxBatchSize: e.int('INFERENCE_MAX_BATCH_SIZE', { default: DEFAULT_LIMITS.maxBatchSize, min: 1, max: 1024 }),
       maxBatchPrefillTokens: e.int('INFERENCE_MAX_BATCH_PREFILL_TOKENS', { default: DEFAULT_LIMITS.maxBatchPrefillTokens, min: 1, max: 1 << 24 }),

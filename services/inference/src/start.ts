@@ -31,6 +31,7 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
       executionProviders: config.executionProviders,
       workersPerModel: config.workersPerModel,
       stepDelayMs: config.stepDelayMs,
+      decodeExport: config.decodeExport,
     },
     config.limits,
     rt.metrics,

@@ -9,6 +9,8 @@ export interface RunnerOptions {
   executionProviders: readonly string[];
   /** Slept by the worker after every step (INFERENCE_STEP_DELAY_MS); default 0. */
   stepDelayMs?: number;
+  /** Decode with the model's decode-step export when it has one (INFERENCE_DECODE_EXPORT); default true. */
+  decodeExport?: boolean;
 }
 
 /** What the owner of a runner (the engine) is told. */
@@ -55,6 +57,7 @@ export class ModelRunner {
       executionProviders: options.executionProviders,
       stepDelayMs: options.stepDelayMs ?? 0,
       adapterDirs,
+      decodeExport: options.decodeExport ?? true,
     };
     const entry = require.resolve('../worker/onnx-worker');
     // Sources are TypeScript when run with tsx or jest: the worker needs the same loader.

@@ -2,6 +2,7 @@ import type { KvTensors } from '@tokenmesh/model';
 import { Tensor } from 'onnxruntime-node';
 
 import { type KvRow, rebuildKv } from './batch-kv';
+import { CacheRows } from './cache-rows';
 
 /** A prefilled sequence waiting to join: its id and where its KV row sits in the prefill output. */
 export interface Joining {
@@ -38,61 +39,26 @@ const ewma = (prev: number | undefined, sample: number, weight = 0.1) => (prev =
  * are measured as the cache runs. Under arrivals spread in time a join or leave happens nearly
  * every step; this keeps each proportional to the sequence, not to the batch.
  */
-export class BatchCache {
+export class BatchCache extends CacheRows {
   private past: KvTensors | undefined;
-  /** Sequence id per row; undefined: a free row. */
-  private owners: (string | undefined)[] = [];
-  /** Cached positions per row (0 for a free row). */
-  private lengths: number[] = [];
-  private readonly rowOf = new Map<string, number>();
   private columns = 0;
   /** ms per cell (row × position) of a decode pass, and of a gather, as measured. */
   private decodeCellMs: number | undefined;
   private gatherCellMs: number | undefined;
   /** Decode-pass cost of the wasted cells since the last gather, in ms. */
   private wastedMs = 0;
-  /** Full gathers since construction. */
-  rebuilds = 0;
-
-  constructor(private readonly opts: BatchCacheOptions) {}
+  constructor(private readonly opts: BatchCacheOptions) {
+    super();
+  }
 
   /** Positions of the cache: its longest row plus leading columns no row uses any more. */
   get width(): number {
     return this.columns;
   }
 
-  /** Rows of the cache, free ones included. */
-  get rows(): number {
-    return this.owners.length;
-  }
-
-  /** Sequences in the cache. */
-  get size(): number {
-    return this.rowOf.size;
-  }
-
-  has(id: string): boolean {
-    return this.rowOf.has(id);
-  }
-
   /** The past to feed the decode pass; defined while any row exists. */
   get tensors(): KvTensors {
     return this.past!;
-  }
-
-  /** Row order of the sequences: `ids()[r]` owns row r (undefined: free). */
-  ids(): readonly (string | undefined)[] {
-    return this.owners;
-  }
-
-  /** Frees the sequence's row; its positions stay, masked, until reused or compacted away. */
-  leave(id: string): void {
-    const r = this.rowOf.get(id);
-    if (r === undefined) return;
-    this.rowOf.delete(id);
-    this.owners[r] = undefined;
-    this.lengths[r] = 0;
-    if (this.rowOf.size === 0) this.clear();
   }
 
   /**
@@ -146,11 +112,10 @@ export class BatchCache {
     for (let r = 0; r < this.owners.length; r++) if (this.owners[r] !== undefined) this.lengths[r]! += 1;
   }
 
-  private clear(): void {
+  protected override clear(): void {
+    super.clear();
     this.wastedMs = 0;
     this.past = undefined;
-    this.owners = [];
-    this.lengths = [];
     this.columns = 0;
   }
 
@@ -169,9 +134,7 @@ export class BatchCache {
         toData.set(fromData.subarray(s, s + length * dim), d);
       }
     }
-    this.owners[r] = j.id;
-    this.lengths[r] = length;
-    this.rowOf.set(j.id, r);
+    this.occupy(r, j.id, length);
   }
 
   /** Whether the waste since the last gather has cost what gathering the live rows now would. */
@@ -203,10 +166,10 @@ export class BatchCache {
     const cells = rows.reduce((n, r) => n + r.length, 0);
     if (cells > 0) this.gatherCellMs = ewma(this.gatherCellMs, (performance.now() - t0) / cells);
     this.past = past;
-    this.owners = owners;
-    this.lengths = rows.map((r) => r.length);
+    this.assign(
+      owners,
+      rows.map((r) => r.length),
+    );
     this.columns = Math.max(...this.lengths);
-    this.rowOf.clear();
-    owners.forEach((id, r) => this.rowOf.set(id, r));
   }
 }

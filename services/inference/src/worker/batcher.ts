@@ -1,10 +1,11 @@
-import { adapterIndex, CausalLm, type ForwardResult, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import { adapterIndex, CausalLm, type DecodeLm, type ForwardResult, leftPad, pastNames, positionIds } from '@tokenmesh/model';
 import type { Tensor } from 'onnxruntime-node';
 
 import { BatchCache, type Joining } from './batch-cache';
 import type { LoraServing } from './load-model';
 import type { AddSequence, StepResult, StepToken, WorkerFinish } from './protocol';
 import { Sampler } from './sampler';
+import { SlotCache } from './slot-cache';
 
 interface Sequence {
   readonly add: AddSequence;
@@ -25,7 +26,8 @@ export class Batcher {
   private readonly seqs = new Map<string, Sequence>();
   /** Prefilled since the last decode pass: they join the cache at the next one. */
   private joining: Joining[] = [];
-  private readonly cache: BatchCache;
+  /** SlotCache with the decode-step export (no copy of the cache per step), else BatchCache. */
+  private readonly cache: BatchCache | SlotCache;
   private readonly eos: ReadonlySet<number>;
   /** Time in samplers during the current step. */
   private sampleMs = 0;
@@ -33,8 +35,12 @@ export class Batcher {
   constructor(
     private readonly lm: CausalLm,
     private readonly lora?: LoraServing,
+    private readonly decoder?: DecodeLm,
   ) {
-    this.cache = new BatchCache({ names: pastNames(lm.spec), padTokenId: lm.spec.padTokenId });
+    const { spec } = lm;
+    this.cache = decoder
+      ? new SlotCache({ names: pastNames(spec), heads: spec.numKvHeads, headDim: spec.headDim, contextLength: spec.contextLength, padTokenId: spec.padTokenId })
+      : new BatchCache({ names: pastNames(spec), padTokenId: spec.padTokenId });
     this.eos = new Set(lm.spec.eosTokenIds);
   }
 
@@ -96,14 +102,30 @@ export class Batcher {
   }
 
   private async decode(tokens: StepToken[]): Promise<void> {
-    const inputs = this.cache.decodeInputs((id) => this.seqs.get(id)!.last);
-    const t0 = performance.now();
+    const last = (id: string) => this.seqs.get(id)!.last;
     const slots = this.cache.ids().map((id) => (id === undefined ? 0 : (this.seqs.get(id)!.add.adapter ?? 0)));
-    const out = await this.run(slots, (lm, feeds) => lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, this.cache.tensors, feeds));
+    let logitsOf: (row: number) => Float32Array;
+    if (this.cache instanceof SlotCache) {
+      const { ids, positions } = this.cache.decodeInputs(last);
+      const lora = slots.some((s) => s !== 0) ? this.lora?.decoder : undefined;
+      if (!lora && slots.some((s) => s !== 0)) throw new Error('rows with adapters need the LoRA decode-step export');
+      const out = lora
+        ? await lora.step(ids, positions, this.cache.tensors, { adapter_index: adapterIndex(slots), ...this.lora!.stack.feeds })
+        : await this.decoder!.step(ids, positions, this.cache.tensors);
+      this.cache.advance(out.newKv);
+      const v = this.lm.spec.vocabSize;
+      logitsOf = (row) => out.logits.subarray(row * v, (row + 1) * v);
+    } else {
+      const cache = this.cache;
+      const inputs = cache.decodeInputs(last);
+      const t0 = performance.now();
+      const out = await this.run(slots, (lm, feeds) => lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, cache.tensors, feeds));
+      cache.advance(out.past, performance.now() - t0);
+      logitsOf = (row) => this.lm.lastLogits(out, row);
+    }
     const t = performance.now();
-    this.cache.advance(out.past, t - t0);
     this.cache.ids().forEach((id, row) => {
-      if (id !== undefined) tokens.push(this.sample(this.seqs.get(id)!, this.lm.lastLogits(out, row)));
+      if (id !== undefined) tokens.push(this.sample(this.seqs.get(id)!, logitsOf(row)));
     });
     this.sampleMs += performance.now() - t;
   }

@@ -21,12 +21,14 @@ const reply = (r: WorkerReply) => port.postMessage(r);
 const init = workerData as WorkerInit;
 
 async function main(): Promise<void> {
-  const { lm, provider, lora } = await loadModel(init);
+  const { lm, provider, lora, decoder } = await loadModel(init);
   const release = async () => {
     await lm.release();
     await lora?.lm.release();
+    await decoder?.release();
+    await lora?.decoder?.release();
   };
-  port.on('message', stepLoop(new Batcher(lm, lora), init.stepDelayMs, reply, release));
+  port.on('message', stepLoop(new Batcher(lm, lora, decoder), init.stepDelayMs, reply, release));
   reply({ kind: 'ready', executionProvider: provider });
 }
 

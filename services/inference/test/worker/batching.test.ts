@@ -30,12 +30,17 @@ async function tokens(events: AsyncIterable<GenerationEvent>, onToken?: (n: numb
   return out;
 }
 
-describe.each(['tinygpt', 'tinyllama'])('continuous batching in the worker (%s)', (name) => {
+// tinygpt decodes with its decode-step export (SlotCache) unless told not to; tinyllama has none (BatchCache).
+describe.each([
+  ['tinygpt', 'decode-step export', true],
+  ['tinygpt', 'Optimum export', false],
+  ['tinyllama', 'Optimum export', true],
+])('continuous batching in the worker (%s, %s)', (name, _path, decodeExport) => {
   let runner: ModelRunner;
   let engine: Engine;
   let PROMPTS: string[];
   beforeAll(async () => {
-    runner = await ModelRunner.start(resolve(MODELS, name), { intraOpThreads: 1, executionProviders: ['cpu'] });
+    runner = await ModelRunner.start(resolve(MODELS, name), { intraOpThreads: 1, executionProviders: ['cpu'], decodeExport });
     engine = new Engine(runner);
     PROMPTS = name === 'tinygpt' ? TINYGPT_PROMPTS : (await loadReference(resolve(MODELS, name))).cases.flatMap((c) => c.prompts);
   });
