@@ -21,7 +21,12 @@ describe('inference config', () => {
       { name: 'tinygpt', version: '1', dir: DEFAULT_MODEL_DIRS[0] },
       { name: 'tinyllama', version: '1', dir: DEFAULT_MODEL_DIRS[1] },
     ]);
-    expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'] });
+    expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'], decodeExport: true });
+  });
+
+  it('INFERENCE_DECODE_EXPORT=false decodes with the Optimum export; a non-boolean is named', () => {
+    expect(loadConfig({ INFERENCE_DECODE_EXPORT: 'false' }).decodeExport).toBe(false);
+    expect(problemsOf({ INFERENCE_DECODE_EXPORT: 'sometimes' })?.join('\n')).toMatch(/INFERENCE_DECODE_EXPORT/);
   });
 
   it('serves tinygpt’s committed adapters with the default models only; INFERENCE_ADAPTERS names others, or `none`', () => {
