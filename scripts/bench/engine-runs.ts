@@ -7,6 +7,8 @@ import { quantile, round } from './stats';
 
 export const NEW_TOKENS = 128;
 const prompt = (i: number) => [...Buffer.from(`In the beginning ${String(i).padStart(3, '0')}`)];
+/** Row i's prompt ids in a bare loop. */
+export type PromptOf = (i: number) => number[];
 
 export interface Run {
   readonly tokensPerS: number;
@@ -34,12 +36,12 @@ async function bestPass(batch: number, tokens: number, pass: () => Promise<void>
 }
 
 /** The hardware limit: onnxruntime alone, a fixed batch, present fed back as past, greedy. */
-export async function bareLoop(dir: string, batch: number, tokens = NEW_TOKENS): Promise<Run> {
+export async function bareLoop(dir: string, batch: number, tokens = NEW_TOKENS, promptOf: PromptOf = prompt): Promise<Run> {
   const lm = await CausalLm.load(dir);
   try {
     return await bestPass(batch, tokens, async () => {
       const { ids, mask } = leftPad(
-        Array.from({ length: batch }, (_, i) => prompt(i)),
+        Array.from({ length: batch }, (_, i) => promptOf(i)),
         lm.spec.padTokenId,
       );
       let pos = positionIds(mask);
@@ -60,11 +62,11 @@ export async function bareLoop(dir: string, batch: number, tokens = NEW_TOKENS):
  * The bare loop on the decode-step export (model_decode.onnx): the same fixed batch and prompts,
  * the cache read in place and one new column written per step (libs/model greedyDecode).
  */
-export async function bareDecodeLoop(dir: string, batch: number, tokens = NEW_TOKENS): Promise<Run> {
+export async function bareDecodeLoop(dir: string, batch: number, tokens = NEW_TOKENS, promptOf: PromptOf = prompt): Promise<Run> {
   const lm = await CausalLm.load(dir);
   const decoder = await DecodeLm.load(dir);
   try {
-    const prompts = Array.from({ length: batch }, (_, i) => prompt(i));
+    const prompts = Array.from({ length: batch }, (_, i) => promptOf(i));
     return await bestPass(batch, tokens, async () => {
       await greedyDecode(lm, decoder, prompts, tokens);
     });

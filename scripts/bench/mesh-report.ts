@@ -334,7 +334,7 @@ export function report(r: MeshReport): string {
     `  ${r.setup.temperature} (sampled, so end-of-text may end a request early: tokens/s counts the tokens the clients received).`,
     '  Closed loop: every client sends its next request as soon as the last one ended, for a fixed time after a warm-up.',
     '- The bare loop is onnxruntime alone at a fixed batch, greedy, every row the same length: the limit of the hardware (the best of',
-    '  three passes after an untimed warm-up pass). It runs on',
+    '  three passes after an untimed warm-up pass), on the prompts the mesh gets. It runs on',
     '  the Optimum export and, where the model has one, on the decode-step export (model_decode.onnx); targets use the faster.',
     '  The engine alone is the worker thread, batching and sampling driven in-process, no RPC.',
     '- Mesh topologies at the default configuration: `embedded` is `npm start` (the supervisor, every service in one process,',

@@ -133,10 +133,12 @@ async function meshRuns(
 
 async function engineSection(name: ModelName, dir: string): Promise<Pick<ModelReport, 'bare' | 'engine' | 'peer'>> {
   const m = SETUP.models[name];
+  // The mesh's own prompts ("<prompt> <n>", n of three digits: the length most requests have).
+  const promptOf = (i: number) => [...Buffer.from(`${SETUP.prompt} ${100 + i}`)];
   const bare = {
-    batch1: await bareLoop(dir, 1, SETUP.tokens),
-    batch32: await bareLoop(dir, 32, SETUP.tokens),
-    decode32: hasExport(dir, DECODE_ONNX_FILE) ? await bareDecodeLoop(dir, 32, SETUP.tokens) : undefined,
+    batch1: await bareLoop(dir, 1, SETUP.tokens, promptOf),
+    batch32: await bareLoop(dir, 32, SETUP.tokens, promptOf),
+    decode32: hasExport(dir, DECODE_ONNX_FILE) ? await bareDecodeLoop(dir, 32, SETUP.tokens, promptOf) : undefined,
   };
   console.log(name, 'bare', JSON.stringify(bare));
   const { repo, model } = await loadEngine(dir);
