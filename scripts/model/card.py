@@ -95,4 +95,8 @@ PyTorch {start['torch']} on CPU, {start['torch_threads']} thread.
 weights as inputs, so one pass serves rows of different adapters: `adapter_index` [batch] (slot 0 = none) and per
 linear of every block `lora_A.transformer.h.{{i}}.<module>` [slots, rank, in] and `lora_B.…` [slots, out, rank]
 (scaling folded into B; slots and rank dynamic).
+`onnx/model_decode.onnx` (and `onnx/model_lora_decode.onnx` beside the LoRA export; `npm run model:build --
+decode-export`): one decode step over a KV buffer the caller owns (inputs `input_ids`, `position_ids` [batch, 1],
+`past_key_values.{{i}}.key/.value` [batch, heads, capacity, dim], each row's positions from column 0 and masked
+from its position on; outputs `logits` and `new_key_values.{{i}}.key/.value` [batch, heads, 1, dim]), read in place.
 """
