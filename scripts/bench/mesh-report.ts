@@ -254,7 +254,12 @@ function reading(r: MeshReport): string[] {
   const emb = find(t.mesh, 'embedded', 'rest', 32);
   const comp = find(t.mesh, 'compose', 'rest', 32);
   const d32 = t.bare.decode32;
-  const meshShare = `${emb ? `the embedded mesh reaches ${fmt(emb.tokensPerS / e32.tokensPerS, 2)} of it` : ''}${comp ? `, compose ${fmt(comp.tokensPerS / e32.tokensPerS, 2)}` : ''}`;
+  const shares = [emb, comp].filter((x) => x).map((x) => x!.tokensPerS / e32.tokensPerS);
+  const meshShare =
+    `${emb ? `the embedded mesh reaches ${fmt(emb.tokensPerS / e32.tokensPerS, 2)} of it` : ''}${comp ? `, compose ${fmt(comp.tokensPerS / e32.tokensPerS, 2)}` : ''}` +
+    (shares.some((x) => x > 1)
+      ? " (above 1 cannot happen on steady hardware: the sections ran minutes apart, and this machine's speed drifts between them by that much)"
+      : '');
   out.push(
     d32
       ? `- **The engine and the limit.** Alone, at 32 sampled closed-loop clients, the engine makes ${fmt(e32.tokensPerS)} tokens/s: ` +
