@@ -4,6 +4,7 @@ import { leftPad, positionIds } from './batch-inputs';
 import type { CausalLm, KvTensors } from './causal-lm';
 import type { DecodeLm } from './decode-lm';
 import { argmax, type GreedyOptions, type GreedyResult } from './greedy';
+import { copyKvPositions } from './kv-copy';
 import { pastNames } from './onnx-io';
 
 /**
@@ -28,14 +29,11 @@ export async function greedyDecode(
   const capacity = width + steps;
   const past: KvTensors = {};
   for (const name of pastNames(spec)) {
-    const src = first.past[name]!.data as Float32Array;
+    const data = first.past[name]!.data as Float32Array;
     const buf = new Float32Array(rows * heads * capacity * dim);
-    prompts.forEach((p, r) => {
-      for (let h = 0; h < heads; h++) {
-        const s = ((r * heads + h) * width + (width - p.length)) * dim;
-        buf.set(src.subarray(s, s + p.length * dim), (r * heads + h) * capacity * dim);
-      }
-    });
+    prompts.forEach((p, row) =>
+      copyKvPositions({ data, row, width, column: width - p.length }, { data: buf, row, width: capacity, column: 0 }, p.length, heads, dim),
+    );
     past[name] = new Tensor('float32', buf, [rows, heads, capacity, dim]);
   }
   const lengths = prompts.map((p) => p.length);
@@ -54,11 +52,10 @@ export async function greedyDecode(
       feeds,
     );
     for (const name of pastNames(spec)) {
-      const src = out.newKv[name]!.data as Float32Array;
+      const data = out.newKv[name]!.data as Float32Array;
       const buf = past[name]!.data as Float32Array;
-      for (let r = 0; r < rows; r++)
-        for (let h = 0; h < heads; h++)
-          buf.set(src.subarray((r * heads + h) * dim, (r * heads + h + 1) * dim), ((r * heads + h) * capacity + lengths[r]!) * dim);
+      for (let row = 0; row < rows; row++)
+        copyKvPositions({ data, row, width: 1, column: 0 }, { data: buf, row, width: capacity, column: lengths[row]! }, 1, heads, dim);
     }
     lengths.forEach((_, r) => (lengths[r]! += 1));
     const v = spec.vocabSize;

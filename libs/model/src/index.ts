@@ -3,6 +3,7 @@ export * from './causal-lm';
 export * from './decode-greedy';
 export * from './decode-lm';
 export * from './greedy';
+export * from './kv-copy';
 export * from './lora-adapter';
 export * from './lora-stack';
 export * from './model-config';

@@ -1,4 +1,4 @@
-import type { KvTensors } from '@tokenmesh/model';
+import { copyKvPositions, type KvTensors } from '@tokenmesh/model';
 import { Tensor } from 'onnxruntime-node';
 
 import { type KvRow, rebuildKv } from './batch-kv';
@@ -126,13 +126,13 @@ export class BatchCache extends CacheRows {
       const from = src[name]!;
       const to = this.past![name]!;
       const [, heads, srcWidth, dim] = from.dims as [number, number, number, number];
-      const fromData = from.data as Float32Array;
-      const toData = to.data as Float32Array;
-      for (let h = 0; h < heads; h++) {
-        const s = ((index * heads + h) * srcWidth + (srcWidth - length)) * dim;
-        const d = ((r * heads + h) * this.columns + (this.columns - length)) * dim;
-        toData.set(fromData.subarray(s, s + length * dim), d);
-      }
+      copyKvPositions(
+        { data: from.data as Float32Array, row: index, width: srcWidth, column: srcWidth - length },
+        { data: to.data as Float32Array, row: r, width: this.columns, column: this.columns - length },
+        length,
+        heads,
+        dim,
+      );
     }
     this.occupy(r, j.id, length);
   }

@@ -1,4 +1,4 @@
-import type { KvTensors } from '@tokenmesh/model';
+import { copyKvPositions, type KvTensors } from '@tokenmesh/model';
 import { Tensor } from 'onnxruntime-node';
 
 /**
@@ -28,12 +28,13 @@ export function rebuildKv(rows: readonly KvRow[], names: readonly string[]): { p
     rows.forEach((row, r) => {
       const src = row.past[name]!;
       const srcWidth = src.dims[2]!;
-      const data = src.data as Float32Array;
-      for (let h = 0; h < heads; h++) {
-        const from = ((row.index * heads + h) * srcWidth + (srcWidth - row.length)) * dim;
-        const to = ((r * heads + h) * width + (width - row.length)) * dim;
-        out.set(data.subarray(from, from + row.length * dim), to);
-      }
+      copyKvPositions(
+        { data: src.data as Float32Array, row: row.index, width: srcWidth, column: srcWidth - row.length },
+        { data: out, row: r, width, column: width - row.length },
+        row.length,
+        heads,
+        dim,
+      );
     });
     past[name] = new Tensor('float32', out, [rows.length, heads, width, dim]);
   }

@@ -1,4 +1,4 @@
-import type { KvTensors } from '@tokenmesh/model';
+import { copyKvPositions, type KvTensors } from '@tokenmesh/model';
 import { Tensor } from 'onnxruntime-node';
 
 import type { Joining } from './batch-cache';
@@ -55,13 +55,11 @@ export class SlotCache extends CacheRows {
    * reallocations (0 or 1).
    */
   prepare(joining: readonly Joining[]): number {
-    const free: number[] = [];
-    this.owners.forEach((id, r) => id === undefined && free.push(r));
+    const free = this.owners.length - this.rowOf.size;
     const live = this.rowOf.size + joining.length;
     const longest = Math.max(0, ...this.lengths, ...joining.map((j) => j.kv.length));
     const needed = this.columnsFor(longest);
-    const rebuild =
-      joining.length > free.length || needed > this.capacity || (this.owners.length - live) * 4 > this.owners.length || needed * 2 <= this.capacity;
+    const rebuild = joining.length > free || needed > this.capacity || (this.owners.length - live) * 4 > this.owners.length || needed * 2 <= this.capacity;
     if (rebuild) this.reallocate(live, needed);
     for (const j of joining) this.copyInto(this.owners.indexOf(undefined), j);
     return rebuild ? 1 : 0;
@@ -84,16 +82,11 @@ export class SlotCache extends CacheRows {
   advance(newKv: KvTensors): void {
     const { heads, headDim } = this.opts;
     this.opts.names.forEach((name, t) => {
-      const src = newKv[name]!.data as Float32Array;
+      const data = newKv[name]!.data as Float32Array;
       const dst = this.buffers[t]!;
-      for (let r = 0; r < this.owners.length; r++) {
-        if (this.owners[r] === undefined) continue;
-        const len = this.lengths[r]!;
-        for (let h = 0; h < heads; h++) {
-          const s = (r * heads + h) * headDim;
-          dst.set(src.subarray(s, s + headDim), ((r * heads + h) * this.capacity + len) * headDim);
-        }
-      }
+      for (let row = 0; row < this.owners.length; row++)
+        if (this.owners[row] !== undefined)
+          copyKvPositions({ data, row, width: 1, column: 0 }, { data: dst, row, width: this.capacity, column: this.lengths[row]! }, 1, heads, headDim);
     });
     for (let r = 0; r < this.owners.length; r++) if (this.owners[r] !== undefined) this.lengths[r]! += 1;
   }
@@ -118,13 +111,15 @@ export class SlotCache extends CacheRows {
     const buffers = names.map((_, t) => {
       const out = new Float32Array(rows * heads * capacity * headDim);
       const src = this.buffers[t];
-      keep.forEach((from, to) => {
-        const n = this.lengths[from]! * headDim;
-        for (let h = 0; h < heads; h++) {
-          const s = (from * heads + h) * this.capacity * headDim;
-          out.set(src!.subarray(s, s + n), (to * heads + h) * capacity * headDim);
-        }
-      });
+      keep.forEach((from, to) =>
+        copyKvPositions(
+          { data: src!, row: from, width: this.capacity, column: 0 },
+          { data: out, row: to, width: capacity, column: 0 },
+          this.lengths[from]!,
+          heads,
+          headDim,
+        ),
+      );
       return out;
     });
     const owners: (string | undefined)[] = keep.map((r) => this.owners[r]);
@@ -146,14 +141,14 @@ export class SlotCache extends CacheRows {
     const { past: src, index, length } = j.kv;
     const { heads, headDim } = this.opts;
     this.opts.names.forEach((name, t) => {
-      const from = src[name]!;
-      const srcWidth = from.dims[2]!;
-      const data = from.data as Float32Array;
-      const dst = this.buffers[t]!;
-      for (let h = 0; h < heads; h++) {
-        const s = ((index * heads + h) * srcWidth + (srcWidth - length)) * headDim;
-        dst.set(data.subarray(s, s + length * headDim), (r * heads + h) * this.capacity * headDim);
-      }
+      const srcWidth = src[name]!.dims[2]!;
+      copyKvPositions(
+        { data: src[name]!.data as Float32Array, row: index, width: srcWidth, column: srcWidth - length },
+        { data: this.buffers[t]!, row: r, width: this.capacity, column: 0 },
+        length,
+        heads,
+        headDim,
+      );
     });
     this.occupy(r, j.id, length);
   }
