@@ -1,4 +1,4 @@
-import { adapterIndex, CausalLm, type DecodeLm, type ForwardResult, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import { adapterIndex, type CausalLm, type DecodeLm, leftPad, pastNames, positionIds } from '@tokenmesh/model';
 import type { Tensor } from 'onnxruntime-node';
 
 import { BatchCache, type Joining } from './batch-cache';
@@ -107,11 +107,8 @@ export class Batcher {
     let logitsOf: (row: number) => Float32Array;
     if (this.cache instanceof SlotCache) {
       const { ids, positions } = this.cache.decodeInputs(last);
-      const lora = slots.some((s) => s !== 0) ? this.lora?.decoder : undefined;
-      if (!lora && slots.some((s) => s !== 0)) throw new Error('rows with adapters need the LoRA decode-step export');
-      const out = lora
-        ? await lora.step(ids, positions, this.cache.tensors, { adapter_index: adapterIndex(slots), ...this.lora!.stack.feeds })
-        : await this.decoder!.step(ids, positions, this.cache.tensors);
+      const [decoder, feeds] = this.pick(slots, this.decoder!, this.lora?.decoder);
+      const out = await decoder.step(ids, positions, this.cache.tensors, feeds);
       this.cache.advance(out.newKv);
       const v = this.lm.spec.vocabSize;
       logitsOf = (row) => out.logits.subarray(row * v, (row + 1) * v);
@@ -119,7 +116,8 @@ export class Batcher {
       const cache = this.cache;
       const inputs = cache.decodeInputs(last);
       const t0 = performance.now();
-      const out = await this.run(slots, (lm, feeds) => lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, cache.tensors, feeds));
+      const [lm, feeds] = this.pick(slots, this.lm, this.lora?.lm);
+      const out = await lm.forwardTensors(inputs.ids, inputs.mask, inputs.positions, cache.tensors, feeds);
       cache.advance(out.past, performance.now() - t0);
       logitsOf = (row) => this.lm.lastLogits(out, row);
     }
@@ -136,7 +134,8 @@ export class Batcher {
       this.lm.spec.padTokenId,
     );
     const slots = fresh.map((s) => s.add.adapter ?? 0);
-    const out = await this.run(slots, (lm, feeds) => lm.forward(ids, mask, positionIds(mask), undefined, feeds));
+    const [lm, feeds] = this.pick(slots, this.lm, this.lora?.lm);
+    const out = await lm.forward(ids, mask, positionIds(mask), undefined, feeds);
     const t = performance.now();
     fresh.forEach((s, i) => {
       tokens.push(this.sample(s, this.lm.lastLogits(out, i)));
@@ -146,13 +145,14 @@ export class Batcher {
   }
 
   /**
-   * One pass for rows in adapter `slots`: the plain export when every row is the base's (full
-   * speed), else the LoRA export with each row's adapter. Both keep the KV cache in one layout,
-   * so a row may go through either from step to step.
+   * The session for rows in adapter `slots` and its further inputs: the base's (full speed) when
+   * every row is the base's, else the LoRA twin with each row's adapter. Every pair keeps the KV
+   * cache in one layout, so a row may go through either from step to step.
    */
-  private run(slots: readonly number[], pass: (lm: CausalLm, feeds?: Record<string, Tensor>) => Promise<ForwardResult>): Promise<ForwardResult> {
-    if (!this.lora || slots.every((s) => s === 0)) return pass(this.lm);
-    return pass(this.lora.lm, { adapter_index: adapterIndex(slots), ...this.lora.stack.feeds });
+  private pick<T>(slots: readonly number[], base: T, adapted: T | undefined): [T, Record<string, Tensor> | undefined] {
+    if (slots.every((s) => s === 0)) return [base, undefined];
+    // loadModel loads every LoRA twin the base's path needs, or fails: adapter rows never exist without it.
+    return [adapted!, { adapter_index: adapterIndex(slots), ...this.lora!.stack.feeds }];
   }
 
   private sample(s: Sequence, logits: Float32Array): StepToken {

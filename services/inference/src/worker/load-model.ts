@@ -54,7 +54,7 @@ export async function loadModel(init: WorkerInit): Promise<LoadedWorkerModel> {
     const loaded: DecodeLm[] = [];
     try {
       const adapters = (init.adapterDirs?.length ?? 0) > 0;
-      const decode = (init.decodeExport ?? true) && hasExport(lm.spec.dir, DECODE_ONNX_FILE) && (!adapters || hasExport(lm.spec.dir, LORA_DECODE_ONNX_FILE));
+      const decode = init.decodeExport && hasExport(lm.spec.dir, DECODE_ONNX_FILE) && (!adapters || hasExport(lm.spec.dir, LORA_DECODE_ONNX_FILE));
       const decoder = decode ? await DecodeLm.load(init.modelDir, options) : undefined;
       if (decoder) loaded.push(decoder);
       if (!adapters) return { lm, provider, decoder };

@@ -11,7 +11,7 @@ export interface WorkerInit {
   /** LoRA adapter directories of this base, slot k + 1 for the k-th (slot 0: none); served from the base's LoRA export. */
   readonly adapterDirs?: readonly string[];
   /** Decode with onnx/model_decode.onnx (and model_lora_decode.onnx with adapters) when present. */
-  readonly decodeExport?: boolean;
+  readonly decodeExport: boolean;
 }
 
 /** A sequence joining the worker: the next step prefills its prompt and samples one token. */
