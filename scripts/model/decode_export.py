@@ -106,24 +106,15 @@ def export_decode_onnx(model, path: Path):
 def export_lora_decode_onnx(base_dir: Path, path: Path):
     """The LoRA decode-step graph of the committed base, inputs named as lora_export.py's."""
     from base_from_onnx import load_base
-    from lora import HF_NAMES
-    from lora_export import SlotLoRALinear, linear_shapes, lora_input_names
+    from lora_export import lora_axes, lora_input_names, trace_lora, wrap_slots
 
     model = load_base(base_dir)
     cfg = model.cfg
-    for block in model.h:
-        for t in HF_NAMES:
-            setattr(block, t, SlotLoRALinear(getattr(block, t)))
-    slots = [getattr(block, t) for block in model.h for t in HF_NAMES]
+    slots = wrap_slots(model)
     ids, pos, past = _trace_args(cfg)
-    lora, n_slots, rank = [], 3, 3
-    for _ in range(cfg["n_layer"]):
-        for fan_in, fan_out in linear_shapes(cfg).values():
-            lora += [torch.randn(n_slots, rank, fan_in) * 0.01, torch.randn(n_slots, fan_out, rank) * 0.01]
+    lora = trace_lora(cfg)
     past_names, new_names = _names(cfg["n_layer"])
     lora_names = lora_input_names(cfg["n_layer"])
-    axes = {**_axes(past_names, new_names), "adapter_index": {0: "batch_size"}}
-    for name in lora_names:
-        axes[name] = {0: "lora_slots", 1: "lora_rank"} if name.startswith("lora_A") else {0: "lora_slots", 2: "lora_rank"}
+    axes = {**_axes(past_names, new_names), "adapter_index": {0: "batch_size"}, **lora_axes(cfg["n_layer"])}
     return trace_export(_FlatDecode(model, slots), (ids, pos, torch.tensor([0, 2]), *past, *lora), path,
                         ["input_ids", "position_ids", "adapter_index", *past_names, *lora_names], ["logits", *new_names], axes)

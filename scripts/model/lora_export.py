@@ -47,14 +47,34 @@ def lora_input_names(n_layer):
     return [f"lora_{part}.{m}" for m in modules for part in ("A", "B")]
 
 
+def wrap_slots(model):
+    """Wraps every LoRA-able linear of `model` in a SlotLoRALinear; returns them in lora_input_names order."""
+    for block in model.h:
+        for t in HF_NAMES:
+            setattr(block, t, SlotLoRALinear(getattr(block, t)))
+    return [getattr(block, t) for block in model.h for t in HF_NAMES]
+
+
+def trace_lora(cfg, slots=3, rank=3):
+    """Small random stacked A and B for tracing, in lora_input_names order (neither dimension is specialised)."""
+    lora = []
+    for _ in range(cfg["n_layer"]):
+        for fan_in, fan_out in linear_shapes(cfg).values():
+            lora += [torch.randn(slots, rank, fan_in) * 0.01, torch.randn(slots, fan_out, rank) * 0.01]
+    return lora
+
+
+def lora_axes(n_layer):
+    """Dynamic slots and rank of every stacked A [slots, rank, in] and B [slots, out, rank]."""
+    return {name: {0: "lora_slots", 1: "lora_rank"} if name.startswith("lora_A") else {0: "lora_slots", 2: "lora_rank"}
+            for name in lora_input_names(n_layer)}
+
+
 class _FlatLoRA(nn.Module):
     def __init__(self, model, n_layer):
         super().__init__()
         self.model, self.n_layer = model, n_layer
-        for block in model.h:
-            for t in HF_NAMES:
-                setattr(block, t, SlotLoRALinear(getattr(block, t)))
-        self.slots = [getattr(block, t) for block in model.h for t in HF_NAMES]
+        self.slots = wrap_slots(model)
 
     def forward(self, input_ids, attention_mask, position_ids, adapter_index, *rest):
         past_flat, lora = rest[: 2 * self.n_layer], rest[2 * self.n_layer :]
@@ -93,17 +113,14 @@ def export_lora_onnx(base_dir: Path, path: Path):
     n_layer, n_head, d = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
     inputs, outputs = io_names(n_layer)
     lora_names = lora_input_names(n_layer)
-    b, t, p, slots, rank = 2, 3, 4, 3, 3
+    b, t, p = 2, 3, 4
     input_ids = torch.randint(0, 256, (b, t))
     attention_mask = torch.ones(b, p + t, dtype=torch.int64)
     attention_mask[1, :2] = 0
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, p:]
     adapter_index = torch.tensor([0, 2])
     past = [torch.randn(b, n_head, p, d // n_head) for _ in range(2 * n_layer)]
-    lora = []
-    for _ in range(n_layer):
-        for fan_in, fan_out in linear_shapes(cfg).values():
-            lora += [torch.randn(slots, rank, fan_in) * 0.01, torch.randn(slots, fan_out, rank) * 0.01]
+    lora = trace_lora(cfg)
     axes = {
         "input_ids": {0: "batch_size", 1: "sequence_length"},
         "attention_mask": {0: "batch_size", 1: "past_sequence_length + sequence_length"},
@@ -115,8 +132,7 @@ def export_lora_onnx(base_dir: Path, path: Path):
         axes[name] = {0: "batch_size", 2: "past_sequence_length"}
     for name in outputs[1:]:
         axes[name] = {0: "batch_size", 2: "past_sequence_length + sequence_length"}
-    for name in lora_names:
-        axes[name] = {0: "lora_slots", 1: "lora_rank"} if name.startswith("lora_A") else {0: "lora_slots", 2: "lora_rank"}
+    axes.update(lora_axes(n_layer))
     return trace_export(_FlatLoRA(model, n_layer), (input_ids, attention_mask, position_ids, adapter_index, *past, *lora), path,
                         [*inputs[:3], "adapter_index", *inputs[3:], *lora_names], outputs, axes)
 
