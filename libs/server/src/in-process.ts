@@ -65,13 +65,16 @@ export function recordingRouter(router: ConnectRouter, methods: Map<string, Meth
       if (prop === 'service') {
         return (service: DescService, impl: Partial<ServiceImpl<DescService>>, options?: unknown) => {
           for (const spec of Object.values(createServiceImplSpec(service, impl).methods)) add(spec);
-          return (target.service as (...a: unknown[]) => ConnectRouter)(service, impl, options);
+          (target.service as (...a: unknown[]) => ConnectRouter)(service, impl, options);
+          // This proxy, not the router: a chained `.service(a).service(b)` records b too.
+          return receiver as ConnectRouter;
         };
       }
       if (prop === 'rpc') {
         return (method: DescMethod, impl: unknown, options?: unknown) => {
           add({ kind: method.methodKind, method, impl } as MethodImplSpec);
-          return (target.rpc as (...a: unknown[]) => ConnectRouter)(method, impl, options);
+          (target.rpc as (...a: unknown[]) => ConnectRouter)(method, impl, options);
+          return receiver as ConnectRouter;
         };
       }
       return Reflect.get(target, prop, receiver) as unknown;
