@@ -1,5 +1,6 @@
 // Generated code lives in ./gen (npm run generate); this file only re-exports it.
 export * from './gen/grpc/health/v1/health_pb';
+export * from './gen/tokenmesh/adapter/v1/adapter_pb';
 export * from './gen/tokenmesh/common/v1/common_pb';
 export * from './gen/tokenmesh/events/v1/events_pb';
 export * from './gen/tokenmesh/feedback/v1/feedback_pb';
