@@ -15,20 +15,21 @@ export interface LoraStack {
 }
 
 /**
- * Stacks `adapters` (each already checked against `base`) into a LoRA export's inputs: every
- * adapter in its own slot, padded with zeros to the largest rank, its scaling folded into B, and
- * zeros for a module it does not target. Rows pick their slot with `adapter_index`.
+ * Stacks `adapters` (each already checked against `base`) into a LoRA export's inputs: the k-th
+ * in slot k + 1 (a hole, an adapter unloaded at run time, stays zeros), padded with zeros to the
+ * largest rank, its scaling folded into B, and zeros for a module it does not target. Rows pick
+ * their slot with `adapter_index`.
  */
-export function stackAdapters(base: ModelSpec, adapters: readonly LoraAdapter[]): LoraStack {
+export function stackAdapters(base: ModelSpec, adapters: readonly (LoraAdapter | undefined)[]): LoraStack {
   const slots = adapters.length + 1;
-  const rank = Math.max(1, ...adapters.map((a) => a.rank));
+  const rank = Math.max(1, ...adapters.map((a) => a?.rank ?? 1));
   const feeds: Record<string, Tensor> = {};
   for (const m of loraModules(base)) {
     const a = new Float32Array(slots * rank * m.inFeatures);
     const b = new Float32Array(slots * m.outFeatures * rank);
     adapters.forEach((adapter, i) => {
-      const layer = adapter.layers.find((l) => l.target === m.target);
-      if (!layer) return;
+      const layer = adapter?.layers.find((l) => l.target === m.target);
+      if (!adapter || !layer) return;
       const slot = i + 1;
       // A [r, in] is a prefix of the slot's [rank, in] rows.
       a.set(layer.a, slot * rank * m.inFeatures);

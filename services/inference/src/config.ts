@@ -22,6 +22,11 @@ export interface InferenceConfig {
   readonly models: readonly ModelEntry[];
   /** PEFT LoRA adapter directories (INFERENCE_ADAPTERS), each served as a model by the base it names. */
   readonly adapters: readonly string[];
+  /**
+   * INFERENCE_ADMIN_TOKEN: operators' bearer token for run-time adapter loads and unloads
+   * (AdapterService); unset: they are off.
+   */
+  readonly adminToken: string | undefined;
   /** onnxruntime intra-op threads per session. */
   readonly intraOpThreads: number;
   /** Worker threads (each an onnxruntime session and an engine) per model. */
@@ -79,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
       .list('INFERENCE_ADAPTERS', env['INFERENCE_MODELS'] === undefined ? DEFAULT_ADAPTER_DIRS : [])
       .filter((d) => d !== 'none')
       .map((d) => resolve(d)),
+    adminToken: e.optional('INFERENCE_ADMIN_TOKEN'),
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
     workersPerModel: e.int('INFERENCE_WORKERS_PER_MODEL', { default: 1, min: 1, max: 64 }),
     executionProviders: providers,
@@ -106,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
     `INFERENCE_MAX_BATCH_PREFILL_TOKENS (${l.maxBatchPrefillTokens}) must be <= INFERENCE_MAX_BATCH_TOTAL_TOKENS (${l.maxBatchTotalTokens})`,
   );
   e.check(models.length > 0, 'INFERENCE_MODELS must name at least one model');
+  e.check(config.adminToken === undefined || config.adminToken.length >= 16, 'INFERENCE_ADMIN_TOKEN must be at least 16 characters');
   e.done();
   return config;
 }

@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 
 import { type Bus, connectBus } from '@tokenmesh/bus';
-import { GenerationService } from '@tokenmesh/proto';
+import { AdapterService, GenerationService } from '@tokenmesh/proto';
 import { type RunningService, type ServiceRuntime, servingLoad, ServingStatus, startService } from '@tokenmesh/server';
 
 import type { InferenceConfig } from './config';
 import { type Heartbeat, startHeartbeat } from './discovery/heartbeat';
 import { ModelRepo } from './models/model-repo';
 import { warmUp } from './models/warm-up';
+import { adapterService } from './rpc/adapter-service';
 import { generationService } from './rpc/service';
 import { streamHold, watchServingLoad } from './rpc/stream-hold';
 
@@ -64,7 +65,16 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
     {
       name: 'inference',
       listen: config,
-      routes: (r) => r.service(GenerationService, generationService(repo, config.workerId, { holdMs })),
+      routes: (r) =>
+        r.service(GenerationService, generationService(repo, config.workerId, { holdMs })).service(
+          AdapterService,
+          adapterService(repo, config.workerId, {
+            adminToken: config.adminToken,
+            changed: () => heartbeat?.announce(),
+            onChange: (change, m) =>
+              rt.logger.info(`adapter ${change}`, { model: m.id, lora_adapter_of: m.adapter!.base, lora_slot: m.adapter!.slot, dir: m.entry.dir }),
+          }),
+        ),
       serving: false,
       // After the server has drained: no stream is left to report on.
       release: async () => {

@@ -37,6 +37,12 @@ describe('inference config', () => {
     expect(loadConfig({ INFERENCE_ADAPTERS: 'none' }).adapters).toEqual([]);
   });
 
+  it('INFERENCE_ADMIN_TOKEN: run-time adapter changes off without one; a short token is named', () => {
+    expect(loadConfig({}).adminToken).toBeUndefined();
+    expect(loadConfig({ INFERENCE_ADMIN_TOKEN: 'operators-token-0123' }).adminToken).toBe('operators-token-0123');
+    expect(problemsOf({ INFERENCE_ADMIN_TOKEN: 'short' })?.join('\n')).toMatch(/INFERENCE_ADMIN_TOKEN must be at least 16 characters/);
+  });
+
   it('reads name@version=path entries and provider lists', () => {
     const c = loadConfig({ INFERENCE_MODELS: 'models/tinygpt, tinyllama@2=models/tinyllama', INFERENCE_EXECUTION_PROVIDERS: 'cuda,cpu', INFERENCE_PORT: '0' });
     expect(c.models).toEqual([

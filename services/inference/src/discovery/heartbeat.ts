@@ -13,6 +13,8 @@ export interface WorkerSnapshot {
   readonly waiting: number;
   /** KV tokens reserved over the KV budget, 0..1. */
   readonly kvBudgetUsed: number;
+  /** Changes at every model or adapter load and unload (WorkerHeartbeat.catalog_revision). */
+  readonly revision?: number;
 }
 
 /** Options of `startHeartbeat`. */
@@ -32,6 +34,8 @@ export interface HeartbeatOptions {
 export interface Heartbeat {
   /** Announces draining at once, and in every later beat, so routers stop sending new requests. */
   drain(): void;
+  /** Beats now, out of period: what the worker serves changed (an adapter loaded or unloaded). */
+  announce(): void;
   /** Stops beating; idempotent. The owner of the bus closes it. */
   stop(): void;
 }
@@ -58,6 +62,7 @@ export function startHeartbeat(opts: HeartbeatOptions): Heartbeat {
         models: [...s.models],
         runningRequests: s.running,
         waitingRequests: s.waiting,
+        catalogRevision: BigInt(s.revision ?? 0),
         kvBudgetUsed: Math.min(1, Math.max(0, s.kvBudgetUsed)),
         weight: opts.weight,
         draining,
@@ -81,6 +86,7 @@ export function startHeartbeat(opts: HeartbeatOptions): Heartbeat {
       draining = true;
       beat();
     },
+    announce: beat,
     stop() {
       stopped = true;
       clearInterval(timer);

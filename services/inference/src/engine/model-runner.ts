@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-import { loadModelConfig, type ModelSpec } from '@tokenmesh/model';
+import { AdapterError, loadModelConfig, type ModelSpec } from '@tokenmesh/model';
 
 import type { AddSequence, StepResult, WorkerInit, WorkerReply, WorkerRequest } from '../worker/protocol';
 
@@ -31,6 +31,9 @@ export class ModelRunner {
   private listener: RunnerListener | undefined;
   private readonly stepListeners = new Set<(r: StepResult) => void>();
   private outbox: WorkerRequest[] = [];
+  /** Adapter loads and unloads waiting for the worker's reply, by ref. */
+  private readonly pending = new Map<number, { resolve(rank: number | undefined): void; reject(err: Error): void }>();
+  private nextRef = 1;
 
   private constructor(
     readonly spec: ModelSpec,
@@ -41,6 +44,11 @@ export class ModelRunner {
       if (r.kind === 'step') {
         this.listener?.step(r.step);
         for (const l of this.stepListeners) l(r.step);
+      } else if (r.kind === 'adapter') {
+        const p = this.pending.get(r.ref);
+        this.pending.delete(r.ref);
+        if (r.message === undefined) p?.resolve(r.rank);
+        else p?.reject(r.refused ? new AdapterError(r.refused.adapter, r.refused.field, r.refused.detail) : new Error(r.message));
       } else if (r.kind === 'failed') this.listener?.failed(r.ids, new Error(r.message));
       else if (r.kind === 'error') this.fail(new Error(r.message));
     });
@@ -91,6 +99,31 @@ export class ModelRunner {
     if (this.failure) return;
     this.failure = err;
     this.listener?.failed('all', err);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /**
+   * Loads the PEFT adapter in `dir` into `slot` of the base's LoRA inputs, beside the running
+   * steps; sequences may use the slot once this resolves. @returns the adapter's rank
+   * @throws Error naming what is wrong with the adapter (or the LoRA export), or the worker's failure
+   */
+  async loadAdapter(slot: number, dir: string): Promise<number> {
+    return (await this.adapterOp((ref) => ({ op: 'load-adapter', ref, slot, dir })))!;
+  }
+
+  /** Frees `slot`; call it only once no sequence of that adapter is left. */
+  async unloadAdapter(slot: number): Promise<void> {
+    await this.adapterOp((ref) => ({ op: 'unload-adapter', ref, slot }));
+  }
+
+  private adapterOp(request: (ref: number) => WorkerRequest): Promise<number | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    const ref = this.nextRef++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(ref, { resolve, reject });
+      this.post(request(ref));
+    });
   }
 
   /**

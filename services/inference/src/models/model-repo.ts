@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, type EngineLimits } from '../engine/engine-limits';
 import { EngineMetrics } from '../engine/engine-metrics';
 import { EnginePool } from '../engine/engine-pool';
 import { ModelRunner, type RunnerOptions } from '../engine/model-runner';
+import { StreamCount } from './stream-count';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
 export interface ModelEntry {
@@ -43,12 +44,56 @@ export interface LoadedModel {
   /** SHA-256 of the files it was loaded from (ListServedModels.digest). */
   readonly digest: string;
   /** A LoRA adapter: served by its base's runners and engine, its rows in `slot` of the base's LoRA export. */
-  readonly adapter?: { readonly slot: number; readonly parent: string };
+  readonly adapter?: AdapterOf;
+  /** Its open streams (queued ones included): an unload waits for them. */
+  readonly streams: StreamCount;
+}
+
+export interface AdapterOf {
+  readonly slot: number;
+  /** The base's name. */
+  readonly parent: string;
+  /** The base, name@version. */
+  readonly base: string;
+  readonly rank: number;
+  /** Loaded from INFERENCE_ADAPTERS at start, not by a run-time load. */
+  readonly fromConfig: boolean;
+}
+
+/** Why a run-time adapter change was refused, as callers act on it. */
+export class AdapterChangeError extends Error {
+  constructor(
+    readonly reason: 'invalid' | 'not-found' | 'exists' | 'not-served-here',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdapterChangeError';
+  }
 }
 
 /** The models one worker serves, addressed as `name` (newest version loaded) or `name@version`. */
 export class ModelRepo {
-  private constructor(readonly models: readonly LoadedModel[]) {}
+  private list: LoadedModel[];
+  /** Changes at every load or unload: heartbeats carry it, so routers re-read the digests. */
+  private rev = 1;
+  /** Adapter slots taken per base (by its runners), those being unloaded included. */
+  private readonly slotsInUse = new Map<readonly ModelRunner[], Set<number>>();
+  /** Names being loaded or unloaded now: a second change of one waits for none, it is refused. */
+  private readonly changing = new Set<string>();
+
+  private constructor(models: LoadedModel[]) {
+    this.list = models;
+    for (const m of models) if (m.adapter) this.slots(m.runners).add(m.adapter.slot);
+  }
+
+  /** Every model served now, adapters included; a new array after each change. */
+  get models(): readonly LoadedModel[] {
+    return this.list;
+  }
+
+  get revision(): number {
+    return this.rev;
+  }
 
   /**
    * Loads every entry; with a registry, each engine reports vLLM-style metrics labelled by model.
@@ -85,18 +130,11 @@ export class ModelRepo {
         metrics?.watch(id, engine);
         const spec = runners[0]!.spec;
         const digest = await filesDigest([join(spec.dir, 'onnx', 'model.onnx')]);
-        models.push({ entry, spec, runners, engine, id, digest });
+        const base: LoadedModel = { entry, spec, runners, engine, id, digest, streams: new StreamCount() };
+        models.push(base);
         for (const [i, a] of mine.entries()) {
-          models.push({
-            entry: { name: a.name, version: '1', dir: a.dir },
-            spec,
-            runners,
-            engine,
-            id: `${a.name}@1`,
-            // The base's digest too: the same adapter over another base answers otherwise.
-            digest: await filesDigest([join(a.dir, 'adapter_config.json'), join(a.dir, 'adapter_model.safetensors')], digest),
-            adapter: { slot: i + 1, parent: entry.name },
-          });
+          const rank = Number((await readAdapterConfig(a.dir)).config['r']);
+          models.push(await adapterModel(base, a.name, a.dir, { slot: i + 1, parent: entry.name, base: id, rank, fromConfig: true }));
         }
       }
     } catch (err) {
@@ -104,6 +142,75 @@ export class ModelRepo {
       throw err;
     }
     return new ModelRepo(models);
+  }
+
+  /**
+   * Loads the PEFT adapter in `dir` as model `name` (default: the directory's name) into a free
+   * slot of its base's LoRA inputs, in every worker thread of the base, beside the running
+   * streams. It is served (resolve, heartbeats) only once every thread has it.
+   * @throws AdapterChangeError (a bad name, one in use, a base this worker does not serve) or
+   *   the worker's error naming what is wrong with the adapter (then nothing is loaded)
+   */
+  async loadAdapter(dir: string, name?: string): Promise<LoadedModel> {
+    const path = resolve(dir);
+    const { name: dirName, base: baseName } = await readAdapterConfig(path);
+    const id = name || dirName;
+    if (!/^[\w.-]+$/.test(id)) throw new AdapterChangeError('invalid', `adapter name ${JSON.stringify(id)}: use letters, digits, '_', '-' and '.' only`);
+    if (this.list.some((m) => m.entry.name === id) || this.changing.has(id))
+      throw new AdapterChangeError('exists', `${id} is already served by this worker (or being loaded or unloaded): unload it first`);
+    const base = this.list.filter((m) => !m.adapter && m.entry.name === baseName).at(-1);
+    if (!base)
+      throw new AdapterChangeError('not-served-here', `adapter ${id}: adapter_config.json names the base ${JSON.stringify(baseName)}, which this worker does not serve`);
+    const taken = this.slots(base.runners);
+    let slot = 1;
+    while (taken.has(slot)) slot++;
+    taken.add(slot);
+    this.changing.add(id);
+    try {
+      const ranks = await Promise.allSettled(base.runners.map((r) => r.loadAdapter(slot, path)));
+      const failed = ranks.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        await Promise.allSettled(base.runners.map((r, i) => (ranks[i]!.status === 'fulfilled' ? r.unloadAdapter(slot) : undefined)));
+        throw failed.reason;
+      }
+      const rank = (ranks[0] as PromiseFulfilledResult<number>).value;
+      const model = await adapterModel(base, id, path, { slot, parent: base.entry.name, base: base.id, rank, fromConfig: false });
+      this.list = [...this.list, model];
+      this.rev++;
+      return model;
+    } catch (err) {
+      taken.delete(slot);
+      throw err;
+    } finally {
+      this.changing.delete(id);
+    }
+  }
+
+  /**
+   * Stops serving adapter `name` at once (new requests for it fail as for any unknown model),
+   * waits for its open streams to end, then frees its slot.
+   * @throws AdapterChangeError when this worker serves no adapter of that name
+   */
+  async unloadAdapter(name: string): Promise<LoadedModel> {
+    const model = this.list.find((m) => m.adapter && m.entry.name === name);
+    if (!model?.adapter) throw new AdapterChangeError('not-found', `no adapter ${JSON.stringify(name)} is loaded on this worker`);
+    this.list = this.list.filter((m) => m !== model);
+    this.rev++;
+    this.changing.add(name);
+    try {
+      await model.streams.idle();
+      await Promise.all(model.runners.map((r) => r.unloadAdapter(model.adapter!.slot)));
+      this.slots(model.runners).delete(model.adapter.slot);
+    } finally {
+      this.changing.delete(name);
+    }
+    return model;
+  }
+
+  private slots(runners: readonly ModelRunner[]): Set<number> {
+    let s = this.slotsInUse.get(runners);
+    if (!s) this.slotsInUse.set(runners, (s = new Set()));
+    return s;
   }
 
   /** undefined when no loaded model matches. */
@@ -126,12 +233,27 @@ export class ModelRepo {
       reserved += engine.kvReserved;
       budget += engine.kvBudget;
     }
-    return { models: this.models.map((m) => m.id), running, waiting, kvBudgetUsed: budget > 0 ? reserved / budget : 0 };
+    return { models: this.models.map((m) => m.id), running, waiting, kvBudgetUsed: budget > 0 ? reserved / budget : 0, revision: this.rev };
   }
 
   async close(): Promise<void> {
     await Promise.all([...new Set(this.models.flatMap((m) => m.runners))].map((r) => r.close()));
   }
+}
+
+/** An adapter as a model of its own, served by `base`'s runners and engine. */
+async function adapterModel(base: LoadedModel, name: string, dir: string, adapter: AdapterOf): Promise<LoadedModel> {
+  return {
+    entry: { name, version: '1', dir },
+    spec: base.spec,
+    runners: base.runners,
+    engine: base.engine,
+    id: `${name}@1`,
+    // The base's digest too: the same adapter over another base answers otherwise.
+    digest: await filesDigest([join(dir, 'adapter_config.json'), join(dir, 'adapter_model.safetensors')], base.digest),
+    adapter,
+    streams: new StreamCount(),
+  };
 }
 
 /** SHA-256 (hex) over `prefix` and the files' bytes, in order, streamed (a model file may be large). */

@@ -34,7 +34,7 @@ export class Batcher {
 
   constructor(
     private readonly lm: CausalLm,
-    private readonly lora?: LoraServing,
+    private lora?: LoraServing,
     private readonly decoder?: DecodeLm,
   ) {
     const { spec } = lm;
@@ -42,6 +42,15 @@ export class Batcher {
       ? new SlotCache({ names: pastNames(spec), heads: spec.numKvHeads, headDim: spec.headDim, contextLength: spec.contextLength, padTokenId: spec.padTokenId })
       : new BatchCache({ names: pastNames(spec), padTokenId: spec.padTokenId });
     this.eos = new Set(lm.spec.eosTokenIds);
+  }
+
+  /**
+   * The adapters from the next pass on (an adapter loaded or unloaded at run time). Slots of the
+   * sequences held must keep their weights: the serving thread frees a slot only once its
+   * sequences have left.
+   */
+  setLora(lora: LoraServing): void {
+    this.lora = lora;
   }
 
   /** Sequences in the worker (running or about to be prefilled). */
@@ -151,7 +160,7 @@ export class Batcher {
    */
   private pick<T>(slots: readonly number[], base: T, adapted: T | undefined): [T, Record<string, Tensor> | undefined] {
     if (slots.every((s) => s === 0)) return [base, undefined];
-    // loadModel loads every LoRA twin the base's path needs, or fails: adapter rows never exist without it.
+    // A slot is given to sequences only once its adapter (and the LoRA twins) are loaded.
     return [adapted!, { adapter_index: adapterIndex(slots), ...this.lora!.stack.feeds }];
   }
 

@@ -11,9 +11,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { AdapterError } from '@tokenmesh/model';
+
+import { AdapterSlots } from './adapter-slots';
 import { Batcher } from './batcher';
 import { loadModel } from './load-model';
-import type { WorkerInit, WorkerReply } from './protocol';
+import type { WorkerInit, WorkerReply, WorkerRequest } from './protocol';
 import { stepLoop } from './step-loop';
 
 const port = parentPort!;
@@ -21,14 +24,38 @@ const reply = (r: WorkerReply) => port.postMessage(r);
 const init = workerData as WorkerInit;
 
 async function main(): Promise<void> {
-  const { lm, provider, lora, decoder } = await loadModel(init);
+  const model = await loadModel(init);
+  const { lm, provider, decoder } = model;
+  const batcher = new Batcher(lm, undefined, decoder);
+  const slots = new AdapterSlots(lm.spec, batcher, model.loadLora, model.adapters, model.lora);
   const release = async () => {
+    const lora = await slots.loadedSessions();
     await lm.release();
     await lora?.lm.release();
     await decoder?.release();
     await lora?.decoder?.release();
   };
-  port.on('message', stepLoop(new Batcher(lm, lora, decoder), init.stepDelayMs, reply, release));
+  const steps = stepLoop(batcher, init.stepDelayMs, reply, release);
+  // Adapter changes run beside the steps (a load reads files and may load the LoRA exports).
+  const adapters = (r: WorkerRequest & { op: 'load-adapter' | 'unload-adapter' }) =>
+    (r.op === 'load-adapter' ? slots.load(r.slot, r.dir) : slots.unload(r.slot).then(() => undefined)).then(
+      (rank) => reply({ kind: 'adapter', ref: r.ref, ...(rank !== undefined && { rank }) }),
+      (err: unknown) =>
+        reply({
+          kind: 'adapter',
+          ref: r.ref,
+          message: (err as Error).message,
+          ...(err instanceof AdapterError && { refused: { adapter: err.adapter, field: err.field, detail: err.detail } }),
+        }),
+    );
+  port.on('message', (batch: WorkerRequest[]) => {
+    const rest: WorkerRequest[] = [];
+    for (const r of batch) {
+      if (r.op === 'load-adapter' || r.op === 'unload-adapter') void adapters(r);
+      else rest.push(r);
+    }
+    if (rest.length > 0) steps(rest);
+  });
   reply({ kind: 'ready', executionProvider: provider });
 }
 

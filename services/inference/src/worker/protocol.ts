@@ -19,7 +19,7 @@ export interface AddSequence {
   readonly id: string;
   readonly promptIds: readonly number[];
   readonly sampling: Sampling;
-  /** The adapter's slot (WorkerInit.adapterDirs index + 1); absent or 0: the base alone. */
+  /** The adapter's slot (WorkerInit.adapterDirs index + 1, or a run-time load's); absent or 0: the base alone. */
   readonly adapter?: number;
 }
 
@@ -31,6 +31,13 @@ export interface AddSequence {
 export type WorkerRequest =
   | { readonly op: 'add'; readonly seq: AddSequence }
   | { readonly op: 'remove'; readonly id: string }
+  /**
+   * Load the PEFT adapter in `dir` into `slot` (the LoRA exports too, at the first), checked
+   * against the base; replies `adapter` with `ref`. Applies beside the steps, not between them.
+   */
+  | { readonly op: 'load-adapter'; readonly ref: number; readonly slot: number; readonly dir: string }
+  /** Free `slot`: no sequence of it is left (the serving thread waited for them). Replies `adapter`. */
+  | { readonly op: 'unload-adapter'; readonly ref: number; readonly slot: number }
   /** Stop after the step in progress, release the session, reply `closed`. */
   | { readonly op: 'close' };
 
@@ -75,6 +82,17 @@ export interface StepResult {
 export type WorkerReply =
   | { readonly kind: 'ready'; readonly executionProvider: string }
   | { readonly kind: 'step'; readonly step: StepResult }
+  /**
+   * A load-adapter or unload-adapter is done: `message` says why it failed (`refused`: the
+   * adapter itself is at fault, an AdapterError's parts); `rank` is the adapter's.
+   */
+  | {
+      readonly kind: 'adapter';
+      readonly ref: number;
+      readonly message?: string;
+      readonly refused?: { readonly adapter: string; readonly field: string; readonly detail: string };
+      readonly rank?: number;
+    }
   /** A step failed: these sequences have left the worker. */
   | { readonly kind: 'failed'; readonly ids: readonly string[]; readonly message: string }
   /** Loading failed, or the worker cannot go on. */

@@ -25,7 +25,7 @@ export function stepLoop(
       if (r.op === 'close') closing = true;
       else if (closing) continue;
       else if (r.op === 'add') batcher.add(r.seq);
-      else batcher.remove(r.id);
+      else if (r.op === 'remove') batcher.remove(r.id);
     }
     inbox = [];
     if (closing) for (const id of batcher.ids()) batcher.remove(id);
