@@ -1,10 +1,12 @@
+import { createClient } from '@connectrpc/connect';
 import { type Bus, connectBus, hasConnectionStatus, type Unsubscribe } from '@tokenmesh/bus';
-import { GenerationService } from '@tokenmesh/proto';
+import { AdapterService, GenerationService } from '@tokenmesh/proto';
 import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 
+import { adapterFanout } from './adapters/adapter-fanout';
 import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
-import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
+import { discoverWorkers, monitorWorker, OutlierDetector, readServed, RetryBudget, WorkerPool } from './pool';
 import { RouterMetrics } from './router-metrics';
 import { type BusState, routerStatus, statusRoute } from './router-status';
 import { ShadowRunner, TrafficRouter } from './routing';
@@ -28,7 +30,7 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
     connect: (address) => {
       const c = createServiceClient(GenerationService, address, { interceptors: rt.clientInterceptors });
       clients.set(address, c);
-      return { client: c.client, close: () => (c.close(), clients.delete(address)) };
+      return { client: c.client, adapters: createClient(AdapterService, c.transport), close: () => (c.close(), clients.delete(address)) };
     },
     heartbeatMs: config.heartbeatMs,
     missedBeats: config.missedHeartbeats,
@@ -38,6 +40,7 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
       maxEjectedFraction: config.maxEjectedPercent / 100,
     }),
     attach: (w) => monitorWorker(w, clients.get(w.address)!.transport, { onHealth: (x, healthy) => logger.info('worker health', { worker: x.id, healthy }) }),
+    onCatalogChange: (w) => void readServed(w).catch((err: unknown) => logger.warn('worker models could not be read', { worker: w.id, err })),
     onEvent: (event, w) =>
       logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
   });
@@ -95,7 +98,7 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
       {
         name: 'router',
         listen: config,
-        routes: (r) => r.service(GenerationService, routerService(pool, router)),
+        routes: (r) => r.service(GenerationService, routerService(pool, router)).service(AdapterService, adapterFanout(pool)),
         http: statusRoute(pool, busState),
         readyDetail: () => ({ ...routerStatus(pool, busState) }),
         release,

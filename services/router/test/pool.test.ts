@@ -182,4 +182,16 @@ describe('worker pool', () => {
     expect(moved).not.toBe(orig);
     expect(pool.all.map((w) => w.address)).toEqual(['y']);
   });
+
+  it('asks for a worker’s models again when its heartbeat carries a new catalog revision (an adapter loaded or reloaded)', () => {
+    const changed: string[] = [];
+    const pool = fakePool({ w: {} }, { onCatalogChange: (w) => changed.push(`${w.id}@${w.announcement.revision}`) });
+    pool.announce(beat('w', ['tinygpt@1'], { revision: 1 }));
+    pool.announce(beat('w', ['tinygpt@1'], { revision: 1 }));
+    expect(changed).toEqual([]);
+    // Same names, another revision: a reload under the same name, with another digest.
+    pool.announce(beat('w', ['tinygpt@1', 'chat@1'], { revision: 2 }));
+    pool.announce(beat('w', ['tinygpt@1', 'chat@1'], { revision: 2 }));
+    expect(changed).toEqual(['w@2']);
+  });
 });

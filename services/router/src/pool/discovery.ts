@@ -31,6 +31,7 @@ export async function discoverWorkers(bus: Bus, pool: WorkerPool, periodMs: numb
       kvBudgetUsed: hb.kvBudgetUsed,
       weight: hb.weight,
       draining: hb.draining,
+      revision: Number(hb.catalogRevision),
     });
   });
   const sweep = setInterval(() => pool.sweep(), periodMs);

@@ -17,6 +17,21 @@ export interface MonitorOptions {
 }
 
 /**
+ * Reads what the worker serves now (ListServedModels): context lengths, capacities, parents and
+ * digests. A static worker's models come from here; a discovered one's from its heartbeats, but
+ * after a change this router made (an adapter loaded or unloaded) the answer is newer than the
+ * last beat, so it is taken at once.
+ */
+export async function readServed(w: Worker, signal?: AbortSignal): Promise<void> {
+  const revision = w.announcement.revision;
+  const { models } = await w.client.listServedModels({}, { signal, timeoutMs: 2000 });
+  w.served.clear();
+  for (const m of models) w.served.set(`${m.name}@${m.version}`, { contextLength: m.contextLength, capacity: m.capacity, parent: m.parent, digest: m.digest });
+  w.announcement = { ...w.announcement, models: models.map((m) => `${m.name}@${m.version}`) };
+  w.servedRevision = revision;
+}
+
+/**
  * Keeps a worker's `healthy` flag current from its grpc.health.v1 Watch stream (a broken stream
  * means unhealthy until it is back: a killed worker drops out at once, not after three missed
  * beats), and learns from ListServedModels what the worker serves and each model's context
@@ -56,13 +71,13 @@ export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOpti
   void (async () => {
     let delay = backoff0;
     while (!signal.aborted) {
-      const missing = w.announcement.models === undefined || w.announcement.models.some((m) => !w.served.has(m));
+      const missing =
+        w.announcement.models === undefined ||
+        w.announcement.models.some((m) => !w.served.has(m)) ||
+        (w.announcement.revision !== undefined && w.announcement.revision !== w.servedRevision);
       if (missing) {
         try {
-          const { models } = await w.client.listServedModels({}, { signal, timeoutMs: 2000 });
-          for (const m of models)
-            w.served.set(`${m.name}@${m.version}`, { contextLength: m.contextLength, capacity: m.capacity, parent: m.parent, digest: m.digest });
-          if (w.isStatic) w.announcement = { ...w.announcement, models: models.map((m) => `${m.name}@${m.version}`) };
+          await readServed(w, signal);
           delay = backoff0;
         } catch {
           delay = Math.min(maxBackoff, delay * 2);

@@ -1,5 +1,5 @@
 import type { Client } from '@connectrpc/connect';
-import type { GenerationService } from '@tokenmesh/proto';
+import type { AdapterService, GenerationService } from '@tokenmesh/proto';
 
 import { DEFAULT_OUTLIER_POLICY, OutlierDetector } from './outlier-detector';
 import { Worker, type WorkerAnnouncement } from './worker';
@@ -7,6 +7,7 @@ import { Worker, type WorkerAnnouncement } from './worker';
 /** A connection to one worker address. */
 export interface WorkerConnection {
   readonly client: Client<typeof GenerationService>;
+  readonly adapters?: Client<typeof AdapterService>;
   readonly close: () => void;
 }
 
@@ -23,6 +24,8 @@ export interface WorkerPoolOptions {
   readonly attach?: (w: Worker) => () => void;
   /** Told about each change, for logs and metrics. */
   readonly onEvent?: (event: PoolEvent, w: Worker) => void;
+  /** A known worker's heartbeat says what it serves changed (catalog revision): read it again. */
+  readonly onCatalogChange?: (w: Worker) => void;
   readonly now?: () => number;
 }
 
@@ -83,7 +86,9 @@ export class WorkerPool {
       const wasDraining = known.announcement.draining;
       // Its queue went down since it turned a call away: it has room again.
       if (a.running + a.waiting < known.fullLoad) known.fullUntil = 0;
+      const changed = a.revision !== undefined && a.revision !== known.servedRevision && a.revision !== known.announcement.revision;
       known.announcement = a;
+      if (changed) this.opts.onCatalogChange?.(known);
       known.lastSeen = this.now();
       if (a.draining && !wasDraining) this.opts.onEvent?.('draining', known);
       return known;
@@ -92,7 +97,7 @@ export class WorkerPool {
     // A worker listed statically and also heard from: its heartbeats describe it better.
     for (const w of this.workers.values()) if (w.isStatic && w.address === a.address) this.remove(w.id);
     const conn = this.opts.connect(a.address);
-    const w = new Worker(a, conn.client, conn.close, false, this.now());
+    const w = new Worker(a, conn.client, conn.close, false, this.now(), conn.adapters);
     this.add(w);
     return w;
   }
@@ -106,6 +111,7 @@ export class WorkerPool {
       conn.close,
       true,
       this.now(),
+      conn.adapters,
     );
     this.add(w);
     return w;

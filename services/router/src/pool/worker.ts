@@ -1,5 +1,5 @@
 import type { Client } from '@connectrpc/connect';
-import type { GenerationService } from '@tokenmesh/proto';
+import type { AdapterService, GenerationService } from '@tokenmesh/proto';
 
 /** What a worker last told the router about itself (heartbeat), or what static config says. */
 export interface WorkerAnnouncement {
@@ -13,6 +13,8 @@ export interface WorkerAnnouncement {
   readonly kvBudgetUsed: number;
   readonly weight: number;
   readonly draining: boolean;
+  /** WorkerHeartbeat.catalog_revision: a new value means ListServedModels has changed. */
+  readonly revision?: number;
 }
 
 /** Outlier-ejection state of one worker (see OutlierDetector). */
@@ -48,6 +50,8 @@ export class Worker {
    * holds at once (running + waiting; 0: it did not say).
    */
   readonly served = new Map<string, { readonly contextLength: number; readonly capacity: number; readonly parent: string; readonly digest?: string }>();
+  /** The announcement's revision when `served` was last read. */
+  servedRevision: number | undefined;
 
   constructor(
     announcement: WorkerAnnouncement,
@@ -55,6 +59,8 @@ export class Worker {
     readonly close: () => void,
     readonly isStatic: boolean,
     now: number,
+    /** Its run-time adapters (the router's AdapterService fans out to it); none in tests of other parts. */
+    readonly adapters?: Client<typeof AdapterService>,
   ) {
     this.announcement = announcement;
     this.lastSeen = now;
