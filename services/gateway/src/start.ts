@@ -1,5 +1,6 @@
+import { createClient } from '@connectrpc/connect';
 import { type Bus, connectBus, eventOutbox, EVENTS_STREAM } from '@tokenmesh/bus';
-import { FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
+import { AdapterService, FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
 import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
@@ -100,6 +101,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
           requestTimeoutMs: config.requestTimeoutMs,
           observe: restMetrics(rt.metrics),
           logger: rt.logger,
+          adapters: createClient(AdapterService, router.transport),
         }),
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),

@@ -14,6 +14,8 @@ const STATUS: Partial<Record<Code, number>> = {
   [Code.NotFound]: 400,
   [Code.Unauthenticated]: 401,
   [Code.PermissionDenied]: 403,
+  [Code.AlreadyExists]: 409,
+  [Code.FailedPrecondition]: 400,
   [Code.ResourceExhausted]: 429,
   [Code.Canceled]: 499,
   [Code.DeadlineExceeded]: 504,
@@ -26,6 +28,8 @@ const TYPE: Partial<Record<Code, string>> = {
   [Code.NotFound]: 'invalid_request_error',
   [Code.Unauthenticated]: 'authentication_error',
   [Code.PermissionDenied]: 'permission_error',
+  [Code.AlreadyExists]: 'invalid_request_error',
+  [Code.FailedPrecondition]: 'invalid_request_error',
   [Code.ResourceExhausted]: 'rate_limit_error',
 };
 
