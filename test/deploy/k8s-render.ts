@@ -57,7 +57,8 @@ function entries(objects: readonly K8sObject[], kind: 'Secret' | 'ConfigMap', na
   return kind === 'Secret' ? Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])) : data;
 }
 
-function envValue(objects: readonly K8sObject[], v: IEnvVar): string {
+/** The variable's value; undefined for an optional reference to what the cluster lacks (Kubernetes leaves it unset). */
+function envValue(objects: readonly K8sObject[], v: IEnvVar): string | undefined {
   if (v.value !== undefined) return v.value;
   const from = v.valueFrom;
   if (from?.fieldRef) {
@@ -68,7 +69,7 @@ function envValue(objects: readonly K8sObject[], v: IEnvVar): string {
   const ref = from?.secretKeyRef ?? from?.configMapKeyRef;
   if (!ref?.name) throw new Error(`${v.name}: unsupported valueFrom ${JSON.stringify(from)}`);
   const value = entries(objects, from?.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name)?.[ref.key];
-  if (value === undefined) throw new Error(`${v.name}: ${ref.name} has no key ${ref.key}`);
+  if (value === undefined && !ref.optional) throw new Error(`${v.name}: ${ref.name} has no key ${ref.key}`);
   return value;
 }
 
@@ -84,7 +85,10 @@ function expand(value: string, env: Record<string, string>): string {
  */
 export function containerEnv(objects: readonly K8sObject[], pod: IPodSpec, container: IContainer): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const v of container.env ?? []) env[v.name] = expand(envValue(objects, v), env);
+  for (const v of container.env ?? []) {
+    const value = envValue(objects, v);
+    if (value !== undefined) env[v.name] = expand(value, env);
+  }
   const mounts: [string, string][] = [['/app/', `${ROOT}/`]];
   for (const m of container.volumeMounts ?? []) {
     const volume = (pod.volumes ?? []).find((vol: IVolume) => vol.name === m.name);
