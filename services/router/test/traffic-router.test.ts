@@ -188,6 +188,27 @@ models:
       - { name: candidate, model: tinygpt@2, weight: 10, canary: true }
 `;
 
+  it('splits between LoRA adapters like between versions: each variant goes to the workers that hold its adapter', async () => {
+    const plan = `
+models:
+  assistant:
+    variants:
+      - { name: chat, model: tinygpt-chat@1, weight: 50 }
+      - { name: jargon, model: tinygpt-jargon@1, weight: 50 }
+`;
+    const { client } = setup({ a: echo('a'), b: echo('b') }, { plan, announce: { a: ['tinygpt@1', 'tinygpt-chat@1'], b: ['tinygpt@1', 'tinygpt-jargon@1'] } });
+    const got = new Map<string, number>();
+    for (let i = 0; i < 100; i++) {
+      const r = await collect(client.generate({ model: 'assistant', routingKey: `user-${i}`, promptTokenIds: [1] }));
+      expect(r.error).toBeUndefined();
+      const [variant] = r.variants;
+      expect([variant, r.workers]).toEqual(variant === 'chat' ? ['chat', ['a']] : ['jargon', ['b']]);
+      got.set(variant!, (got.get(variant!) ?? 0) + 1);
+    }
+    expect(got.get('chat')).toBeGreaterThan(25);
+    expect(got.get('jargon')).toBeGreaterThan(25);
+  });
+
   it('sends each variant to its own workers and returns the variant in the field and the header', async () => {
     const { client } = setup({ v1: echo('v1'), v2: echo('v2') }, { plan: SPLIT, announce: { v1: ['tinygpt@1'], v2: ['tinygpt@2'] } });
     const seen = new Map<string, string>();
