@@ -16,6 +16,7 @@ Decode only: prefill stays on the Optimum export, whose present the worker copie
 `model_decode.onnx` beside `model.onnx`, and for tinygpt `model_lora_decode.onnx` with the LoRA
 inputs of lora_export.py.
 """
+import copy
 import math
 from pathlib import Path
 
@@ -103,12 +104,13 @@ def export_decode_onnx(model, path: Path):
                         ["logits", *new_names], _axes(past_names, new_names))
 
 
-def export_lora_decode_onnx(base_dir: Path, path: Path):
-    """The LoRA decode-step graph of the committed base, inputs named as lora_export.py's."""
+def export_lora_decode_onnx(base, path: Path):
+    """The LoRA decode-step graph of a base (a model directory, or the GPT2 itself, copied),
+    inputs named as lora_export.py's."""
     from base_from_onnx import load_base
     from lora_export import lora_axes, lora_input_names, trace_lora, wrap_slots
 
-    model = load_base(base_dir)
+    model = copy.deepcopy(base) if isinstance(base, torch.nn.Module) else load_base(base)
     cfg = model.cfg
     slots = wrap_slots(model)
     ids, pos, past = _trace_args(cfg)

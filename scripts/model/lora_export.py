@@ -10,6 +10,7 @@ PEFT's tensor keys without `base_model.model.` and `.lora_A.weight`, so a worker
 safetensors onto them by name. Slots and rank are dynamic: an adapter of smaller rank is padded
 with zeros, a module an adapter does not target stays zero in its slot.
 """
+import copy
 from pathlib import Path
 
 import torch
@@ -105,10 +106,11 @@ def stacked_lora(model, adapters, rank):
     return out
 
 
-def export_lora_onnx(base_dir: Path, path: Path):
+def export_lora_onnx(base, path: Path):
     """Traces with two adapter slots of rank 3 and a mixed batch, so neither slots, rank nor batch
-    is specialised, then checks the graph."""
-    model = load_base(base_dir)
+    is specialised, then checks the graph. `base`: a model directory (its ONNX export is read back)
+    or the GPT2 itself (left as it is: the slots wrap a copy)."""
+    model = copy.deepcopy(base) if isinstance(base, nn.Module) else load_base(base)
     cfg = model.cfg
     n_layer, n_head, d = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
     inputs, outputs = io_names(n_layer)

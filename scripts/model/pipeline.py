@@ -183,3 +183,18 @@ def build_bench(spec, out: Path):
     t0 = time.time()
     export_gpt2(model, out)
     print(f"bench-26m: {model.num_parameters():,} parameters in {time.time() - t0:.0f} s", flush=True)
+    build_bench_lora(model, out)
+
+
+def build_bench_lora(model, out: Path):
+    """bench-26m's LoRA exports (weights as inputs, as tinygpt's), so bench:lora can measure what
+    adapters cost on a model of real width; its adapters are random, written by the benchmark.
+    From the model itself: its random-init biases and norms fold away in the ONNX file."""
+    from decode_export import export_lora_decode_onnx
+    from lora_export import export_lora_onnx
+
+    t0 = time.time()
+    for name, export in (("model_lora.onnx", export_lora_onnx), ("model_lora_decode.onnx", export_lora_decode_onnx)):
+        size = export(model, out / "onnx" / name)
+        print(f"bench-26m: {name} ({size} bytes)", flush=True)
+    print(f"bench-26m: LoRA exports in {time.time() - t0:.0f} s", flush=True)
