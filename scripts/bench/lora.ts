@@ -8,13 +8,15 @@
  *   3. the LoRA export with every row the chat adapter;
  *   4. the LoRA export with rows mixed base / chat / jargon (three slots in one pass).
  * Rounds alternate the runs (the machine is shared and noisy); the report takes each run's median.
+ * Then the serving half (lora-engine.ts): the engine at concurrency 32 on tinygpt and bench-26m.
  * Writes docs/bench/lora.md and docs/bench/lora.json.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { adapterIndex, argmax, CausalLm, leftPad, loadLoraAdapter, LORA_ONNX_FILE, type LoraStack, positionIds, stackAdapters } from '@tokenmesh/model';
 
+import { LORA_RUNS, loraEngine, type LoraEngineResult } from './lora-engine';
 import { quantile, round } from './stats';
 
 type Feeds = LoraStack['feeds'];
@@ -25,6 +27,45 @@ const ADAPTERS = ['tinygpt-chat', 'tinygpt-jargon'].map((n) => join(ROOT, 'model
 const BATCH = 32;
 const STEPS = 128;
 const ROUNDS = 7;
+/** The serving half: closed-loop rounds per run, and seconds per round, by model. */
+const SERVING_ROUNDS = 3;
+const SERVING_SECONDS: Record<string, number> = { tinygpt: 8, 'bench-26m': 15 };
+const BENCH_26M = join(ROOT, 'models', 'bench-26m');
+/** Adapter overhead over the base at concurrency 32, worst of one adapter and four mixed (issue 14). */
+const MAX_OVERHEAD = 0.2;
+
+function servingSection(results: readonly LoraEngineResult[], missing: string[]): string[] {
+  const lines = [
+    '## 2. Serving: the engine at concurrency 32',
+    '',
+    `The worker's engine (batching, sampling, decode-step exports; no RPC) under 32 closed-loop clients sending sampled`,
+    `64-token requests (temperature 0.8): all for the base, all for one adapter, or spread over four adapters (request i`,
+    `for adapter i mod 4). The adapters are random, rank 8 on every block's linears, small weights: a trained one changes`,
+    `what the model writes (tinygpt-chat ends its turn within a few tokens) and shorter answers would weigh prefills`,
+    `against the base. ${SERVING_ROUNDS} alternating rounds after a warm-up, median tokens/s. Target: adapters cost at most`,
+    `${MAX_OVERHEAD * 100}% of the base's throughput (the worse of one adapter and four mixed).`,
+    '',
+    '| model | run | tokens/s (median) | rounds | vs all base | mean decode batch | mean output tokens |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  const verdicts: string[] = [];
+  for (const r of results) {
+    const base = r.medianTokensPerS['all base'];
+    for (const run of LORA_RUNS) {
+      const rounds = r.rounds[run];
+      const batch = round(rounds.reduce((n, x) => n + x.steps.meanBatch, 0) / rounds.length, 1);
+      const outTokens = round(rounds.reduce((n, x) => n + x.meanOutputTokens, 0) / rounds.length, 1);
+      lines.push(
+        `| ${r.model} | ${run} | ${r.medianTokensPerS[run]} | ${rounds.map((x) => x.tokensPerS).join(', ')} | ${round(r.medianTokensPerS[run] / base, 2)} | ${batch} | ${outTokens} |`,
+      );
+    }
+    const worst = Math.min(r.medianTokensPerS['all one adapter'], r.medianTokensPerS['4 adapters mixed']) / base;
+    const overhead = round((1 - worst) * 100, 1);
+    verdicts.push(`- ${r.model}: adapter overhead ${overhead}% (target ≤ ${MAX_OVERHEAD * 100}%): **${1 - worst <= MAX_OVERHEAD ? 'met' : 'not met'}**.`);
+  }
+  for (const m of missing) verdicts.push(`- ${m}`);
+  return [...lines, '', ...verdicts, ''];
+}
 
 /** tokens/s of the bare loop on `lm` with `feeds` on every pass. */
 async function loop(lm: CausalLm, feeds: Feeds): Promise<number> {
@@ -76,6 +117,8 @@ async function main(): Promise<void> {
   const md = [
     '# LoRA adapters: what a pass costs (`npm run bench:lora`)',
     '',
+    '## 1. The bare loop on the Optimum exports',
+    '',
     `tinygpt (4 layers) and its adapters (r 8 on every block's linears): the bare onnxruntime loop, batch ${BATCH},`,
     `${STEPS} greedy steps, 1 intra-op thread, ${ROUNDS} alternating rounds after a warm-up, median tokens/s.`,
     `${new Date().toISOString().slice(0, 10)}, this 2-core machine (shared, noisy: compare within the run).`,
@@ -89,12 +132,20 @@ async function main(): Promise<void> {
     '- A mixed pass costs what a single-adapter pass costs: one pass for all adapters, not one per adapter.',
     '',
   ].join('\n');
-  writeFileSync(join(ROOT, 'docs/bench/lora.md'), md);
+  // Random adapters on both: a trained one changes what the model writes (tinygpt-chat ends its
+  // turn within a few tokens), and shorter answers would weigh prefills against the base.
+  const serving: LoraEngineResult[] = [await loraEngine(BASE, [], SERVING_ROUNDS, SERVING_SECONDS['tinygpt']!)];
+  const missing: string[] = [];
+  if (existsSync(join(BENCH_26M, 'onnx', 'model_lora_decode.onnx')))
+    serving.push(await loraEngine(BENCH_26M, [], SERVING_ROUNDS, SERVING_SECONDS['bench-26m']!));
+  else missing.push('bench-26m: not measured, models/bench-26m (with its LoRA exports) is not built: `npm run model:bench`.');
+  const report = [md, ...servingSection(serving, missing)].join('\n');
+  writeFileSync(join(ROOT, 'docs/bench/lora.md'), report);
   writeFileSync(
     join(ROOT, 'docs/bench/lora.json'),
-    JSON.stringify({ batch: BATCH, steps: STEPS, median, samples: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, r.samples])) }, null, 2),
+    JSON.stringify({ batch: BATCH, steps: STEPS, median, samples: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, r.samples])), serving }, null, 2),
   );
-  console.log(md);
+  console.log(report);
 }
 
 main().catch((err: unknown) => {

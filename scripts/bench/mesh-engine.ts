@@ -49,7 +49,7 @@ async function measure(m: LoadedModel, id: string, r: EngineRequest): Promise<Me
   let ttft = 0;
   const gaps: number[] = [];
   let tokens = 0;
-  for await (const e of m.engine.generate({ id, promptIds: r.promptIds, sampling })) {
+  for await (const e of m.engine.generate({ id, promptIds: r.promptIds, sampling, adapter: m.adapter?.slot })) {
     if (e.type !== 'token') continue;
     const now = performance.now();
     if (tokens === 0) ttft = now - t0;
@@ -165,6 +165,8 @@ export async function engineClosedLoop(
   seconds: number,
   next: (i: number) => EngineRequest,
   warmupSeconds = 0,
+  /** The model (base or one of its adapters, same runners) of request i; default `m`. */
+  modelFor: (i: number) => LoadedModel = () => m,
 ): Promise<EngineRun> {
   const done: Measured[] = [];
   let seq = 0;
@@ -182,7 +184,7 @@ export async function engineClosedLoop(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         const i = seq++;
-        const r = await measure(m, `c${i}`, next(i));
+        const r = await measure(modelFor(i), `c${i}`, next(i));
         if (performance.now() >= t0) done.push(r);
       }
     }),
