@@ -6,15 +6,36 @@ import { generateText, type Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
+import { answerManyPrompts } from './many-prompts';
 import { openAiOptions } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 
+/** Prompts one completion request may carry (OpenAI's `prompt` array): each is a generation of its own. */
+export const MAX_PROMPTS = 16;
+
 /**
- * POST /v1/completions in OpenAI's shape: {model?, prompt, max_tokens, temperature, top_p, stop,
- * seed, n: 1, user, stream, stream_options} plus top_k, min_p and repetition_penalty.
- * `stream: true` answers with SSE chunks and `data: [DONE]`.
+ * OpenAI's `prompt`: a string, or an array of strings (one choice per prompt; LangChain always
+ * sends an array). Token-id prompts are refused by name.
+ * @throws ConnectError (400) naming `prompt` or `prompt[i]` and the limit
+ */
+function prompts(body: Record<string, unknown>): string[] {
+  const p = body['prompt'];
+  if (!Array.isArray(p)) return [bodyFields(body).string('prompt') ?? ''];
+  if (p.length === 0) throw apiError(Code.InvalidArgument, 'prompt', 'must not be an empty array');
+  if (p.length > MAX_PROMPTS) throw apiError(Code.InvalidArgument, 'prompt', `at most ${MAX_PROMPTS} prompts in one request, got ${p.length}`);
+  return p.map((x, i) => {
+    if (typeof x === 'string') return x;
+    const why = typeof x === 'number' || Array.isArray(x) ? 'token id prompts are not supported, send text' : `got ${JSON.stringify(x)}`;
+    throw apiError(Code.InvalidArgument, p.every((y) => typeof y === 'number') ? 'prompt' : `prompt[${i}]`, `must be a string (${why})`);
+  });
+}
+
+/**
+ * POST /v1/completions in OpenAI's shape: {model?, prompt (a string or up to MAX_PROMPTS of them),
+ * max_tokens, temperature, top_p, stop, seed, n: 1, user, stream, stream_options} plus top_k,
+ * min_p and repetition_penalty. `stream: true` answers with SSE chunks and `data: [DONE]`.
  */
 export async function completionsRoute(
   req: HttpRequest,
@@ -24,34 +45,48 @@ export async function completionsRoute(
   bodyLimit: number,
 ): Promise<void> {
   const body = await readJson(req, bodyLimit);
-  if (Array.isArray(body['prompt'])) throw apiError(Code.InvalidArgument, 'prompt', 'must be a string (batched prompts and token arrays are not supported)');
+  const texts = prompts(body);
   const opts = openAiOptions(body, 'completion');
   const f = bodyFields(body);
   const model = f.string('model') ?? '';
-  const events = generateText(
-    {
-      requestId,
-      stream: opts.stream,
-      model,
-      prompt: f.string('prompt') ?? '',
-      messages: [],
-      sampling: samplingFromBody(body),
-      routingKey: opts.routingKey,
-      ...edgeHooks(req, res),
-    },
-    up,
-    signal,
-  );
-  await answerOpenAi(
-    res,
-    events,
-    { ...opts, requestId, signal, report, model: model || up.defaultModel },
-    {
-      id: `cmpl-${requestId}`,
-      object: 'text_completion',
-      chunkObject: 'text_completion',
+  const request = (prompt: string, id: string) => ({
+    requestId: id,
+    stream: opts.stream,
+    model,
+    prompt,
+    messages: [],
+    sampling: samplingFromBody(body),
+    routingKey: opts.routingKey,
+    ...edgeHooks(req, res),
+  });
+  const answer = { ...opts, requestId, signal, report, model: model || up.defaultModel };
+  const format = { id: `cmpl-${requestId}`, object: 'text_completion', chunkObject: 'text_completion' };
+  if (texts.length === 1) {
+    await answerOpenAi(res, generateText(request(texts[0]!, requestId), up, signal), answer, {
+      ...format,
       choice: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
       delta: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
-    },
-  );
+    });
+    return;
+  }
+  // One generation per prompt, cancelled together: the caller leaving, or any of them failing.
+  const all = new AbortController();
+  const cancel = () => all.abort();
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    const streams = texts.map((t, i) => generateText(request(t, `${requestId}-${i}`), up, all.signal));
+    await answerManyPrompts(
+      res,
+      streams,
+      answer,
+      {
+        ...format,
+        choice: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
+        delta: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
+      },
+      cancel,
+    );
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
 }

@@ -101,6 +101,34 @@ describe('OpenAI client against the gateway', () => {
       expect(without.at(-1)!.choices[0]!.finish_reason).toBe('length');
     });
 
+    it('a prompt array gets one choice per prompt, each the text that prompt alone gets, usage summed; streamed too', async () => {
+      const prompts = [PROMPT, 'The Jargon File', 'And God said'];
+      const alone = await Promise.all(prompts.map((prompt) => client.completions.create({ model: 'tinyllama', prompt, max_tokens: 6, temperature: 0 })));
+      const many = await client.completions.create({ model: 'tinyllama', prompt: prompts, max_tokens: 6, temperature: 0 });
+      expect(many.choices.map((c) => [c.index, c.text, c.finish_reason])).toEqual(alone.map((a, i) => [i, a.choices[0]!.text, a.choices[0]!.finish_reason]));
+      const sum = (k: 'prompt_tokens' | 'completion_tokens' | 'total_tokens') => alone.reduce((n, a) => n + a.usage![k], 0);
+      expect(many.usage).toEqual({ prompt_tokens: sum('prompt_tokens'), completion_tokens: sum('completion_tokens'), total_tokens: sum('total_tokens') });
+      // A one-element array (what LangChain always sends) is the plain prompt.
+      expect((await client.completions.create({ model: 'tinyllama', prompt: [PROMPT], max_tokens: 6, temperature: 0 })).choices).toEqual(alone[0]!.choices);
+
+      const chunks: OpenAI.Completion[] = [];
+      for await (const c of await client.completions.create({
+        model: 'tinyllama',
+        prompt: prompts,
+        max_tokens: 6,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      }))
+        chunks.push(c);
+      expect(chunks.at(-1)!.usage).toEqual(many.usage);
+      for (const [i, a] of alone.entries()) {
+        const mine = chunks.flatMap((c) => c.choices.filter((x) => x.index === i));
+        expect(mine.map((x) => x.text).join('')).toBe(a.choices[0]!.text);
+        expect(mine.at(-1)!.finish_reason).toBe(a.choices[0]!.finish_reason);
+      }
+    });
+
     it('ends at a stop string (string or list) with finish_reason stop, the stop string left out', async () => {
       const full = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0 })).choices[0]!.text;
       const stop = stopIn(full);

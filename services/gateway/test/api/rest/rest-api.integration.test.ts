@@ -113,7 +113,11 @@ describe('gateway REST API over HTTP/1.1', () => {
     ['unknown model', '/generate', { prompt: 'x', model: 'gpt-9' }, 'model'],
     ['five stop strings', '/v1/completions', { prompt: 'x', stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
     ['n = 2', '/v1/completions', { prompt: 'x', n: 2 }, 'n'],
-    ['batched prompts', '/v1/completions', { prompt: ['a', 'b'] }, 'prompt'],
+    ['token id prompts', '/v1/completions', { prompt: [1, 2, 3] }, 'prompt'],
+    ['a prompt array with a token array', '/v1/completions', { prompt: ['a', [1, 2]] }, 'prompt[1]'],
+    ['an empty prompt array', '/v1/completions', { prompt: [] }, 'prompt'],
+    ['17 prompts', '/v1/completions', { prompt: Array.from({ length: 17 }, () => 'x') }, 'prompt'],
+    ['an empty prompt in an array', '/v1/completions', { prompt: ['a', ''] }, 'prompt'],
   ])('%s → 400 with an OpenAI error body naming the field, no worker call', async (_, path, body, param) => {
     const before = mesh.workerCalls();
     const res = await post(path, body);
