@@ -31,6 +31,15 @@ describe('npm start', () => {
     expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['tinygpt', 'tinyllama']));
   });
 
+  it('answers read-only RPCs over Connect GET (cacheable), and refuses GET for the others', async () => {
+    const get = (method: string) =>
+      fetch(`${mesh.httpUrl}/tokenmesh.inference.v1.InferenceService/${method}?connect=v1&encoding=json&message=${encodeURIComponent('{}')}`);
+    const models = await get('ListModels');
+    expect(models.status).toBe(200);
+    expect(((await models.json()) as { models: { name: string }[] }).models.map((m) => m.name)).toContain('tinygpt');
+    expect((await get('Predict')).status).toBe(405);
+  });
+
   it('answers /generate', async () => {
     const res = await fetch(`${mesh.httpUrl}/generate`, {
       method: 'POST',

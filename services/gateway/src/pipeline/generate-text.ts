@@ -84,7 +84,8 @@ export interface TextRequest {
 }
 
 export type TextEvent =
-  | { readonly type: 'text'; readonly text: string }
+  /** `model`: what serves it (name@version), once the first upstream message said (absent in older cache entries). */
+  | { readonly type: 'text'; readonly text: string; readonly model?: string }
   | {
       readonly type: 'done';
       readonly finishReason: FinishReason;
@@ -208,7 +209,7 @@ interface Prepared {
 }
 
 type Generated = Pick<GenerateResponse, 'tokenIds' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
-type TextOut = { readonly type: 'text'; readonly text: string };
+type TextOut = { readonly type: 'text'; readonly text: string; readonly model?: string };
 
 /** Why a generation's upstream calls are cancelled once it is over (shared: no DOMException per request). */
 const GENERATION_ENDED = new ConnectError('the generation ended', Code.Canceled);
@@ -224,6 +225,8 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
   // Tokens that count: up to the one that completed a stop string, or all that arrived.
   const counted = { tokens: 0 };
   let last: Generated | undefined;
+  // What serves it, from the first message: every chunk of a stream names it, not only the last.
+  let served: { model: string } | undefined;
   try {
     const tokens = up.router.generate(
       {
@@ -237,6 +240,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
       { signal: upstream.signal },
     );
     const onMessage = (m: Generated) => {
+      if (!served && m.model) served = { model: m.model };
       if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
     };
     const decoder = up.localDecoder?.(p.text);
@@ -245,11 +249,11 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
       : decodedRemotely(tokens, up, p.text, stops, counted, onMessage, upstream.signal);
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
-      if (t.text) yield { type: 'text', text: t.text } satisfies TextOut;
+      if (t.text) yield { type: 'text', text: t.text, ...served } satisfies TextOut;
       if (stops.done) break;
     }
     const tail = stops.flush();
-    if (tail) yield { type: 'text', text: tail } satisfies TextOut;
+    if (tail) yield { type: 'text', text: tail, ...served } satisfies TextOut;
   } catch (err) {
     if (!stops.done) {
       up.saturation?.observe(model, err);

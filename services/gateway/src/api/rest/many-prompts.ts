@@ -74,8 +74,8 @@ export async function answerManyPrompts(
   const sse = new SseWriter(res);
   const usageNull = o.includeUsage ? { usage: null } : {};
   const done: Done[] = [];
-  // Every chunk names what served the request; before the first answer says it, the one asked for.
-  let model = o.model;
+  // Every chunk names what serves the request (name@version), as the first answer said it.
+  let model = firsts.map((e) => (e.done ? undefined : e.value.model)).find(Boolean) ?? o.model;
   const chunk = (choices: Json[]) => ({ id: f.id, object: f.chunkObject, created, model, choices, ...usageNull });
   sse.open({ 'x-request-id': o.requestId });
   try {
@@ -83,10 +83,10 @@ export async function answerManyPrompts(
       streams.map(async (s, i) => {
         for (let e = firsts[i]!; !e.done; e = await s.next()) {
           const ev = e.value;
+          if (ev.model) model = ev.model;
           if (ev.type === 'text') await sse.send(chunk([f.delta(i, ev.text, null)]));
           else {
             done[i] = ev;
-            model = ev.model;
             void sse.send(chunk([f.delta(i, '', openAiFinishReason(ev.finishReason))]));
           }
         }

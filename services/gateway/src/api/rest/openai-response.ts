@@ -65,17 +65,19 @@ export async function answerOpenAi(
   }
   const sse = new SseWriter(res);
   const usageNull = o.includeUsage ? { usage: null } : {};
-  const chunk = (model: string, choices: Json[]) => ({ id: f.id, object: f.chunkObject, created, model, choices, ...usageNull });
+  // Every chunk names what serves the request (name@version), as the first answer said it.
+  let model = (!first.done && first.value.model) || o.model;
+  const chunk = (choices: Json[]) => ({ id: f.id, object: f.chunkObject, created, model, choices, ...usageNull });
   sse.open({ 'x-request-id': o.requestId });
-  if (f.opening) void sse.send(chunk(o.model, [f.opening]));
+  if (f.opening) void sse.send(chunk([f.opening]));
   try {
     for (let e = first; !e.done; e = await events.next()) {
       const ev = e.value;
-      if (ev.type === 'text') await sse.send(chunk(o.model, [f.delta(ev.text, null)]));
+      if (ev.model) model = ev.model;
+      if (ev.type === 'text') await sse.send(chunk([f.delta(ev.text, null)]));
       else {
-        // The worker's answer names the version that served it (name@version).
-        void sse.send(chunk(ev.model, [f.delta('', openAiFinishReason(ev.finishReason))]));
-        if (o.includeUsage) void sse.send({ ...chunk(ev.model, []), usage: openAiUsage(ev.usage) });
+        void sse.send(chunk([f.delta('', openAiFinishReason(ev.finishReason))]));
+        if (o.includeUsage) void sse.send({ ...chunk([]), usage: openAiUsage(ev.usage) });
       }
     }
   } catch (err) {

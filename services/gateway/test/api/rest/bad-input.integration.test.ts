@@ -85,7 +85,8 @@ const CASES: Case[] = [
   { name: 'frequency_penalty (unsupported)', on: BOTH, body: { frequency_penalty: -1 }, param: 'frequency_penalty' },
   { name: 'logit_bias (unsupported)', on: BOTH, body: { logit_bias: { '50': -100 } }, param: 'logit_bias' },
   // /v1/completions only.
-  { name: 'a prompt array', on: ['/v1/completions'], body: { prompt: ['a', 'b'] }, param: 'prompt' },
+  { name: 'a prompt array holding a number', on: ['/v1/completions'], body: { prompt: ['a', 7] }, param: 'prompt[1]' },
+  { name: 'a prompt array over the limit', on: ['/v1/completions'], body: { prompt: Array.from({ length: 17 }, () => 'a') }, param: 'prompt' },
   { name: 'a token-id prompt', on: ['/v1/completions'], body: { prompt: [1, 2, 3] }, param: 'prompt' },
   { name: 'no prompt', on: ['/v1/completions'], body: { prompt: undefined }, param: 'prompt' },
   { name: 'an empty prompt', on: ['/v1/completions'], body: { prompt: '' }, param: 'prompt' },

@@ -86,6 +86,8 @@ describe('OpenAI client against the gateway', () => {
       }))
         withUsage.push(c);
       const last = withUsage.at(-1)!;
+      // Every chunk names what served it, as the non-streamed answer does.
+      expect(new Set(withUsage.map((c) => c.model))).toEqual(new Set(['tinyllama@1']));
       expect(last.choices).toEqual([]);
       expect(last.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: 8, total_tokens: promptTokens + 8 });
       expect(withUsage.slice(0, -1).every((c) => c.usage === null && c.choices.length === 1)).toBe(true);
