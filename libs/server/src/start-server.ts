@@ -7,6 +7,7 @@ import type { Logger } from '@tokenmesh/logging';
 import type { Registry } from '@tokenmesh/metrics';
 import { Health } from '@tokenmesh/proto';
 
+import { grpcUnimplemented } from './grpc-unimplemented';
 import { HealthReporter, ServingStatus } from './health-reporter';
 import { registerHealthService } from './health-service';
 import { createHttpRoutes, type HttpHandler } from './http-routes';
@@ -14,6 +15,7 @@ import { InProcessCalls, recordingRouter, registerInProcess } from './in-process
 import { type Http1Timeouts, Listeners } from './listeners';
 import { peerContextValues } from './peer-address';
 import { requestDecodeInterceptor, withRequestDecodeErrors } from './request-decode-errors';
+import { registerReflection } from './server-reflection';
 import { shutdownErrorInterceptor } from './shutdown-interceptor';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
@@ -110,12 +112,14 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
       const router = recordingRouter(plain, methods);
       options.routes(router);
       registerHealthService(router, health);
-      for (const h of router.handlers) if (h.service.typeName !== Health.typeName) services.add(h.service.typeName);
+      registerReflection(router, [...new Set(router.handlers.map((h) => h.service))]);
+      for (const h of router.handlers)
+        if (h.service.typeName !== Health.typeName && !h.service.typeName.startsWith('grpc.reflection.')) services.add(h.service.typeName);
       // connectNodeAdapter maps paths to `router.handlers` once this returns: swap each for one that
       // answers an undecodable request body INVALID_ARGUMENT, not INTERNAL (see request-decode-errors).
       plain.handlers.splice(0, plain.handlers.length, ...plain.handlers.map(withRequestDecodeErrors));
     },
-    fallback: createHttpRoutes({ health, metrics: options.metrics, http: options.http, readyDetail: options.readyDetail }),
+    fallback: grpcUnimplemented(createHttpRoutes({ health, metrics: options.metrics, http: options.http, readyDetail: options.readyDetail })),
   });
   const initial = options.serving === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
   for (const name of services) health.set(name, initial);
