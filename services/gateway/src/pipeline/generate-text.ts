@@ -84,8 +84,12 @@ export interface TextRequest {
 }
 
 export type TextEvent =
-  /** `model`: what serves it (name@version), once the first upstream message said (absent in older cache entries). */
-  | { readonly type: 'text'; readonly text: string; readonly model?: string }
+  /**
+   * `model`: what serves it (name@version), once the first upstream message said (absent in older
+   * cache entries). `logprobs`: with sampling.logprobs, one per completion token this text
+   * completes (a token of an unfinished character is counted with the text that finishes it).
+   */
+  | { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: number[] }
   | {
       readonly type: 'done';
       readonly finishReason: FinishReason;
@@ -208,8 +212,8 @@ interface Prepared {
   readonly whole: boolean;
 }
 
-type Generated = Pick<GenerateResponse, 'tokenIds' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
-type TextOut = { readonly type: 'text'; readonly text: string; readonly model?: string };
+type Generated = Pick<GenerateResponse, 'tokenIds' | 'logprobs' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
+type TextOut = { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: number[] };
 
 /** Why a generation's upstream calls are cancelled once it is over (shared: no DOMException per request). */
 const GENERATION_ENDED = new ConnectError('the generation ended', Code.Canceled);
@@ -227,6 +231,16 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
   let last: Generated | undefined;
   // What serves it, from the first message: every chunk of a stream names it, not only the last.
   let served: { model: string } | undefined;
+  // With logprobs: what the worker sent, in token order, and those of tokens whose text is not out yet.
+  const withLogprobs = sampling.logprobs;
+  const received: number[] = [];
+  let pending: number[] = [];
+  const logprobs = (): { logprobs?: number[] } => {
+    if (!withLogprobs) return {};
+    const out = pending;
+    pending = [];
+    return { logprobs: out };
+  };
   try {
     const tokens = up.router.generate(
       {
@@ -241,6 +255,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     );
     const onMessage = (m: Generated) => {
       if (!served && m.model) served = { model: m.model };
+      if (withLogprobs) received.push(...m.logprobs);
       if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
     };
     const decoder = up.localDecoder?.(p.text);
@@ -249,11 +264,12 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
       : decodedRemotely(tokens, up, p.text, stops, counted, onMessage, upstream.signal);
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
-      if (t.text) yield { type: 'text', text: t.text, ...served } satisfies TextOut;
+      if (withLogprobs) pending.push(...received.splice(0, t.tokens));
+      if (t.text) yield { type: 'text', text: t.text, ...served, ...logprobs() } satisfies TextOut;
       if (stops.done) break;
     }
     const tail = stops.flush();
-    if (tail) yield { type: 'text', text: tail, ...served } satisfies TextOut;
+    if (tail || pending.length > 0) yield { type: 'text', text: tail, ...served, ...logprobs() } satisfies TextOut;
   } catch (err) {
     if (!stops.done) {
       up.saturation?.observe(model, err);

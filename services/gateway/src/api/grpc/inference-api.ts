@@ -41,9 +41,22 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     async predict(req, ctx) {
       const r = textRequest(req, ctx, false);
       let text = '';
+      const logprobs: number[] = [];
       for await (const e of generate(r, ctx)) {
-        if (e.type === 'text') text += e.text;
-        else return { text, finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
+        if (e.type === 'text') {
+          text += e.text;
+          if (e.logprobs) logprobs.push(...e.logprobs);
+        } else
+          return {
+            text,
+            finishReason: e.finishReason,
+            usage: e.usage,
+            timings: e.timings,
+            model: e.model,
+            variant: e.variant,
+            requestId: r.requestId,
+            logprobs,
+          };
       }
       throw new Error('generation ended without a final event');
     },
@@ -51,7 +64,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     async *streamPredict(req, ctx) {
       const r = textRequest(req, ctx, true);
       for await (const e of generate(r, ctx)) {
-        if (e.type === 'text') yield { text: e.text, requestId: r.requestId };
+        if (e.type === 'text') yield { text: e.text, requestId: r.requestId, logprobs: e.logprobs ?? [] };
         else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
       }
     },

@@ -33,6 +33,22 @@ describe('gateway InferenceService handlers', () => {
     expect(last!.finishReason).toBe(FinishReason.LENGTH);
   });
 
+  it('sampling.logprobs: one log-probability per completion token, the same in Predict and over the stream; none unless asked', async () => {
+    const sampling = { temperature: 0, maxTokens: 12, logprobs: true };
+    const one = await client.predict({ prompt: 'In the beginning', sampling });
+    expect(one.logprobs).toHaveLength(one.usage!.completionTokens);
+    expect(one.logprobs.every((l) => Number.isFinite(l) && l <= 0)).toBe(true);
+    const streamed: number[] = [];
+    for await (const m of client.streamPredict({ prompt: 'In the beginning', sampling })) streamed.push(...m.logprobs);
+    expect(streamed).toEqual(one.logprobs);
+    // A stop string ends the text early: the tokens counted, and their log-probabilities, end there too.
+    const stop = one.text.slice(3, 5);
+    const cut = await client.predict({ prompt: 'In the beginning', sampling: { ...sampling, stop: [stop] } });
+    expect(cut.logprobs).toHaveLength(cut.usage!.completionTokens);
+    expect(cut.logprobs).toEqual(one.logprobs.slice(0, cut.logprobs.length));
+    expect((await client.predict({ prompt: 'In the beginning', sampling: { temperature: 0, maxTokens: 4 } })).logprobs).toEqual([]);
+  });
+
   it('chat messages go through the chat template', async () => {
     const r = await client.predict({ messages: [{ role: 'user', content: 'Hi' }], sampling: { maxTokens: 4, temperature: 0 } });
     expect(r.usage!.promptTokens).toBe(Buffer.byteLength('<|user|>\nHi\n<|assistant|>\n'));
