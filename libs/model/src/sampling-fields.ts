@@ -50,6 +50,9 @@ export const SAMPLING_FIELDS = {
   minP: { name: 'min_p', type: 'real', min: 0, max: 1, default: 0 },
   /** 1 = off. */
   repetitionPenalty: { name: 'repetition_penalty', type: 'real', min: 0, max: 10, minOpen: true, default: 1 },
+  /** OpenAI's, over the tokens generated so far (not the prompt), as vLLM applies them; 0 = off. */
+  presencePenalty: { name: 'presence_penalty', type: 'real', min: -2, max: 2, default: 0 },
+  frequencyPenalty: { name: 'frequency_penalty', type: 'real', min: -2, max: 2, default: 0 },
   // REST bodies' `logprobs` is OpenAI's (see OPENAI_NEUTRAL_SAMPLING), which asks for another answer shape.
   logprobs: { name: 'logprobs', type: 'flag', default: false, rest: false },
 } as const satisfies Readonly<Record<string, SamplingField>>;
@@ -63,8 +66,6 @@ export const OPENAI_NEUTRAL_SAMPLING: Readonly<Record<string, { readonly neutral
   // A count of top log-probabilities on completions, a flag (with top_logprobs) on chat.
   logprobs: { neutral: false },
   top_logprobs: { neutral: 0, only: 'chat' },
-  presence_penalty: { neutral: 0 },
-  frequency_penalty: { neutral: 0 },
   logit_bias: { neutral: {} },
 };
 

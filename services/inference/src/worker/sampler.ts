@@ -70,7 +70,7 @@ export function applyFilters(weights: Float64Array, p: Filters, scratch: Float64
 }
 
 /**
- * Per-request token selection: repetition penalty, then greedy (temperature 0) or temperature,
+ * Per-request token selection: repetition penalty, OpenAI's presence and frequency penalties, then greedy (temperature 0) or temperature,
  * top-k, top-p and min-p filtering and a draw from the request's own seeded generator.
  * Processing order follows Hugging Face's logits processors. Plain temperature sampling is one
  * pass over the vocabulary; only the filters sort it.
@@ -81,27 +81,35 @@ export class Sampler {
   private weights = new Float64Array(0);
   private scratch = new Float64Array(0);
 
+  /** Times each token was generated, for the presence and frequency penalties. */
+  private readonly generated = new Map<number, number>();
+  private readonly penalised: boolean;
+
   constructor(
     private readonly params: Sampling,
     promptIds: readonly number[],
   ) {
     this.rng = new Rng(params.seed ?? randomSeed());
     if (params.repetitionPenalty !== 1) for (const id of promptIds) this.seen.add(id);
+    this.penalised = params.presencePenalty !== 0 || params.frequencyPenalty !== 0;
   }
 
   /** Chooses the next token from one position's logits (not modified). */
   next(raw: Float32Array): SampledToken {
     const p = this.params;
     let logits = raw;
+    if (p.repetitionPenalty !== 1 || this.penalised) logits = Float32Array.from(raw);
     if (p.repetitionPenalty !== 1) {
-      logits = Float32Array.from(raw);
       for (const id of this.seen) {
         const v = logits[id]!;
         logits[id] = v > 0 ? v / p.repetitionPenalty : v * p.repetitionPenalty;
       }
     }
+    // OpenAI's penalties, after the repetition penalty (vLLM's order), over generated tokens only.
+    if (this.penalised) for (const [id, n] of this.generated) logits[id] = logits[id]! - p.frequencyPenalty * n - p.presencePenalty;
     const token = p.temperature === 0 ? argmax(logits) : this.draw(logits);
     if (p.repetitionPenalty !== 1) this.seen.add(token);
+    if (this.penalised) this.generated.set(token, (this.generated.get(token) ?? 0) + 1);
     return { token, logprob: p.logprobs ? logSoftmaxAt(raw, token) : 0 };
   }
 

@@ -49,6 +49,19 @@ describe('Sampler', () => {
     expect(s.next(logits).token).toBe(2); // 6 now seen too: 2.9 / 2 = 1.45 < 2.0
   });
 
+  it('presence and frequency penalties (OpenAI) lower generated tokens only, once or per occurrence', () => {
+    // The prompt's token 1 is not penalised: greedy still picks it first.
+    const presence = new Sampler(params({ temperature: 0, presencePenalty: 0.5 }), [1]);
+    expect(draws(presence, 3)).toEqual([1, 6, 1]); // 3.0 - 0.5 = 2.5 < 2.9; then 2.9 - 0.5 = 2.4 < 2.5
+    const frequency = new Sampler(params({ temperature: 0, frequencyPenalty: 0.6 }), []);
+    // 1 (3.0) → 2.4 < 2.9: 6 → 2.3; then 1 at 2.4 → 1.8; 6 at 2.3 → 1.7; then 2 (2.0).
+    expect(draws(frequency, 5)).toEqual([1, 6, 1, 6, 2]);
+    // Negative values favour what was generated: greedy keeps it.
+    expect(draws(new Sampler(params({ temperature: 0, frequencyPenalty: -1 }), []), 3)).toEqual([1, 1, 1]);
+    expect(() => params({ presencePenalty: 2.5 })).toThrow(/presence_penalty/);
+    expect(() => params({ frequencyPenalty: -3 })).toThrow(/frequency_penalty/);
+  });
+
   it('the filters keep exactly the tokens a full sort keeps (ties to the lower id), over random cases', () => {
     // The obvious implementation: sort every id by weight (stable, so ties keep the lower id), cut.
     const naive = (w: number[], topK: number, topP: number, minP: number): number[] => {

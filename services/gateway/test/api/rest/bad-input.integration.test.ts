@@ -81,8 +81,9 @@ const CASES: Case[] = [
   { name: 'stream_options not an object', on: BOTH, body: { stream: true, stream_options: true }, param: 'stream_options' },
   { name: 'include_usage not a boolean', on: BOTH, body: { stream: true, stream_options: { include_usage: 'yes' } }, param: 'stream_options.include_usage' },
   { name: 'user of the wrong type', on: BOTH, body: { user: 42 }, param: 'user' },
-  { name: 'presence_penalty (unsupported)', on: BOTH, body: { presence_penalty: 0.5 }, param: 'presence_penalty' },
-  { name: 'frequency_penalty (unsupported)', on: BOTH, body: { frequency_penalty: -1 }, param: 'frequency_penalty' },
+  { name: 'presence_penalty above 2', on: BOTH, body: { presence_penalty: 2.5 }, param: 'presence_penalty' },
+  { name: 'frequency_penalty below -2', on: BOTH, body: { frequency_penalty: -3 }, param: 'frequency_penalty' },
+  { name: 'presence_penalty of the wrong type', on: BOTH, body: { presence_penalty: 'high' }, param: 'presence_penalty' },
   { name: 'logit_bias (unsupported)', on: BOTH, body: { logit_bias: { '50': -100 } }, param: 'logit_bias' },
   // /v1/completions only.
   { name: 'a prompt array holding a number', on: ['/v1/completions'], body: { prompt: ['a', 7] }, param: 'prompt[1]' },

@@ -131,6 +131,16 @@ describe('OpenAI client against the gateway', () => {
       }
     });
 
+    it('presence and frequency penalties change a greedy answer, and are deterministic', async () => {
+      const ask = (extra: Partial<OpenAI.CompletionCreateParamsNonStreaming>) =>
+        client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 24, temperature: 0, ...extra }).then((r) => r.choices[0]!.text);
+      const plain = await ask({});
+      const penalised = await ask({ frequency_penalty: 2, presence_penalty: 2 });
+      expect(penalised).not.toBe(plain);
+      expect(await ask({ frequency_penalty: 2, presence_penalty: 2 })).toBe(penalised);
+      expect(await ask({ frequency_penalty: 0, presence_penalty: 0 })).toBe(plain);
+    });
+
     it('ends at a stop string (string or list) with finish_reason stop, the stop string left out', async () => {
       const full = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0 })).choices[0]!.text;
       const stop = stopIn(full);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/common/v1/common.proto.
  */
 export const file_tokenmesh_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiB0b2tlbm1lc2gvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITdG9rZW5tZXNoLmNvbW1vbi52MSLIAgoOU2FtcGxpbmdQYXJhbXMSFwoKbWF4X3Rva2VucxgBIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgCSAGIAQESEgoFdG9wX2sYAyABKAVIAogBARISCgV0b3BfcBgEIAEoAkgDiAEBEhIKBW1pbl9wGAUgASgCSASIAQESHwoScmVwZXRpdGlvbl9wZW5hbHR5GAYgASgCSAWIAQESDAoEc3RvcBgHIAMoCRIRCgRzZWVkGAggASgDSAaIAQESFgoOc3RvcF90b2tlbl9pZHMYCSADKA0SEAoIbG9ncHJvYnMYCiABKAhCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3Bfa0IICgZfdG9wX3BCCAoGX21pbl9wQhUKE19yZXBldGl0aW9uX3BlbmFsdHlCBwoFX3NlZWQiTwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIUCgx0b3RhbF90b2tlbnMYAyABKA0iYAoHVGltaW5ncxIQCghxdWV1ZV9tcxgBIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAIgASgBEhEKCWRlY29kZV9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkqkwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQARIVChFGSU5JU0hfUkVBU09OX0VPUxACEhYKEkZJTklTSF9SRUFTT05fU1RPUBADEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEARiBnByb3RvMw");
+  fileDesc("CiB0b2tlbm1lc2gvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITdG9rZW5tZXNoLmNvbW1vbi52MSKyAwoOU2FtcGxpbmdQYXJhbXMSFwoKbWF4X3Rva2VucxgBIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgCSAGIAQESEgoFdG9wX2sYAyABKAVIAogBARISCgV0b3BfcBgEIAEoAkgDiAEBEhIKBW1pbl9wGAUgASgCSASIAQESHwoScmVwZXRpdGlvbl9wZW5hbHR5GAYgASgCSAWIAQESDAoEc3RvcBgHIAMoCRIRCgRzZWVkGAggASgDSAaIAQESFgoOc3RvcF90b2tlbl9pZHMYCSADKA0SEAoIbG9ncHJvYnMYCiABKAgSHQoQcHJlc2VuY2VfcGVuYWx0eRgLIAEoAkgHiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GAwgASgCSAiIAQFCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3Bfa0IICgZfdG9wX3BCCAoGX21pbl9wQhUKE19yZXBldGl0aW9uX3BlbmFsdHlCBwoFX3NlZWRCEwoRX3ByZXNlbmNlX3BlbmFsdHlCFAoSX2ZyZXF1ZW5jeV9wZW5hbHR5Ik8KBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAiABKA0SFAoMdG90YWxfdG9rZW5zGAMgASgNImAKB1RpbWluZ3MSEAoIcXVldWVfbXMYASABKAESHgoWdGltZV90b19maXJzdF90b2tlbl9tcxgCIAEoARIRCglkZWNvZGVfbXMYAyABKAESEAoIdG90YWxfbXMYBCABKAEiLAoLQ2hhdE1lc3NhZ2USDAoEcm9sZRgBIAEoCRIPCgdjb250ZW50GAIgASgJKpMBCgxGaW5pc2hSZWFzb24SHQoZRklOSVNIX1JFQVNPTl9VTlNQRUNJRklFRBAAEhgKFEZJTklTSF9SRUFTT05fTEVOR1RIEAESFQoRRklOSVNIX1JFQVNPTl9FT1MQAhIWChJGSU5JU0hfUkVBU09OX1NUT1AQAxIbChdGSU5JU0hfUkVBU09OX0NBTkNFTExFRBAEYgZwcm90bzM");
 
 /**
  * How to pick tokens. Unset fields take the serving defaults; validation names the field and the
@@ -90,6 +90,20 @@ export type SamplingParams = Message<"tokenmesh.common.v1.SamplingParams"> & {
    * @generated from field: bool logprobs = 10;
    */
   logprobs: boolean;
+
+  /**
+   * OpenAI's: subtracted from the logit of every token already generated, once; [-2, 2]. Default 0.
+   *
+   * @generated from field: optional float presence_penalty = 11;
+   */
+  presencePenalty?: number | undefined;
+
+  /**
+   * OpenAI's: subtracted from a token's logit once per time it was generated; [-2, 2]. Default 0.
+   *
+   * @generated from field: optional float frequency_penalty = 12;
+   */
+  frequencyPenalty?: number | undefined;
 };
 
 /**
