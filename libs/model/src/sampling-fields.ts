@@ -21,6 +21,8 @@ export type SamplingKind =
   | { readonly type: 'seed' }
   /** Ids in the model's vocabulary; by default none. */
   | { readonly type: 'token-ids' }
+  /** Token id → a bias in [-max, max], at most maxEntries ids of the vocabulary; by default none. */
+  | { readonly type: 'token-bias'; readonly max: number; readonly maxEntries: number }
   | { readonly type: 'flag'; readonly default: boolean };
 
 /** One row of {@link SAMPLING_FIELDS}. */
@@ -53,6 +55,8 @@ export const SAMPLING_FIELDS = {
   /** OpenAI's, over the tokens generated so far (not the prompt), as vLLM applies them; 0 = off. */
   presencePenalty: { name: 'presence_penalty', type: 'real', min: -2, max: 2, default: 0 },
   frequencyPenalty: { name: 'frequency_penalty', type: 'real', min: -2, max: 2, default: 0 },
+  /** OpenAI's; -100 and 100 ban and force a token in practice. */
+  logitBias: { name: 'logit_bias', type: 'token-bias', max: 100, maxEntries: 1024 },
   // REST bodies' `logprobs` is OpenAI's (see OPENAI_NEUTRAL_SAMPLING), which asks for another answer shape.
   logprobs: { name: 'logprobs', type: 'flag', default: false, rest: false },
 } as const satisfies Readonly<Record<string, SamplingField>>;
@@ -66,7 +70,6 @@ export const OPENAI_NEUTRAL_SAMPLING: Readonly<Record<string, { readonly neutral
   // A count of top log-probabilities on completions, a flag (with top_logprobs) on chat.
   logprobs: { neutral: false },
   top_logprobs: { neutral: 0, only: 'chat' },
-  logit_bias: { neutral: {} },
 };
 
 type Fields = typeof SAMPLING_FIELDS;
@@ -78,6 +81,8 @@ interface Values {
   real: number;
   seed: bigint | undefined;
   'token-ids': readonly number[];
+  /** Token id (as an object key: structured-clone and JSON safe) → bias. */
+  'token-bias': Readonly<Record<number, number>>;
   flag: boolean;
 }
 

@@ -63,6 +63,21 @@ function checked(row: SamplingField, input: unknown, limits: SamplingLimits): un
       });
       return ids;
     }
+    case 'token-bias': {
+      const entries = Object.entries((input as Readonly<Record<string, number>> | undefined) ?? {});
+      if (entries.length > row.maxEntries) throw new FieldError(name, `at most ${row.maxEntries} token ids, got ${entries.length}`);
+      const out: Record<number, number> = {};
+      for (const [key, bias] of entries) {
+        const id = Number(key);
+        if (!/^\d+$/.test(key) || id >= limits.vocabSize)
+          throw new FieldError(name, `keys must be token ids in [0, ${limits.vocabSize}), got ${JSON.stringify(key)}`);
+        if (typeof bias !== 'number' || !Number.isFinite(bias) || Math.abs(bias) > row.max) {
+          throw new FieldError(`${name}.${key}`, `must be a number in [-${row.max}, ${row.max}], got ${JSON.stringify(bias)}`);
+        }
+        out[id] = bias;
+      }
+      return out;
+    }
     case 'flag':
       return (input as boolean | undefined) ?? row.default;
     default:

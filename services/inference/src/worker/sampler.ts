@@ -70,7 +70,8 @@ export function applyFilters(weights: Float64Array, p: Filters, scratch: Float64
 }
 
 /**
- * Per-request token selection: repetition penalty, OpenAI's presence and frequency penalties, then greedy (temperature 0) or temperature,
+ * Per-request token selection: logit bias, repetition penalty, OpenAI's presence and frequency
+ * penalties, then greedy (temperature 0) or temperature,
  * top-k, top-p and min-p filtering and a draw from the request's own seeded generator.
  * Processing order follows Hugging Face's logits processors. Plain temperature sampling is one
  * pass over the vocabulary; only the filters sort it.
@@ -84,6 +85,7 @@ export class Sampler {
   /** Times each token was generated, for the presence and frequency penalties. */
   private readonly generated = new Map<number, number>();
   private readonly penalised: boolean;
+  private readonly biased: readonly [number, number][];
 
   constructor(
     private readonly params: Sampling,
@@ -92,13 +94,16 @@ export class Sampler {
     this.rng = new Rng(params.seed ?? randomSeed());
     if (params.repetitionPenalty !== 1) for (const id of promptIds) this.seen.add(id);
     this.penalised = params.presencePenalty !== 0 || params.frequencyPenalty !== 0;
+    this.biased = Object.entries(params.logitBias).map(([id, bias]) => [Number(id), bias]);
   }
 
   /** Chooses the next token from one position's logits (not modified). */
   next(raw: Float32Array): SampledToken {
     const p = this.params;
     let logits = raw;
-    if (p.repetitionPenalty !== 1 || this.penalised) logits = Float32Array.from(raw);
+    if (p.repetitionPenalty !== 1 || this.penalised || this.biased.length > 0) logits = Float32Array.from(raw);
+    // OpenAI's logit_bias first, as vLLM's logits processors come before its penalties.
+    for (const [id, bias] of this.biased) if (id < logits.length) logits[id] = logits[id]! + bias;
     if (p.repetitionPenalty !== 1) {
       for (const id of this.seen) {
         const v = logits[id]!;

@@ -62,6 +62,15 @@ describe('Sampler', () => {
     expect(() => params({ frequencyPenalty: -3 })).toThrow(/frequency_penalty/);
   });
 
+  it('logit_bias is added before anything else: +100 forces a token, -100 bans one', () => {
+    expect(draws(new Sampler(params({ temperature: 0, logitBias: { 4: 100 } }), []), 3)).toEqual([4, 4, 4]);
+    expect(draws(new Sampler(params({ temperature: 0, logitBias: { 1: -100 } }), []), 2)).toEqual([6, 6]);
+    // Sampled too: a banned token is never drawn.
+    expect(draws(new Sampler(params({ seed: 9, temperature: 1.5, logitBias: { 1: -100, 6: -100 } }), []), 300)).not.toContain(1);
+    expect(() => params({ logitBias: { 8: 1 } })).toThrow('logit_bias: keys must be token ids in [0, 8), got "8"');
+    expect(() => params({ logitBias: { 3: -101 } })).toThrow('logit_bias.3: must be a number in [-100, 100], got -101');
+  });
+
   it('the filters keep exactly the tokens a full sort keeps (ties to the lower id), over random cases', () => {
     // The obvious implementation: sort every id by weight (stable, so ties keep the lower id), cut.
     const naive = (w: number[], topK: number, topP: number, minP: number): number[] => {

@@ -18,6 +18,11 @@ function read(f: FieldReader, row: SamplingField): unknown {
     }
     case 'token-ids':
       return f.list(row.name)?.map((id) => id.integer({ required: true }));
+    case 'token-bias': {
+      // Keys and ranges are checked with the model's vocabulary (validateSampling); values must be numbers.
+      const o = f.object(row.name, { want: 'an object of token id → bias' });
+      return o && Object.fromEntries(o.keys().map((k) => [k, o.number(k, { required: true })]));
+    }
     case 'flag':
       return f.boolean(row.name);
     default:

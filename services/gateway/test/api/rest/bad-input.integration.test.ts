@@ -84,7 +84,10 @@ const CASES: Case[] = [
   { name: 'presence_penalty above 2', on: BOTH, body: { presence_penalty: 2.5 }, param: 'presence_penalty' },
   { name: 'frequency_penalty below -2', on: BOTH, body: { frequency_penalty: -3 }, param: 'frequency_penalty' },
   { name: 'presence_penalty of the wrong type', on: BOTH, body: { presence_penalty: 'high' }, param: 'presence_penalty' },
-  { name: 'logit_bias (unsupported)', on: BOTH, body: { logit_bias: { '50': -100 } }, param: 'logit_bias' },
+  { name: 'a logit_bias over 100', on: BOTH, body: { logit_bias: { '50': 150 } }, param: 'logit_bias.50' },
+  { name: 'a logit_bias key that is no token id', on: BOTH, body: { logit_bias: { fox: 1 } }, param: 'logit_bias' },
+  { name: 'a logit_bias value of the wrong type', on: BOTH, body: { logit_bias: { '50': 'ban' } }, param: 'logit_bias.50' },
+  { name: 'logit_bias not an object', on: BOTH, body: { logit_bias: [50] }, param: 'logit_bias' },
   // /v1/completions only.
   { name: 'a prompt array holding a number', on: ['/v1/completions'], body: { prompt: ['a', 7] }, param: 'prompt[1]' },
   { name: 'a prompt array over the limit', on: ['/v1/completions'], body: { prompt: Array.from({ length: 17 }, () => 'a') }, param: 'prompt' },

@@ -141,6 +141,27 @@ describe('OpenAI client against the gateway', () => {
       expect(await ask({ frequency_penalty: 0, presence_penalty: 0 })).toBe(plain);
     });
 
+    it('logit_bias: +100 makes every token the biased one, -100 bans the greedy choice', async () => {
+      const ask = (logit_bias?: Record<string, number>) =>
+        client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 6, temperature: 0, ...(logit_bias && { logit_bias }) });
+      const forced = await ask({ '65': 100 });
+      const detok = await fetch(`${base}/detokenize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tokens: [65, 65, 65, 65, 65, 65] }),
+      });
+      expect(forced.choices[0]!.text).toBe(((await detok.json()) as { prompt: string }).prompt);
+      const plain = (await ask()).choices[0]!.text;
+      const tokenized = await fetch(`${base}/tokenize`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: PROMPT + plain, add_special_tokens: false }),
+      });
+      const ids = ((await tokenized.json()) as { tokens: number[] }).tokens;
+      const first = ids[await tokenCount({ prompt: PROMPT, add_special_tokens: false })]!;
+      expect((await ask({ [String(first)]: -100 })).choices[0]!.text).not.toBe(plain);
+    });
+
     it('ends at a stop string (string or list) with finish_reason stop, the stop string left out', async () => {
       const full = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 32, temperature: 0 })).choices[0]!.text;
       const stop = stopIn(full);
