@@ -1,8 +1,9 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
-import { generateText, type Upstreams } from '../../pipeline/generate-text';
+import { generateText, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
+import { answerChoices, nChoices } from './many-choices';
 import { readJson } from './http-json';
 import { chatMessages, openAiOptions, renamedParam } from './openai-request';
 import { answerOpenAi } from './openai-response';
@@ -11,7 +12,7 @@ import { samplingFromBody } from './sampling-body';
 
 /**
  * POST /v1/chat/completions in OpenAI's shape: {model?, messages, max_completion_tokens (or the
- * older max_tokens), temperature, top_p, stop, seed, n: 1, user, stream, stream_options} plus
+ * older max_tokens), temperature, top_p, stop, seed, n (choices), user, stream, stream_options} plus
  * top_k, min_p and repetition_penalty. The tokenizer renders the messages with the model's chat
  * template. Streams `chat.completion.chunk`s: the assistant's role first, then content deltas.
  */
@@ -30,33 +31,40 @@ export async function chatCompletionsRoute(
   // max_completion_tokens replaced max_tokens in OpenAI's chat API; the newer name wins (as vLLM).
   const completionTokens = f.integer('max_completion_tokens');
   const sampling = samplingFromBody(body);
-  const events = generateText(
-    {
-      requestId,
-      stream: opts.stream,
-      model,
-      prompt: '',
-      messages,
-      sampling: completionTokens === undefined ? sampling : { ...sampling, maxTokens: completionTokens },
-      routingKey: opts.routingKey,
-      ...edgeHooks(req, res),
-    },
-    up,
-    signal,
-  );
-  const answered = answerOpenAi(
-    res,
-    events,
-    { ...opts, requestId, signal, report, model: model || up.defaultModel },
-    {
-      id: `chatcmpl-${requestId}`,
-      object: 'chat.completion',
-      chunkObject: 'chat.completion.chunk',
-      opening: { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
-      choice: (content, finish) => ({ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
-      delta: (content, finish) => ({ index: 0, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
-    },
-  );
+  const request: TextRequest = {
+    requestId,
+    stream: opts.stream,
+    model,
+    prompt: '',
+    messages,
+    sampling: completionTokens === undefined ? sampling : { ...sampling, maxTokens: completionTokens },
+    routingKey: opts.routingKey,
+    ...edgeHooks(req, res),
+  };
+  const answer = { ...opts, requestId, signal, report, model: model || up.defaultModel };
+  const format = { id: `chatcmpl-${requestId}`, object: 'chat.completion', chunkObject: 'chat.completion.chunk' };
+  const opening = (index: number) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
+  const choice = (index: number, content: string, finish: string | null) => ({
+    index,
+    message: { role: 'assistant', content },
+    logprobs: null,
+    finish_reason: finish,
+  });
+  const delta = (index: number, content: string, finish: string | null) => ({
+    index,
+    delta: finish === null ? { content } : {},
+    logprobs: null,
+    finish_reason: finish,
+  });
+  const answered =
+    opts.n === 1
+      ? answerOpenAi(res, generateText(request, up, signal), answer, {
+          ...format,
+          opening: opening(0),
+          choice: (c, f) => choice(0, c, f),
+          delta: (c, f) => delta(0, c, f),
+        })
+      : answerChoices(res, nChoices(request, opts.n, 0), up, answer, { ...format, opening, choice, delta });
   // Errors name the fields of this request: the rendered chat is its messages.
   const renames: Record<string, string> = completionTokens === undefined ? { prompt: 'messages' } : { prompt: 'messages', max_tokens: 'max_completion_tokens' };
   await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));

@@ -6,14 +6,14 @@ import { generateText, type Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
-import { answerManyPrompts } from './many-prompts';
+import { answerChoices, MAX_CHOICES, nChoices } from './many-choices';
 import { openAiOptions } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 
 /** Prompts one completion request may carry (OpenAI's `prompt` array): each is a generation of its own. */
-export const MAX_PROMPTS = 16;
+const MAX_PROMPTS = MAX_CHOICES;
 
 /**
  * OpenAI's `prompt`: a string, or an array of strings (one choice per prompt; LangChain always
@@ -34,7 +34,7 @@ function prompts(body: Record<string, unknown>): string[] {
 
 /**
  * POST /v1/completions in OpenAI's shape: {model?, prompt (a string or up to MAX_PROMPTS of them),
- * max_tokens, temperature, top_p, stop, seed, n: 1, user, stream, stream_options} plus top_k,
+ * max_tokens, temperature, top_p, stop, seed, n (choices per prompt), user, stream, stream_options} plus top_k,
  * min_p and repetition_penalty. `stream: true` answers with SSE chunks and `data: [DONE]`.
  */
 export async function completionsRoute(
@@ -61,7 +61,7 @@ export async function completionsRoute(
   });
   const answer = { ...opts, requestId, signal, report, model: model || up.defaultModel };
   const format = { id: `cmpl-${requestId}`, object: 'text_completion', chunkObject: 'text_completion' };
-  if (texts.length === 1) {
+  if (texts.length === 1 && opts.n === 1) {
     await answerOpenAi(res, generateText(request(texts[0]!, requestId), up, signal), answer, {
       ...format,
       choice: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
@@ -69,24 +69,14 @@ export async function completionsRoute(
     });
     return;
   }
-  // One generation per prompt, cancelled together: the caller leaving, or any of them failing.
-  const all = new AbortController();
-  const cancel = () => all.abort();
-  signal.addEventListener('abort', cancel, { once: true });
-  try {
-    const streams = texts.map((t, i) => generateText(request(t, `${requestId}-${i}`), up, all.signal));
-    await answerManyPrompts(
-      res,
-      streams,
-      answer,
-      {
-        ...format,
-        choice: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
-        delta: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
-      },
-      cancel,
-    );
-  } finally {
-    signal.removeEventListener('abort', cancel);
+  if (texts.length * opts.n > MAX_CHOICES) {
+    throw apiError(Code.InvalidArgument, 'n', `prompts × n must be at most ${MAX_CHOICES}, got ${texts.length} × ${opts.n}`);
   }
+  // OpenAI's order: the n choices of prompt 0, then those of prompt 1, ...
+  const requests = texts.flatMap((t, i) => nChoices(request(t, requestId), opts.n, i * opts.n));
+  await answerChoices(res, requests, up, answer, {
+    ...format,
+    choice: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
+    delta: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
+  });
 }

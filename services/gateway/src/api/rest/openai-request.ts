@@ -15,7 +15,12 @@ export interface OpenAiOptions {
   readonly includeUsage: boolean;
   /** OpenAI's `user`: the routing key (sticky routing, traffic-split variant). */
   readonly routingKey: string;
+  /** OpenAI's `n`: choices per prompt. */
+  readonly n: number;
 }
+
+/** OpenAI's `n` at most (prompts × n is bounded as well: many-choices' MAX_CHOICES). */
+export const MAX_N = 16;
 
 function unsupported(field: string, detail: string): never {
   throw apiError(Code.InvalidArgument, field, detail);
@@ -61,11 +66,11 @@ const NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   chat: { ...samplingNeutral('chat'), ...OTHER_NEUTRAL.chat },
 };
 
-/** Checks `n`, `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */
+/** Checks `n` (1..MAX_N), `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */
 export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
   const f = bodyFields(body);
   const n = f.integer('n') ?? 1;
-  if (n !== 1) unsupported('n', `only 1 is supported, got ${n}`);
+  if (n < 1 || n > MAX_N) unsupported('n', `must be an integer in [1, ${MAX_N}], got ${n}`);
   for (const [name, neutral] of Object.entries(NEUTRAL[kind])) {
     const v = body[name];
     if (v !== undefined && v !== null && !neutral(v)) unsupported(name, `is not supported by this server, got ${JSON.stringify(v)}`);
@@ -74,7 +79,7 @@ export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
   const opts = f.object('stream_options');
   if (opts && !stream) unsupported('stream_options', 'is only allowed when stream is true');
   const includeUsage = opts?.boolean('include_usage') === true;
-  return { stream, includeUsage, routingKey: f.string('user') ?? '' };
+  return { stream, includeUsage, routingKey: f.string('user') ?? '', n };
 }
 
 /** Roles the chat templates know; OpenAI's newer `developer` role is the system prompt. */

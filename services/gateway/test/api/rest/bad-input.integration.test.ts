@@ -72,7 +72,7 @@ const CASES: Case[] = [
   { name: 'stop of the wrong type', on: BOTH, body: { stop: 42 }, param: 'stop' },
   { name: 'stop list with a number', on: BOTH, body: { stop: ['a', 7] }, param: 'stop' },
   // OpenAI request options.
-  { name: 'n = 2', on: BOTH, body: { n: 2 }, param: 'n' },
+  { name: 'n = 17', on: BOTH, body: { n: 17 }, param: 'n' },
   { name: 'n = 0', on: BOTH, body: { n: 0 }, param: 'n' },
   { name: 'n as a string', on: BOTH, body: { n: 'one' }, param: 'n' },
   { name: 'stream not a boolean', on: BOTH, body: { stream: 'yes' }, param: 'stream' },
@@ -93,6 +93,7 @@ const CASES: Case[] = [
   { name: 'a prompt array over the limit', on: ['/v1/completions'], body: { prompt: Array.from({ length: 17 }, () => 'a') }, param: 'prompt' },
   { name: 'a token-id prompt', on: ['/v1/completions'], body: { prompt: [1, 2, 3] }, param: 'prompt' },
   { name: 'no prompt', on: ['/v1/completions'], body: { prompt: undefined }, param: 'prompt' },
+  { name: 'prompts × n over 16', on: ['/v1/completions'], body: { prompt: ['a', 'b', 'c'], n: 6 }, param: 'n' },
   { name: 'an empty prompt', on: ['/v1/completions'], body: { prompt: '' }, param: 'prompt' },
   { name: 'prompt of the wrong type', on: ['/v1/completions'], body: { prompt: 42 }, param: 'prompt' },
   { name: 'a prompt longer than the context', on: ['/v1/completions'], body: { prompt: 'x'.repeat(1000), max_tokens: undefined }, param: 'prompt' },

@@ -206,9 +206,28 @@ describe('OpenAI client against the gateway', () => {
       expect(topK1.choices[0]!.text).toBe(greedy);
     });
 
+    it('n: 3 gives three choices, choice j the answer of the seed + j alone; with prompts, n per prompt in order', async () => {
+      const ask = (seed: number) =>
+        client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 1, seed }).then((r) => r.choices[0]!.text);
+      const three = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 1, seed: 7, n: 3 });
+      expect(three.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+      expect(three.choices.map((c) => c.text)).toEqual([await ask(7), await ask(8), await ask(9)]);
+      expect(new Set(three.choices.map((c) => c.text)).size).toBeGreaterThan(1);
+      const greedy = async (prompt: string) =>
+        (await client.completions.create({ model: 'tinyllama', prompt, max_tokens: 4, temperature: 0 })).choices[0]!.text;
+      const grid = await client.completions.create({ model: 'tinyllama', prompt: [PROMPT, 'And God said'], max_tokens: 4, temperature: 0, n: 2 });
+      const [a, b] = [await greedy(PROMPT), await greedy('And God said')];
+      expect(grid.choices.map((c) => [c.index, c.text])).toEqual([
+        [0, a],
+        [1, a],
+        [2, b],
+        [3, b],
+      ]);
+    });
+
     it('rejections surface as the client’s BadRequestError with param and code', async () => {
       const before = mesh.workerCalls();
-      const err = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, n: 2 }).catch((e: unknown) => e)) as APIError;
+      const err = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, n: 17 }).catch((e: unknown) => e)) as APIError;
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err).toMatchObject({ status: 400, param: 'n', type: 'invalid_request_error' });
       const unknown = (await client.completions.create({ model: 'gpt-9', prompt: PROMPT }).catch((e: unknown) => e)) as APIError;
@@ -218,6 +237,32 @@ describe('OpenAI client against the gateway', () => {
   });
 
   describe('chat completions', () => {
+    it('n: 2 gives two choices, streamed with a role opening and content for each index', async () => {
+      const whole = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, max_tokens: 8, temperature: 1, seed: 3, n: 2 });
+      expect(whole.choices.map((c) => [c.index, c.message.role])).toEqual([
+        [0, 'assistant'],
+        [1, 'assistant'],
+      ]);
+      const parts = ['', ''];
+      const roles: number[] = [];
+      for await (const c of await client.chat.completions.create({
+        model: 'tinyllama',
+        messages: MESSAGES,
+        max_tokens: 8,
+        temperature: 1,
+        seed: 3,
+        n: 2,
+        stream: true,
+      })) {
+        for (const ch of c.choices) {
+          if (ch.delta.role) roles.push(ch.index);
+          parts[ch.index] += ch.delta.content ?? '';
+        }
+      }
+      expect(roles.sort()).toEqual([0, 1]);
+      expect(parts).toEqual(whole.choices.map((c) => c.message.content));
+    });
+
     it('answers a chat.completion with the assistant message; prompt tokens are the chat template’s', async () => {
       const { data, response } = await client.chat.completions
         .create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 8, temperature: 0 })

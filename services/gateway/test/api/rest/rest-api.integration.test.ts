@@ -112,7 +112,7 @@ describe('gateway REST API over HTTP/1.1', () => {
     ['negative top_k', '/generate', { prompt: 'x', top_k: -3 }, 'top_k'],
     ['unknown model', '/generate', { prompt: 'x', model: 'gpt-9' }, 'model'],
     ['five stop strings', '/v1/completions', { prompt: 'x', stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
-    ['n = 2', '/v1/completions', { prompt: 'x', n: 2 }, 'n'],
+    ['n = 17', '/v1/completions', { prompt: 'x', n: 17 }, 'n'],
     ['token id prompts', '/v1/completions', { prompt: [1, 2, 3] }, 'prompt'],
     ['a prompt array with a token array', '/v1/completions', { prompt: ['a', [1, 2]] }, 'prompt[1]'],
     ['an empty prompt array', '/v1/completions', { prompt: [] }, 'prompt'],
