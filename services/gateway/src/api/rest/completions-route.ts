@@ -34,7 +34,7 @@ function prompts(body: Record<string, unknown>): string[] {
 
 /**
  * POST /v1/completions in OpenAI's shape: {model?, prompt (a string or up to MAX_PROMPTS of them),
- * max_tokens, temperature, top_p, stop, seed, n (choices per prompt), user, stream, stream_options} plus top_k,
+ * max_tokens, temperature, top_p, stop, seed, n (choices per prompt), echo, user, stream, stream_options} plus top_k,
  * min_p and repetition_penalty. `stream: true` answers with SSE chunks and `data: [DONE]`.
  */
 export async function completionsRoute(
@@ -61,10 +61,15 @@ export async function completionsRoute(
   });
   const answer = { ...opts, requestId, signal, report, model: model || up.defaultModel };
   const format = { id: `cmpl-${requestId}`, object: 'text_completion', chunkObject: 'text_completion' };
+  // OpenAI's echo: each choice's text starts with its prompt (streamed: a first chunk of it).
+  const echo = f.boolean('echo') ?? false;
+  const promptOf = (index: number) => (echo ? texts[Math.floor(index / opts.n)]! : '');
+  const opening = echo ? (index: number) => ({ text: promptOf(index), index, logprobs: null, finish_reason: null }) : undefined;
   if (texts.length === 1 && opts.n === 1) {
     await answerOpenAi(res, generateText(request(texts[0]!, requestId), up, signal), answer, {
       ...format,
-      choice: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
+      ...(opening && { opening: opening(0) }),
+      choice: (text, finish) => ({ text: promptOf(0) + text, index: 0, logprobs: null, finish_reason: finish }),
       delta: (text, finish) => ({ text, index: 0, logprobs: null, finish_reason: finish }),
     });
     return;
@@ -76,7 +81,8 @@ export async function completionsRoute(
   const requests = texts.flatMap((t, i) => nChoices(request(t, requestId), opts.n, i * opts.n));
   await answerChoices(res, requests, up, answer, {
     ...format,
-    choice: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
+    ...(opening && { opening }),
+    choice: (index, text, finish) => ({ text: promptOf(index) + text, index, logprobs: null, finish_reason: finish }),
     delta: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
   });
 }

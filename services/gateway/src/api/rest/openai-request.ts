@@ -32,7 +32,6 @@ type Neutral = (v: unknown) => boolean;
 /** OpenAI's options besides sampling that this gateway does not implement (sampling's: OPENAI_NEUTRAL_SAMPLING). */
 const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   completion: {
-    echo: (v) => v === false,
     best_of: (v) => v === 1,
     suffix: (v) => v === '',
   },

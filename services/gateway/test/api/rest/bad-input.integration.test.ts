@@ -98,7 +98,7 @@ const CASES: Case[] = [
   { name: 'prompt of the wrong type', on: ['/v1/completions'], body: { prompt: 42 }, param: 'prompt' },
   { name: 'a prompt longer than the context', on: ['/v1/completions'], body: { prompt: 'x'.repeat(1000), max_tokens: undefined }, param: 'prompt' },
   { name: 'logprobs (unsupported)', on: ['/v1/completions'], body: { logprobs: 2 }, param: 'logprobs' },
-  { name: 'echo (unsupported)', on: ['/v1/completions'], body: { echo: true }, param: 'echo' },
+  { name: 'echo not a boolean', on: ['/v1/completions'], body: { echo: 'yes' }, param: 'echo' },
   { name: 'best_of 3 (unsupported)', on: ['/v1/completions'], body: { best_of: 3 }, param: 'best_of' },
   { name: 'suffix (unsupported)', on: ['/v1/completions'], body: { suffix: 'end' }, param: 'suffix' },
   // /v1/chat/completions only.

@@ -225,6 +225,19 @@ describe('OpenAI client against the gateway', () => {
       ]);
     });
 
+    it('echo: the prompt, then the completion; streamed as a first chunk of the prompt', async () => {
+      const plain = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 6, temperature: 0 })).choices[0]!.text;
+      const echoed = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 6, temperature: 0, echo: true });
+      expect(echoed.choices[0]!.text).toBe(PROMPT + plain);
+      const chunks: string[] = [];
+      for await (const c of await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 6, temperature: 0, echo: true, stream: true }))
+        chunks.push(c.choices[0]?.text ?? '');
+      expect(chunks[0]).toBe(PROMPT);
+      expect(chunks.join('')).toBe(PROMPT + plain);
+      const two = await client.completions.create({ model: 'tinyllama', prompt: [PROMPT, 'And'], max_tokens: 2, temperature: 0, echo: true });
+      expect(two.choices.map((c) => c.text.startsWith(c.index === 0 ? PROMPT : 'And'))).toEqual([true, true]);
+    });
+
     it('rejections surface as the client’s BadRequestError with param and code', async () => {
       const before = mesh.workerCalls();
       const err = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, n: 17 }).catch((e: unknown) => e)) as APIError;
