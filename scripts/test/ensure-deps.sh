@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Integration tests run real redis-server and nats-server (libs/testing starts them on free
-# ports), and the deployment tests Prometheus's promtool (Debian package prometheus) and
-# docker-compose (Debian's, since the docker CLI here has no compose plugin). Installs
+# ports), the deployment tests Prometheus's promtool (Debian package prometheus) and
+# docker-compose (Debian's, since the docker CLI here has no compose plugin), and the Python
+# client test Debian's grpcio with stubs from protoc and grpc_python_plugin. Installs
 # them from Debian when missing and we can (root with apt-get); otherwise says how and fails, so
 # tests never skip silently.
 set -euo pipefail
@@ -9,6 +10,8 @@ set -euo pipefail
 # REDIS_SERVER_BIN / NATS_SERVER_BIN / PROMTOOL_BIN / DOCKER_COMPOSE_BIN override the lookup, as in libs/testing.
 # Debian installs the daemons in sbin, which a non-root PATH may not list.
 find_bin() {
+  # Not a binary: the Python module grpcio provides, for the system Python the example runs on.
+  if [ "$1" = python3-grpcio ]; then /usr/bin/python3 -c 'import grpc' >/dev/null 2>&1; return; fi
   local override
   case "$1" in
     redis-server) override="${REDIS_SERVER_BIN:-}" ;;
@@ -20,12 +23,19 @@ find_bin() {
   PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v "$1" >/dev/null 2>&1
 }
 
-# Debian package of each binary: the others share their names, promtool comes with prometheus.
-package_of() { case "$1" in promtool) echo prometheus ;; *) echo "$1" ;; esac; }
+# Debian package of each binary: the others share their names.
+package_of() {
+  case "$1" in
+    promtool) echo prometheus ;;
+    protoc) echo protobuf-compiler ;;
+    grpc_python_plugin) echo protobuf-compiler-grpc ;;
+    *) echo "$1" ;;
+  esac
+}
 
 missing=()
 packages=()
-for bin in redis-server nats-server promtool docker-compose; do
+for bin in redis-server nats-server promtool docker-compose protoc grpc_python_plugin python3-grpcio; do
   find_bin "$bin" || { missing+=("$bin"); packages+=("$(package_of "$bin")"); }
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -4,7 +4,7 @@
 # onnxruntime-node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/test/ensure-deps.sh  # redis-server, nats-server, promtool (prometheus), docker-compose
+bash scripts/test/ensure-deps.sh  # redis-server, nats-server, promtool (prometheus), docker-compose, protoc, grpc_python_plugin, python3-grpcio
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
 echo "== lint"
