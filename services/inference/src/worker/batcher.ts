@@ -92,7 +92,7 @@ export class Batcher {
     if (decodeBatch > 0) await this.decode(tokens);
     const t2 = performance.now();
     const fresh = [...this.seqs.values()].filter((s) => s.last < 0);
-    if (fresh.length > 0) await this.prefill(fresh, tokens);
+    const prefillRows = fresh.length > 0 ? await this.prefill(fresh, tokens) : 0;
     const t3 = performance.now();
     for (const t of tokens) if (t.finish) this.remove(t.id);
     return {
@@ -100,6 +100,7 @@ export class Batcher {
       decodeBatch,
       decodeRows,
       prefillBatch: fresh.length,
+      prefillRows,
       decodeMs: t2 - t1,
       prefillMs: t3 - t2,
       sampleMs: this.sampleMs,
@@ -137,20 +138,36 @@ export class Batcher {
     this.sampleMs += performance.now() - t;
   }
 
-  private async prefill(fresh: Sequence[], tokens: StepToken[]): Promise<void> {
+  /**
+   * One prefill pass for the prompts that arrived. Sequences with the same prompt (and adapter),
+   * such as OpenAI's `n` choices, share one row of it: its logits (each samples with its own
+   * sampler) and its keys and values (each joins the cache from the same row).
+   * @returns the rows the pass ran
+   */
+  private async prefill(fresh: Sequence[], tokens: StepToken[]): Promise<number> {
+    const unique: Sequence[] = [];
+    const rowOf = new Map<string, number>();
+    const rows = fresh.map((s) => {
+      const key = `${s.add.adapter ?? 0}:${s.add.promptIds.join(',')}`;
+      let row = rowOf.get(key);
+      if (row === undefined) rowOf.set(key, (row = unique.push(s) - 1));
+      return row;
+    });
     const { ids, mask } = leftPad(
-      fresh.map((s) => s.add.promptIds),
+      unique.map((s) => s.add.promptIds),
       this.lm.spec.padTokenId,
     );
-    const slots = fresh.map((s) => s.add.adapter ?? 0);
+    const slots = unique.map((s) => s.add.adapter ?? 0);
     const [lm, feeds] = this.pick(slots, this.lm, this.lora?.lm);
     const out = await lm.forward(ids, mask, positionIds(mask), undefined, feeds);
     const t = performance.now();
     fresh.forEach((s, i) => {
-      tokens.push(this.sample(s, this.lm.lastLogits(out, i)));
-      this.joining.push({ id: s.add.id, kv: { past: out.past, index: i, length: s.add.promptIds.length } });
+      const row = rows[i]!;
+      tokens.push(this.sample(s, this.lm.lastLogits(out, row)));
+      this.joining.push({ id: s.add.id, kv: { past: out.past, index: row, length: s.add.promptIds.length } });
     });
     this.sampleMs += performance.now() - t;
+    return unique.length;
   }
 
   /**

@@ -64,6 +64,8 @@ export interface StepResult {
   readonly decodeRows: number;
   /** Prompts prefilled together in this step's prefill pass. */
   readonly prefillBatch: number;
+  /** Rows that pass ran: sequences with the same prompt and adapter (OpenAI's `n`) share one. */
+  readonly prefillRows: number;
   /** Milliseconds of the prefill and the decode pass in this step, their sampling included. */
   readonly prefillMs: number;
   readonly decodeMs: number;

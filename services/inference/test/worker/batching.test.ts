@@ -98,4 +98,19 @@ describe.each([
     // machine inflates, so the bound sits between the two rather than at the idle figure.
     expect(gathers).toBeLessThan(20);
   });
+
+  it('sequences with the same prompt (OpenAI n) share one prefill row, and each still gives its solo output', async () => {
+    const specs = [11, 12, 13, 14].map((seed) => request(0, seed));
+    const solo: number[][] = [];
+    for (const [i, s] of specs.entries()) solo.push(await tokens(engine.generate({ id: `n-solo-${i}`, ...s })));
+    const prefills: [number, number][] = [];
+    const off = runner.onStep((r) => r.prefillBatch > 0 && prefills.push([r.prefillBatch, r.prefillRows]));
+    try {
+      const together = await Promise.all(specs.map((s, i) => tokens(engine.generate({ id: `n-${i}`, ...s }))));
+      expect(together).toEqual(solo);
+    } finally {
+      off();
+    }
+    expect(prefills).toEqual([[4, 1]]);
+  });
 });
