@@ -141,10 +141,14 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   checkModelAccess(caller, model);
   up.saturation?.admit(model);
   const release = up.admission?.admit(model);
+  // A caller that leaves gives its place back at once, not when the generator is next resumed
+  // (its worker slot is freed by the same cancellation, and may be first otherwise).
+  if (release) signal.addEventListener('abort', release, { once: true });
   try {
     await up.admission?.turn();
     yield* admitted(req, up, signal, caller, model, release);
   } finally {
+    if (release) signal.removeEventListener('abort', release);
     release?.();
   }
 }
