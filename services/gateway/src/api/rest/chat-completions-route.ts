@@ -1,11 +1,10 @@
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
-import { generateText, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
+import type { TextRequest, Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
-import { answerChoices, nChoices } from './many-choices';
-import { chatMessages, openAiOptions, renamedParam } from './openai-request';
+import { chatMessages, choiceRequests, openAiOptions, renamedParam } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
@@ -41,30 +40,20 @@ export async function chatCompletionsRoute(
     routingKey: opts.routingKey,
     ...edgeHooks(req, res),
   };
-  const answer = { ...opts, requestId, signal, report, model: model || up.defaultModel };
-  const format = { id: `chatcmpl-${requestId}`, object: 'chat.completion', chunkObject: 'chat.completion.chunk' };
-  const opening = (index: number) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null });
-  const choice = (index: number, content: string, finish: string | null) => ({
-    index,
-    message: { role: 'assistant', content },
-    logprobs: null,
-    finish_reason: finish,
-  });
-  const delta = (index: number, content: string, finish: string | null) => ({
-    index,
-    delta: finish === null ? { content } : {},
-    logprobs: null,
-    finish_reason: finish,
-  });
-  const answered =
-    opts.n === 1
-      ? answerOpenAi(res, generateText(request, up, signal), answer, {
-          ...format,
-          opening: opening(0),
-          choice: (c, f) => choice(0, c, f),
-          delta: (c, f) => delta(0, c, f),
-        })
-      : answerChoices(res, nChoices(request, opts.n, 0), up, answer, { ...format, opening, choice, delta });
+  const answered = answerOpenAi(
+    res,
+    choiceRequests([request], opts.n),
+    up,
+    { ...opts, requestId, signal, report, model: model || up.defaultModel },
+    {
+      id: `chatcmpl-${requestId}`,
+      object: 'chat.completion',
+      chunkObject: 'chat.completion.chunk',
+      opening: (index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }),
+      choice: (index, content, finish) => ({ index, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
+      delta: (index, content, finish) => ({ index, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
+    },
+  );
   // Errors name the fields of this request: the rendered chat is its messages.
   const renames: Record<string, string> = completionTokens === undefined ? { prompt: 'messages' } : { prompt: 'messages', max_tokens: 'max_completion_tokens' };
   await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));

@@ -4,6 +4,7 @@ import { OPENAI_NEUTRAL_SAMPLING } from '@tokenmesh/model';
 import type { ChatMessage } from '@tokenmesh/proto';
 
 import { apiError, restError } from '../../edge/api-error';
+import type { TextRequest } from '../../pipeline/generate-text';
 import { bodyFields } from './fields';
 
 type Body = Record<string, unknown>;
@@ -19,11 +20,31 @@ export interface OpenAiOptions {
   readonly n: number;
 }
 
-/** OpenAI's `n` at most (prompts × n is bounded as well: many-choices' MAX_CHOICES). */
-export const MAX_N = 16;
-
 function unsupported(field: string, detail: string): never {
   throw apiError(Code.InvalidArgument, field, detail);
+}
+
+/** Choices one request may ask for: prompts × n, each a generation of its own. */
+export const MAX_CHOICES = 16;
+
+/**
+ * The generations of a request's choices: OpenAI's order, the `n` of prompt 0 first. Choice j of
+ * a prompt is seeded with the request's seed + j mod 2^64 (when it has one), so every choice is
+ * reproducible alone and they differ. A single choice keeps the request's id; several get
+ * `<id>-<index>`.
+ * @throws ConnectError (400) naming `n` when prompts × n is over MAX_CHOICES
+ */
+export function choiceRequests(prompts: readonly TextRequest[], n: number): TextRequest[] {
+  if (prompts.length * n > MAX_CHOICES) unsupported('n', `prompts × n must be at most ${MAX_CHOICES}, got ${prompts.length} × ${n}`);
+  if (prompts.length * n === 1) return [...prompts];
+  return prompts.flatMap((base, i) => {
+    const seed = base.sampling.seed;
+    return Array.from({ length: n }, (_, j) => ({
+      ...base,
+      requestId: `${base.requestId}-${i * n + j}`,
+      sampling: seed === undefined ? base.sampling : { ...base.sampling, seed: (BigInt(seed) + BigInt(j)) % 2n ** 64n },
+    }));
+  });
 }
 
 type Kind = 'completion' | 'chat';
@@ -65,11 +86,11 @@ const NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   chat: { ...samplingNeutral('chat'), ...OTHER_NEUTRAL.chat },
 };
 
-/** Checks `n` (1..MAX_N), `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */
+/** Checks `n` (1..MAX_CHOICES), `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */
 export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
   const f = bodyFields(body);
   const n = f.integer('n') ?? 1;
-  if (n < 1 || n > MAX_N) unsupported('n', `must be an integer in [1, ${MAX_N}], got ${n}`);
+  if (n < 1 || n > MAX_CHOICES) unsupported('n', `must be an integer in [1, ${MAX_CHOICES}], got ${n}`);
   for (const [name, neutral] of Object.entries(NEUTRAL[kind])) {
     const v = body[name];
     if (v !== undefined && v !== null && !neutral(v)) unsupported(name, `is not supported by this server, got ${JSON.stringify(v)}`);
