@@ -10,6 +10,7 @@ import {
   type ServiceImpl,
 } from '@connectrpc/connect';
 
+import { InFlight } from './in-flight';
 import { PEER_ADDRESS } from './peer-address';
 
 /**
@@ -84,30 +85,22 @@ export function recordingRouter(router: ConnectRouter, methods: Map<string, Meth
 
 /** Counts in-process calls of one server; draining refuses new ones and waits for the rest. */
 export class InProcessCalls {
-  private active = 0;
+  private readonly calls = new InFlight();
   private draining = false;
-  private idle: (() => void) | undefined;
 
   enter(): () => void {
     if (this.draining) throw new ConnectError('server is shutting down', Code.Unavailable);
-    this.active++;
-    let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      if (--this.active === 0) this.idle?.();
-    };
+    return this.calls.enter();
   }
 
   /** Refuses new calls; resolves once none is in flight. */
   drain(): Promise<void> {
     this.draining = true;
-    if (this.active === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.idle = resolve));
+    return this.calls.idle();
   }
 
   get inFlight(): number {
-    return this.active;
+    return this.calls.size;
   }
 }
 

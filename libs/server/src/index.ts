@@ -3,6 +3,7 @@ export * from './create-runtime';
 export * from './health-reporter';
 export * from './health-service';
 export * from './http-routes';
+export * from './in-flight';
 export { enableInProcessCalls } from './in-process';
 export type { Http1Timeouts } from './listeners';
 export * from './peer-address';

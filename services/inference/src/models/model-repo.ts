@@ -4,6 +4,7 @@ import { basename, join, resolve } from 'node:path';
 
 import type { Registry } from '@tokenmesh/metrics';
 import { AdapterError, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
+import { InFlight } from '@tokenmesh/server';
 
 import type { WorkerSnapshot } from '../discovery/heartbeat';
 import { Engine } from '../engine/engine';
@@ -11,7 +12,6 @@ import { DEFAULT_LIMITS, type EngineLimits } from '../engine/engine-limits';
 import { EngineMetrics } from '../engine/engine-metrics';
 import { EnginePool } from '../engine/engine-pool';
 import { ModelRunner, type RunnerOptions } from '../engine/model-runner';
-import { StreamCount } from './stream-count';
 
 /** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
 export interface ModelEntry {
@@ -46,7 +46,7 @@ export interface LoadedModel {
   /** A LoRA adapter: served by its base's runners and engine, its rows in `slot` of the base's LoRA export. */
   readonly adapter?: AdapterOf;
   /** Its open streams (queued ones included): an unload waits for them. */
-  readonly streams: StreamCount;
+  readonly streams: InFlight;
 }
 
 export interface AdapterOf {
@@ -130,11 +130,10 @@ export class ModelRepo {
         metrics?.watch(id, engine);
         const spec = runners[0]!.spec;
         const digest = await filesDigest([join(spec.dir, 'onnx', 'model.onnx')]);
-        const base: LoadedModel = { entry, spec, runners, engine, id, digest, streams: new StreamCount() };
+        const base: LoadedModel = { entry, spec, runners, engine, id, digest, streams: new InFlight() };
         models.push(base);
         for (const [i, a] of mine.entries()) {
-          const rank = Number((await readAdapterConfig(a.dir)).config['r']);
-          models.push(await adapterModel(base, a.name, a.dir, { slot: i + 1, parent: entry.name, base: id, rank, fromConfig: true }));
+          models.push(await adapterModel(base, a.name, a.dir, { slot: i + 1, parent: entry.name, base: id, rank: a.rank, fromConfig: true }));
         }
       }
     } catch (err) {
@@ -252,7 +251,7 @@ async function adapterModel(base: LoadedModel, name: string, dir: string, adapte
     // The base's digest too: the same adapter over another base answers otherwise.
     digest: await filesDigest([join(dir, 'adapter_config.json'), join(dir, 'adapter_model.safetensors')], base.digest),
     adapter,
-    streams: new StreamCount(),
+    streams: new InFlight(),
   };
 }
 
@@ -268,17 +267,20 @@ async function filesDigest(files: readonly string[], prefix = ''): Promise<strin
  * here; the worker thread that serves the adapter checks it whole against its base (architecture,
  * targets, rank, shapes) before it reports ready, so a bad adapter fails the start with its reason.
  */
-async function adaptersByBase(entries: readonly ModelEntry[], dirs: readonly string[]): Promise<Map<ModelEntry, { name: string; dir: string }[]>> {
-  const byBase = new Map<ModelEntry, { name: string; dir: string }[]>();
+type ConfiguredAdapter = { name: string; dir: string; rank: number };
+
+async function adaptersByBase(entries: readonly ModelEntry[], dirs: readonly string[]): Promise<Map<ModelEntry, ConfiguredAdapter[]>> {
+  const byBase = new Map<ModelEntry, ConfiguredAdapter[]>();
   const names = new Set(entries.map((e) => e.name));
   for (const dir of dirs) {
-    const { name, base } = await readAdapterConfig(dir);
+    const { name, base, config } = await readAdapterConfig(dir);
     const entry = entries.filter((e) => e.name === base).at(-1);
     if (!entry) {
       throw new AdapterError(name, 'adapter_config.json: base_model_name_or_path', `names ${JSON.stringify(base)}, which this worker does not serve (INFERENCE_MODELS)`);
     }
     if (names.has(name)) throw new AdapterError(name, 'name', `is also the name of a model this worker serves`);
-    byBase.set(entry, [...(byBase.get(entry) ?? []), { name, dir: resolve(dir) }]);
+    // The worker thread checks `r` (and the rest) before the start completes.
+    byBase.set(entry, [...(byBase.get(entry) ?? []), { name, dir: resolve(dir), rank: Number(config['r']) }]);
     names.add(name);
   }
   return byBase;

@@ -63,7 +63,6 @@ export function adapterService(repo: ModelRepo, workerId: string, opts: AdapterS
         const unloading = repo.unloadAdapter(req.name);
         opts.changed();
         const model = await unloading;
-        opts.changed();
         opts.onChange?.('unloaded', model);
         return { workerIds: [workerId] };
       }),

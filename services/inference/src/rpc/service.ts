@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import { FinishReason, type GenerateRequest, type GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
+import { FinishReason, type GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
 import { ATTR, recordGenerationRequest, recordGenerationResult } from '@tokenmesh/telemetry';
 
 import type { FinishReason as EngineFinish } from '../engine/engine';
 import { QueueDeadlineError, RequestTooLargeError } from '../engine/engine-limits';
 import { QueueFullError } from '../engine/request-queue';
 import type { ModelRepo } from '../models/model-repo';
-import { type ValidatedGenerate, validateGenerate } from './validation';
+import { validateGenerate } from './validation';
 
 /** Engine errors as the codes callers act on: retry later, fix the request, or give up. */
 function toConnectError(err: unknown): unknown {
@@ -67,65 +67,61 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
       // Counted from here (queued included): an unload of its adapter waits for this stream.
       const leave = v.model.streams.enter();
       try {
-        yield* stream(req, ctx, v);
+        const id = req.requestId || randomUUID();
+        const timeout = ctx.timeoutMs();
+        const hold = Math.max(1, req.minTokensPerMessage);
+        const withLogprobs = v.sampling.logprobs;
+        const { maxTokens, temperature, topP, topK } = v.sampling;
+        recordGenerationRequest(
+          { model: req.model || v.model.id, requestId: id, maxTokens, temperature, topP, topK, promptTokens: v.promptIds.length },
+          { [ATTR.worker]: workerId, [ATTR.priority]: req.priority },
+        );
+        let tokenIds: number[] = [];
+        let logprobs: number[] = [];
+        const batches = mapErrors(() =>
+          v.model.engine
+            .generate({
+              id,
+              promptIds: v.promptIds,
+              sampling: v.sampling,
+              signal: ctx.signal,
+              priority: req.priority,
+              deadline: timeout === undefined ? undefined : performance.now() + timeout,
+              adapter: v.model.adapter?.slot,
+            })
+            // Held tokens need no wake-up each: the consumer is woken when a message's worth is ready.
+            .batches(opts.holdMs, hold),
+        );
+        for await (const events of batches) {
+          for (const e of events) {
+            if (e.type === 'token') {
+              tokenIds.push(e.tokenId);
+              if (withLogprobs) logprobs.push(e.logprob);
+              continue;
+            }
+            recordGenerationResult(
+              { responseModel: v.model.id, finishReason: e.reason, completionTokens: e.completionTokens, timeToFirstTokenMs: e.timings.timeToFirstTokenMs },
+              { [ATTR.queueWaitMs]: e.timings.queueMs, [ATTR.batchSize]: e.batchSize },
+            );
+            yield {
+              model: v.model.id,
+              workerId,
+              tokenIds,
+              logprobs,
+              finishReason: FINISH[e.reason],
+              usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
+              timings: e.timings,
+            } satisfies MessageInitShape<typeof GenerateResponseSchema>;
+            return;
+          }
+          if (tokenIds.length < hold) continue;
+          yield { model: v.model.id, workerId, tokenIds, logprobs } satisfies MessageInitShape<typeof GenerateResponseSchema>;
+          tokenIds = [];
+          logprobs = [];
+        }
       } finally {
         leave();
       }
     },
   };
-
-  async function* stream(req: GenerateRequest, ctx: HandlerContext, v: ValidatedGenerate): AsyncGenerator<MessageInitShape<typeof GenerateResponseSchema>> {
-    const id = req.requestId || randomUUID();
-    const timeout = ctx.timeoutMs();
-    const hold = Math.max(1, req.minTokensPerMessage);
-    const withLogprobs = v.sampling.logprobs;
-    const { maxTokens, temperature, topP, topK } = v.sampling;
-    recordGenerationRequest(
-      { model: req.model || v.model.id, requestId: id, maxTokens, temperature, topP, topK, promptTokens: v.promptIds.length },
-      { [ATTR.worker]: workerId, [ATTR.priority]: req.priority },
-    );
-    let tokenIds: number[] = [];
-    let logprobs: number[] = [];
-    const batches = mapErrors(() =>
-      v.model.engine
-        .generate({
-          id,
-          promptIds: v.promptIds,
-          sampling: v.sampling,
-          signal: ctx.signal,
-          priority: req.priority,
-          deadline: timeout === undefined ? undefined : performance.now() + timeout,
-          adapter: v.model.adapter?.slot,
-        })
-        // Held tokens need no wake-up each: the consumer is woken when a message's worth is ready.
-        .batches(opts.holdMs, hold),
-    );
-    for await (const events of batches) {
-      for (const e of events) {
-        if (e.type === 'token') {
-          tokenIds.push(e.tokenId);
-          if (withLogprobs) logprobs.push(e.logprob);
-          continue;
-        }
-        recordGenerationResult(
-          { responseModel: v.model.id, finishReason: e.reason, completionTokens: e.completionTokens, timeToFirstTokenMs: e.timings.timeToFirstTokenMs },
-          { [ATTR.queueWaitMs]: e.timings.queueMs, [ATTR.batchSize]: e.batchSize },
-        );
-        yield {
-          model: v.model.id,
-          workerId,
-          tokenIds,
-          logprobs,
-          finishReason: FINISH[e.reason],
-          usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
-          timings: e.timings,
-        } satisfies MessageInitShape<typeof GenerateResponseSchema>;
-        return;
-      }
-      if (tokenIds.length < hold) continue;
-      yield { model: v.model.id, workerId, tokenIds, logprobs } satisfies MessageInitShape<typeof GenerateResponseSchema>;
-      tokenIds = [];
-      logprobs = [];
-    }
-  }
 }

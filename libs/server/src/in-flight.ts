@@ -1,5 +1,8 @@
-/** Streams open on one model, and a wait for the last to end (an unload waits for its streams). */
-export class StreamCount {
+/**
+ * Work in flight (calls, streams) and a wait for the last of it to end: a server's in-process
+ * calls when it drains, a model's streams when it is unloaded.
+ */
+export class InFlight {
   private open = 0;
   private waiters: (() => void)[] = [];
 
@@ -7,7 +10,7 @@ export class StreamCount {
     return this.open;
   }
 
-  /** A stream starts; call the returned function once when it ends. */
+  /** One starts; call the returned function once when it ends (again: nothing). */
   enter(): () => void {
     this.open++;
     let left = false;
@@ -21,7 +24,7 @@ export class StreamCount {
     };
   }
 
-  /** Resolves once no stream is open (at once when none is). */
+  /** Resolves once none is in flight (at once when none is). */
   idle(): Promise<void> {
     if (this.open === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
