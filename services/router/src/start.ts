@@ -6,7 +6,7 @@ import { createServiceClient, type RunningService, type ServiceRuntime, startSer
 import { adapterFanout } from './adapters/adapter-fanout';
 import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
-import { discoverWorkers, monitorWorker, OutlierDetector, readServed, RetryBudget, WorkerPool } from './pool';
+import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
 import { RouterMetrics } from './router-metrics';
 import { type BusState, routerStatus, statusRoute } from './router-status';
 import { ShadowRunner, TrafficRouter } from './routing';
@@ -40,7 +40,6 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
       maxEjectedFraction: config.maxEjectedPercent / 100,
     }),
     attach: (w) => monitorWorker(w, clients.get(w.address)!.transport, { onHealth: (x, healthy) => logger.info('worker health', { worker: x.id, healthy }) }),
-    onCatalogChange: (w) => void readServed(w).catch((err: unknown) => logger.warn('worker models could not be read', { worker: w.id, err })),
     onEvent: (event, w) =>
       logger.info(`worker ${event}`, { worker: w.id, address: w.address, models: w.announcement.models, weight: w.weight, ejections: w.outlier.ejections }),
   });

@@ -1,4 +1,8 @@
-import { OutlierDetector, RetryBudget, WorkerPool } from '../src/pool';
+import { createClient, createRouterTransport } from '@connectrpc/connect';
+import { GenerationService, Health, HealthCheckResponse_ServingStatus as ServingStatus } from '@tokenmesh/proto';
+import { waitFor } from '@tokenmesh/testing';
+
+import { monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from '../src/pool';
 import { beat, fakePool } from './fake-workers';
 
 describe('outlier ejection', () => {
@@ -183,15 +187,45 @@ describe('worker pool', () => {
     expect(pool.all.map((w) => w.address)).toEqual(['y']);
   });
 
-  it('asks for a worker’s models again when its heartbeat carries a new catalog revision (an adapter loaded or reloaded)', () => {
-    const changed: string[] = [];
-    const pool = fakePool({ w: {} }, { onCatalogChange: (w) => changed.push(`${w.id}@${w.announcement.revision}`) });
-    pool.announce(beat('w', ['tinygpt@1'], { revision: 1 }));
-    pool.announce(beat('w', ['tinygpt@1'], { revision: 1 }));
-    expect(changed).toEqual([]);
-    // Same names, another revision: a reload under the same name, with another digest.
-    pool.announce(beat('w', ['tinygpt@1', 'chat@1'], { revision: 2 }));
-    pool.announce(beat('w', ['tinygpt@1', 'chat@1'], { revision: 2 }));
-    expect(changed).toEqual(['w@2']);
+  it('asks for a worker’s models again when its heartbeat carries a new catalog revision (an adapter loaded or reloaded)', async () => {
+    const reads: number[] = [];
+    let pool: WorkerPool | undefined;
+    const transport = createRouterTransport((r) => {
+      r.service(GenerationService, {
+        listServedModels: () => {
+          reads.push(pool!.get('w')!.announcement.revision!);
+          return { models: [{ name: 'tinygpt', version: '1' }] };
+        },
+        async *generate() {},
+      });
+      r.service(Health, {
+        check: () => ({ status: ServingStatus.SERVING }),
+        async *watch(_req, ctx) {
+          yield { status: ServingStatus.SERVING };
+          await new Promise((done) => ctx.signal.addEventListener('abort', done));
+        },
+      });
+    });
+    // Without a wake-up the monitor would look again only after a minute.
+    pool = new WorkerPool({
+      connect: () => ({ client: createClient(GenerationService, transport), close: () => undefined }),
+      attach: (w) => monitorWorker(w, transport, { maxBackoffMs: 60_000 }),
+      heartbeatMs: 3_600_000,
+    });
+    try {
+      pool.announce(beat('w', ['tinygpt@1'], { revision: 1 }));
+      await waitFor(() => reads.length === 1);
+      // Past its short retry delay, the monitor is in its long wait.
+      await new Promise((r) => setTimeout(r, 400));
+      pool.announce(beat('w', ['tinygpt@1'], { revision: 1 }));
+      // Same names, another revision: a reload under the same name, with another digest.
+      pool.announce(beat('w', ['tinygpt@1'], { revision: 2 }));
+      pool.announce(beat('w', ['tinygpt@1'], { revision: 2 }));
+      await waitFor(() => reads.length === 2, { timeoutMs: 3000 });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(reads).toEqual([1, 2]);
+    } finally {
+      pool.close();
+    }
   });
 });

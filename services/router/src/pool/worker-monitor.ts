@@ -83,7 +83,8 @@ export function monitorWorker(w: Worker, transport: Transport, opts: MonitorOpti
           delay = Math.min(maxBackoff, delay * 2);
         }
       }
-      await sleep(missing ? delay : maxBackoff, signal);
+      // A heartbeat with a new catalog revision (an adapter loaded or reloaded) wakes it at once.
+      await Promise.race([sleep(missing ? delay : maxBackoff, signal), w.nextCatalogChange()]);
     }
   })();
 

@@ -24,8 +24,6 @@ export interface WorkerPoolOptions {
   readonly attach?: (w: Worker) => () => void;
   /** Told about each change, for logs and metrics. */
   readonly onEvent?: (event: PoolEvent, w: Worker) => void;
-  /** A known worker's heartbeat says what it serves changed (catalog revision): read it again. */
-  readonly onCatalogChange?: (w: Worker) => void;
   readonly now?: () => number;
 }
 
@@ -88,7 +86,7 @@ export class WorkerPool {
       if (a.running + a.waiting < known.fullLoad) known.fullUntil = 0;
       const changed = a.revision !== undefined && a.revision !== known.servedRevision && a.revision !== known.announcement.revision;
       known.announcement = a;
-      if (changed) this.opts.onCatalogChange?.(known);
+      if (changed) known.catalogChanged();
       known.lastSeen = this.now();
       if (a.draining && !wasDraining) this.opts.onEvent?.('draining', known);
       return known;

@@ -52,6 +52,7 @@ export class Worker {
   readonly served = new Map<string, { readonly contextLength: number; readonly capacity: number; readonly parent: string; readonly digest?: string }>();
   /** The announcement's revision when `served` was last read. */
   servedRevision: number | undefined;
+  private wakeMonitor: (() => void) | undefined;
 
   constructor(
     announcement: WorkerAnnouncement,
@@ -68,6 +69,16 @@ export class Worker {
 
   get inFlight(): number {
     return this.calls;
+  }
+
+  /** A heartbeat says what it serves changed (a new catalog revision): its monitor reads it now. */
+  catalogChanged(): void {
+    this.wakeMonitor?.();
+  }
+
+  /** Resolves at the next catalogChanged() (what the monitor waits for besides its period). */
+  nextCatalogChange(): Promise<void> {
+    return new Promise((resolve) => (this.wakeMonitor = resolve));
   }
 
   /** A call to it starts. */
