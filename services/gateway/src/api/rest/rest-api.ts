@@ -37,12 +37,6 @@ export interface RestDeps {
   readonly adapters?: AdapterAdmin['adapters'];
 }
 
-/**
- * Operators' routes: their `authorization` carries the workers' admin token, not an API key, so
- * API-key authentication does not apply (the workers check the token, and refuse without one).
- */
-const ADMIN_ROUTES = new Set(['/v1/load_lora_adapter', '/v1/unload_lora_adapter', '/v1/lora_adapters']);
-
 /** The one templated route: GET /v1/models/{model}, observed under this name (bounded labels). */
 const MODEL_ROUTE = '/v1/models/{model}';
 
@@ -64,12 +58,17 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     [MODEL_ROUTE]: { GET: (q, s, c) => modelRoute(q, s, c, catalog) },
     '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes, deps.issued) },
   };
-  if (deps.adapters) {
-    const admin = { adapters: deps.adapters, catalog };
-    routes['/v1/load_lora_adapter'] = { POST: (q, s, c) => loadAdapterRoute(q, s, c, admin, deps.bodyLimitBytes) };
-    routes['/v1/unload_lora_adapter'] = { POST: (q, s, c) => unloadAdapterRoute(q, s, c, admin, deps.bodyLimitBytes) };
-    routes['/v1/lora_adapters'] = { GET: (q, s, c) => listAdaptersRoute(q, s, c, admin) };
-  }
+  // Operators' routes: their `authorization` carries the workers' admin token, not an API key, so
+  // API-key authentication does not apply (the workers check the token, and refuse without one).
+  const admin = deps.adapters && { adapters: deps.adapters, catalog };
+  const adminRoutes: Record<string, Record<string, Route>> = admin
+    ? {
+        '/v1/load_lora_adapter': { POST: (q, s, c) => loadAdapterRoute(q, s, c, admin, deps.bodyLimitBytes) },
+        '/v1/unload_lora_adapter': { POST: (q, s, c) => unloadAdapterRoute(q, s, c, admin, deps.bodyLimitBytes) },
+        '/v1/lora_adapters': { GET: (q, s, c) => listAdaptersRoute(q, s, c, admin) },
+      }
+    : {};
+  Object.assign(routes, adminRoutes);
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
   return (req, res) => {
@@ -82,7 +81,7 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
     // Before authentication: its answers carry the request id, and a slow key store is bounded by the timeout.
     const ctx = requestContext(req, res, deps.requestTimeoutMs, deps.logger);
-    (deps.auth && !ADMIN_ROUTES.has(routeName) ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
+    (deps.auth && !(routeName in adminRoutes) ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
       .then((ok) => (ok ? route(req, res, ctx) : undefined))
       .catch((err: unknown) => {
         ctx.report(err);
