@@ -111,10 +111,11 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
     routes: (plain) => {
       const router = recordingRouter(plain, methods);
       options.routes(router);
+      // The services' own, before health and reflection join them: those are what health reports on.
+      const served = [...new Set(router.handlers.map((h) => h.service))];
+      for (const service of served) services.add(service.typeName);
       registerHealthService(router, health);
-      registerReflection(router, [...new Set(router.handlers.map((h) => h.service))]);
-      for (const h of router.handlers)
-        if (h.service.typeName !== Health.typeName && !h.service.typeName.startsWith('grpc.reflection.')) services.add(h.service.typeName);
+      registerReflection(router, [...served, Health]);
       // connectNodeAdapter maps paths to `router.handlers` once this returns: swap each for one that
       // answers an undecodable request body INVALID_ARGUMENT, not INTERNAL (see request-decode-errors).
       plain.handlers.splice(0, plain.handlers.length, ...plain.handlers.map(withRequestDecodeErrors));
