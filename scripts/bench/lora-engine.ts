@@ -27,14 +27,14 @@ export interface LoraEngineResult {
 }
 
 /**
- * `committed`: adapter directories of the base to use first; random ones (rank 8) make up four.
+ * With four random rank-8 adapters of the base: a trained one changes what the model writes
+ * (shorter answers would weigh prefills against the base).
  * @returns tokens/s per run and round
  */
-export async function loraEngine(modelDir: string, committed: readonly string[], rounds: number, seconds: number): Promise<LoraEngineResult> {
+export async function loraEngine(modelDir: string, rounds: number, seconds: number): Promise<LoraEngineResult> {
   const spec = await loadModelConfig(modelDir);
   const tmp = mkdtempSync(join(tmpdir(), 'bench-lora-'));
-  const dirs = [...committed];
-  for (let i = dirs.length; i < 4; i++) dirs.push(writeRandomAdapter(tmp, `${spec.name}-random-${i + 1}`, spec, 8, 1000 + i));
+  const dirs = [1, 2, 3, 4].map((i) => writeRandomAdapter(tmp, `${spec.name}-random-${i}`, spec, 8, 999 + i));
   const repo = await ModelRepo.load([parseModelEntry(modelDir)], { intraOpThreads: 1, executionProviders: ['cpu'] }, DEFAULT_LIMITS, undefined, dirs);
   try {
     const [base, ...adapters] = repo.models;

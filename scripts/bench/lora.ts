@@ -132,12 +132,9 @@ async function main(): Promise<void> {
     '- A mixed pass costs what a single-adapter pass costs: one pass for all adapters, not one per adapter.',
     '',
   ].join('\n');
-  // Random adapters on both: a trained one changes what the model writes (tinygpt-chat ends its
-  // turn within a few tokens), and shorter answers would weigh prefills against the base.
-  const serving: LoraEngineResult[] = [await loraEngine(BASE, [], SERVING_ROUNDS, SERVING_SECONDS['tinygpt']!)];
+  const serving: LoraEngineResult[] = [await loraEngine(BASE, SERVING_ROUNDS, SERVING_SECONDS['tinygpt']!)];
   const missing: string[] = [];
-  if (existsSync(join(BENCH_26M, 'onnx', 'model_lora_decode.onnx')))
-    serving.push(await loraEngine(BENCH_26M, [], SERVING_ROUNDS, SERVING_SECONDS['bench-26m']!));
+  if (existsSync(join(BENCH_26M, 'onnx', 'model_lora_decode.onnx'))) serving.push(await loraEngine(BENCH_26M, SERVING_ROUNDS, SERVING_SECONDS['bench-26m']!));
   else missing.push('bench-26m: not measured, models/bench-26m (with its LoRA exports) is not built: `npm run model:bench`.');
   const report = [md, ...servingSection(serving, missing)].join('\n');
   writeFileSync(join(ROOT, 'docs/bench/lora.md'), report);
