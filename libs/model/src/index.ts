@@ -7,6 +7,8 @@ export * from './kv-copy';
 export * from './lora-adapter';
 export * from './lora-stack';
 export * from './model-config';
+export * from './model-meta';
+export * from './model-repository';
 export * from './onnx-io';
 export * from './reference';
 export * from './safetensors';

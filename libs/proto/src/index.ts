@@ -9,4 +9,5 @@ export * from './gen/tokenmesh/events/v1/events_pb';
 export * from './gen/tokenmesh/feedback/v1/feedback_pb';
 export * from './gen/tokenmesh/generation/v1/generation_pb';
 export * from './gen/tokenmesh/inference/v1/inference_pb';
+export * from './gen/tokenmesh/registry/v1/registry_pb';
 export * from './gen/tokenmesh/tokenizer/v1/tokenizer_pb';

@@ -1,3 +1,4 @@
+export * from './admin-token';
 export * from './caller-deadline';
 export * from './create-runtime';
 export * from './health-reporter';

@@ -9,6 +9,8 @@ import { type ModelEntry, parseModelEntry } from './models/model-repo';
 
 /** The committed models: the default tinygpt and the Llama-family fixture. */
 export const DEFAULT_MODEL_DIRS = ['tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));
+/** The committed models/ directory: the repository run-time loads read from by default. */
+export const DEFAULT_REPOSITORY = resolve(__dirname, '../../../models');
 /** tinygpt's committed LoRA adapters: served with the default models (a chat model that answers), not with models of one's own. */
 export const DEFAULT_ADAPTER_DIRS = ['tinygpt-chat', 'tinygpt-jargon'].map((m) => resolve(__dirname, '../../../models', m));
 
@@ -27,6 +29,17 @@ export interface InferenceConfig {
    * (AdapterService); unset: they are off.
    */
   readonly adminToken: string | undefined;
+  /**
+   * INFERENCE_MODEL_REPOSITORY: the directory of model versions LoadModel reads from (see
+   * libs/model scanRepository for its layouts). Default: the committed models/.
+   */
+  readonly repository: string;
+  /**
+   * INFERENCE_REPOSITORY_POLL_MS: how often the repository is rescanned for new versions of the
+   * models this worker serves (loaded, then served; versions whose directory is gone are unloaded
+   * once no other version of theirs is lost). 0: off (explicit LoadModel / UnloadModel only).
+   */
+  readonly repositoryPollMs: number;
   /** onnxruntime intra-op threads per session. */
   readonly intraOpThreads: number;
   /** Worker threads (each an onnxruntime session and an engine) per model. */
@@ -85,6 +98,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
       .filter((d) => d !== 'none')
       .map((d) => resolve(d)),
     adminToken: e.optional('INFERENCE_ADMIN_TOKEN'),
+    repository: resolve(e.str('INFERENCE_MODEL_REPOSITORY', DEFAULT_REPOSITORY)),
+    repositoryPollMs: e.int('INFERENCE_REPOSITORY_POLL_MS', { default: 0, min: 0, max: 3_600_000 }),
     intraOpThreads: e.int('INFERENCE_INTRA_OP_THREADS', { default: 1, min: 1, max: 256 }),
     workersPerModel: e.int('INFERENCE_WORKERS_PER_MODEL', { default: 1, min: 1, max: 64 }),
     executionProviders: providers,

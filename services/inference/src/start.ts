@@ -1,14 +1,16 @@
 import { hostname } from 'node:os';
 
 import { type Bus, connectBus } from '@tokenmesh/bus';
-import { AdapterService, GenerationService } from '@tokenmesh/proto';
+import { AdapterService, GenerationService, ModelControlService } from '@tokenmesh/proto';
 import { type RunningService, type ServiceRuntime, servingLoad, ServingStatus, startService } from '@tokenmesh/server';
 
 import type { InferenceConfig } from './config';
 import { type Heartbeat, startHeartbeat } from './discovery/heartbeat';
-import { ModelRepo } from './models/model-repo';
+import { type LoadedModel, ModelRepo } from './models/model-repo';
+import { pollRepository, type RepositoryPoll } from './models/repository-poll';
 import { warmUp } from './models/warm-up';
 import { adapterService } from './rpc/adapter-service';
+import { modelControlService } from './rpc/model-control-service';
 import { generationService } from './rpc/service';
 import { streamHold, watchServingLoad } from './rpc/stream-hold';
 
@@ -58,6 +60,9 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
   }
   const bus = deps.bus ?? ownedBus;
   let heartbeat: Heartbeat | undefined;
+  let poll: RepositoryPoll | undefined;
+  const modelChanged = (change: 'loaded' | 'unloaded', m: LoadedModel) =>
+    rt.logger.info(`model ${change}`, { model: m.id, dir: m.entry.dir, worker_threads: m.runners.length, context_length: m.spec.contextLength });
   const load = servingLoad();
   const holdMs = streamHold(config.streamHoldMaxMs, load, () => repo.snapshot().running);
   watchServingLoad(rt.metrics, load, holdMs);
@@ -66,18 +71,30 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
       name: 'inference',
       listen: config,
       routes: (r) =>
-        r.service(GenerationService, generationService(repo, config.workerId, { holdMs })).service(
-          AdapterService,
-          adapterService(repo, config.workerId, {
-            adminToken: config.adminToken,
-            changed: () => heartbeat?.announce(),
-            onChange: (change, m) =>
-              rt.logger.info(`adapter ${change}`, { model: m.id, lora_adapter_of: m.adapter!.base, lora_slot: m.adapter!.slot, dir: m.entry.dir }),
-          }),
-        ),
+        r
+          .service(GenerationService, generationService(repo, config.workerId, { holdMs }))
+          .service(
+            AdapterService,
+            adapterService(repo, config.workerId, {
+              adminToken: config.adminToken,
+              changed: () => heartbeat?.announce(),
+              onChange: (change, m) =>
+                rt.logger.info(`adapter ${change}`, { model: m.id, lora_adapter_of: m.adapter!.base, lora_slot: m.adapter!.slot, dir: m.entry.dir }),
+            }),
+          )
+          .service(
+            ModelControlService,
+            modelControlService(repo, config.workerId, {
+              repository: config.repository,
+              adminToken: config.adminToken,
+              changed: () => heartbeat?.announce(),
+              onChange: modelChanged,
+            }),
+          ),
       serving: false,
       // After the server has drained: no stream is left to report on.
       release: async () => {
+        await poll?.stop();
         heartbeat?.stop();
         await repo.close();
         await ownedBus?.close();
@@ -105,6 +122,17 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
       logger: rt.logger,
     });
     rt.logger.info('heartbeats started', { address, weight: config.weight, period_ms: config.heartbeatMs, bus: deps.bus ? 'shared' : 'nats' });
+  }
+
+  if (config.repositoryPollMs > 0) {
+    poll = pollRepository(repo, {
+      repository: config.repository,
+      intervalMs: config.repositoryPollMs,
+      changed: () => heartbeat?.announce(),
+      onChange: modelChanged,
+      onFailure: (e, err) => rt.logger.warn('new model version not loaded', { model: `${e.name}@${e.version}`, dir: e.dir, error: err.message }),
+    });
+    rt.logger.info('model repository polled', { repository: config.repository, interval_ms: config.repositoryPollMs });
   }
 
   let closing: Promise<void> | undefined;

@@ -69,6 +69,11 @@ export class EngineMetrics {
     this.engines.set(model, engine);
   }
 
+  /** An unloaded model's gauges stop being reported. */
+  unwatch(model: string): void {
+    this.engines.delete(model);
+  }
+
   /** The observer for one model's engine. */
   forModel(model: string): EngineObserver {
     const l = { model };

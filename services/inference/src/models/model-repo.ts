@@ -71,6 +71,41 @@ export class AdapterChangeError extends Error {
   }
 }
 
+/** Why a run-time model change was refused, as callers act on it. */
+export class ModelChangeError extends Error {
+  constructor(
+    readonly reason: 'invalid' | 'not-found' | 'exists' | 'in-use',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ModelChangeError';
+  }
+}
+
+/** What every load needs, kept from the start for run-time loads. */
+interface LoadContext {
+  readonly options: RunnerOptions & { workersPerModel?: number };
+  readonly limits: EngineLimits;
+  readonly metrics?: EngineMetrics;
+}
+
+/** The model's worker threads and engine; on failure, every thread it started is closed. */
+async function startModel(entry: ModelEntry, ctx: LoadContext, adapterDirs: readonly string[]): Promise<LoadedModel> {
+  const id = `${entry.name}@${entry.version}`;
+  const runners: ModelRunner[] = [];
+  try {
+    for (let i = 0; i < (ctx.options.workersPerModel ?? 1); i++) runners.push(await ModelRunner.start(entry.dir, ctx.options, adapterDirs));
+    const engine = new EnginePool(runners.map((r) => new Engine(r, ctx.limits, ctx.metrics?.forModel(id))));
+    ctx.metrics?.watch(id, engine);
+    const spec = runners[0]!.spec;
+    const digest = await filesDigest([join(spec.dir, 'onnx', 'model.onnx')]);
+    return { entry, spec, runners, engine, id, digest, streams: new InFlight() };
+  } catch (err) {
+    await Promise.all(runners.map((r) => r.close()));
+    throw err;
+  }
+}
+
 /** The models one worker serves, addressed as `name` (newest version loaded) or `name@version`. */
 export class ModelRepo {
   private list: LoadedModel[];
@@ -81,7 +116,10 @@ export class ModelRepo {
   /** Names being loaded or unloaded now: a second change of one waits for none, it is refused. */
   private readonly changing = new Set<string>();
 
-  private constructor(models: LoadedModel[]) {
+  private constructor(
+    models: LoadedModel[],
+    private readonly ctx: LoadContext,
+  ) {
     this.list = models;
     for (const m of models) if (m.adapter) this.slots(m.runners).add(m.adapter.slot);
   }
@@ -108,39 +146,79 @@ export class ModelRepo {
     registry?: Registry,
     adapterDirs: readonly string[] = [],
   ): Promise<ModelRepo> {
-    const started: ModelRunner[] = [];
+    const ctx: LoadContext = { options, limits, metrics: registry && new EngineMetrics(registry, limits.maxBatchSize) };
     const models: LoadedModel[] = [];
-    const metrics = registry && new EngineMetrics(registry, limits.maxBatchSize);
     try {
       const adapters = await adaptersByBase(entries, adapterDirs);
       for (const entry of entries) {
-        const id = `${entry.name}@${entry.version}`;
         const mine = adapters.get(entry) ?? [];
-        const runners: ModelRunner[] = [];
-        for (let i = 0; i < (options.workersPerModel ?? 1); i++) {
-          const runner = await ModelRunner.start(
-            entry.dir,
-            options,
-            mine.map((a) => a.dir),
-          );
-          started.push(runner);
-          runners.push(runner);
-        }
-        const engine = new EnginePool(runners.map((r) => new Engine(r, limits, metrics?.forModel(id))));
-        metrics?.watch(id, engine);
-        const spec = runners[0]!.spec;
-        const digest = await filesDigest([join(spec.dir, 'onnx', 'model.onnx')]);
-        const base: LoadedModel = { entry, spec, runners, engine, id, digest, streams: new InFlight() };
+        const base = await startModel(entry, ctx, mine.map((a) => a.dir));
         models.push(base);
         for (const [i, a] of mine.entries()) {
-          models.push(await adapterModel(base, a.name, a.dir, { slot: i + 1, parent: entry.name, base: id, rank: a.rank, fromConfig: true }));
+          models.push(await adapterModel(base, a.name, a.dir, { slot: i + 1, parent: entry.name, base: base.id, rank: a.rank, fromConfig: true }));
         }
       }
     } catch (err) {
-      await Promise.all(started.map((r) => r.close()));
+      await Promise.all([...new Set(models.flatMap((m) => m.runners))].map((r) => r.close()));
       throw err;
     }
-    return new ModelRepo(models);
+    return new ModelRepo(models, ctx);
+  }
+
+  /**
+   * Starts `entry` in worker threads of its own beside the running models, runs `warmUp` on it,
+   * and only then serves it (resolve, heartbeats): running streams never wait for the load.
+   * @throws ModelChangeError when name@version is served or changing; the worker's error naming
+   *   what is wrong with the files (then nothing is loaded and every thread it started is closed)
+   */
+  async loadModel(entry: ModelEntry, warmUp: (m: LoadedModel) => Promise<void>): Promise<LoadedModel> {
+    const id = `${entry.name}@${entry.version}`;
+    if (this.list.some((m) => m.id === id) || this.changing.has(id))
+      throw new ModelChangeError('exists', `${id} is already served by this worker (or being loaded or unloaded)`);
+    if (this.list.some((m) => m.adapter && m.entry.name === entry.name)) throw new ModelChangeError('invalid', `${entry.name} is the name of an adapter this worker serves`);
+    this.changing.add(id);
+    try {
+      const model = await startModel(entry, this.ctx, []);
+      try {
+        await warmUp(model);
+      } catch (err) {
+        await Promise.all(model.runners.map((r) => r.close()));
+        this.ctx.metrics?.unwatch(id);
+        throw err;
+      }
+      this.list = [...this.list, model];
+      this.rev++;
+      return model;
+    } finally {
+      this.changing.delete(id);
+    }
+  }
+
+  /**
+   * Stops serving name@version at once (requests naming it, or its name when no other version is
+   * served, fail as for any unknown model), waits for its open streams to end, then frees its
+   * worker threads.
+   * @throws ModelChangeError when this worker does not serve it, or adapters still ride on it
+   */
+  async unloadModel(name: string, version: string): Promise<LoadedModel> {
+    const id = `${name}@${version}`;
+    const model = this.list.find((m) => !m.adapter && m.id === id);
+    if (!model) throw new ModelChangeError('not-found', `${id} is not loaded on this worker`);
+    const riders = this.list.filter((m) => m.adapter?.base === id);
+    if (riders.length > 0)
+      throw new ModelChangeError('in-use', `${id} serves the adapters ${riders.map((m) => m.entry.name).join(', ')}: unload them first`);
+    this.list = this.list.filter((m) => m !== model);
+    this.rev++;
+    this.changing.add(id);
+    try {
+      await model.streams.idle();
+      await Promise.all(model.runners.map((r) => r.close()));
+      this.ctx.metrics?.unwatch(id);
+      this.slotsInUse.delete(model.runners);
+    } finally {
+      this.changing.delete(id);
+    }
+    return model;
   }
 
   /**

@@ -2,9 +2,9 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { AdapterError } from '@tokenmesh/model';
 import { type AdapterSchema, AdapterService } from '@tokenmesh/proto';
+import { checkAdminToken } from '@tokenmesh/server';
 
 import { AdapterChangeError, type LoadedModel, type ModelRepo } from '../models/model-repo';
-import { checkAdminToken } from './admin-token';
 
 export interface AdapterServiceOptions {
   /** INFERENCE_ADMIN_TOKEN; none: every call is PERMISSION_DENIED. */
@@ -40,7 +40,7 @@ function describe(m: LoadedModel, workerId: string): MessageInitShape<typeof Ada
 /** The worker's run-time adapters (see proto/tokenmesh/adapter/v1): every call needs the admin token. */
 export function adapterService(repo: ModelRepo, workerId: string, opts: AdapterServiceOptions): ServiceImpl<typeof AdapterService> {
   const guard = async <T>(header: Headers, f: () => Promise<T>): Promise<T> => {
-    checkAdminToken(header, opts.adminToken);
+    checkAdminToken(header, opts.adminToken, 'INFERENCE_ADMIN_TOKEN');
     try {
       return await f();
     } catch (err) {
