@@ -36,7 +36,6 @@ export class ModelVersionError extends Error {
   constructor(
     readonly file: string,
     readonly detail: string,
-    readonly missing = false,
   ) {
     super(`${file}: ${detail}`);
     this.name = 'ModelVersionError';
@@ -103,7 +102,7 @@ export async function verifyMetaFiles(dir: string, meta: ModelMeta): Promise<voi
       (s) => s.size,
       () => undefined,
     );
-    if (size === undefined) throw new ModelVersionError(path, 'missing (model-meta.json lists it)', true);
+    if (size === undefined) throw new ModelVersionError(path, 'missing (model-meta.json lists it)');
     if (size !== want.bytes) throw new ModelVersionError(path, `${size} bytes, model-meta.json says ${want.bytes} (truncated or replaced?)`);
     const sha = await fileSha256(path);
     if (sha !== want.sha256) throw new ModelVersionError(path, `SHA-256 ${sha.slice(0, 12)}…, model-meta.json says ${want.sha256.slice(0, 12)}…`);

@@ -93,7 +93,7 @@ export async function checkVersionFiles(entry: RepositoryEntry): Promise<void> {
   if (entry.problem) throw new ModelVersionError(entry.dir, entry.problem);
   for (const f of REQUIRED) {
     if (!(await exists(join(entry.dir, f))))
-      throw new ModelVersionError(join(entry.dir, f), 'missing: a model version needs config.json, tokenizer.json and onnx/model.onnx', true);
+      throw new ModelVersionError(join(entry.dir, f), 'missing: a model version needs config.json, tokenizer.json and onnx/model.onnx');
   }
   if (entry.meta) await verifyMetaFiles(entry.dir, entry.meta);
 }

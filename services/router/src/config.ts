@@ -26,6 +26,11 @@ export interface RouterConfig {
   readonly ejectionBaseMs: number;
   readonly maxEjectedPercent: number;
   readonly shadowMaxInFlight: number;
+  /**
+   * ROUTER_ADMIN_TOKEN: operators' bearer token for run-time traffic changes (TrafficService.SetTraffic);
+   * unset: they are off. Model loads are checked by the workers (INFERENCE_ADMIN_TOKEN).
+   */
+  readonly adminToken: string | undefined;
 }
 
 /** Parses ROUTER_* and NATS_URL once and validates the traffic config file. @throws ConfigError naming every bad variable. */
@@ -59,7 +64,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
     ejectionBaseMs: e.int('ROUTER_EJECTION_BASE_MS', { default: 30_000, min: 0, max: 3_600_000 }),
     maxEjectedPercent: e.int('ROUTER_MAX_EJECTED_PERCENT', { default: 50, min: 0, max: 100 }),
     shadowMaxInFlight: e.int('ROUTER_SHADOW_MAX_IN_FLIGHT', { default: 32, min: 0, max: 10_000 }),
+    adminToken: e.optional('ROUTER_ADMIN_TOKEN'),
   };
+  e.check(config.adminToken === undefined || config.adminToken.length >= 16, 'ROUTER_ADMIN_TOKEN must be at least 16 characters');
   e.check(
     workers.length > 0 || natsUrl !== undefined,
     'set ROUTER_WORKERS (comma-separated worker URLs, e.g. http://127.0.0.1:50054) or NATS_URL (workers found by their heartbeats)',

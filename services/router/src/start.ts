@@ -1,9 +1,10 @@
 import { createClient } from '@connectrpc/connect';
 import { type Bus, connectBus, hasConnectionStatus, type Unsubscribe } from '@tokenmesh/bus';
-import { AdapterService, GenerationService } from '@tokenmesh/proto';
+import { AdapterService, GenerationService, ModelControlService, TrafficService } from '@tokenmesh/proto';
 import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 
 import { adapterFanout } from './adapters/adapter-fanout';
+import { modelControlFanout } from './admin/model-control-fanout';
 import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
 import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
@@ -11,7 +12,7 @@ import { RouterMetrics } from './router-metrics';
 import { type BusState, routerStatus, statusRoute } from './router-status';
 import { ShadowRunner, TrafficRouter } from './routing';
 import { routerService } from './service';
-import { loadTrafficConfig, SplitPlan, watchTrafficConfig } from './traffic';
+import { loadTrafficConfig, trafficService, TrafficState, watchTrafficConfig } from './traffic';
 
 export interface RouterDeps {
   /** Shared with other services in one process (npm start); owned by the caller. */
@@ -30,7 +31,12 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
     connect: (address) => {
       const c = createServiceClient(GenerationService, address, { interceptors: rt.clientInterceptors });
       clients.set(address, c);
-      return { client: c.client, adapters: createClient(AdapterService, c.transport), close: () => (c.close(), clients.delete(address)) };
+      return {
+        client: c.client,
+        adapters: createClient(AdapterService, c.transport),
+        control: createClient(ModelControlService, c.transport),
+        close: () => (c.close(), clients.delete(address)),
+      };
     },
     heartbeatMs: config.heartbeatMs,
     missedBeats: config.missedHeartbeats,
@@ -48,12 +54,12 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
   const metrics = new RouterMetrics(rt.metrics, pool, busState);
   for (const url of config.workers) pool.addStatic(url);
 
-  let plan: SplitPlan | undefined;
+  const traffic = new TrafficState();
   const watcher = config.trafficConfigFile
     ? watchTrafficConfig(
         config.trafficConfigFile,
         (c) => {
-          plan = new SplitPlan(c);
+          traffic.setFile(c);
           metrics.reloads.inc({ outcome: 'ok' });
           logger.info('traffic config reloaded', { file: config.trafficConfigFile, models: [...c.models.keys()] });
         },
@@ -65,10 +71,17 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
       )
     : undefined;
   // Loaded after the watcher starts, so an edit in between is not missed.
-  if (config.trafficConfigFile) plan = new SplitPlan(loadTrafficConfig(config.trafficConfigFile));
+  if (config.trafficConfigFile) traffic.setFile(loadTrafficConfig(config.trafficConfigFile));
 
   const shadows = new ShadowRunner({ pool, balancer: createBalancer('p2c'), metrics, logger, maxInFlight: config.shadowMaxInFlight });
-  const router = new TrafficRouter({ pool, defaultStrategy: config.strategy, plan: () => plan, metrics, budget: new RetryBudget(config.retryBudget), shadows });
+  const router = new TrafficRouter({
+    pool,
+    defaultStrategy: config.strategy,
+    plan: () => traffic.plan,
+    metrics,
+    budget: new RetryBudget(config.retryBudget),
+    shadows,
+  });
 
   const ownedBus = deps.bus || !config.natsUrl ? undefined : await connectBus(config.natsUrl, { name: 'router' });
   bus = deps.bus ?? ownedBus;
@@ -97,7 +110,23 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
       {
         name: 'router',
         listen: config,
-        routes: (r) => r.service(GenerationService, routerService(pool, router)).service(AdapterService, adapterFanout(pool)),
+        routes: (r) =>
+          r
+            .service(GenerationService, routerService(pool, router))
+            .service(AdapterService, adapterFanout(pool))
+            .service(ModelControlService, modelControlFanout(pool))
+            .service(
+              TrafficService,
+              trafficService(traffic, {
+                adminToken: config.adminToken,
+                onChange: (before, after) =>
+                  logger.info('traffic split changed at run time', {
+                    model: after.model,
+                    before: before.split?.variants ?? null,
+                    after: after.split?.variants ?? null,
+                  }),
+              }),
+            ),
         http: statusRoute(pool, busState),
         readyDetail: () => ({ ...routerStatus(pool, busState) }),
         release,

@@ -1,6 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import { type ModelMeta, ModelVersionError, readModelMeta, type RepositoryEntry, scanRepository } from '@tokenmesh/model';
+import { type ModelMeta, readModelMeta, type RepositoryEntry, scanRepository } from '@tokenmesh/model';
 import { ModelControlService, type ModelMetaSchema, type RepositoryVersionSchema } from '@tokenmesh/proto';
 import { checkAdminToken } from '@tokenmesh/server';
 
@@ -100,9 +100,9 @@ export function modelControlService(repo: ModelRepo, workerId: string, opts: Mod
         model = await loadVersion(repo, entry);
       } catch (err) {
         if (err instanceof ModelChangeError) throw new ConnectError(err.message, CODES[err.reason]);
-        // A broken version: the reason, never announced; the worker serves on.
-        const message = `${entry.name}@${entry.version} cannot be loaded: ${(err as Error).message}`;
-        throw new ConnectError(message, err instanceof ModelVersionError && err.missing ? Code.NotFound : Code.InvalidArgument);
+        // A broken version (a missing file included): the reason, never announced; the worker
+        // serves on. NOT_FOUND is kept for "not in this repository", which routers skip.
+        throw new ConnectError(`${entry.name}@${entry.version} cannot be loaded: ${(err as Error).message}`, Code.InvalidArgument);
       }
       opts.changed();
       opts.onChange?.('loaded', model);

@@ -166,7 +166,7 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
     const cases: [string, Code, RegExp][] = [
       ['truncated', Code.InvalidArgument, /tinygpt@truncated cannot be loaded: .*(protobuf|parse|load|onnx)/i],
       ['bad-sum', Code.InvalidArgument, /model\.onnx: 100000 bytes, model-meta\.json says \d+/],
-      ['no-tokenizer', Code.NotFound, /tokenizer\.json: missing/],
+      ['no-tokenizer', Code.InvalidArgument, /tokenizer\.json: missing/],
       ['mismatched', Code.InvalidArgument, /tinygpt@mismatched cannot be loaded: .+/],
       ['bad-meta', Code.InvalidArgument, /model-meta\.json: not JSON/],
       [

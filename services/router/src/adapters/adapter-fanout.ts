@@ -1,18 +1,11 @@
 import type { MessageShape } from '@bufbuild/protobuf';
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
 import { type AdapterSchema, AdapterService } from '@tokenmesh/proto';
 
+import { forwarded } from '../admin/forwarded-call';
 import { readServed, type Worker, type WorkerPool } from '../pool';
 
 type Adapter = MessageShape<typeof AdapterSchema>;
-
-/** The operators' token goes to the workers, which check it; the router holds none. */
-function forwarded(ctx: HandlerContext): { headers: Headers; signal: AbortSignal; timeoutMs?: number } {
-  const headers = new Headers();
-  const auth = ctx.requestHeader.get('authorization');
-  if (auth) headers.set('authorization', auth);
-  return { headers, signal: ctx.signal, timeoutMs: ctx.timeoutMs() };
-}
 
 /** A refusal every worker gives alike (a token, a bad directory) is the caller's to fix: answer it as is. */
 const SAME_EVERYWHERE = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.NotFound, Code.AlreadyExists]);

@@ -1,5 +1,5 @@
 import type { Client } from '@connectrpc/connect';
-import type { AdapterService, GenerationService } from '@tokenmesh/proto';
+import type { AdapterService, GenerationService, ModelControlService } from '@tokenmesh/proto';
 
 import { DEFAULT_OUTLIER_POLICY, OutlierDetector } from './outlier-detector';
 import { Worker, type WorkerAnnouncement } from './worker';
@@ -8,6 +8,7 @@ import { Worker, type WorkerAnnouncement } from './worker';
 export interface WorkerConnection {
   readonly client: Client<typeof GenerationService>;
   readonly adapters?: Client<typeof AdapterService>;
+  readonly control?: Client<typeof ModelControlService>;
   readonly close: () => void;
 }
 
@@ -95,7 +96,7 @@ export class WorkerPool {
     // A worker listed statically and also heard from: its heartbeats describe it better.
     for (const w of this.workers.values()) if (w.isStatic && w.address === a.address) this.remove(w.id);
     const conn = this.opts.connect(a.address);
-    const w = new Worker(a, conn.client, conn.close, false, this.now(), conn.adapters);
+    const w = new Worker(a, conn.client, conn.close, false, this.now(), conn.adapters, conn.control);
     this.add(w);
     return w;
   }
@@ -110,6 +111,7 @@ export class WorkerPool {
       true,
       this.now(),
       conn.adapters,
+      conn.control,
     );
     this.add(w);
     return w;

@@ -1,5 +1,5 @@
 import type { Client } from '@connectrpc/connect';
-import type { AdapterService, GenerationService } from '@tokenmesh/proto';
+import type { AdapterService, GenerationService, ModelControlService } from '@tokenmesh/proto';
 
 /** What a worker last told the router about itself (heartbeat), or what static config says. */
 export interface WorkerAnnouncement {
@@ -62,6 +62,8 @@ export class Worker {
     now: number,
     /** Its run-time adapters (the router's AdapterService fans out to it); none in tests of other parts. */
     readonly adapters?: Client<typeof AdapterService>,
+    /** Its run-time model versions (the router's ModelControlService fans out to it). */
+    readonly control?: Client<typeof ModelControlService>,
   ) {
     this.announcement = announcement;
     this.lastSeen = now;
