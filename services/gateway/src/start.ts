@@ -1,6 +1,15 @@
 import { createClient } from '@connectrpc/connect';
 import { type Bus, connectBus, eventOutbox, EVENTS_STREAM } from '@tokenmesh/bus';
-import { AdapterService, FeedbackService, GenerationService, InferenceService, TokenizerService } from '@tokenmesh/proto';
+import {
+  AdapterService,
+  FeedbackService,
+  GenerationService,
+  InferenceService,
+  ModelControlService,
+  ModelRegistryService,
+  TokenizerService,
+  TrafficService,
+} from '@tokenmesh/proto';
 import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
@@ -22,6 +31,8 @@ import { completionPublisher, type CompletionRecord } from './pipeline/completio
 import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
 import { routerCatalog } from './pipeline/served-model-catalog';
+import { RegistryHistory } from './registry/registry-history';
+import { registryOps, registryService } from './registry/registry-service';
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -87,11 +98,20 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       saturation: new SaturationGate(config.shedWindowMs, shed('saturated')),
       admission: config.edgeAdmission ? new EdgeAdmission(() => catalog.known, shed('capacity')) : undefined,
     };
+    const registry = registryOps({
+      control: createClient(ModelControlService, router.transport),
+      traffic: createClient(TrafficService, router.transport),
+      history: new RegistryHistory(store),
+      changed: () => catalog.refresh().then(() => undefined),
+    });
     const service = await startService(
       {
         name: 'gateway',
         listen: { host: config.host, port: config.grpcPort, httpPort: config.httpPort },
-        routes: (r) => r.service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs })),
+        routes: (r) =>
+          r
+            .service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs }))
+            .service(ModelRegistryService, registryService(registry)),
         http: restApi({
           upstreams,
           feedback: feedback.client,
@@ -102,6 +122,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
           observe: restMetrics(rt.metrics),
           logger: rt.logger,
           adapters: createClient(AdapterService, router.transport),
+          registry,
         }),
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),

@@ -8,6 +8,7 @@ import { authenticateRest } from '../../edge/auth/rest-auth';
 import type { Upstreams } from '../../pipeline/generate-text';
 import type { IssuedRequests } from '../../pipeline/issued-requests';
 import { routerCatalog } from '../../pipeline/served-model-catalog';
+import type { Registry } from '../../registry/registry-service';
 import { type AdapterAdmin, listAdaptersRoute, loadAdapterRoute, unloadAdapterRoute } from './adapters-route';
 import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
@@ -15,6 +16,7 @@ import { feedbackRoute } from './feedback-route';
 import { generateRoute } from './generate-route';
 import { sendError, sendJson } from './http-json';
 import { MODEL_PATH_PREFIX, modelRoute, modelsRoute } from './models-route';
+import { registryRoutes } from './registry-route';
 import { type RequestContext, requestContext } from './request-context';
 import type { RestRequestObserver } from './rest-metrics';
 import { detokenizeRoute, tokenizeRoute } from './tokenize-route';
@@ -35,6 +37,8 @@ export interface RestDeps {
   readonly logger?: Logger;
   /** The router's AdapterService behind the operators' adapter routes; none = no such routes. */
   readonly adapters?: AdapterAdmin['adapters'];
+  /** The model registry's operator routes (/v1/registry/...). */
+  readonly registry?: Registry;
 }
 
 /** The one templated route: GET /v1/models/{model}, observed under this name (bounded labels). */
@@ -68,6 +72,7 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
         '/v1/lora_adapters': { GET: (q, s, c) => listAdaptersRoute(q, s, c, admin) },
       }
     : {};
+  if (deps.registry) Object.assign(adminRoutes, registryRoutes(deps.registry, deps.bodyLimitBytes));
   Object.assign(routes, adminRoutes);
   const fail = (res: HttpResponse, status: number, message: string, code: string, headers: Record<string, string> = {}) =>
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
