@@ -61,7 +61,6 @@ describe('the model registry (npm start)', () => {
     const v1 = version(repo, '1');
     mesh = await startSupervisor({
       INFERENCE_ADMIN_TOKEN: TOKEN,
-      ROUTER_ADMIN_TOKEN: TOKEN,
       INFERENCE_MODELS: `tinygpt@1=${v1}`,
       INFERENCE_ADAPTERS: '',
       INFERENCE_MODEL_REPOSITORY: repo,

@@ -43,7 +43,9 @@ export interface Mesh<S> {
 
 /** The router's environment: its static worker is the inference service (whose first heartbeat, same address, replaces the static entry). */
 export function routerEnv(env: Env, inferenceUrl: string): Env {
-  return { ...env, ROUTER_WORKERS: env['ROUTER_WORKERS'] ?? inferenceUrl };
+  // One operators' token for the whole mesh unless the router is given its own.
+  const token = env['ROUTER_ADMIN_TOKEN'] ?? env['INFERENCE_ADMIN_TOKEN'];
+  return { ...env, ROUTER_WORKERS: env['ROUTER_WORKERS'] ?? inferenceUrl, ...(token !== undefined && { ROUTER_ADMIN_TOKEN: token }) };
 }
 
 /** The gateway's environment: the addresses of the services it calls; without a feedback service, GATEWAY_FEEDBACK_URL stays as `env` has it. */

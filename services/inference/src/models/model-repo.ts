@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import type { Registry } from '@tokenmesh/metrics';
-import { AdapterError, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
+import { AdapterError, MODEL_META_FILE, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
 import { InFlight } from '@tokenmesh/server';
 
 import type { WorkerSnapshot } from '../discovery/heartbeat';
@@ -13,7 +13,10 @@ import { EngineMetrics } from '../engine/engine-metrics';
 import { EnginePool } from '../engine/engine-pool';
 import { ModelRunner, type RunnerOptions } from '../engine/model-runner';
 
-/** One configured model: `path`, or `name@version=path` (default: directory name, version 1). */
+/**
+ * One configured model: `path`, or `name@version=path`. A bare path is named by its
+ * model-meta.json (`name`, `version`), else by its directory's name, version 1.
+ */
 export interface ModelEntry {
   readonly name: string;
   readonly version: string;
@@ -24,12 +27,22 @@ export interface ModelEntry {
 export function parseModelEntry(entry: string): ModelEntry {
   const eq = entry.indexOf('=');
   const dir = resolve(eq >= 0 ? entry.slice(eq + 1) : entry);
-  const id = eq >= 0 ? entry.slice(0, eq) : basename(dir);
+  const id = eq >= 0 ? entry.slice(0, eq) : (metaId(dir) ?? basename(dir));
   const [name, version = '1', ...rest] = id.split('@');
   if (!name || !/^[\w.-]+$/.test(name) || !/^[\w.-]+$/.test(version) || rest.length > 0) {
     throw new Error(`model entry ${JSON.stringify(entry)}: expected "path" or "name@version=path"`);
   }
   return { name, version, dir };
+}
+
+/** name@version from the directory's model-meta.json, when it says both. */
+function metaId(dir: string): string | undefined {
+  try {
+    const meta = JSON.parse(readFileSync(join(dir, MODEL_META_FILE), 'utf8')) as { name?: unknown; version?: unknown };
+    return typeof meta.name === 'string' && typeof meta.version === 'string' ? `${meta.name}@${meta.version}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A loaded model: its worker thread and the engine that streams its tokens. */
