@@ -2,5 +2,5 @@
 export { loadTrafficConfig, watchTrafficConfig } from './config-watcher';
 export { parseTrafficConfig, type TrafficConfig, TrafficConfigError } from './split-config';
 export { SplitPlan, type VariantTarget } from './split-plan';
-export { splitMessage, trafficService } from './traffic-service';
-export { type SplitView, TrafficState } from './traffic-state';
+export { trafficService } from './traffic-service';
+export { TrafficState } from './traffic-state';

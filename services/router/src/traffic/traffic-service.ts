@@ -6,7 +6,7 @@ import { checkAdminToken } from '@tokenmesh/server';
 import { parseTrafficConfig, TrafficConfigError } from './split-config';
 import type { SplitView, TrafficState } from './traffic-state';
 
-export function splitMessage(v: SplitView): MessageInitShape<typeof SplitSchema> {
+function splitMessage(v: SplitView): MessageInitShape<typeof SplitSchema> {
   return {
     model: v.model,
     variants: (v.split?.variants ?? []).map((x) => ({ name: x.name, model: x.model, weight: x.weight, canary: x.canary })),
