@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("phases", nargs="*", default=["all"],
-                   help="corpus, train, export, reference, card, llama, lora, lora-check, lora-export, decode-export, bench, all (default: all but bench and lora)")
+                   help="corpus, train, export, reference, card, llama, lora, lora-check, lora-export, decode-export, bench, quantize, all (default: all but bench, lora and quantize)")
     p.add_argument("--quick", action="store_true", help="one-minute smoke build into build/quick")
     p.add_argument("--out", type=Path, help="models directory (default: models, or build/quick/models)")
     p.add_argument("--adapter", action="append", help="lora phases: only this adapter (repeatable)")
@@ -104,6 +104,12 @@ def main(argv):
         from pipeline import build_bench
 
         build_bench(configs.BENCH_26M, out / "bench-26m")
+    if "quantize" in phases:
+        # int8 variants (tinygpt-int8, and bench-26m-int8 when bench-26m is built) with onnx + numpy;
+        # build.sh then measures their metrics with onnxruntime-node (scripts/bench/int8-metrics.ts).
+        import quantize
+
+        quantize.run(models=out, corpus=work / "corpus")
     print(f"models written to {out}", flush=True)
 
 

@@ -2,7 +2,8 @@
 # npm run model:build [-- --quick] [-- PHASE...]   (PHASE: corpus train export reference card llama bench
 #   lora lora-check lora-export; lora trains the tinygpt-chat and tinygpt-jargon adapters, ~10 min, --adapter NAME for one;
 #   lora-export writes models/tinygpt/onnx/model_lora.onnx, LoRA weights as inputs; decode-export writes
-#   models/tinygpt/onnx/model_decode.onnx and model_lora_decode.onnx, decode steps over an in-place cache)
+#   models/tinygpt/onnx/model_decode.onnx and model_lora_decode.onnx, decode steps over an in-place cache;
+#   quantize writes models/tinygpt-int8 and, when built, models/bench-26m-int8, then measures their metrics)
 # Installs the Debian packages the pipeline needs when missing, runs it on Debian's PyTorch, then
 # checks every model it wrote against its PyTorch reference vectors with onnxruntime-node.
 set -euo pipefail
@@ -31,4 +32,5 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-2}" OMP_NUM_THREADS="${OMP_
 
 out=models
 for a in "$@"; do [ "$a" = "--quick" ] && out=build/quick/models; done
+for a in "$@"; do [ "$a" = "quantize" ] && node --require tsx/cjs scripts/bench/int8-metrics.ts "$out"; done
 npx tsx scripts/model/verify.ts "$out"
