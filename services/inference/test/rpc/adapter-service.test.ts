@@ -2,34 +2,15 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
-import { loadReference, type ReferenceCase } from '@tokenmesh/model';
+import { type Client, Code, createClient, createRouterTransport } from '@connectrpc/connect';
+import { loadReference } from '@tokenmesh/model';
 import { AdapterService, GenerationService } from '@tokenmesh/proto';
 
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { adapterService } from '../../src/rpc/adapter-service';
 import { generationService } from '../../src/rpc/service';
+import { AUTH, codeOf, expected, MODELS, OPTIONS, TOKEN } from './operator-calls';
 
-const MODELS = resolve(__dirname, '../../../../models');
-const OPTIONS = { intraOpThreads: 1, executionProviders: ['cpu'] };
-const EOS = 256;
-const TOKEN = 'operators-token-0123456789';
-const AUTH = { headers: { authorization: `Bearer ${TOKEN}` } };
-
-function expected(c: ReferenceCase) {
-  const row = c.greedy_ids[0]!;
-  return { prompt: c.input_ids[0]!.filter((_, i) => c.attention_mask[0]![i] === 1), tokens: row.filter((t) => t !== EOS), maxTokens: row.length };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = ConnectError.from(err);
-    return { code: e.code, message: e.rawMessage };
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** A copy of a committed adapter in a temp directory, edited by `edit` (config, weights). */
 function adapterCopy(from: string, edit: (dir: string) => void = () => {}): string {

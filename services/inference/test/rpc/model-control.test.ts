@@ -1,36 +1,17 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
-import { type Client, Code, ConnectError, createClient, createRouterTransport } from '@connectrpc/connect';
-import { fileSha256, loadReference, type ReferenceCase } from '@tokenmesh/model';
+import { type Client, Code, createClient, createRouterTransport } from '@connectrpc/connect';
+import { fileSha256, loadReference } from '@tokenmesh/model';
 import { GenerationService, ModelControlService } from '@tokenmesh/proto';
 
 import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { pollRepository } from '../../src/models/repository-poll';
 import { modelControlService } from '../../src/rpc/model-control-service';
 import { generationService } from '../../src/rpc/service';
+import { AUTH, codeOf, expected, MODELS, OPTIONS, TOKEN } from './operator-calls';
 
-const MODELS = resolve(__dirname, '../../../../models');
-const OPTIONS = { intraOpThreads: 1, executionProviders: ['cpu'] };
-const EOS = 256;
-const TOKEN = 'operators-token-0123456789';
-const AUTH = { headers: { authorization: `Bearer ${TOKEN}` } };
-
-function expected(c: ReferenceCase) {
-  const row = c.greedy_ids[0]!;
-  return { prompt: c.input_ids[0]!.filter((_, i) => c.attention_mask[0]![i] === 1), tokens: row.filter((t) => t !== EOS), maxTokens: row.length };
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = ConnectError.from(err);
-    return { code: e.code, message: e.rawMessage };
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** A copy of the committed tinygpt as `<repo>/tinygpt/<version>`, with a model-meta.json vouching for its files. */
 async function version(repo: string, v: string, edit: (dir: string) => void = () => {}, meta = true): Promise<string> {
@@ -90,8 +71,8 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
 
   it('refuses loads and unloads without the operators’ token', async () => {
     await version(root, '2');
-    expect((await failure(control.loadModel({ name: 'tinygpt', version: '2' }))).code).toBe(Code.Unauthenticated);
-    expect((await failure(control.unloadModel({ name: 'tinygpt', version: '1' }))).code).toBe(Code.Unauthenticated);
+    expect((await codeOf(control.loadModel({ name: 'tinygpt', version: '2' }))).code).toBe(Code.Unauthenticated);
+    expect((await codeOf(control.unloadModel({ name: 'tinygpt', version: '1' }))).code).toBe(Code.Unauthenticated);
     expect(repo.models.map((m) => m.id)).toEqual(['tinygpt@1']);
   });
 
@@ -102,7 +83,7 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
     const loading = control.loadModel({ name: 'tinygpt', version: '2' }, AUTH);
     // Not served (nor announced) until its load and warm-up are done.
     expect(repo.resolve('tinygpt@2')).toBeUndefined();
-    expect((await failure(generate('tinygpt@2', ref.prompt, 2))).code).toBe(Code.NotFound);
+    expect((await codeOf(generate('tinygpt@2', ref.prompt, 2))).code).toBe(Code.NotFound);
     const loaded = await loading;
     expect(loaded.versions).toEqual([expect.objectContaining({ name: 'tinygpt', version: '2', loaded: true, workerId: 'w1' })]);
     expect(loaded.versions[0]!.meta).toEqual(expect.objectContaining({ description: 'tinygpt 2', onnxSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }));
@@ -111,7 +92,7 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
     // The bare name resolves to the newest version; both answer as the reference.
     expect(repo.resolve('tinygpt')?.id).toBe('tinygpt@2');
     expect(await generate('tinygpt@2', ref.prompt, ref.maxTokens)).toEqual(ref.tokens);
-    expect((await failure(control.loadModel({ name: 'tinygpt', version: '2' }, AUTH))).code).toBe(Code.AlreadyExists);
+    expect((await codeOf(control.loadModel({ name: 'tinygpt', version: '2' }, AUTH))).code).toBe(Code.AlreadyExists);
   }, 60_000);
 
   it('unloads once the version’s streams have ended, refusing new requests for it at once', async () => {
@@ -139,13 +120,13 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(unloaded).toBe(false);
     expect(repo.resolve('tinygpt@2')).toBeUndefined();
-    expect((await failure(generate('tinygpt@2', ref.prompt, 2))).code).toBe(Code.NotFound);
+    expect((await codeOf(generate('tinygpt@2', ref.prompt, 2))).code).toBe(Code.NotFound);
     release();
     expect(await unloading).toEqual({ $typeName: 'tokenmesh.registry.v1.UnloadModelResponse', workerIds: ['w1'] });
     expect(sawTokenAfterUnloadCall).toBe(true);
     expect(tokens).toBeGreaterThan(2);
     expect(repo.models.map((m) => m.id)).toEqual(['tinygpt@1']);
-    expect((await failure(control.unloadModel({ name: 'tinygpt', version: '2' }, AUTH))).code).toBe(Code.NotFound);
+    expect((await codeOf(control.unloadModel({ name: 'tinygpt', version: '2' }, AUTH))).code).toBe(Code.NotFound);
   }, 60_000);
 
   it('refuses a broken version with its reason and never serves it; the worker serves on', async () => {
@@ -176,7 +157,7 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
       ],
     ];
     for (const [v, code, message] of cases) {
-      const f = await failure(control.loadModel({ name: 'tinygpt', version: v }, AUTH));
+      const f = await codeOf(control.loadModel({ name: 'tinygpt', version: v }, AUTH));
       expect({ v, code: f.code }).toEqual({ v, code });
       expect(f.message).toMatch(message);
     }
