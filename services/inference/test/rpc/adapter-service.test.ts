@@ -11,7 +11,6 @@ import { adapterService } from '../../src/rpc/adapter-service';
 import { generationService } from '../../src/rpc/service';
 import { AUTH, codeOf, expected, MODELS, OPTIONS, TOKEN } from './operator-calls';
 
-
 /** A copy of a committed adapter in a temp directory, edited by `edit` (config, weights). */
 function adapterCopy(from: string, edit: (dir: string) => void = () => {}): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'lora-rt-')), from);

@@ -12,7 +12,6 @@ import { modelControlService } from '../../src/rpc/model-control-service';
 import { generationService } from '../../src/rpc/service';
 import { AUTH, codeOf, expected, MODELS, OPTIONS, TOKEN } from './operator-calls';
 
-
 /** A copy of the committed tinygpt as `<repo>/tinygpt/<version>`, with a model-meta.json vouching for its files. */
 async function version(repo: string, v: string, edit: (dir: string) => void = () => {}, meta = true): Promise<string> {
   const dir = join(repo, 'tinygpt', v);
