@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import type { Registry } from '@tokenmesh/metrics';
-import { AdapterError, MODEL_META_FILE, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
+import { AdapterError, filesSha256, MODEL_META_FILE, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
 import { InFlight } from '@tokenmesh/server';
 
 import type { WorkerSnapshot } from '../discovery/heartbeat';
@@ -73,21 +72,10 @@ export interface AdapterOf {
   readonly fromConfig: boolean;
 }
 
-/** Why a run-time adapter change was refused, as callers act on it. */
-export class AdapterChangeError extends Error {
-  constructor(
-    readonly reason: 'invalid' | 'not-found' | 'exists' | 'not-served-here',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AdapterChangeError';
-  }
-}
-
-/** Why a run-time model change was refused, as callers act on it. */
+/** Why a run-time change (a model version or an adapter loaded or unloaded) was refused, as callers act on it. */
 export class ModelChangeError extends Error {
   constructor(
-    readonly reason: 'invalid' | 'not-found' | 'exists' | 'in-use',
+    readonly reason: 'invalid' | 'not-found' | 'exists' | 'not-served-here' | 'in-use',
     message: string,
   ) {
     super(message);
@@ -111,7 +99,7 @@ async function startModel(entry: ModelEntry, ctx: LoadContext, adapterDirs: read
     const engine = new EnginePool(runners.map((r) => new Engine(r, ctx.limits, ctx.metrics?.forModel(id))));
     ctx.metrics?.watch(id, engine);
     const spec = runners[0]!.spec;
-    const digest = await filesDigest([join(spec.dir, 'onnx', 'model.onnx')]);
+    const digest = await filesSha256([join(spec.dir, 'onnx', 'model.onnx')]);
     return { entry, spec, runners, engine, id, digest, streams: new InFlight() };
   } catch (err) {
     await Promise.all(runners.map((r) => r.close()));
@@ -238,19 +226,19 @@ export class ModelRepo {
    * Loads the PEFT adapter in `dir` as model `name` (default: the directory's name) into a free
    * slot of its base's LoRA inputs, in every worker thread of the base, beside the running
    * streams. It is served (resolve, heartbeats) only once every thread has it.
-   * @throws AdapterChangeError (a bad name, one in use, a base this worker does not serve) or
+   * @throws ModelChangeError (a bad name, one in use, a base this worker does not serve) or
    *   the worker's error naming what is wrong with the adapter (then nothing is loaded)
    */
   async loadAdapter(dir: string, name?: string): Promise<LoadedModel> {
     const path = resolve(dir);
     const { name: dirName, base: baseName } = await readAdapterConfig(path);
     const id = name || dirName;
-    if (!/^[\w.-]+$/.test(id)) throw new AdapterChangeError('invalid', `adapter name ${JSON.stringify(id)}: use letters, digits, '_', '-' and '.' only`);
+    if (!/^[\w.-]+$/.test(id)) throw new ModelChangeError('invalid', `adapter name ${JSON.stringify(id)}: use letters, digits, '_', '-' and '.' only`);
     if (this.list.some((m) => m.entry.name === id) || this.changing.has(id))
-      throw new AdapterChangeError('exists', `${id} is already served by this worker (or being loaded or unloaded): unload it first`);
+      throw new ModelChangeError('exists', `${id} is already served by this worker (or being loaded or unloaded): unload it first`);
     const base = this.list.filter((m) => !m.adapter && m.entry.name === baseName).at(-1);
     if (!base)
-      throw new AdapterChangeError('not-served-here', `adapter ${id}: adapter_config.json names the base ${JSON.stringify(baseName)}, which this worker does not serve`);
+      throw new ModelChangeError('not-served-here', `adapter ${id}: adapter_config.json names the base ${JSON.stringify(baseName)}, which this worker does not serve`);
     const taken = this.slots(base.runners);
     let slot = 1;
     while (taken.has(slot)) slot++;
@@ -279,11 +267,11 @@ export class ModelRepo {
   /**
    * Stops serving adapter `name` at once (new requests for it fail as for any unknown model),
    * waits for its open streams to end, then frees its slot.
-   * @throws AdapterChangeError when this worker serves no adapter of that name
+   * @throws ModelChangeError when this worker serves no adapter of that name
    */
   async unloadAdapter(name: string): Promise<LoadedModel> {
     const model = this.list.find((m) => m.adapter && m.entry.name === name);
-    if (!model?.adapter) throw new AdapterChangeError('not-found', `no adapter ${JSON.stringify(name)} is loaded on this worker`);
+    if (!model?.adapter) throw new ModelChangeError('not-found', `no adapter ${JSON.stringify(name)} is loaded on this worker`);
     this.list = this.list.filter((m) => m !== model);
     this.rev++;
     this.changing.add(name);
@@ -340,18 +328,12 @@ async function adapterModel(base: LoadedModel, name: string, dir: string, adapte
     engine: base.engine,
     id: `${name}@1`,
     // The base's digest too: the same adapter over another base answers otherwise.
-    digest: await filesDigest([join(dir, 'adapter_config.json'), join(dir, 'adapter_model.safetensors')], base.digest),
+    digest: await filesSha256([join(dir, 'adapter_config.json'), join(dir, 'adapter_model.safetensors')], base.digest),
     adapter,
     streams: new InFlight(),
   };
 }
 
-/** SHA-256 (hex) over `prefix` and the files' bytes, in order, streamed (a model file may be large). */
-async function filesDigest(files: readonly string[], prefix = ''): Promise<string> {
-  const hash = createHash('sha256').update(prefix);
-  for (const file of files) for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /**
  * Each adapter given to the newest entry of the base its config names. Only the config is read

@@ -4,7 +4,8 @@ import { AdapterError } from '@tokenmesh/model';
 import { type AdapterSchema, AdapterService } from '@tokenmesh/proto';
 import { checkAdminToken } from '@tokenmesh/server';
 
-import { AdapterChangeError, type LoadedModel, type ModelRepo } from '../models/model-repo';
+import type { LoadedModel, ModelRepo } from '../models/model-repo';
+import { changeRefusal } from './change-refusal';
 
 export interface AdapterServiceOptions {
   /** INFERENCE_ADMIN_TOKEN; none: every call is PERMISSION_DENIED. */
@@ -15,18 +16,11 @@ export interface AdapterServiceOptions {
   readonly onChange?: (change: 'loaded' | 'unloaded', model: LoadedModel) => void;
 }
 
-const CODES: Record<AdapterChangeError['reason'], Code> = {
-  invalid: Code.InvalidArgument,
-  'not-found': Code.NotFound,
-  exists: Code.AlreadyExists,
-  // The router skips such workers: another one may serve the base.
-  'not-served-here': Code.FailedPrecondition,
-};
-
 /** A refusal as the code a caller acts on; the message names the file, field or limit at fault. */
 function asConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof AdapterChangeError) return new ConnectError(err.message, CODES[err.reason]);
+  const refused = changeRefusal(err);
+  if (refused) return refused;
   if (err instanceof AdapterError) return new ConnectError(err.message, err.detail.startsWith('not found') ? Code.NotFound : Code.InvalidArgument);
   // The base cannot serve adapters (no LoRA export) or the worker failed.
   return new ConnectError((err as Error).message, Code.Unimplemented);

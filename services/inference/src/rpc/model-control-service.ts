@@ -5,7 +5,8 @@ import { ModelControlService, type ModelMetaSchema, type RepositoryVersionSchema
 import { checkAdminToken } from '@tokenmesh/server';
 
 import { loadVersion } from '../models/load-version';
-import { type LoadedModel, ModelChangeError, type ModelRepo } from '../models/model-repo';
+import type { LoadedModel, ModelRepo } from '../models/model-repo';
+import { changeRefusal } from './change-refusal';
 
 export interface ModelControlOptions {
   /** INFERENCE_MODEL_REPOSITORY. */
@@ -16,13 +17,6 @@ export interface ModelControlOptions {
   readonly changed: () => void;
   readonly onChange?: (change: 'loaded' | 'unloaded', model: LoadedModel) => void;
 }
-
-const CODES: Record<ModelChangeError['reason'], Code> = {
-  invalid: Code.InvalidArgument,
-  'not-found': Code.NotFound,
-  exists: Code.AlreadyExists,
-  'in-use': Code.FailedPrecondition,
-};
 
 /** model-meta.json as the API carries it. */
 export function metaMessage(meta: ModelMeta | undefined): MessageInitShape<typeof ModelMetaSchema> | undefined {
@@ -99,7 +93,8 @@ export function modelControlService(repo: ModelRepo, workerId: string, opts: Mod
       try {
         model = await loadVersion(repo, entry);
       } catch (err) {
-        if (err instanceof ModelChangeError) throw new ConnectError(err.message, CODES[err.reason]);
+        const refused = changeRefusal(err);
+        if (refused) throw refused;
         // A broken version (a missing file included): the reason, never announced; the worker
         // serves on. NOT_FOUND is kept for "not in this repository", which routers skip.
         throw new ConnectError(`${entry.name}@${entry.version} cannot be loaded: ${(err as Error).message}`, Code.InvalidArgument);
@@ -116,7 +111,7 @@ export function modelControlService(repo: ModelRepo, workerId: string, opts: Mod
       const unloading = repo.unloadModel(req.name, req.version);
       opts.changed();
       const model = await unloading.catch((err: unknown) => {
-        throw err instanceof ModelChangeError ? new ConnectError(err.message, CODES[err.reason]) : err;
+        throw changeRefusal(err) ?? err;
       });
       opts.onChange?.('unloaded', model);
       return { workerIds: [workerId] };
