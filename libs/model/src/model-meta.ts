@@ -83,12 +83,15 @@ export async function readModelMeta(dir: string): Promise<ModelMeta | undefined>
   return Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== null)) as ModelMeta;
 }
 
-/** SHA-256 (hex) of a file, streamed (a model file may be large). */
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+/** SHA-256 (hex) over `prefix` and the files' bytes, in order, streamed (a model file may be large). */
+export async function filesSha256(files: readonly string[], prefix = ''): Promise<string> {
+  const hash = createHash('sha256').update(prefix);
+  for (const file of files) for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
+
+/** SHA-256 (hex) of one file, as model-meta.json lists it. */
+export const fileSha256 = (path: string): Promise<string> => filesSha256([path]);
 
 /**
  * Checks every file the metadata lists against its size and checksum, so a truncated copy or a
