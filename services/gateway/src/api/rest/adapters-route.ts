@@ -17,8 +17,8 @@ export interface AdapterAdmin {
 
 type Adapter = MessageShape<typeof AdapterSchema>;
 
-/** The operator's `authorization` goes upstream as is: the workers hold the token and check it. */
-function call(req: HttpRequest, { signal }: RequestContext) {
+/** An operator's call upstream: its `authorization` goes as is (the workers and routers hold the token and check it). */
+export function operatorCall(req: HttpRequest, { signal }: RequestContext): { signal: AbortSignal; headers: Record<string, string> } {
   const auth = req.headers['authorization'];
   return { signal, headers: auth ? { authorization: auth } : {} };
 }
@@ -55,7 +55,7 @@ export async function loadAdapterRoute(req: HttpRequest, res: HttpResponse, ctx:
   const path = f.string('lora_path');
   if (!path) throw apiError(Code.InvalidArgument, 'lora_path', 'is required: the adapter directory, as the workers see it');
   const name = f.string('lora_name') ?? '';
-  const out = await admin.adapters.loadAdapter({ name, path }, call(req, ctx)).catch((e: unknown) => Promise.reject(fromUpstream(e)));
+  const out = await admin.adapters.loadAdapter({ name, path }, operatorCall(req, ctx)).catch((e: unknown) => Promise.reject(fromUpstream(e)));
   await admin.catalog.refresh().catch(() => undefined);
   sendJson(res, 200, byName(out.adapters)[0]);
 }
@@ -65,13 +65,13 @@ export async function unloadAdapterRoute(req: HttpRequest, res: HttpResponse, ct
   const f = bodyFields(await readJson(req, bodyLimit));
   const name = f.string('lora_name');
   if (!name) throw apiError(Code.InvalidArgument, 'lora_name', 'is required');
-  const out = await admin.adapters.unloadAdapter({ name }, call(req, ctx)).catch((e: unknown) => Promise.reject(fromUpstream(e)));
+  const out = await admin.adapters.unloadAdapter({ name }, operatorCall(req, ctx)).catch((e: unknown) => Promise.reject(fromUpstream(e)));
   await admin.catalog.refresh().catch(() => undefined);
   sendJson(res, 200, { object: 'lora_adapter', name, unloaded: true, workers: out.workerIds });
 }
 
 /** GET /v1/lora_adapters — every adapter the workers serve, with their bases, digests and workers. */
 export async function listAdaptersRoute(req: HttpRequest, res: HttpResponse, ctx: RequestContext, admin: AdapterAdmin): Promise<void> {
-  const out = await admin.adapters.listAdapters({}, call(req, ctx)).catch((e: unknown) => Promise.reject(fromUpstream(e)));
+  const out = await admin.adapters.listAdapters({}, operatorCall(req, ctx)).catch((e: unknown) => Promise.reject(fromUpstream(e)));
   sendJson(res, 200, { object: 'list', data: byName(out.adapters) });
 }

@@ -17,15 +17,11 @@ import {
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import { apiError, fromUpstream } from '../../edge/api-error';
-import type { OperatorCall, Registry } from '../../registry/registry-service';
+import type { Registry } from '../../registry/registry-service';
+import { operatorCall } from './adapters-route';
 import { bodyFields } from './fields';
 import { readJson, sendJson } from './http-json';
 import type { RequestContext } from './request-context';
-
-function call(req: HttpRequest, { signal }: RequestContext): OperatorCall {
-  const auth = req.headers['authorization'];
-  return { signal, headers: auth ? { authorization: auth } : {} };
-}
 
 const answer = <D extends DescMessage>(res: HttpResponse, schema: D, message: MessageShape<D>) =>
   sendJson(res, 200, toJson(schema, message, { alwaysEmitImplicit: true }) as Record<string, unknown>);
@@ -69,7 +65,9 @@ export function registryRoutes(registry: Registry, bodyLimit: number) {
   const routes: Record<string, Record<string, Route>> = {
     '/v1/registry/models': {
       GET: async (req, res, ctx) => {
-        const out = await registry.listRegistry(create(ListRegistryRequestSchema, { name: query(req).get('model') ?? '' }), call(req, ctx)).catch(upstream);
+        const out = await registry
+          .listRegistry(create(ListRegistryRequestSchema, { name: query(req).get('model') ?? '' }), operatorCall(req, ctx))
+          .catch(upstream);
         answer(res, ListRegistryResponseSchema, create(ListRegistryResponseSchema, out));
       },
     },
@@ -85,13 +83,13 @@ export function registryRoutes(registry: Registry, bodyLimit: number) {
     },
     '/v1/registry/load': {
       POST: async (req, res, ctx) => {
-        const out = await registry.loadVersion(create(LoadVersionRequestSchema, await versionBody(req, bodyLimit)), call(req, ctx)).catch(upstream);
+        const out = await registry.loadVersion(create(LoadVersionRequestSchema, await versionBody(req, bodyLimit)), operatorCall(req, ctx)).catch(upstream);
         answer(res, LoadVersionResponseSchema, create(LoadVersionResponseSchema, out));
       },
     },
     '/v1/registry/unload': {
       POST: async (req, res, ctx) => {
-        const out = await registry.unloadVersion(create(UnloadVersionRequestSchema, await versionBody(req, bodyLimit)), call(req, ctx)).catch(upstream);
+        const out = await registry.unloadVersion(create(UnloadVersionRequestSchema, await versionBody(req, bodyLimit)), operatorCall(req, ctx)).catch(upstream);
         answer(res, UnloadVersionResponseSchema, create(UnloadVersionResponseSchema, out));
       },
     },
@@ -103,7 +101,7 @@ export function registryRoutes(registry: Registry, bodyLimit: number) {
         if (!model) throw apiError(Code.InvalidArgument, 'model', 'is required: the model name to split');
         const strategy = f.string('strategy') ?? '';
         const variants = variantsOf(body['variants']);
-        const out = await registry.changeTraffic(create(ChangeTrafficRequestSchema, { model, strategy, variants }), call(req, ctx)).catch(upstream);
+        const out = await registry.changeTraffic(create(ChangeTrafficRequestSchema, { model, strategy, variants }), operatorCall(req, ctx)).catch(upstream);
         answer(res, ChangeTrafficResponseSchema, create(ChangeTrafficResponseSchema, out));
       },
     },
@@ -111,7 +109,7 @@ export function registryRoutes(registry: Registry, bodyLimit: number) {
       POST: async (req, res, ctx) => {
         const model = bodyFields(await readJson(req, bodyLimit)).string('model');
         if (!model) throw apiError(Code.InvalidArgument, 'model', 'is required: the model whose last traffic change to undo');
-        const out = await registry.rollback(create(RollbackRequestSchema, { model }), call(req, ctx)).catch(upstream);
+        const out = await registry.rollback(create(RollbackRequestSchema, { model }), operatorCall(req, ctx)).catch(upstream);
         answer(res, RollbackResponseSchema, create(RollbackResponseSchema, out));
       },
     },
