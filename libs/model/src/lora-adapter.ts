@@ -209,6 +209,14 @@ export async function readAdapterConfig(dir: string): Promise<{ name: string; co
 
 /** Reads and checks the adapter in `dir` (its name: the directory's). @throws AdapterError */
 export async function loadLoraAdapter(dir: string, base: ModelSpec, maxRank = 64): Promise<LoraAdapter> {
-  const [{ name, config }, weights] = await Promise.all([readAdapterConfig(dir), readAdapterFile(basename(resolve(dir)), dir, 'adapter_model.safetensors')]);
+  // allSettled, not all: a directory missing both files names the config first, whichever read fails first.
+  const [configRead, weightsRead] = await Promise.allSettled([
+    readAdapterConfig(dir),
+    readAdapterFile(basename(resolve(dir)), dir, 'adapter_model.safetensors'),
+  ]);
+  if (configRead.status === 'rejected') throw configRead.reason;
+  if (weightsRead.status === 'rejected') throw weightsRead.reason;
+  const { name, config } = configRead.value;
+  const weights = weightsRead.value;
   return parseLoraAdapter(name, dir, config, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), base, maxRank);
 }
