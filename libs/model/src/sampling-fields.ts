@@ -23,7 +23,9 @@ export type SamplingKind =
   | { readonly type: 'token-ids' }
   /** Token id → a bias in [-max, max], at most maxEntries ids of the vocabulary; by default none. */
   | { readonly type: 'token-bias'; readonly max: number; readonly maxEntries: number }
-  | { readonly type: 'flag'; readonly default: boolean };
+  | { readonly type: 'flag'; readonly default: boolean }
+  /** JSON Schema text of at most maxBytes, in the subset guided decoding enforces; by default none (''). */
+  | { readonly type: 'json-schema'; readonly maxBytes: number };
 
 /** One row of {@link SAMPLING_FIELDS}. */
 export type SamplingField = SamplingKind & {
@@ -59,6 +61,8 @@ export const SAMPLING_FIELDS = {
   logitBias: { name: 'logit_bias', type: 'token-bias', max: 100, maxEntries: 1024 },
   // REST bodies' `logprobs` is OpenAI's (see OPENAI_NEUTRAL_SAMPLING), which asks for another answer shape.
   logprobs: { name: 'logprobs', type: 'flag', default: false, rest: false },
+  /** vLLM's name on REST; OpenAI's response_format is read into it. With it, max_tokens defaults to what fits. */
+  guidedJson: { name: 'guided_json', type: 'json-schema', maxBytes: 64 * 1024 },
 } as const satisfies Readonly<Record<string, SamplingField>>;
 
 /**
@@ -84,6 +88,7 @@ interface Values {
   /** Token id (as an object key: structured-clone and JSON safe) → bias. */
   'token-bias': Readonly<Record<number, number>>;
   flag: boolean;
+  'json-schema': string;
 }
 
 /** What a caller may give for each kind (a seed also as a number). */

@@ -1,3 +1,5 @@
+import { parseJsonSchema } from './json-constraint';
+import { SchemaError, type Shape } from './json-schema-shape';
 import { type Sampling, SAMPLING_FIELDS, type SamplingField, type SamplingInput } from './sampling-fields';
 
 /**
@@ -80,6 +82,11 @@ function checked(row: SamplingField, input: unknown, limits: SamplingLimits): un
     }
     case 'flag':
       return (input as boolean | undefined) ?? row.default;
+    case 'json-schema': {
+      const text = (input as string | undefined) ?? '';
+      if (text !== '') guidedShape(name, text, row.maxBytes);
+      return text;
+    }
     default:
       // A new kind needs its check here (and its reader in the gateway's sampling-body).
       return row satisfies never;
@@ -93,11 +100,38 @@ function checked(row: SamplingField, input: unknown, limits: SamplingLimits): un
  */
 export function validateSampling(input: SamplingInput, limits: SamplingLimits): Sampling {
   if (limits.promptTokens === 0) throw new FieldError('prompt', 'must not be empty');
-  if (limits.contextLength - limits.promptTokens <= 0) {
+  const room = limits.contextLength - limits.promptTokens;
+  if (room <= 0) {
     throw new FieldError('prompt', `is ${limits.promptTokens} tokens; the model's context is ${limits.contextLength} tokens`);
   }
+  // A schema's document rarely fits the default 16 tokens: guided requests get what fits, as OpenAI's chat does.
+  const guided = input.guidedJson !== undefined && input.guidedJson !== '';
+  const given = guided && input.maxTokens === undefined ? { ...input, maxTokens: room } : input;
   const out: Record<string, unknown> = {};
-  for (const [key, row] of Object.entries(SAMPLING_FIELDS)) out[key] = checked(row, input[key as keyof SamplingInput], limits);
+  for (const [key, row] of Object.entries(SAMPLING_FIELDS)) out[key] = checked(row, given[key as keyof SamplingInput], limits);
   // One value per row, each of its row's kind: the shape Sampling is derived from.
-  return out as Sampling;
+  const sampling = out as Sampling;
+  if (guided) {
+    const shortest = guidedShape(SAMPLING_FIELDS.guidedJson.name, sampling.guidedJson, Infinity).minBytes;
+    if (sampling.maxTokens < shortest) {
+      throw new FieldError(
+        SAMPLING_FIELDS.maxTokens.name,
+        `must be at least ${shortest} with ${SAMPLING_FIELDS.guidedJson.name}: the schema's shortest document is ${shortest} tokens, got ${sampling.maxTokens}`,
+      );
+    }
+  }
+  return sampling;
+}
+
+/** The compiled schema of a guided_json value. @throws FieldError naming `field` */
+function guidedShape(field: string, text: string, maxBytes: number): Shape {
+  if (typeof text !== 'string') throw new FieldError(field, `must be a string of JSON Schema, got ${JSON.stringify(text)}`);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) throw new FieldError(field, `must be at most ${maxBytes} bytes, got ${bytes}`);
+  try {
+    return parseJsonSchema(text);
+  } catch (err) {
+    if (err instanceof SchemaError) throw new FieldError(field, `unsupported schema: ${err.message}`);
+    throw new FieldError(field, `must be JSON Schema as JSON text (${(err as Error).message})`);
+  }
 }

@@ -17,6 +17,7 @@ describe('validateSampling', () => {
       seed: undefined,
       stopTokenIds: [],
       logprobs: false,
+      guidedJson: '',
     });
     // The default shrinks to what fits in the context.
     expect(validateSampling({}, { ...limits, promptTokens: 505 }).maxTokens).toBe(7);
@@ -40,6 +41,14 @@ describe('validateSampling', () => {
     [{ repetitionPenalty: 0 }, 'repetition_penalty', 'must be in (0, 10], got 0'],
     [{ seed: -1 }, 'seed', 'must be in [0, 2^64), got -1'],
     [{ stopTokenIds: [1, 300] }, 'stop_token_ids[1]', 'must be a token id in [0, 257), got 300'],
+    [{ guidedJson: '{"type": "object"' }, 'guided_json', 'must be JSON Schema as JSON text'],
+    [{ guidedJson: JSON.stringify({ description: 'x'.repeat(65_536) }) }, 'guided_json', 'must be at most 65536 bytes, got 65554'],
+    [{ guidedJson: '{"type": "string", "format": "date"}' }, 'guided_json', 'unsupported schema: "format" is not supported'],
+    [
+      { guidedJson: '{"type": "string", "minLength": 40}', maxTokens: 41 },
+      'max_tokens',
+      "must be at least 42 with guided_json: the schema's shortest document is 42 tokens, got 41",
+    ],
   ])('rejects %j naming %s', (input, field, message) => {
     let err: unknown;
     try {
@@ -50,6 +59,11 @@ describe('validateSampling', () => {
     expect(err).toBeInstanceOf(FieldError);
     expect((err as FieldError).field).toBe(field);
     expect((err as FieldError).message).toContain(message);
+  });
+
+  it('gives a guided request what fits in the context unless max_tokens says otherwise', () => {
+    expect(validateSampling({ guidedJson: '{"type": "object"}' }, limits).maxTokens).toBe(502);
+    expect(validateSampling({ guidedJson: '{"type": "object"}', maxTokens: 20 }, limits).maxTokens).toBe(20);
   });
 
   it('rejects an empty prompt and a prompt that fills the context', () => {

@@ -1,4 +1,4 @@
-import { adapterIndex, type CausalLm, type DecodeLm, leftPad, pastNames, positionIds } from '@tokenmesh/model';
+import { adapterIndex, type CausalLm, type DecodeLm, JsonGuide, leftPad, parseJsonSchema, pastNames, positionIds, type TokenBytes } from '@tokenmesh/model';
 import type { Tensor } from 'onnxruntime-node';
 
 import { BatchCache, type Joining } from './batch-cache';
@@ -6,6 +6,9 @@ import type { LoraServing } from './load-model';
 import type { AddSequence, StepResult, StepToken, WorkerFinish } from './protocol';
 import { Sampler } from './sampler';
 import { SlotCache } from './slot-cache';
+
+/** Schemas whose guides (and mask tables) a worker keeps. */
+const MAX_GUIDES = 32;
 
 interface Sequence {
   readonly add: AddSequence;
@@ -31,11 +34,15 @@ export class Batcher {
   private readonly eos: ReadonlySet<number>;
   /** Time in samplers during the current step. */
   private sampleMs = 0;
+  /** Guided decoding's guides by schema text: rows with one schema share its mask tables. */
+  private readonly guides = new Map<string, JsonGuide>();
 
   constructor(
     private readonly lm: CausalLm,
     private lora?: LoraServing,
     private readonly decoder?: DecodeLm,
+    /** The bytes of each token (the model's tokenizer.json), for guided decoding; absent: guided sequences are refused. */
+    private readonly tokenBytes?: TokenBytes,
   ) {
     const { spec } = lm;
     this.cache = decoder
@@ -58,8 +65,22 @@ export class Batcher {
     return this.seqs.size;
   }
 
+  /** @throws Error when the sequence asks for guided decoding this worker cannot do */
   add(seq: AddSequence): void {
-    this.seqs.set(seq.id, { add: seq, sampler: new Sampler(seq.sampling, seq.promptIds), last: -1, generated: 0 });
+    const guide = seq.sampling.guidedJson === '' ? undefined : this.guide(seq.sampling.guidedJson);
+    this.seqs.set(seq.id, { add: seq, sampler: new Sampler(seq.sampling, seq.promptIds, guide), last: -1, generated: 0 });
+  }
+
+  private guide(schema: string): JsonGuide {
+    let guide = this.guides.get(schema);
+    if (guide) return guide;
+    if (!this.tokenBytes)
+      throw new Error(`guided decoding needs the token bytes of ${this.lm.spec.name} (its tokenizer.json), which this worker could not read`);
+    // A few schemas are common and each table costs memory: the oldest goes first.
+    if (this.guides.size >= MAX_GUIDES) this.guides.delete(this.guides.keys().next().value!);
+    guide = new JsonGuide(parseJsonSchema(schema), this.tokenBytes, this.lm.spec.eosTokenIds);
+    this.guides.set(schema, guide);
+    return guide;
   }
 
   /** Drops a sequence before the next step (cancelled, or ended by this worker). */

@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { AdapterError } from '@tokenmesh/model';
+import { AdapterError, loadTokenBytes } from '@tokenmesh/model';
 
 import { AdapterSlots } from './adapter-slots';
 import { Batcher } from './batcher';
@@ -26,7 +26,9 @@ const init = workerData as WorkerInit;
 async function main(): Promise<void> {
   const model = await loadModel(init);
   const { lm, provider, decoder } = model;
-  const batcher = new Batcher(lm, undefined, decoder);
+  // Without tokenizer.json the model serves, and only guided decoding is refused.
+  const tokenBytes = await loadTokenBytes(init.modelDir).catch(() => undefined);
+  const batcher = new Batcher(lm, undefined, decoder, tokenBytes);
   const slots = new AdapterSlots(lm.spec, batcher, model.loadLora, model.adapters, model.lora);
   const release = async () => {
     const lora = await slots.loadedSessions();

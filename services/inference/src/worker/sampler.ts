@@ -1,4 +1,4 @@
-import { argmax, type Sampling } from '@tokenmesh/model';
+import { argmax, type JsonConstraint, type JsonGuide, type Sampling } from '@tokenmesh/model';
 
 import { randomSeed, Rng } from './rng';
 
@@ -71,7 +71,7 @@ export function applyFilters(weights: Float64Array, p: Filters, scratch: Float64
 
 /**
  * Per-request token selection: logit bias, repetition penalty, OpenAI's presence and frequency
- * penalties, then greedy (temperature 0) or temperature,
+ * penalties, guided decoding's mask, then greedy (temperature 0) or temperature,
  * top-k, top-p and min-p filtering and a draw from the request's own seeded generator.
  * Processing order follows Hugging Face's logits processors. Plain temperature sampling is one
  * pass over the vocabulary; only the filters sort it.
@@ -86,11 +86,17 @@ export class Sampler {
   private readonly generated = new Map<number, number>();
   private readonly penalised: boolean;
   private readonly biased: readonly [number, number][];
+  /** Guided decoding's place in the document; absent: unconstrained. */
+  private readonly constraint: JsonConstraint | undefined;
+  /** Tokens chosen so far (the budget guided decoding must finish within). */
+  private chosen = 0;
 
   constructor(
     private readonly params: Sampling,
     promptIds: readonly number[],
+    guide?: JsonGuide,
   ) {
+    this.constraint = guide?.start();
     this.rng = new Rng(params.seed ?? randomSeed());
     if (params.repetitionPenalty !== 1) for (const id of promptIds) this.seen.add(id);
     this.penalised = params.presencePenalty !== 0 || params.frequencyPenalty !== 0;
@@ -101,7 +107,7 @@ export class Sampler {
   next(raw: Float32Array): SampledToken {
     const p = this.params;
     let logits = raw;
-    if (p.repetitionPenalty !== 1 || this.penalised || this.biased.length > 0) logits = Float32Array.from(raw);
+    if (p.repetitionPenalty !== 1 || this.penalised || this.biased.length > 0 || this.constraint) logits = Float32Array.from(raw);
     // OpenAI's logit_bias first, as vLLM's logits processors come before its penalties.
     for (const [id, bias] of this.biased) if (id < logits.length) logits[id] = logits[id]! + bias;
     if (p.repetitionPenalty !== 1) {
@@ -112,9 +118,13 @@ export class Sampler {
     }
     // OpenAI's penalties, after the repetition penalty (vLLM's order), over generated tokens only.
     if (this.penalised) for (const [id, n] of this.generated) logits[id] = logits[id]! - p.frequencyPenalty * n - p.presencePenalty;
+    // The schema's mask last: no bias or penalty brings back a token that breaks the document.
+    this.constraint?.mask(logits, p.maxTokens - this.chosen);
     const token = p.temperature === 0 ? argmax(logits) : this.draw(logits);
     if (p.repetitionPenalty !== 1) this.seen.add(token);
     if (this.penalised) this.generated.set(token, (this.generated.get(token) ?? 0) + 1);
+    this.constraint?.accept(token);
+    this.chosen++;
     return { token, logprob: p.logprobs ? logSoftmaxAt(raw, token) : 0 };
   }
 

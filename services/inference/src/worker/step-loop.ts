@@ -24,8 +24,14 @@ export function stepLoop(
     for (const r of inbox) {
       if (r.op === 'close') closing = true;
       else if (closing) continue;
-      else if (r.op === 'add') batcher.add(r.seq);
-      else if (r.op === 'remove') batcher.remove(r.id);
+      else if (r.op === 'add') {
+        try {
+          batcher.add(r.seq);
+        } catch (err) {
+          // One sequence the worker cannot take (e.g. a schema it cannot guide) fails alone.
+          reply({ kind: 'failed', ids: [r.seq.id], message: (err as Error).message });
+        }
+      } else if (r.op === 'remove') batcher.remove(r.id);
     }
     inbox = [];
     if (closing) for (const id of batcher.ids()) batcher.remove(id);

@@ -4,7 +4,7 @@ import type { TextRequest, Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
-import { chatMessages, choiceRequests, openAiOptions, renamedParam } from './openai-request';
+import { chatMessages, choiceRequests, openAiOptions, renamedParam, responseFormat } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
@@ -12,8 +12,9 @@ import { samplingFromBody } from './sampling-body';
 /**
  * POST /v1/chat/completions in OpenAI's shape: {model?, messages, max_completion_tokens (or the
  * older max_tokens), temperature, top_p, stop, seed, n (choices), user, stream, stream_options} plus
- * top_k, min_p and repetition_penalty. The tokenizer renders the messages with the model's chat
- * template. Streams `chat.completion.chunk`s: the assistant's role first, then content deltas.
+ * top_k, min_p, repetition_penalty and response_format (text, json_object, json_schema: guided
+ * decoding). The tokenizer renders the messages with the model's chat template. Streams
+ * `chat.completion.chunk`s: the assistant's role first, then content deltas.
  */
 export async function chatCompletionsRoute(
   req: HttpRequest,
@@ -29,7 +30,8 @@ export async function chatCompletionsRoute(
   const model = f.string('model') ?? '';
   // max_completion_tokens replaced max_tokens in OpenAI's chat API; the newer name wins (as vLLM).
   const completionTokens = f.integer('max_completion_tokens');
-  const sampling = samplingFromBody(body);
+  const format = responseFormat(body);
+  const sampling = format ? { ...samplingFromBody(body), guidedJson: format.guidedJson } : samplingFromBody(body);
   const request: TextRequest = {
     requestId,
     stream: opts.stream,
@@ -55,6 +57,10 @@ export async function chatCompletionsRoute(
     },
   );
   // Errors name the fields of this request: the rendered chat is its messages.
-  const renames: Record<string, string> = completionTokens === undefined ? { prompt: 'messages' } : { prompt: 'messages', max_tokens: 'max_completion_tokens' };
+  const renames: Record<string, string> = {
+    prompt: 'messages',
+    ...(completionTokens !== undefined && { max_tokens: 'max_completion_tokens' }),
+    ...(format && { guided_json: format.param }),
+  };
   await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));
 }

@@ -6,7 +6,7 @@ import type { Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
-import { choiceRequests, MAX_CHOICES, openAiOptions } from './openai-request';
+import { choiceRequests, MAX_CHOICES, openAiOptions, renamedParam, responseFormat } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
@@ -31,7 +31,7 @@ function prompts(body: Record<string, unknown>): string[] {
 /**
  * POST /v1/completions in OpenAI's shape: {model?, prompt (a string or up to MAX_CHOICES of them),
  * max_tokens, temperature, top_p, stop, seed, n (choices per prompt), echo, user, stream, stream_options} plus top_k,
- * min_p and repetition_penalty. `stream: true` answers with SSE chunks and `data: [DONE]`.
+ * min_p, repetition_penalty and response_format / guided_json (vLLM's extensions). `stream: true` answers with SSE chunks and `data: [DONE]`.
  */
 export async function completionsRoute(
   req: HttpRequest,
@@ -45,7 +45,8 @@ export async function completionsRoute(
   const opts = openAiOptions(body, 'completion');
   const f = bodyFields(body);
   const model = f.string('model') ?? '';
-  const sampling = samplingFromBody(body);
+  const format = responseFormat(body);
+  const sampling = format ? { ...samplingFromBody(body), guidedJson: format.guidedJson } : samplingFromBody(body);
   const requests = choiceRequests(
     texts.map((prompt) => ({ requestId, stream: opts.stream, model, prompt, messages: [], sampling, routingKey: opts.routingKey, ...edgeHooks(req, res) })),
     opts.n,
@@ -53,7 +54,7 @@ export async function completionsRoute(
   // OpenAI's echo: each choice's text starts with its prompt (streamed: a first chunk of it).
   const echo = f.boolean('echo') ?? false;
   const promptOf = (index: number) => (echo ? texts[Math.floor(index / opts.n)]! : '');
-  await answerOpenAi(
+  const answered = answerOpenAi(
     res,
     requests,
     up,
@@ -67,4 +68,6 @@ export async function completionsRoute(
       delta: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
     },
   );
+  // A schema's errors point where the caller put it.
+  await answered.catch((e: unknown) => Promise.reject(format ? renamedParam(e, { guided_json: format.param }) : e));
 }

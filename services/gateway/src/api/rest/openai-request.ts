@@ -61,7 +61,6 @@ const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
     tool_choice: (v) => v === 'none',
     functions: (v) => Array.isArray(v) && v.length === 0,
     function_call: (v) => v === 'none',
-    response_format: (v) => typeof v === 'object' && v !== null && (v as Body)['type'] === 'text',
   },
 };
 
@@ -100,6 +99,33 @@ export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
   if (opts && !stream) unsupported('stream_options', 'is only allowed when stream is true');
   const includeUsage = opts?.boolean('include_usage') === true;
   return { stream, includeUsage, routingKey: f.string('user') ?? '', n };
+}
+
+/** OpenAI's json_object: any JSON object. */
+export const JSON_OBJECT_SCHEMA = '{"type":"object"}';
+
+/**
+ * OpenAI's `response_format` as guided decoding's schema: `text` none, `json_object` any object,
+ * `json_schema` its `schema` (`strict` or not: the worker always enforces it). Both endpoints
+ * take it (completions as vLLM does). `param` is where the schema's errors point.
+ * @throws ConnectError (400) naming the field
+ */
+export function responseFormat(body: Body): { guidedJson: string; param: string } | undefined {
+  const f = bodyFields(body);
+  const format = f.object('response_format', { want: 'an object with a type' });
+  if (!format) return undefined;
+  if (f.has('guided_json')) unsupported('response_format', 'give either response_format or guided_json, not both');
+  const type = format.field('type').oneOf(['text', 'json_object', 'json_schema'], { required: true });
+  if (type === 'text') return undefined;
+  if (type === 'json_object') return { guidedJson: JSON_OBJECT_SCHEMA, param: 'response_format' };
+  const spec = format.object('json_schema', { want: 'an object with name and schema', required: true })!;
+  spec.string('name', { required: true });
+  spec.boolean('strict');
+  const schema = spec.field('schema');
+  // OpenAI's schema is optional: without one, any object.
+  if (schema.absent) return { guidedJson: JSON_OBJECT_SCHEMA, param: 'response_format.json_schema' };
+  schema.object({ want: 'a JSON Schema object' });
+  return { guidedJson: JSON.stringify(schema.value), param: 'response_format.json_schema.schema' };
 }
 
 /** Roles the chat templates know; OpenAI's newer `developer` role is the system prompt. */

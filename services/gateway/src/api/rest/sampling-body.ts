@@ -25,6 +25,13 @@ function read(f: FieldReader, row: SamplingField): unknown {
     }
     case 'flag':
       return f.boolean(row.name);
+    case 'json-schema': {
+      // vLLM's guided_json: the schema itself, or its JSON text.
+      const field = f.field(row.name);
+      if (field.absent) return undefined;
+      if (typeof field.value === 'object' && !Array.isArray(field.value)) return JSON.stringify(field.value);
+      return field.string({ want: 'a JSON Schema (an object, or its JSON text)' });
+    }
     default:
       return row satisfies never;
   }

@@ -49,6 +49,23 @@ describe('gateway InferenceService handlers', () => {
     expect((await client.predict({ prompt: 'In the beginning', sampling: { temperature: 0, maxTokens: 4 } })).logprobs).toEqual([]);
   });
 
+  it('sampling.guided_json: Predict and StreamPredict give the same document of the schema', async () => {
+    const schema = {
+      type: 'object',
+      properties: { word: { type: 'string', maxLength: 6 }, n: { type: 'integer' } },
+      required: ['word', 'n'],
+      additionalProperties: false,
+    };
+    const sampling = { temperature: 0.9, seed: 4n, maxTokens: 40, guidedJson: JSON.stringify(schema) };
+    const one = await client.predict({ prompt: 'In the beginning', sampling });
+    const doc = JSON.parse(one.text) as Record<string, unknown>;
+    expect(Object.keys(doc).sort()).toEqual(['n', 'word']);
+    expect(typeof doc['word'] === 'string' && (doc['word'] as string).length <= 6 && Number.isInteger(doc['n'])).toBe(true);
+    let streamed = '';
+    for await (const m of client.streamPredict({ prompt: 'In the beginning', sampling })) streamed += m.text;
+    expect(streamed).toBe(one.text);
+  });
+
   it('chat messages go through the chat template', async () => {
     const r = await client.predict({ messages: [{ role: 'user', content: 'Hi' }], sampling: { maxTokens: 4, temperature: 0 } });
     expect(r.usage!.promptTokens).toBe(Buffer.byteLength('<|user|>\nHi\n<|assistant|>\n'));
@@ -65,6 +82,16 @@ describe('gateway InferenceService handlers', () => {
     [{ prompt: 'x', sampling: { temperature: NaN } }, Code.InvalidArgument, 'sampling.temperature: must be a finite number'],
     [{ prompt: 'x', sampling: { topP: 0 } }, Code.InvalidArgument, 'sampling.top_p:'],
     [{ prompt: 'x', sampling: { topK: -1 } }, Code.InvalidArgument, 'sampling.top_k:'],
+    [
+      { prompt: 'x', sampling: { guidedJson: '{"type": "string", "pattern": "a"}' } },
+      Code.InvalidArgument,
+      'sampling.guided_json: unsupported schema: "pattern" is not supported',
+    ],
+    [
+      { prompt: 'x', sampling: { guidedJson: '{"type": "object"}', maxTokens: 1 } },
+      Code.InvalidArgument,
+      'sampling.max_tokens: must be at least 2 with guided_json',
+    ],
   ])('rejects %j with its code, naming the field, before any worker call', async (req, code, message) => {
     const before = mesh.workerCalls();
     const err = await client.predict(req).then(

@@ -129,11 +129,52 @@ const CASES: Case[] = [
   { name: 'logprobs true (unsupported)', on: ['/v1/chat/completions'], body: { logprobs: true }, param: 'logprobs' },
   { name: 'top_logprobs (unsupported)', on: ['/v1/chat/completions'], body: { top_logprobs: 3 }, param: 'top_logprobs' },
   { name: 'tools (unsupported)', on: ['/v1/chat/completions'], body: { tools: [{ type: 'function', function: { name: 'f' } }] }, param: 'tools' },
+  { name: 'response_format not an object', on: BOTH, body: { response_format: 'json' }, param: 'response_format' },
+  { name: 'response_format of an unknown type', on: BOTH, body: { response_format: { type: 'xml' } }, param: 'response_format.type' },
   {
-    name: 'response_format json_object (unsupported)',
-    on: ['/v1/chat/completions'],
-    body: { response_format: { type: 'json_object' } },
+    name: 'response_format json_schema without json_schema',
+    on: BOTH,
+    body: { response_format: { type: 'json_schema' } },
+    param: 'response_format.json_schema',
+  },
+  {
+    name: 'a response_format schema with a keyword guided decoding cannot enforce',
+    on: BOTH,
+    body: {
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { a: { type: 'string', format: 'email' } } } } },
+    },
+    param: 'response_format.json_schema.schema',
+  },
+  {
+    name: 'a response_format schema no value satisfies',
+    on: BOTH,
+    body: { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', enum: [1] } } } },
+    param: 'response_format.json_schema.schema',
+  },
+  {
+    name: 'a response_format schema of more than 1000 schemas',
+    on: BOTH,
+    body: {
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'x', schema: { type: 'object', properties: Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`p${i}`, {}])) } },
+      },
+    },
+    param: 'response_format.json_schema.schema',
+  },
+  {
+    name: 'both response_format and guided_json',
+    on: BOTH,
+    body: { response_format: { type: 'json_object' }, guided_json: { type: 'object' } },
     param: 'response_format',
+  },
+  { name: 'guided_json that is not JSON', on: BOTH, body: { guided_json: '{"type":' }, param: 'guided_json' },
+  { name: 'guided_json of the wrong type', on: BOTH, body: { guided_json: 42 }, param: 'guided_json' },
+  {
+    name: 'max_tokens below the schema’s shortest document',
+    on: BOTH,
+    body: { max_tokens: 3, guided_json: { type: 'string', minLength: 5 } },
+    param: 'max_tokens',
   },
 ];
 

@@ -1,3 +1,4 @@
+import Ajv from 'ajv';
 import OpenAI, { APIError } from 'openai';
 
 import { restApi } from '../../../src/api/rest/rest-api';
@@ -363,6 +364,107 @@ describe('OpenAI client against the gateway', () => {
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect(err.param).toBe('messages[0].role');
       expect(mesh.workerCalls()).toBe(before);
+    });
+  });
+  describe('structured output (response_format: guided decoding in the worker)', () => {
+    const ajv = new Ajv({ strict: false });
+    const SCHEMA = {
+      type: 'object',
+      properties: {
+        city: { type: 'string', minLength: 1, maxLength: 16 },
+        population: { type: 'integer' },
+        coastal: { type: 'boolean' },
+        rivers: { type: 'array', items: { type: 'string', maxLength: 10 }, maxItems: 3 },
+        size: { enum: ['small', 'large'] },
+      },
+      required: ['city', 'population', 'size'],
+      additionalProperties: false,
+    };
+    const format = { type: 'json_schema', json_schema: { name: 'city', strict: true, schema: SCHEMA } } as const;
+    const valid = (content: string | null | undefined): unknown => {
+      const doc: unknown = JSON.parse(content ?? '');
+      expect([ajv.validate(SCHEMA, doc), ajv.errorsText(ajv.errors)]).toEqual([true, 'No errors']);
+      return doc;
+    };
+
+    it('chat json_schema: the content parses and validates, sampled or greedy, streamed the same as not', async () => {
+      for (const [temperature, seed] of [
+        [0, undefined],
+        [1, 3],
+        [1.3, 11],
+      ] as const) {
+        const ask = { model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 96, temperature, seed, response_format: format };
+        const whole = await client.chat.completions.create(ask);
+        valid(whole.choices[0]!.message.content);
+        expect(['stop', 'length']).toContain(whole.choices[0]!.finish_reason);
+        let streamed = '';
+        for await (const c of await client.chat.completions.create({ ...ask, stream: true })) streamed += c.choices[0]?.delta.content ?? '';
+        expect(streamed).toBe(whole.choices[0]!.message.content);
+      }
+    });
+
+    it('json_object gives an object; without max_tokens a guided request gets what fits, not 16 tokens', async () => {
+      const r = await client.chat.completions.create({
+        model: 'tinyllama',
+        messages: MESSAGES,
+        temperature: 0.8,
+        seed: 1,
+        response_format: { type: 'json_object' },
+      });
+      const doc: unknown = JSON.parse(r.choices[0]!.message.content!);
+      expect(typeof doc === 'object' && doc !== null && !Array.isArray(doc)).toBe(true);
+      const guided = await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, temperature: 0, response_format: format });
+      valid(guided.choices[0]!.message.content);
+      expect(guided.usage!.completion_tokens).toBeGreaterThan(16);
+    });
+
+    it('completions take response_format too (as vLLM), with n choices each valid', async () => {
+      const r = await client.completions.create({
+        model: 'tinyllama',
+        prompt: PROMPT,
+        max_tokens: 80,
+        temperature: 1,
+        seed: 5,
+        n: 3,
+        response_format: format,
+      } as OpenAI.CompletionCreateParamsNonStreaming);
+      expect(r.choices).toHaveLength(3);
+      for (const c of r.choices) valid(c.text);
+    });
+
+    it.each([
+      [
+        'a keyword it cannot enforce',
+        { ...format, json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } },
+        'response_format.json_schema.schema',
+        /"pattern" is not supported/,
+      ],
+      [
+        'a schema that is not an object',
+        { ...format, json_schema: { name: 'x', schema: 'string' } },
+        'response_format.json_schema.schema',
+        /must be a JSON Schema object/,
+      ],
+      ['json_schema without a name', { type: 'json_schema', json_schema: { schema: SCHEMA } }, 'response_format.json_schema.name', /must be a string/],
+      ['an unknown type', { type: 'yaml' }, 'response_format.type', /must be one of/],
+    ])('refuses %s as a 400 naming the field, before any worker runs', async (_, response_format, param, message) => {
+      const before = mesh.workerCalls();
+      const err = (await client.chat.completions
+        .create({ model: 'tinyllama', messages: MESSAGES, response_format } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .catch((e: unknown) => e)) as APIError;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.param).toBe(param);
+      expect(err.message).toMatch(message);
+      expect(mesh.workerCalls()).toBe(before);
+    });
+
+    it('a max_completion_tokens below the schema’s shortest document is a 400 naming it and the figure', async () => {
+      const err = (await client.chat.completions
+        .create({ model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 10, response_format: format })
+        .catch((e: unknown) => e)) as APIError;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.param).toBe('max_completion_tokens');
+      expect(err.message).toMatch(/must be at least 42 with guided_json/);
     });
   });
 });

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/common/v1/common.proto.
  */
 export const file_tokenmesh_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiB0b2tlbm1lc2gvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITdG9rZW5tZXNoLmNvbW1vbi52MSKsBAoOU2FtcGxpbmdQYXJhbXMSFwoKbWF4X3Rva2VucxgBIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgCSAGIAQESEgoFdG9wX2sYAyABKAVIAogBARISCgV0b3BfcBgEIAEoAkgDiAEBEhIKBW1pbl9wGAUgASgCSASIAQESHwoScmVwZXRpdGlvbl9wZW5hbHR5GAYgASgCSAWIAQESDAoEc3RvcBgHIAMoCRIRCgRzZWVkGAggASgDSAaIAQESFgoOc3RvcF90b2tlbl9pZHMYCSADKA0SEAoIbG9ncHJvYnMYCiABKAgSHQoQcHJlc2VuY2VfcGVuYWx0eRgLIAEoAkgHiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GAwgASgCSAiIAQESRgoKbG9naXRfYmlhcxgNIAMoCzIyLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMuTG9naXRCaWFzRW50cnkaMAoOTG9naXRCaWFzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgCOgI4AUINCgtfbWF4X3Rva2Vuc0IOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9rQggKBl90b3BfcEIICgZfbWluX3BCFQoTX3JlcGV0aXRpb25fcGVuYWx0eUIHCgVfc2VlZEITChFfcHJlc2VuY2VfcGVuYWx0eUIUChJfZnJlcXVlbmN5X3BlbmFsdHkiTwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIUCgx0b3RhbF90b2tlbnMYAyABKA0iYAoHVGltaW5ncxIQCghxdWV1ZV9tcxgBIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAIgASgBEhEKCWRlY29kZV9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkqkwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQARIVChFGSU5JU0hfUkVBU09OX0VPUxACEhYKEkZJTklTSF9SRUFTT05fU1RPUBADEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEARiBnByb3RvMw");
+  fileDesc("CiB0b2tlbm1lc2gvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITdG9rZW5tZXNoLmNvbW1vbi52MSLBBAoOU2FtcGxpbmdQYXJhbXMSFwoKbWF4X3Rva2VucxgBIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgCSAGIAQESEgoFdG9wX2sYAyABKAVIAogBARISCgV0b3BfcBgEIAEoAkgDiAEBEhIKBW1pbl9wGAUgASgCSASIAQESHwoScmVwZXRpdGlvbl9wZW5hbHR5GAYgASgCSAWIAQESDAoEc3RvcBgHIAMoCRIRCgRzZWVkGAggASgDSAaIAQESFgoOc3RvcF90b2tlbl9pZHMYCSADKA0SEAoIbG9ncHJvYnMYCiABKAgSHQoQcHJlc2VuY2VfcGVuYWx0eRgLIAEoAkgHiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GAwgASgCSAiIAQESRgoKbG9naXRfYmlhcxgNIAMoCzIyLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMuTG9naXRCaWFzRW50cnkSEwoLZ3VpZGVkX2pzb24YDiABKAkaMAoOTG9naXRCaWFzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgCOgI4AUINCgtfbWF4X3Rva2Vuc0IOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9rQggKBl90b3BfcEIICgZfbWluX3BCFQoTX3JlcGV0aXRpb25fcGVuYWx0eUIHCgVfc2VlZEITChFfcHJlc2VuY2VfcGVuYWx0eUIUChJfZnJlcXVlbmN5X3BlbmFsdHkiTwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIUCgx0b3RhbF90b2tlbnMYAyABKA0iYAoHVGltaW5ncxIQCghxdWV1ZV9tcxgBIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAIgASgBEhEKCWRlY29kZV9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkqkwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQARIVChFGSU5JU0hfUkVBU09OX0VPUxACEhYKEkZJTklTSF9SRUFTT05fU1RPUBADEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEARiBnByb3RvMw");
 
 /**
  * How to pick tokens. Unset fields take the serving defaults; validation names the field and the
@@ -111,6 +111,19 @@ export type SamplingParams = Message<"tokenmesh.common.v1.SamplingParams"> & {
    * @generated from field: map<uint32, float> logit_bias = 13;
    */
   logitBias: { [key: number]: number };
+
+  /**
+   * Guided decoding: a JSON Schema (as JSON text, at most 64 KiB) every generated text is a
+   * compact document of; `{"type":"object"}` is OpenAI's json_object. The worker masks, per row
+   * and step, every token that breaks the schema or leaves too few tokens to finish it, so the
+   * text parses and validates when generation ends on end-of-sequence or max_tokens. Keywords
+   * outside the enforced subset (type, enum, const, properties, required, additionalProperties
+   * true/false, items, minItems, maxItems, minLength, maxLength; annotations) are
+   * INVALID_ARGUMENT. Empty: unconstrained.
+   *
+   * @generated from field: string guided_json = 14;
+   */
+  guidedJson: string;
 };
 
 /**
