@@ -31,6 +31,8 @@ export interface EngineRequest {
   readonly promptIds: number[];
   readonly maxTokens: number;
   readonly temperature: number;
+  /** Guided decoding's JSON Schema text (bench:guided); absent: unconstrained. */
+  readonly guidedJson?: string;
 }
 
 interface Measured {
@@ -41,7 +43,7 @@ interface Measured {
 
 async function measure(m: LoadedModel, id: string, r: EngineRequest): Promise<Measured> {
   const sampling = validateSampling(
-    { maxTokens: r.maxTokens, temperature: r.temperature },
+    { maxTokens: r.maxTokens, temperature: r.temperature, guidedJson: r.guidedJson },
     { promptTokens: r.promptIds.length, contextLength: m.spec.contextLength, vocabSize: m.spec.vocabSize },
   );
   const t0 = performance.now();
@@ -71,6 +73,9 @@ export interface StepStats {
   readonly meanWidth: number;
   /** Share of step time in samplers. */
   readonly sampleShare: number;
+  /** Mean milliseconds of a step, and of its sampling (guided decoding's masks included). */
+  readonly meanStepMs: number;
+  readonly meanSampleMs: number;
 }
 
 function watchSteps(m: LoadedModel): () => StepStats {
@@ -105,6 +110,8 @@ function watchSteps(m: LoadedModel): () => StepStats {
       meanBatch: per(batch),
       meanWidth: per(width),
       sampleShare: total ? round(sample / total, 4) : 0,
+      meanStepMs: per(total),
+      meanSampleMs: steps ? round(sample / steps, 3) : 0,
     };
   };
 }
