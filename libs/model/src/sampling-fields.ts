@@ -13,8 +13,8 @@ export const DEFAULT_MAX_TOKENS = 16;
 export type SamplingKind =
   /** An integer >= 1 that fits in the context after the prompt; by default `default`, or what fits. */
   | { readonly type: 'max-tokens'; readonly default: number }
-  /** An integer >= min. */
-  | { readonly type: 'count'; readonly min: number; readonly default: number }
+  /** An integer >= min (and <= max when given). */
+  | { readonly type: 'count'; readonly min: number; readonly max?: number; readonly default: number }
   /** A finite number in [min, max], or (min, max] when minOpen. */
   | { readonly type: 'real'; readonly min: number; readonly max: number; readonly minOpen?: boolean; readonly default: number }
   /** In [0, 2^64); absent is a fresh random seed per request. */
@@ -59,22 +59,13 @@ export const SAMPLING_FIELDS = {
   frequencyPenalty: { name: 'frequency_penalty', type: 'real', min: -2, max: 2, default: 0 },
   /** OpenAI's; -100 and 100 ban and force a token in practice. */
   logitBias: { name: 'logit_bias', type: 'token-bias', max: 100, maxEntries: 1024 },
-  // REST bodies' `logprobs` is OpenAI's (see OPENAI_NEUTRAL_SAMPLING), which asks for another answer shape.
+  // REST bodies' `logprobs` is OpenAI's (a count on completions, a flag with top_logprobs on chat), read by the OpenAI endpoints.
   logprobs: { name: 'logprobs', type: 'flag', default: false, rest: false },
+  /** With logprobs, the alternatives per position (OpenAI's top_logprobs); REST reads OpenAI's fields into it. */
+  topLogprobs: { name: 'top_logprobs', type: 'count', min: 0, max: 20, default: 0, rest: false },
   /** vLLM's name on REST; OpenAI's response_format is read into it. With it, max_tokens defaults to what fits. */
   guidedJson: { name: 'guided_json', type: 'json-schema', maxBytes: 64 * 1024 },
 } as const satisfies Readonly<Record<string, SamplingField>>;
-
-/**
- * OpenAI sampling options this server does not implement, each with the value that asks for
- * nothing: the OpenAI endpoints accept them only at that value, so a client never silently gets
- * something other than what it asked for. Implementing one moves it into SAMPLING_FIELDS.
- */
-export const OPENAI_NEUTRAL_SAMPLING: Readonly<Record<string, { readonly neutral: unknown; readonly only?: 'completion' | 'chat' }>> = {
-  // A count of top log-probabilities on completions, a flag (with top_logprobs) on chat.
-  logprobs: { neutral: false },
-  top_logprobs: { neutral: 0, only: 'chat' },
-};
 
 type Fields = typeof SAMPLING_FIELDS;
 

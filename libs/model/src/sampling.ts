@@ -40,7 +40,9 @@ function checked(row: SamplingField, input: unknown, limits: SamplingLimits): un
     }
     case 'count': {
       const v = (input as number | undefined) ?? row.default;
-      if (!Number.isInteger(v) || v < row.min) throw new FieldError(name, `must be an integer >= ${row.min}, got ${v}`);
+      const { min, max } = row;
+      if (max !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new FieldError(name, `must be an integer in [${min}, ${max}], got ${v}`);
+      if (!Number.isInteger(v) || v < min) throw new FieldError(name, `must be an integer >= ${min}, got ${v}`);
       return v;
     }
     case 'real': {
@@ -111,6 +113,9 @@ export function validateSampling(input: SamplingInput, limits: SamplingLimits): 
   for (const [key, row] of Object.entries(SAMPLING_FIELDS)) out[key] = checked(row, given[key as keyof SamplingInput], limits);
   // One value per row, each of its row's kind: the shape Sampling is derived from.
   const sampling = out as Sampling;
+  if (sampling.topLogprobs > 0 && !sampling.logprobs) {
+    throw new FieldError(SAMPLING_FIELDS.topLogprobs.name, `needs ${SAMPLING_FIELDS.logprobs.name}: true, got ${sampling.topLogprobs} without it`);
+  }
   if (guided) {
     const shortest = guidedShape(SAMPLING_FIELDS.guidedJson.name, sampling.guidedJson, Infinity).minBytes;
     if (sampling.maxTokens < shortest) {

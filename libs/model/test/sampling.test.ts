@@ -18,6 +18,7 @@ describe('validateSampling', () => {
       stopTokenIds: [],
       logprobs: false,
       guidedJson: '',
+      topLogprobs: 0,
     });
     // The default shrinks to what fits in the context.
     expect(validateSampling({}, { ...limits, promptTokens: 505 }).maxTokens).toBe(7);
@@ -41,6 +42,8 @@ describe('validateSampling', () => {
     [{ repetitionPenalty: 0 }, 'repetition_penalty', 'must be in (0, 10], got 0'],
     [{ seed: -1 }, 'seed', 'must be in [0, 2^64), got -1'],
     [{ stopTokenIds: [1, 300] }, 'stop_token_ids[1]', 'must be a token id in [0, 257), got 300'],
+    [{ topLogprobs: 21, logprobs: true }, 'top_logprobs', 'must be an integer in [0, 20], got 21'],
+    [{ topLogprobs: 2 }, 'top_logprobs', 'needs logprobs: true, got 2 without it'],
     [{ guidedJson: '{"type": "object"' }, 'guided_json', 'must be JSON Schema as JSON text'],
     [{ guidedJson: JSON.stringify({ description: 'x'.repeat(65_536) }) }, 'guided_json', 'must be at most 65536 bytes, got 65554'],
     [{ guidedJson: '{"type": "string", "format": "date"}' }, 'guided_json', 'unsupported schema: "format" is not supported'],

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { Tokenizer } from '@huggingface/tokenizers';
-import { loadModelConfig, type ModelSpec } from '@tokenmesh/model';
+import { loadModelConfig, type ModelSpec, type TokenBytes, tokenBytesOf } from '@tokenmesh/model';
 
 import { ChatTemplate, type ChatTurn } from './chat-template';
 import { StreamDecoder } from './stream-decoder';
@@ -21,6 +21,8 @@ export class ModelTokenizer {
     readonly spec: ModelSpec,
     private readonly tokenizer: Tokenizer,
     private readonly chat: ChatTemplate | undefined,
+    /** Per id its bytes; null: a special token. */
+    private readonly bytes: TokenBytes,
   ) {}
 
   /** Loads `tokenizer.json`, `tokenizer_config.json` and `config.json` from a model directory. */
@@ -32,7 +34,7 @@ export class ModelTokenizer {
       typeof template === 'string'
         ? new ChatTemplate(template, { bos_token: specialToken(config['bos_token']), eos_token: specialToken(config['eos_token']) })
         : undefined;
-    return new ModelTokenizer(spec, new Tokenizer(tokenizerJson, config), chat);
+    return new ModelTokenizer(spec, new Tokenizer(tokenizerJson, config), chat, tokenBytesOf(tokenizerJson));
   }
 
   get name(): string {
@@ -46,6 +48,12 @@ export class ModelTokenizer {
   decode(ids: readonly number[], skipSpecialTokens = false): string {
     // The library throws on an empty list.
     return ids.length === 0 ? '' : this.tokenizer.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+  }
+
+  /** The bytes a token stands for, and whether it is special (its bytes: its content). */
+  tokenBytes(id: number): { bytes: Uint8Array; special: boolean } {
+    const bytes = this.bytes[id];
+    return bytes ? { bytes, special: false } : { bytes: Buffer.from(this.decode([id])), special: true };
   }
 
   /** Renders messages with the model's chat template. @throws when the model has none. */

@@ -10,6 +10,9 @@ import {
   type EncodeRequest,
   type EncodeResponse,
   EncodeResponseSchema,
+  type TokenBytesRequest,
+  type TokenBytesResponse,
+  TokenBytesResponseSchema,
 } from '@tokenmesh/proto';
 
 import type { ModelTokenizer } from './model-tokenizer';
@@ -74,4 +77,12 @@ export async function* decodeStream(repo: TokenizerRepo, requests: AsyncIterable
   }
   const tail = decoder?.flush();
   if (tail) yield create(DecodeStreamResponseSchema, { text: tail });
+}
+
+/** TokenizerService's TokenBytes: each id's bytes, and whether it is special. @throws ConnectError as `decode` */
+export function tokenBytes(repo: TokenizerRepo, req: TokenBytesRequest): TokenBytesResponse {
+  const tok = tokenizerFor(repo, req.model);
+  checkIds(tok, req.tokenIds);
+  const each = req.tokenIds.map((id) => tok.tokenBytes(id));
+  return create(TokenBytesResponseSchema, { tokens: each.map((t) => t.bytes), special: each.map((t) => t.special) });
 }

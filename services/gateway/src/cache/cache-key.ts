@@ -6,7 +6,7 @@ import type { CacheKeyParts } from '../edge/edge-policy';
  * Bumped whenever the key's inputs or the stored entry's shape change, so a replica running newer
  * code never reads an entry written by older code (old entries just expire).
  */
-export const CACHE_FORMAT = 2;
+export const CACHE_FORMAT = 3;
 
 /**
  * JSON with object keys sorted at every depth, `undefined` members dropped and bigints (the

@@ -20,6 +20,7 @@ import type { CompletionSink } from './completion-events';
 import { recordCacheOutcome, recordDone, recordRequest } from './generation-attributes';
 import type { ServedModelCatalog } from './served-model-catalog';
 import { StopMatcher } from './stop-matcher';
+import { TokenBytesCache, type TokenLogprob, type WorkerLogprob } from './token-logprobs';
 
 /** The upstream services the gateway calls. */
 export interface Upstreams {
@@ -87,9 +88,10 @@ export type TextEvent =
   /**
    * `model`: what serves it (name@version), once the first upstream message said (absent in older
    * cache entries). `logprobs`: with sampling.logprobs, one per completion token this text
-   * completes (a token of an unfinished character is counted with the text that finishes it).
+   * completes (a token of an unfinished character is counted with the text that finishes it),
+   * with its bytes and, with sampling.top_logprobs, the likeliest tokens at its position.
    */
-  | { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: number[] }
+  | { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: TokenLogprob[] }
   | {
       readonly type: 'done';
       readonly finishReason: FinishReason;
@@ -216,8 +218,16 @@ interface Prepared {
   readonly whole: boolean;
 }
 
-type Generated = Pick<GenerateResponse, 'tokenIds' | 'logprobs' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
-type TextOut = { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: number[] };
+type Generated = Pick<GenerateResponse, 'tokenIds' | 'logprobs' | 'topLogprobs' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
+type TextOut = { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: TokenLogprob[] };
+
+/** Token bytes per tokenizer client (one per gateway): logprobs show each token's bytes. */
+const tokenBytesCaches = new WeakMap<Upstreams['tokenizer'], TokenBytesCache>();
+function tokenBytes(up: Upstreams): TokenBytesCache {
+  let c = tokenBytesCaches.get(up.tokenizer);
+  if (!c) tokenBytesCaches.set(up.tokenizer, (c = new TokenBytesCache(up.tokenizer)));
+  return c;
+}
 
 /** Why a generation's upstream calls are cancelled once it is over (shared: no DOMException per request). */
 const GENERATION_ENDED = new ConnectError('the generation ended', Code.Canceled);
@@ -237,13 +247,13 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
   let served: { model: string } | undefined;
   // With logprobs: what the worker sent, in token order, and those of tokens whose text is not out yet.
   const withLogprobs = sampling.logprobs;
-  const received: number[] = [];
-  let pending: number[] = [];
-  const logprobs = (): { logprobs?: number[] } => {
+  const received: WorkerLogprob[] = [];
+  let pending: WorkerLogprob[] = [];
+  const logprobs = async (): Promise<{ logprobs?: TokenLogprob[] }> => {
     if (!withLogprobs) return {};
     const out = pending;
     pending = [];
-    return { logprobs: out };
+    return { logprobs: await tokenBytes(up).resolve(p.text, out, upstream.signal) };
   };
   try {
     const tokens = up.router.generate(
@@ -259,7 +269,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     );
     const onMessage = (m: Generated) => {
       if (!served && m.model) served = { model: m.model };
-      if (withLogprobs) received.push(...m.logprobs);
+      if (withLogprobs) m.logprobs.forEach((logprob, i) => received.push({ id: m.tokenIds[i]!, logprob, top: m.topLogprobs[i] }));
       if (m.finishReason !== FinishReason.UNSPECIFIED) last = m;
     };
     const decoder = up.localDecoder?.(p.text);
@@ -269,11 +279,11 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
       if (withLogprobs) pending.push(...received.splice(0, t.tokens));
-      if (t.text) yield { type: 'text', text: t.text, ...served, ...logprobs() } satisfies TextOut;
+      if (t.text) yield { type: 'text', text: t.text, ...served, ...(await logprobs()) } satisfies TextOut;
       if (stops.done) break;
     }
     const tail = stops.flush();
-    if (tail || pending.length > 0) yield { type: 'text', text: tail, ...served, ...logprobs() } satisfies TextOut;
+    if (tail || pending.length > 0) yield { type: 'text', text: tail, ...served, ...(await logprobs()) } satisfies TextOut;
   } catch (err) {
     if (!stops.done) {
       up.saturation?.observe(model, err);

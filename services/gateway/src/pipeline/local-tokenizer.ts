@@ -6,9 +6,10 @@ import {
   DecodeStreamRequestSchema,
   type DecodeStreamResponse,
   EncodeRequestSchema,
+  TokenBytesRequestSchema,
   type TokenizerService,
 } from '@tokenmesh/proto';
-import { decode, decodeStream, encode, type TokenizerRepo } from '@tokenmesh/tokenizer';
+import { decode, decodeStream, encode, tokenBytes, type TokenizerRepo } from '@tokenmesh/tokenizer';
 
 import type { StreamingDecoder } from './generate-text';
 
@@ -35,6 +36,11 @@ export function localFirstTokenizer(remote: Tokenizer, repo: TokenizerRepo): Tok
       const req = create(DecodeRequestSchema, init);
       if (!knows(req.model)) return remote.decode(init, opts);
       return decode(repo, req);
+    },
+    async tokenBytes(init, opts) {
+      const req = create(TokenBytesRequestSchema, init);
+      if (!knows(req.model)) return remote.tokenBytes(init, opts);
+      return tokenBytes(repo, req);
     },
     decodeStream(inputs: AsyncIterable<StreamInit>, opts?: CallOptions): AsyncIterable<DecodeStreamResponse> {
       return localFirstDecodeStream(inputs, opts, remote, repo, knows);

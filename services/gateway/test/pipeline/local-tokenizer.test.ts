@@ -21,6 +21,7 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
       encode: (req, ctx) => (remoteCalls.push('encode'), service.encode(req, ctx)),
       decode: (req, ctx) => (remoteCalls.push('decode'), service.decode(req, ctx)),
       decodeStream: (reqs, ctx) => (remoteCalls.push('decodeStream'), service.decodeStream(reqs, ctx)),
+      tokenBytes: (req, ctx) => (remoteCalls.push('tokenBytes'), service.tokenBytes(req, ctx)),
     };
     remote = createClient(
       TokenizerService,
@@ -48,6 +49,7 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
       await remote.encode({ model: 'tinyllama', text: 'Héllo ✓' }),
       await remote.encode({ model: 'tinyllama', messages }),
       await remote.decode({ model: 'tinyllama', tokenIds: [72, 195, 169] }),
+      await remote.tokenBytes({ model: 'tinyllama', tokenIds: [72, 195, 256] }),
     ];
     const chunks = [[72, 195], [169, 108], [226, 156], [147]];
     const expectedStream = await stream(remote, 'tinyllama', chunks);
@@ -56,7 +58,13 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
       await local.encode({ model: 'tinyllama', text: 'Héllo ✓' }),
       await local.encode({ model: 'tinyllama', messages }),
       await local.decode({ model: 'tinyllama', tokenIds: [72, 195, 169] }),
+      await local.tokenBytes({ model: 'tinyllama', tokenIds: [72, 195, 256] }),
     ]).toEqual(expected);
+    // A byte of a two-byte character is that byte; end-of-text is special, its bytes its content.
+    expect(expected[3]).toMatchObject({
+      tokens: [Uint8Array.of(72), Uint8Array.of(195), new Uint8Array(Buffer.from('<|endoftext|>'))],
+      special: [false, false, true],
+    });
     expect(await stream(local, 'tinyllama', chunks)).toEqual(expectedStream);
     expect(expectedStream.join('')).toBe('Hél✓');
     expect(remoteCalls).toEqual([]);
@@ -66,7 +74,8 @@ describe('tokenizers in the gateway (GATEWAY_LOCAL_TOKENIZERS)', () => {
     const viaLocal = await local.encode({ model: 'tinygpt', text: 'In the beginning' });
     expect(viaLocal.tokenIds.length).toBeGreaterThan(0);
     expect(await stream(local, 'tinygpt', [[73, 110]])).toEqual(['In']);
-    expect(remoteCalls).toEqual(['encode', 'decodeStream']);
+    expect((await local.tokenBytes({ model: 'tinygpt', tokenIds: [32] })).tokens).toEqual([Uint8Array.of(32)]);
+    expect(remoteCalls).toEqual(['encode', 'decodeStream', 'tokenBytes']);
   });
 
   it("keeps the service's errors: unknown models, bad ids, both text and messages", async () => {

@@ -1,6 +1,6 @@
 import type { Sampling } from '@tokenmesh/model';
 
-import type { StepResult } from '../worker/protocol';
+import type { StepResult, StepToken } from '../worker/protocol';
 import { AsyncQueue } from './async-queue';
 import { DEFAULT_LIMITS, type EngineLimits, QueueDeadlineError, RequestTooLargeError } from './engine-limits';
 import type { EngineObserver } from './engine-metrics';
@@ -28,6 +28,8 @@ export interface TokenEvent {
   readonly type: 'token';
   readonly tokenId: number;
   readonly logprob: number;
+  /** With top_logprobs: the most likely tokens at this position. */
+  readonly top?: StepToken['top'];
 }
 
 export interface Timings {
@@ -207,7 +209,7 @@ export class Engine {
       a.generated++;
       if (t.finish === 'eos' || t.finish === 'stop') this.finish(a, t.finish);
       else {
-        a.out.push({ type: 'token', tokenId: t.token, logprob: t.logprob });
+        a.out.push(t.top ? { type: 'token', tokenId: t.token, logprob: t.logprob, top: t.top } : { type: 'token', tokenId: t.token, logprob: t.logprob });
         if (t.finish === 'length') this.finish(a, 'length');
       }
     }

@@ -78,6 +78,8 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
         );
         let tokenIds: number[] = [];
         let logprobs: number[] = [];
+        let topLogprobs: { tokenIds: number[]; logprobs: number[] }[] = [];
+        const withTop = v.sampling.topLogprobs > 0;
         const batches = mapErrors(() =>
           v.model.engine
             .generate({
@@ -97,6 +99,7 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
             if (e.type === 'token') {
               tokenIds.push(e.tokenId);
               if (withLogprobs) logprobs.push(e.logprob);
+              if (withTop) topLogprobs.push({ tokenIds: e.top?.ids ?? [], logprobs: e.top?.logprobs ?? [] });
               continue;
             }
             recordGenerationResult(
@@ -108,6 +111,7 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
               workerId,
               tokenIds,
               logprobs,
+              topLogprobs,
               finishReason: FINISH[e.reason],
               usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
               timings: e.timings,
@@ -115,9 +119,10 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
             return;
           }
           if (tokenIds.length < hold) continue;
-          yield { model: v.model.id, workerId, tokenIds, logprobs } satisfies MessageInitShape<typeof GenerateResponseSchema>;
+          yield { model: v.model.id, workerId, tokenIds, logprobs, topLogprobs } satisfies MessageInitShape<typeof GenerateResponseSchema>;
           tokenIds = [];
           logprobs = [];
+          topLogprobs = [];
         }
       } finally {
         leave();

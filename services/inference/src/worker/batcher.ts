@@ -203,7 +203,7 @@ export class Batcher {
   }
 
   private sample(s: Sequence, logits: Float32Array): StepToken {
-    const { token, logprob } = s.sampler.next(logits);
+    const { token, logprob, top } = s.sampler.next(logits);
     s.last = token;
     s.generated++;
     const { sampling } = s.add;
@@ -214,6 +214,7 @@ export class Batcher {
         : s.generated >= sampling.maxTokens
           ? 'length'
           : undefined;
-    return finish ? { id: s.add.id, token, logprob, finish } : { id: s.add.id, token, logprob };
+    const out: StepToken = top ? { id: s.add.id, token, logprob, top } : { id: s.add.id, token, logprob };
+    return finish ? { ...out, finish } : out;
   }
 }

@@ -1,5 +1,7 @@
 import type { Sampling } from '@tokenmesh/model';
 
+import type { TopTokens } from './sampler';
+
 /** Sent once when the worker starts. */
 export interface WorkerInit {
   readonly modelDir: string;
@@ -53,6 +55,8 @@ export interface StepToken {
   readonly id: string;
   readonly token: number;
   readonly logprob: number;
+  /** With top_logprobs: the most likely tokens at this position. */
+  readonly top?: TopTokens;
   readonly finish?: WorkerFinish;
 }
 

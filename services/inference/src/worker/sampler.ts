@@ -2,18 +2,44 @@ import { argmax, type JsonConstraint, type JsonGuide, type Sampling } from '@tok
 
 import { randomSeed, Rng } from './rng';
 
+/** The most likely tokens at a position, most likely first (ties: the lower id), and their log-probabilities. */
+export interface TopTokens {
+  readonly ids: number[];
+  readonly logprobs: number[];
+}
+
 export interface SampledToken {
   readonly token: number;
   /** log P(token) under the model's raw distribution (before temperature and filters). */
   readonly logprob: number;
+  /** With top_logprobs: the k most likely tokens under that distribution. */
+  readonly top?: TopTokens;
 }
 
-function logSoftmaxAt(logits: Float32Array, index: number): number {
+/** log P(index), and with k > 0 the k most likely tokens, under the softmax of `logits`. */
+export function logSoftmaxAt(logits: Float32Array, index: number, k = 0): { logprob: number; top?: TopTokens } {
   let max = -Infinity;
   for (const v of logits) if (v > max) max = v;
   let sum = 0;
   for (const v of logits) sum += Math.exp(v - max);
-  return logits[index]! - max - Math.log(sum);
+  const norm = max + Math.log(sum);
+  if (k <= 0) return { logprob: logits[index]! - norm };
+  // k is at most 20: insertion into a short sorted list beats sorting the vocabulary.
+  const ids: number[] = [];
+  const vals: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (ids.length === k && v <= vals[k - 1]!) continue;
+    let at = ids.length;
+    while (at > 0 && vals[at - 1]! < v) at--;
+    ids.splice(at, 0, i);
+    vals.splice(at, 0, v);
+    if (ids.length > k) {
+      ids.pop();
+      vals.pop();
+    }
+  }
+  return { logprob: logits[index]! - norm, top: { ids, logprobs: vals.map((v) => v - norm) } };
 }
 
 /** The filters that need the candidates in order of probability. */
@@ -125,7 +151,7 @@ export class Sampler {
     if (this.penalised) this.generated.set(token, (this.generated.get(token) ?? 0) + 1);
     this.constraint?.accept(token);
     this.chosen++;
-    return { token, logprob: p.logprobs ? logSoftmaxAt(raw, token) : 0 };
+    return p.logprobs ? { token, ...logSoftmaxAt(raw, token, p.topLogprobs) } : { token, logprob: 0 };
   }
 
   private draw(logits: Float32Array): number {

@@ -8,6 +8,7 @@ import { callerIn } from '../../edge/auth/request-caller';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from '../../edge/deadline';
 import { generateText, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
 import { byName, routerCatalog } from '../../pipeline/served-model-catalog';
+import type { TokenLogprob } from '../../pipeline/token-logprobs';
 
 function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerContext, stream: boolean): TextRequest {
   return {
@@ -28,6 +29,16 @@ function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerCon
  * The public InferenceService over gRPC, Connect and gRPC-Web: the same path as the REST API.
  * Errors keep their codes (INVALID_ARGUMENT naming the field, NOT_FOUND for a model).
  */
+/** PredictResponse's logprobs fields: one log-probability per token, and its likeliest tokens when asked. */
+function protoLogprobs(tokens: readonly TokenLogprob[]): { logprobs: number[]; topLogprobs: { tokenIds: number[]; logprobs: number[] }[] } {
+  return {
+    logprobs: tokens.map((t) => t.logprob),
+    topLogprobs: tokens.some((t) => t.top)
+      ? tokens.map((t) => ({ tokenIds: (t.top ?? []).map((a) => a.id), logprobs: (t.top ?? []).map((a) => a.logprob) }))
+      : [],
+  };
+}
+
 export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutMs?: number } = {}): ServiceImpl<typeof InferenceService> {
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const catalog = up.catalog ?? routerCatalog(up.router);
@@ -41,7 +52,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     async predict(req, ctx) {
       const r = textRequest(req, ctx, false);
       let text = '';
-      const logprobs: number[] = [];
+      const logprobs: TokenLogprob[] = [];
       for await (const e of generate(r, ctx)) {
         if (e.type === 'text') {
           text += e.text;
@@ -55,7 +66,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
             model: e.model,
             variant: e.variant,
             requestId: r.requestId,
-            logprobs,
+            ...protoLogprobs(logprobs),
           };
       }
       throw new Error('generation ended without a final event');
@@ -64,7 +75,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     async *streamPredict(req, ctx) {
       const r = textRequest(req, ctx, true);
       for await (const e of generate(r, ctx)) {
-        if (e.type === 'text') yield { text: e.text, requestId: r.requestId, logprobs: e.logprobs ?? [] };
+        if (e.type === 'text') yield { text: e.text, requestId: r.requestId, ...protoLogprobs(e.logprobs ?? []) };
         else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
       }
     },

@@ -4,7 +4,8 @@ import type { TextRequest, Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
-import { chatMessages, choiceRequests, openAiOptions, renamedParam, responseFormat } from './openai-request';
+import { chatLogprobs } from './openai-logprobs';
+import { chatMessages, choiceRequests, openAiLogprobs, openAiOptions, renamedParam, responseFormat } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
@@ -31,7 +32,10 @@ export async function chatCompletionsRoute(
   // max_completion_tokens replaced max_tokens in OpenAI's chat API; the newer name wins (as vLLM).
   const completionTokens = f.integer('max_completion_tokens');
   const format = responseFormat(body);
-  const sampling = format ? { ...samplingFromBody(body), guidedJson: format.guidedJson } : samplingFromBody(body);
+  const asked = openAiLogprobs(body, 'chat');
+  const sampling = { ...samplingFromBody(body), ...asked, ...(format && { guidedJson: format.guidedJson }) };
+  // Without logprobs OpenAI's field is null; with them, the tokens of that choice or delta.
+  const logprobsOf = (tokens: Parameters<typeof chatLogprobs>[0] | undefined) => (asked.logprobs ? chatLogprobs(tokens ?? []) : null);
   const request: TextRequest = {
     requestId,
     stream: opts.stream,
@@ -52,8 +56,13 @@ export async function chatCompletionsRoute(
       object: 'chat.completion',
       chunkObject: 'chat.completion.chunk',
       opening: (index) => ({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }),
-      choice: (index, content, finish) => ({ index, message: { role: 'assistant', content }, logprobs: null, finish_reason: finish }),
-      delta: (index, content, finish) => ({ index, delta: finish === null ? { content } : {}, logprobs: null, finish_reason: finish }),
+      choice: (index, content, finish, tokens) => ({ index, message: { role: 'assistant', content }, logprobs: logprobsOf(tokens), finish_reason: finish }),
+      delta: (index, content, finish, tokens) => ({
+        index,
+        delta: finish === null ? { content } : {},
+        logprobs: finish === null ? logprobsOf(tokens) : null,
+        finish_reason: finish,
+      }),
     },
   );
   // Errors name the fields of this request: the rendered chat is its messages.

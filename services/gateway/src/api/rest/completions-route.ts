@@ -6,7 +6,8 @@ import type { Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
 import { bodyFields } from './fields';
 import { readJson } from './http-json';
-import { choiceRequests, MAX_CHOICES, openAiOptions, renamedParam, responseFormat } from './openai-request';
+import { CompletionLogprobs } from './openai-logprobs';
+import { choiceRequests, MAX_CHOICES, openAiLogprobs, openAiOptions, renamedParam, responseFormat } from './openai-request';
 import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
@@ -46,7 +47,8 @@ export async function completionsRoute(
   const f = bodyFields(body);
   const model = f.string('model') ?? '';
   const format = responseFormat(body);
-  const sampling = format ? { ...samplingFromBody(body), guidedJson: format.guidedJson } : samplingFromBody(body);
+  const asked = openAiLogprobs(body, 'completion');
+  const sampling = { ...samplingFromBody(body), ...asked, ...(format && { guidedJson: format.guidedJson }) };
   const requests = choiceRequests(
     texts.map((prompt) => ({ requestId, stream: opts.stream, model, prompt, messages: [], sampling, routingKey: opts.routingKey, ...edgeHooks(req, res) })),
     opts.n,
@@ -54,6 +56,14 @@ export async function completionsRoute(
   // OpenAI's echo: each choice's text starts with its prompt (streamed: a first chunk of it).
   const echo = f.boolean('echo') ?? false;
   const promptOf = (index: number) => (echo ? texts[Math.floor(index / opts.n)]! : '');
+  // Each choice's logprobs continue its text offsets from chunk to chunk (after an echoed prompt).
+  const offsets = new Map<number, CompletionLogprobs>();
+  const logprobsOf = (index: number, tokens: Parameters<CompletionLogprobs['next']>[0] | undefined) => {
+    if (!asked.logprobs) return null;
+    let o = offsets.get(index);
+    if (!o) offsets.set(index, (o = new CompletionLogprobs(promptOf(index).length)));
+    return o.next(tokens ?? []);
+  };
   const answered = answerOpenAi(
     res,
     requests,
@@ -64,8 +74,8 @@ export async function completionsRoute(
       object: 'text_completion',
       chunkObject: 'text_completion',
       ...(echo && { opening: (index: number) => ({ text: promptOf(index), index, logprobs: null, finish_reason: null }) }),
-      choice: (index, text, finish) => ({ text: promptOf(index) + text, index, logprobs: null, finish_reason: finish }),
-      delta: (index, text, finish) => ({ text, index, logprobs: null, finish_reason: finish }),
+      choice: (index, text, finish, tokens) => ({ text: promptOf(index) + text, index, logprobs: logprobsOf(index, tokens), finish_reason: finish }),
+      delta: (index, text, finish, tokens) => ({ text, index, logprobs: finish === null ? logprobsOf(index, tokens) : null, finish_reason: finish }),
     },
   );
   // A schema's errors point where the caller put it.

@@ -1,6 +1,5 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Field } from '@tokenmesh/config';
-import { OPENAI_NEUTRAL_SAMPLING } from '@tokenmesh/model';
 import type { ChatMessage } from '@tokenmesh/proto';
 
 import { apiError, restError } from '../../edge/api-error';
@@ -50,7 +49,7 @@ export function choiceRequests(prompts: readonly TextRequest[], n: number): Text
 type Kind = 'completion' | 'chat';
 type Neutral = (v: unknown) => boolean;
 
-/** OpenAI's options besides sampling that this gateway does not implement (sampling's: OPENAI_NEUTRAL_SAMPLING). */
+/** OpenAI's options that this gateway does not implement. */
 const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   completion: {
     best_of: (v) => v === 1,
@@ -64,25 +63,14 @@ const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   },
 };
 
-/** A sampling option's neutral value as a test; the body is parsed JSON, so equal JSON is equal. */
-function samplingNeutral(kind: Kind): Record<string, Neutral> {
-  const rows = Object.entries(OPENAI_NEUTRAL_SAMPLING).filter(([, row]) => (row.only ?? kind) === kind);
-  return Object.fromEntries(
-    rows.map(([name, row]) => {
-      const neutral = JSON.stringify(row.neutral);
-      return [name, (v: unknown) => JSON.stringify(v) === neutral];
-    }),
-  );
-}
-
 /**
  * OpenAI fields this gateway does not implement are accepted only at their neutral value, so a
  * client never silently gets something other than what it asked for. The value test also
  * checks the type: a wrong type is a 400 naming the field like any other.
  */
 const NEUTRAL: Record<Kind, Record<string, Neutral>> = {
-  completion: { ...samplingNeutral('completion'), ...OTHER_NEUTRAL.completion },
-  chat: { ...samplingNeutral('chat'), ...OTHER_NEUTRAL.chat },
+  completion: OTHER_NEUTRAL.completion,
+  chat: OTHER_NEUTRAL.chat,
 };
 
 /** Checks `n` (1..MAX_CHOICES), `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */
@@ -99,6 +87,30 @@ export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
   if (opts && !stream) unsupported('stream_options', 'is only allowed when stream is true');
   const includeUsage = opts?.boolean('include_usage') === true;
   return { stream, includeUsage, routingKey: f.string('user') ?? '', n };
+}
+
+/** The most alternatives per token logprobs may ask for (OpenAI's chat: 20; its completions: 5, vLLM's: 20). */
+export const MAX_TOP_LOGPROBS = 20;
+
+/**
+ * OpenAI's logprobs as sampling fields: completions' `logprobs` is how many alternatives (0..20;
+ * null: none), chat's `logprobs` a flag with `top_logprobs` (0..20, only with logprobs).
+ * @throws ConnectError (400) naming the field
+ */
+export function openAiLogprobs(body: Body, kind: Kind): { logprobs: boolean; topLogprobs: number } {
+  const f = bodyFields(body);
+  const count = (name: string, v: number | undefined) => {
+    if (v !== undefined && (v < 0 || v > MAX_TOP_LOGPROBS)) unsupported(name, `must be an integer in [0, ${MAX_TOP_LOGPROBS}], got ${v}`);
+    return v;
+  };
+  if (kind === 'completion') {
+    const n = count('logprobs', f.integer('logprobs'));
+    return { logprobs: n !== undefined, topLogprobs: n ?? 0 };
+  }
+  const logprobs = f.boolean('logprobs') ?? false;
+  const top = count('top_logprobs', f.integer('top_logprobs'));
+  if (top !== undefined && top > 0 && !logprobs) unsupported('top_logprobs', 'needs logprobs: true');
+  return { logprobs, topLogprobs: top ?? 0 };
 }
 
 /** OpenAI's json_object: any JSON object. */

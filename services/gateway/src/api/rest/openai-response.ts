@@ -1,6 +1,7 @@
 import type { HttpResponse } from '@tokenmesh/server';
 
 import { generateText, type TextEvent, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
+import type { TokenLogprob } from '../../pipeline/token-logprobs';
 import { openAiFinishReason } from './finish-reason';
 import { errorBody, sendJson } from './http-json';
 import type { OpenAiOptions } from './openai-request';
@@ -17,10 +18,10 @@ export interface OpenAiFormat {
   readonly object: string;
   /** `text_completion` / `chat.completion.chunk`. */
   readonly chunkObject: string;
-  /** Choice `index` of a non-streamed answer. */
-  choice(index: number, text: string, finishReason: string | null): Json;
-  /** A streamed choice: a text delta (finish null) or its last one (text '', finish set). */
-  delta(index: number, text: string, finishReason: string | null): Json;
+  /** Choice `index` of a non-streamed answer; `logprobs` when the request asked for them. */
+  choice(index: number, text: string, finishReason: string | null, logprobs?: readonly TokenLogprob[]): Json;
+  /** A streamed choice: a text delta (finish null) or its last one (text '', finish set); `logprobs`: the delta's tokens'. */
+  delta(index: number, text: string, finishReason: string | null, logprobs?: readonly TokenLogprob[]): Json;
   /** A streamed choice sent before any of its text (chat: the assistant's role; completions: the echoed prompt). */
   opening?(index: number): Json;
 }
@@ -91,12 +92,15 @@ async function answer(res: HttpResponse, streams: readonly AsyncGenerator<TextEv
   const done: Done[] = [];
   if (!o.stream) {
     const texts = streams.map(() => '');
+    const logprobs: (TokenLogprob[] | undefined)[] = streams.map(() => undefined);
     await each(
       Promise.all(
         streams.map(async (s, i) => {
           for (let e = firsts[i]!; !e.done; e = await s.next()) {
-            if (e.value.type === 'text') texts[i] += e.value.text;
-            else done[i] = e.value;
+            if (e.value.type === 'text') {
+              texts[i] += e.value.text;
+              if (e.value.logprobs) (logprobs[i] ??= []).push(...e.value.logprobs);
+            } else done[i] = e.value;
           }
         }),
       ),
@@ -106,7 +110,7 @@ async function answer(res: HttpResponse, streams: readonly AsyncGenerator<TextEv
       object: f.object,
       created,
       model: done[0]!.model,
-      choices: done.map((d, i) => f.choice(i, texts[i]!, openAiFinishReason(d.finishReason))),
+      choices: done.map((d, i) => f.choice(i, texts[i]!, openAiFinishReason(d.finishReason), logprobs[i])),
       usage: openAiUsage(summed(done)),
     });
     return;
@@ -124,7 +128,7 @@ async function answer(res: HttpResponse, streams: readonly AsyncGenerator<TextEv
         for (let e = firsts[i]!; !e.done; e = await s.next()) {
           const ev = e.value;
           if (ev.model) model = ev.model;
-          if (ev.type === 'text') await sse.send(chunk([f.delta(i, ev.text, null)]));
+          if (ev.type === 'text') await sse.send(chunk([f.delta(i, ev.text, null, ev.logprobs)]));
           else {
             done[i] = ev;
             void sse.send(chunk([f.delta(i, '', openAiFinishReason(ev.finishReason))]));

@@ -49,6 +49,22 @@ describe('gateway InferenceService handlers', () => {
     expect((await client.predict({ prompt: 'In the beginning', sampling: { temperature: 0, maxTokens: 4 } })).logprobs).toEqual([]);
   });
 
+  it('sampling.top_logprobs: the likeliest tokens per position, likeliest first; greedy picks the first', async () => {
+    const sampling = { temperature: 0, maxTokens: 10, logprobs: true, topLogprobs: 3 };
+    const one = await client.predict({ prompt: 'In the beginning', sampling });
+    expect(one.topLogprobs).toHaveLength(one.logprobs.length);
+    one.topLogprobs.forEach((top, i) => {
+      expect(top.tokenIds).toHaveLength(3);
+      expect([...top.logprobs].sort((a, b) => b - a)).toEqual(top.logprobs);
+      // Greedy: the token chosen is the likeliest one.
+      expect(top.logprobs[0]).toBeCloseTo(one.logprobs[i]!, 5);
+    });
+    const streamed: number[][] = [];
+    for await (const m of client.streamPredict({ prompt: 'In the beginning', sampling })) streamed.push(...m.topLogprobs.map((t) => t.tokenIds));
+    expect(streamed).toEqual(one.topLogprobs.map((t) => t.tokenIds));
+    expect((await client.predict({ prompt: 'In the beginning', sampling: { ...sampling, topLogprobs: 0 } })).topLogprobs).toEqual([]);
+  });
+
   it('sampling.guided_json: Predict and StreamPredict give the same document of the schema', async () => {
     const schema = {
       type: 'object',
@@ -82,6 +98,8 @@ describe('gateway InferenceService handlers', () => {
     [{ prompt: 'x', sampling: { temperature: NaN } }, Code.InvalidArgument, 'sampling.temperature: must be a finite number'],
     [{ prompt: 'x', sampling: { topP: 0 } }, Code.InvalidArgument, 'sampling.top_p:'],
     [{ prompt: 'x', sampling: { topK: -1 } }, Code.InvalidArgument, 'sampling.top_k:'],
+    [{ prompt: 'x', sampling: { topLogprobs: 3 } }, Code.InvalidArgument, 'sampling.top_logprobs: needs logprobs: true'],
+    [{ prompt: 'x', sampling: { topLogprobs: 21, logprobs: true } }, Code.InvalidArgument, 'sampling.top_logprobs: must be an integer in [0, 20], got 21'],
     [
       { prompt: 'x', sampling: { guidedJson: '{"type": "string", "pattern": "a"}' } },
       Code.InvalidArgument,

@@ -366,6 +366,65 @@ describe('OpenAI client against the gateway', () => {
       expect(mesh.workerCalls()).toBe(before);
     });
   });
+  describe('logprobs', () => {
+    it('completions logprobs: k — tokens that make the text, their log-probabilities, k alternatives, offsets; streamed the same', async () => {
+      const ask = { model: 'tinyllama', prompt: PROMPT, max_tokens: 12, temperature: 0, logprobs: 3 };
+      const r = await client.completions.create(ask);
+      const lp = r.choices[0]!.logprobs!;
+      expect(lp.tokens!.join('')).toBe(r.choices[0]!.text);
+      expect(lp.tokens).toHaveLength(r.usage!.completion_tokens);
+      expect(lp.token_logprobs!.every((l) => l <= 0)).toBe(true);
+      lp.top_logprobs!.forEach((top, i) => {
+        // The alternatives and the chosen token; greedy: the chosen one is the likeliest.
+        expect(Object.keys(top).length).toBeGreaterThanOrEqual(1);
+        expect(Object.keys(top).length).toBeLessThanOrEqual(4);
+        expect(top[lp.tokens![i]!]).toBeCloseTo(lp.token_logprobs![i]!, 5);
+        expect(Math.max(...Object.values(top))).toBeCloseTo(lp.token_logprobs![i]!, 5);
+      });
+      // Each offset is where that token's text starts (tinyllama writes random bytes: U+FFFD included).
+      const text = r.choices[0]!.text;
+      lp.text_offset!.forEach((o, i) => {
+        if (lp.tokens![i] !== '\ufffd') expect([i, text.slice(o, o + lp.tokens![i]!.length)]).toEqual([i, lp.tokens![i]]);
+      });
+      expect(lp.text_offset![0]).toBe(0);
+      const streamed = { tokens: [] as string[], token_logprobs: [] as number[], text_offset: [] as number[] };
+      for await (const c of await client.completions.create({ ...ask, stream: true })) {
+        const l = c.choices[0]?.logprobs;
+        if (!l) continue;
+        streamed.tokens.push(...l.tokens!);
+        streamed.token_logprobs.push(...l.token_logprobs!);
+        streamed.text_offset.push(...l.text_offset!);
+      }
+      expect(streamed).toEqual({ tokens: lp.tokens, token_logprobs: lp.token_logprobs, text_offset: lp.text_offset });
+      // Asked for nothing: null, as OpenAI's.
+      expect((await client.completions.create({ ...ask, logprobs: undefined })).choices[0]!.logprobs).toBeNull();
+    });
+
+    it('chat logprobs with top_logprobs — content entries whose bytes make the answer, streamed the same', async () => {
+      const ask = { model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 2 };
+      const r = await client.chat.completions.create(ask);
+      const content = r.choices[0]!.logprobs!.content!;
+      expect(Buffer.from(content.flatMap((t) => t.bytes!)).toString('utf8')).toBe(r.choices[0]!.message.content);
+      for (const t of content) {
+        expect(t.top_logprobs).toHaveLength(2);
+        expect(t.top_logprobs[0]!.logprob).toBeCloseTo(t.logprob, 5);
+        expect(t.top_logprobs[0]!.logprob).toBeGreaterThanOrEqual(t.top_logprobs[1]!.logprob);
+      }
+      const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
+      for await (const c of await client.chat.completions.create({ ...ask, stream: true })) streamed.push(...(c.choices[0]?.logprobs?.content ?? []));
+      expect(streamed).toEqual(content);
+      const plain = await client.chat.completions.create({ ...ask, logprobs: false, top_logprobs: undefined });
+      expect(plain.choices[0]!.logprobs).toBeNull();
+    });
+
+    it('refuses top_logprobs without logprobs, and counts over 20, as 400s naming the field', async () => {
+      const chat = (await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, top_logprobs: 2 }).catch((e: unknown) => e)) as APIError;
+      expect(chat).toMatchObject({ status: 400, param: 'top_logprobs' });
+      const completion = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, logprobs: 21 }).catch((e: unknown) => e)) as APIError;
+      expect(completion).toMatchObject({ status: 400, param: 'logprobs' });
+    });
+  });
+
   describe('structured output (response_format: guided decoding in the worker)', () => {
     const ajv = new Ajv({ strict: false });
     const SCHEMA = {

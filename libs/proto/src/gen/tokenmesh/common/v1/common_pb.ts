@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/common/v1/common.proto.
  */
 export const file_tokenmesh_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiB0b2tlbm1lc2gvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITdG9rZW5tZXNoLmNvbW1vbi52MSLBBAoOU2FtcGxpbmdQYXJhbXMSFwoKbWF4X3Rva2VucxgBIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgCSAGIAQESEgoFdG9wX2sYAyABKAVIAogBARISCgV0b3BfcBgEIAEoAkgDiAEBEhIKBW1pbl9wGAUgASgCSASIAQESHwoScmVwZXRpdGlvbl9wZW5hbHR5GAYgASgCSAWIAQESDAoEc3RvcBgHIAMoCRIRCgRzZWVkGAggASgDSAaIAQESFgoOc3RvcF90b2tlbl9pZHMYCSADKA0SEAoIbG9ncHJvYnMYCiABKAgSHQoQcHJlc2VuY2VfcGVuYWx0eRgLIAEoAkgHiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GAwgASgCSAiIAQESRgoKbG9naXRfYmlhcxgNIAMoCzIyLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMuTG9naXRCaWFzRW50cnkSEwoLZ3VpZGVkX2pzb24YDiABKAkaMAoOTG9naXRCaWFzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgCOgI4AUINCgtfbWF4X3Rva2Vuc0IOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9rQggKBl90b3BfcEIICgZfbWluX3BCFQoTX3JlcGV0aXRpb25fcGVuYWx0eUIHCgVfc2VlZEITChFfcHJlc2VuY2VfcGVuYWx0eUIUChJfZnJlcXVlbmN5X3BlbmFsdHkiTwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIUCgx0b3RhbF90b2tlbnMYAyABKA0iYAoHVGltaW5ncxIQCghxdWV1ZV9tcxgBIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAIgASgBEhEKCWRlY29kZV9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkqkwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQARIVChFGSU5JU0hfUkVBU09OX0VPUxACEhYKEkZJTklTSF9SRUFTT05fU1RPUBADEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEARiBnByb3RvMw");
+  fileDesc("CiB0b2tlbm1lc2gvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITdG9rZW5tZXNoLmNvbW1vbi52MSLtBAoOU2FtcGxpbmdQYXJhbXMSFwoKbWF4X3Rva2VucxgBIAEoBUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgCSAGIAQESEgoFdG9wX2sYAyABKAVIAogBARISCgV0b3BfcBgEIAEoAkgDiAEBEhIKBW1pbl9wGAUgASgCSASIAQESHwoScmVwZXRpdGlvbl9wZW5hbHR5GAYgASgCSAWIAQESDAoEc3RvcBgHIAMoCRIRCgRzZWVkGAggASgDSAaIAQESFgoOc3RvcF90b2tlbl9pZHMYCSADKA0SEAoIbG9ncHJvYnMYCiABKAgSHQoQcHJlc2VuY2VfcGVuYWx0eRgLIAEoAkgHiAEBEh4KEWZyZXF1ZW5jeV9wZW5hbHR5GAwgASgCSAiIAQESRgoKbG9naXRfYmlhcxgNIAMoCzIyLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMuTG9naXRCaWFzRW50cnkSEwoLZ3VpZGVkX2pzb24YDiABKAkSGQoMdG9wX2xvZ3Byb2JzGA8gASgFSAmIAQEaMAoOTG9naXRCaWFzRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgCOgI4AUINCgtfbWF4X3Rva2Vuc0IOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9rQggKBl90b3BfcEIICgZfbWluX3BCFQoTX3JlcGV0aXRpb25fcGVuYWx0eUIHCgVfc2VlZEITChFfcHJlc2VuY2VfcGVuYWx0eUIUChJfZnJlcXVlbmN5X3BlbmFsdHlCDwoNX3RvcF9sb2dwcm9icyIyCgtUb3BMb2dwcm9icxIRCgl0b2tlbl9pZHMYASADKA0SEAoIbG9ncHJvYnMYAiADKAIiTwoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIUCgx0b3RhbF90b2tlbnMYAyABKA0iYAoHVGltaW5ncxIQCghxdWV1ZV9tcxgBIAEoARIeChZ0aW1lX3RvX2ZpcnN0X3Rva2VuX21zGAIgASgBEhEKCWRlY29kZV9tcxgDIAEoARIQCgh0b3RhbF9tcxgEIAEoASIsCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkqkwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQARIVChFGSU5JU0hfUkVBU09OX0VPUxACEhYKEkZJTklTSF9SRUFTT05fU1RPUBADEhsKF0ZJTklTSF9SRUFTT05fQ0FOQ0VMTEVEEARiBnByb3RvMw");
 
 /**
  * How to pick tokens. Unset fields take the serving defaults; validation names the field and the
@@ -124,6 +124,14 @@ export type SamplingParams = Message<"tokenmesh.common.v1.SamplingParams"> & {
    * @generated from field: string guided_json = 14;
    */
   guidedJson: string;
+
+  /**
+   * With logprobs: also the log-probabilities of the N most likely tokens at each position
+   * (OpenAI's top_logprobs), 0 .. 20. Default 0.
+   *
+   * @generated from field: optional int32 top_logprobs = 15;
+   */
+  topLogprobs?: number | undefined;
 };
 
 /**
@@ -132,6 +140,31 @@ export type SamplingParams = Message<"tokenmesh.common.v1.SamplingParams"> & {
  */
 export const SamplingParamsSchema: GenMessage<SamplingParams> = /*@__PURE__*/
   messageDesc(file_tokenmesh_common_v1_common, 0);
+
+/**
+ * The most likely tokens at one position, most likely first, with their log-probabilities under
+ * the model's distribution (before temperature and filters).
+ *
+ * @generated from message tokenmesh.common.v1.TopLogprobs
+ */
+export type TopLogprobs = Message<"tokenmesh.common.v1.TopLogprobs"> & {
+  /**
+   * @generated from field: repeated uint32 token_ids = 1;
+   */
+  tokenIds: number[];
+
+  /**
+   * @generated from field: repeated float logprobs = 2;
+   */
+  logprobs: number[];
+};
+
+/**
+ * Describes the message tokenmesh.common.v1.TopLogprobs.
+ * Use `create(TopLogprobsSchema)` to create a new message.
+ */
+export const TopLogprobsSchema: GenMessage<TopLogprobs> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_common_v1_common, 1);
 
 /**
  * Token counts of one request.
@@ -160,7 +193,7 @@ export type Usage = Message<"tokenmesh.common.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_tokenmesh_common_v1_common, 1);
+  messageDesc(file_tokenmesh_common_v1_common, 2);
 
 /**
  * Where the time of one request went, in milliseconds, as measured by the worker (queue, first
@@ -195,7 +228,7 @@ export type Timings = Message<"tokenmesh.common.v1.Timings"> & {
  * Use `create(TimingsSchema)` to create a new message.
  */
 export const TimingsSchema: GenMessage<Timings> = /*@__PURE__*/
-  messageDesc(file_tokenmesh_common_v1_common, 2);
+  messageDesc(file_tokenmesh_common_v1_common, 3);
 
 /**
  * One turn of a chat, rendered into a prompt by the model's chat template.
@@ -221,7 +254,7 @@ export type ChatMessage = Message<"tokenmesh.common.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_tokenmesh_common_v1_common, 3);
+  messageDesc(file_tokenmesh_common_v1_common, 4);
 
 /**
  * Why a generation ended.

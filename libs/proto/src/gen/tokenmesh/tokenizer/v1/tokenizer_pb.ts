@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/tokenizer/v1/tokenizer.proto.
  */
 export const file_tokenmesh_tokenizer_v1_tokenizer: GenFile = /*@__PURE__*/
-  fileDesc("CiZ0b2tlbm1lc2gvdG9rZW5pemVyL3YxL3Rva2VuaXplci5wcm90bxIWdG9rZW5tZXNoLnRva2VuaXplci52MSKeAQoNRW5jb2RlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIMCgR0ZXh0GAIgASgJEjIKCG1lc3NhZ2VzGAMgAygLMiAudG9rZW5tZXNoLmNvbW1vbi52MS5DaGF0TWVzc2FnZRIiChVhZGRfZ2VuZXJhdGlvbl9wcm9tcHQYBCABKAhIAIgBAUIYChZfYWRkX2dlbmVyYXRpb25fcHJvbXB0IksKDkVuY29kZVJlc3BvbnNlEhEKCXRva2VuX2lkcxgBIAMoDRIOCgZwcm9tcHQYAiABKAkSFgoOY29udGV4dF9sZW5ndGgYAyABKA0iTgoNRGVjb2RlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SGwoTc2tpcF9zcGVjaWFsX3Rva2VucxgDIAEoCCIeCg5EZWNvZGVSZXNwb25zZRIMCgR0ZXh0GAEgASgJIlQKE0RlY29kZVN0cmVhbVJlcXVlc3QSDQoFbW9kZWwYASABKAkSEQoJdG9rZW5faWRzGAIgAygNEhsKE3NraXBfc3BlY2lhbF90b2tlbnMYAyABKAgiJAoURGVjb2RlU3RyZWFtUmVzcG9uc2USDAoEdGV4dBgBIAEoCTKzAgoQVG9rZW5pemVyU2VydmljZRJXCgZFbmNvZGUSJS50b2tlbm1lc2gudG9rZW5pemVyLnYxLkVuY29kZVJlcXVlc3QaJi50b2tlbm1lc2gudG9rZW5pemVyLnYxLkVuY29kZVJlc3BvbnNlElcKBkRlY29kZRIlLnRva2VubWVzaC50b2tlbml6ZXIudjEuRGVjb2RlUmVxdWVzdBomLnRva2VubWVzaC50b2tlbml6ZXIudjEuRGVjb2RlUmVzcG9uc2USbQoMRGVjb2RlU3RyZWFtEisudG9rZW5tZXNoLnRva2VuaXplci52MS5EZWNvZGVTdHJlYW1SZXF1ZXN0GiwudG9rZW5tZXNoLnRva2VuaXplci52MS5EZWNvZGVTdHJlYW1SZXNwb25zZSgBMAFiBnByb3RvMw", [file_tokenmesh_common_v1_common]);
+  fileDesc("CiZ0b2tlbm1lc2gvdG9rZW5pemVyL3YxL3Rva2VuaXplci5wcm90bxIWdG9rZW5tZXNoLnRva2VuaXplci52MSKeAQoNRW5jb2RlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIMCgR0ZXh0GAIgASgJEjIKCG1lc3NhZ2VzGAMgAygLMiAudG9rZW5tZXNoLmNvbW1vbi52MS5DaGF0TWVzc2FnZRIiChVhZGRfZ2VuZXJhdGlvbl9wcm9tcHQYBCABKAhIAIgBAUIYChZfYWRkX2dlbmVyYXRpb25fcHJvbXB0IksKDkVuY29kZVJlc3BvbnNlEhEKCXRva2VuX2lkcxgBIAMoDRIOCgZwcm9tcHQYAiABKAkSFgoOY29udGV4dF9sZW5ndGgYAyABKA0iTgoNRGVjb2RlUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SGwoTc2tpcF9zcGVjaWFsX3Rva2VucxgDIAEoCCIeCg5EZWNvZGVSZXNwb25zZRIMCgR0ZXh0GAEgASgJIlQKE0RlY29kZVN0cmVhbVJlcXVlc3QSDQoFbW9kZWwYASABKAkSEQoJdG9rZW5faWRzGAIgAygNEhsKE3NraXBfc3BlY2lhbF90b2tlbnMYAyABKAgiJAoURGVjb2RlU3RyZWFtUmVzcG9uc2USDAoEdGV4dBgBIAEoCSI1ChFUb2tlbkJ5dGVzUmVxdWVzdBINCgVtb2RlbBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0iNQoSVG9rZW5CeXRlc1Jlc3BvbnNlEg4KBnRva2VucxgBIAMoDBIPCgdzcGVjaWFsGAIgAygIMp0DChBUb2tlbml6ZXJTZXJ2aWNlElcKBkVuY29kZRIlLnRva2VubWVzaC50b2tlbml6ZXIudjEuRW5jb2RlUmVxdWVzdBomLnRva2VubWVzaC50b2tlbml6ZXIudjEuRW5jb2RlUmVzcG9uc2USVwoGRGVjb2RlEiUudG9rZW5tZXNoLnRva2VuaXplci52MS5EZWNvZGVSZXF1ZXN0GiYudG9rZW5tZXNoLnRva2VuaXplci52MS5EZWNvZGVSZXNwb25zZRJtCgxEZWNvZGVTdHJlYW0SKy50b2tlbm1lc2gudG9rZW5pemVyLnYxLkRlY29kZVN0cmVhbVJlcXVlc3QaLC50b2tlbm1lc2gudG9rZW5pemVyLnYxLkRlY29kZVN0cmVhbVJlc3BvbnNlKAEwARJoCgpUb2tlbkJ5dGVzEikudG9rZW5tZXNoLnRva2VuaXplci52MS5Ub2tlbkJ5dGVzUmVxdWVzdBoqLnRva2VubWVzaC50b2tlbml6ZXIudjEuVG9rZW5CeXRlc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_tokenmesh_common_v1_common]);
 
 /**
  * @generated from message tokenmesh.tokenizer.v1.EncodeRequest
@@ -178,6 +178,56 @@ export const DecodeStreamResponseSchema: GenMessage<DecodeStreamResponse> = /*@_
   messageDesc(file_tokenmesh_tokenizer_v1_tokenizer, 5);
 
 /**
+ * @generated from message tokenmesh.tokenizer.v1.TokenBytesRequest
+ */
+export type TokenBytesRequest = Message<"tokenmesh.tokenizer.v1.TokenBytesRequest"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: repeated uint32 token_ids = 2;
+   */
+  tokenIds: number[];
+};
+
+/**
+ * Describes the message tokenmesh.tokenizer.v1.TokenBytesRequest.
+ * Use `create(TokenBytesRequestSchema)` to create a new message.
+ */
+export const TokenBytesRequestSchema: GenMessage<TokenBytesRequest> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_tokenizer_v1_tokenizer, 6);
+
+/**
+ * One entry per requested id, in order.
+ *
+ * @generated from message tokenmesh.tokenizer.v1.TokenBytesResponse
+ */
+export type TokenBytesResponse = Message<"tokenmesh.tokenizer.v1.TokenBytesResponse"> & {
+  /**
+   * What the token decodes to; a special token: its content (e.g. <|endoftext|>).
+   *
+   * @generated from field: repeated bytes tokens = 1;
+   */
+  tokens: Uint8Array[];
+
+  /**
+   * Special tokens (end-of-text and the like) are no text of a completion.
+   *
+   * @generated from field: repeated bool special = 2;
+   */
+  special: boolean[];
+};
+
+/**
+ * Describes the message tokenmesh.tokenizer.v1.TokenBytesResponse.
+ * Use `create(TokenBytesResponseSchema)` to create a new message.
+ */
+export const TokenBytesResponseSchema: GenMessage<TokenBytesResponse> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_tokenizer_v1_tokenizer, 7);
+
+/**
  * @generated from service tokenmesh.tokenizer.v1.TokenizerService
  */
 export const TokenizerService: GenService<{
@@ -209,6 +259,17 @@ export const TokenizerService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof DecodeStreamRequestSchema;
     output: typeof DecodeStreamResponseSchema;
+  },
+  /**
+   * The bytes each token id stands for (OpenAI's logprobs `bytes`): a token may be part of a
+   * UTF-8 character, so text alone cannot say.
+   *
+   * @generated from rpc tokenmesh.tokenizer.v1.TokenizerService.TokenBytes
+   */
+  tokenBytes: {
+    methodKind: "unary";
+    input: typeof TokenBytesRequestSchema;
+    output: typeof TokenBytesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tokenmesh_tokenizer_v1_tokenizer, 0);
