@@ -30,14 +30,18 @@ function checkIds(tok: ModelTokenizer, ids: readonly number[]): void {
 }
 
 /**
- * TokenizerService's Encode: text or chat messages (rendered with the model's template) to ids.
+ * TokenizerService's Encode: text or chat messages (rendered with the model's template) to ids;
+ * ids already encoded are checked and given back.
  * @throws ConnectError NOT_FOUND for a model without a tokenizer here, INVALID_ARGUMENT naming
  * the field for anything else the request gets wrong.
  */
 export function encode(repo: TokenizerRepo, req: EncodeRequest): EncodeResponse {
   const tok = tokenizerFor(repo, req.model);
-  if ((req.text === '') === (req.messages.length === 0)) {
-    throw new ConnectError('text, messages: exactly one of them must be given', Code.InvalidArgument);
+  const given = [req.text !== '', req.messages.length > 0, req.tokenIds.length > 0].filter(Boolean).length;
+  if (given !== 1) throw new ConnectError('text, messages, token_ids: exactly one of them must be given', Code.InvalidArgument);
+  if (req.tokenIds.length > 0) {
+    checkIds(tok, req.tokenIds);
+    return create(EncodeResponseSchema, { tokenIds: [...req.tokenIds], prompt: tok.decode(req.tokenIds), contextLength: tok.spec.contextLength });
   }
   let prompt = req.text;
   if (req.messages.length > 0) {

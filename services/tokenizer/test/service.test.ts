@@ -48,9 +48,16 @@ describe('TokenizerService handlers (in-memory transport)', () => {
     expect(deltas).toHaveLength(bytes.length);
   });
 
+  it('gives token-id prompts back as they are, with their text and the context length', async () => {
+    const ids = (await client.encode({ model: 'tinyllama', text: 'Héllo' })).tokenIds;
+    expect(await client.encode({ model: 'tinyllama', tokenIds: ids })).toMatchObject({ tokenIds: ids, prompt: 'Héllo', contextLength: 512 });
+  });
+
   it.each([
     [() => client.encode({ model: 'gpt9', text: 'x' }), Code.NotFound, 'model: "gpt9" has no tokenizer here (known: tinyllama)'],
-    [() => client.encode({ model: 'tinyllama' }), Code.InvalidArgument, 'text, messages: exactly one of them must be given'],
+    [() => client.encode({ model: 'tinyllama' }), Code.InvalidArgument, 'text, messages, token_ids: exactly one of them must be given'],
+    [() => client.encode({ model: 'tinyllama', text: 'x', tokenIds: [1] }), Code.InvalidArgument, 'text, messages, token_ids: exactly one'],
+    [() => client.encode({ model: 'tinyllama', tokenIds: [72, 300] }), Code.InvalidArgument, 'token_ids[1]: 300 is outside the vocabulary (0..256)'],
     [() => client.encode({ model: 'tinyllama', messages: [{ role: 'robot', content: 'x' }] }), Code.InvalidArgument, 'messages[0].role'],
     [() => client.decode({ model: 'tinyllama', tokenIds: [1, 4000] }), Code.InvalidArgument, 'token_ids[1]: 4000 is outside the vocabulary (0..256)'],
   ])('rejects bad input %#', async (call, code, message) => {

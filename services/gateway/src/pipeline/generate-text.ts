@@ -11,7 +11,7 @@ import {
   type Usage,
 } from '@tokenmesh/proto';
 
-import { apiError, fromUpstream } from '../edge/api-error';
+import { apiError, fromUpstream, restError } from '../edge/api-error';
 import { checkModelAccess } from '../edge/auth/model-access';
 import type { EdgeAdmission } from '../edge/edge-admission';
 import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
@@ -68,6 +68,10 @@ export interface TextRequest {
   readonly model: string;
   readonly prompt: string;
   readonly messages: readonly Pick<ChatMessage, 'role' | 'content'>[];
+  /** A prompt already in token ids (OpenAI's token prompts): instead of `prompt` and `messages`. */
+  readonly promptTokenIds?: readonly number[];
+  /** Where REST callers put those ids (`prompt`, or `prompt[2]` of several); errors name it. Default `prompt`. */
+  readonly promptTokenIdsParam?: string;
   readonly sampling: Omit<Partial<SamplingParams>, '$typeName' | '$unknown'>;
   readonly routingKey: string;
   /** Authenticated caller; anonymous (unknown address) when a front end gives none. */
@@ -104,7 +108,11 @@ export type TextEvent =
 export const MAX_STOP_STRINGS = 4;
 
 function checkShape(req: TextRequest): void {
-  if ((req.prompt === '') === (req.messages.length === 0)) {
+  const ids = req.promptTokenIds?.length ?? 0;
+  if (ids > 0 && (req.prompt !== '' || req.messages.length > 0)) {
+    throw apiError(Code.InvalidArgument, 'prompt_token_ids', 'give either prompt_token_ids or prompt / messages, not both');
+  }
+  if (ids === 0 && (req.prompt === '') === (req.messages.length === 0)) {
     throw req.prompt === ''
       ? apiError(Code.InvalidArgument, 'prompt', 'must not be empty (or give messages)')
       : apiError(Code.InvalidArgument, 'messages', 'give either prompt or messages, not both');
@@ -155,6 +163,15 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   }
 }
 
+/** The tokenizer names token prompts `token_ids`; callers gave them as REST's `prompt` or gRPC's `prompt_token_ids`. */
+function promptIdsError(err: ConnectError, restParam: string): ConnectError {
+  const { param, message } = restError(err);
+  const m = param === null ? null : /^token_ids(.*)$/.exec(param);
+  if (!m) return err;
+  const detail = message.slice(param!.length + 2);
+  return apiError(err.code, `${restParam}${m[1]}`, detail, `prompt_token_ids${m[1]}`);
+}
+
 /**
  * The model whose tokenizer and chat template a request for `model` uses: a LoRA adapter's base
  * (the router's list names it `parent`), else the model itself.
@@ -174,8 +191,11 @@ async function* admitted(req: TextRequest, up: Upstreams, signal: AbortSignal, c
   const started = performance.now();
   const text = await textModel(up, model);
   const encoded = await up.tokenizer
-    .encode({ model: text, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })) }, { signal })
-    .catch((e: unknown) => Promise.reject(fromUpstream(e)));
+    .encode(
+      { model: text, text: req.prompt, messages: req.messages.map((m) => ({ role: m.role, content: m.content })), tokenIds: [...(req.promptTokenIds ?? [])] },
+      { signal },
+    )
+    .catch((e: unknown) => Promise.reject(promptIdsError(fromUpstream(e), req.promptTokenIdsParam ?? 'prompt')));
   const sampling = validated(req, encoded.tokenIds.length, encoded.contextLength);
   recordRequest({ requestId: req.requestId, model, chat: req.messages.length > 0, sampling, promptTokens: encoded.tokenIds.length });
   const tokenLimits = await up.limiter?.admitTokens(caller, encoded.tokenIds.length);

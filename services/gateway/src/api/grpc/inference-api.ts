@@ -17,6 +17,7 @@ function textRequest(req: PredictRequest | StreamPredictRequest, ctx: HandlerCon
     model: req.model,
     prompt: req.prompt,
     messages: req.messages,
+    promptTokenIds: req.promptTokenIds,
     sampling: req.sampling ?? {},
     routingKey: req.routingKey,
     caller: callerIn(ctx),

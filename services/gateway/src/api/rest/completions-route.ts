@@ -12,25 +12,41 @@ import { answerOpenAi } from './openai-response';
 import type { RequestContext } from './request-context';
 import { samplingFromBody } from './sampling-body';
 
-/**
- * OpenAI's `prompt`: a string, or an array of strings (one choice per prompt; LangChain always
- * sends an array). Token-id prompts are refused by name.
- * @throws ConnectError (400) naming `prompt` or `prompt[i]` and the limit
- */
-function prompts(body: Record<string, unknown>): string[] {
-  const p = body['prompt'];
-  if (!Array.isArray(p)) return [bodyFields(body).string('prompt') ?? ''];
-  if (p.length === 0) throw apiError(Code.InvalidArgument, 'prompt', 'must not be an empty array');
-  if (p.length > MAX_CHOICES) throw apiError(Code.InvalidArgument, 'prompt', `at most ${MAX_CHOICES} prompts in one request, got ${p.length}`);
-  return p.map((x, i) => {
-    if (typeof x === 'string') return x;
-    const why = typeof x === 'number' || Array.isArray(x) ? 'token id prompts are not supported, send text' : `got ${JSON.stringify(x)}`;
-    throw apiError(Code.InvalidArgument, p.every((y) => typeof y === 'number') ? 'prompt' : `prompt[${i}]`, `must be a string (${why})`);
+/** One prompt of a completions request: text, or token ids (OpenAI's token prompts). */
+type Prompt = { readonly text: string } | { readonly ids: readonly number[]; readonly param: string };
+
+/** Token ids of a prompt: a non-empty array of integers >= 0 (the vocabulary is the tokenizer's check). */
+function tokenIds(v: readonly unknown[], param: string): number[] {
+  if (v.length === 0) throw apiError(Code.InvalidArgument, param, 'must not be an empty array of token ids');
+  return v.map((id, i) => {
+    if (!Number.isInteger(id) || (id as number) < 0)
+      throw apiError(Code.InvalidArgument, `${param}[${i}]`, `must be a token id (an integer >= 0), got ${JSON.stringify(id)}`);
+    return id as number;
   });
 }
 
 /**
- * POST /v1/completions in OpenAI's shape: {model?, prompt (a string or up to MAX_CHOICES of them),
+ * OpenAI's `prompt`: a string, an array of strings, an array of token ids, or an array of arrays
+ * of token ids (one choice per prompt; LangChain always sends an array of strings).
+ * @throws ConnectError (400) naming `prompt` or `prompt[i]` and the limit
+ */
+function prompts(body: Record<string, unknown>): Prompt[] {
+  const p = body['prompt'];
+  if (!Array.isArray(p)) return [{ text: bodyFields(body).string('prompt') ?? '' }];
+  if (p.length === 0) throw apiError(Code.InvalidArgument, 'prompt', 'must not be an empty array');
+  if (p.every((x) => typeof x === 'number')) return [{ ids: tokenIds(p, 'prompt'), param: 'prompt' }];
+  if (p.length > MAX_CHOICES) throw apiError(Code.InvalidArgument, 'prompt', `at most ${MAX_CHOICES} prompts in one request, got ${p.length}`);
+  const kind = typeof p[0] === 'string' ? 'string' : 'ids';
+  return p.map((x, i) => {
+    if (kind === 'string' && typeof x === 'string') return { text: x };
+    if (kind === 'ids' && Array.isArray(x)) return { ids: tokenIds(x, `prompt[${i}]`), param: `prompt[${i}]` };
+    const want = kind === 'string' ? 'a string, as prompt[0] is' : 'an array of token ids, as prompt[0] is';
+    throw apiError(Code.InvalidArgument, `prompt[${i}]`, `must be ${want}, got ${JSON.stringify(x)}`);
+  });
+}
+
+/**
+ * POST /v1/completions in OpenAI's shape: {model?, prompt (a string, token ids, or up to MAX_CHOICES of either),
  * max_tokens, temperature, top_p, stop, seed, n (choices per prompt), echo, user, stream, stream_options} plus top_k,
  * min_p, repetition_penalty and response_format / guided_json (vLLM's extensions). `stream: true` answers with SSE chunks and `data: [DONE]`.
  */
@@ -42,7 +58,7 @@ export async function completionsRoute(
   bodyLimit: number,
 ): Promise<void> {
   const body = await readJson(req, bodyLimit);
-  const texts = prompts(body);
+  const given = prompts(body);
   const opts = openAiOptions(body, 'completion');
   const f = bodyFields(body);
   const model = f.string('model') ?? '';
@@ -50,12 +66,27 @@ export async function completionsRoute(
   const asked = openAiLogprobs(body, 'completion');
   const sampling = { ...samplingFromBody(body), ...asked, ...(format && { guidedJson: format.guidedJson }) };
   const requests = choiceRequests(
-    texts.map((prompt) => ({ requestId, stream: opts.stream, model, prompt, messages: [], sampling, routingKey: opts.routingKey, ...edgeHooks(req, res) })),
+    given.map((p) => ({
+      requestId,
+      stream: opts.stream,
+      model,
+      prompt: 'text' in p ? p.text : '',
+      messages: [],
+      ...('ids' in p && { promptTokenIds: p.ids, promptTokenIdsParam: p.param }),
+      sampling,
+      routingKey: opts.routingKey,
+      ...edgeHooks(req, res),
+    })),
     opts.n,
   );
   // OpenAI's echo: each choice's text starts with its prompt (streamed: a first chunk of it).
   const echo = f.boolean('echo') ?? false;
-  const promptOf = (index: number) => (echo ? texts[Math.floor(index / opts.n)]! : '');
+  // The echoed text is the request's: a token prompt's text would need a decode the answer does not wait for.
+  if (echo && given.some((p) => 'ids' in p)) throw apiError(Code.InvalidArgument, 'echo', 'is not supported with token-id prompts (send the prompt as text)');
+  const promptOf = (index: number) => {
+    const p = given[Math.floor(index / opts.n)]!;
+    return echo && 'text' in p ? p.text : '';
+  };
   // Each choice's logprobs continue its text offsets from chunk to chunk (after an echoed prompt).
   const offsets = new Map<number, CompletionLogprobs>();
   const logprobsOf = (index: number, tokens: Parameters<CompletionLogprobs['next']>[0] | undefined) => {

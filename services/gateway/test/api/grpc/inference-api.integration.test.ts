@@ -82,6 +82,17 @@ describe('gateway InferenceService handlers', () => {
     expect(streamed).toBe(one.text);
   });
 
+  it('prompt_token_ids: a prompt already encoded answers as its text; an id outside the vocabulary names its place', async () => {
+    const sampling = { temperature: 0, maxTokens: 8 };
+    const text = await client.predict({ prompt: 'In the beginning', sampling });
+    const ids = await client.predict({ promptTokenIds: [...Buffer.from('In the beginning')], sampling });
+    expect(ids.text).toBe(text.text);
+    const err = await client.predict({ promptTokenIds: [73, 9999], sampling }).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining('prompt_token_ids[1]: 9999 is outside the vocabulary') });
+    const both = await client.predict({ prompt: 'x', promptTokenIds: [73], sampling }).catch((e: unknown) => ConnectError.from(e));
+    expect(both).toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining('prompt_token_ids: give either') });
+  });
+
   it('chat messages go through the chat template', async () => {
     const r = await client.predict({ messages: [{ role: 'user', content: 'Hi' }], sampling: { maxTokens: 4, temperature: 0 } });
     expect(r.usage!.promptTokens).toBe(Buffer.byteLength('<|user|>\nHi\n<|assistant|>\n'));

@@ -91,7 +91,7 @@ const CASES: Case[] = [
   // /v1/completions only.
   { name: 'a prompt array holding a number', on: ['/v1/completions'], body: { prompt: ['a', 7] }, param: 'prompt[1]' },
   { name: 'a prompt array over the limit', on: ['/v1/completions'], body: { prompt: Array.from({ length: 17 }, () => 'a') }, param: 'prompt' },
-  { name: 'a token-id prompt', on: ['/v1/completions'], body: { prompt: [1, 2, 3] }, param: 'prompt' },
+  { name: 'a token-id prompt outside the vocabulary', on: ['/v1/completions'], body: { prompt: [72, 5000] }, param: 'prompt[1]' },
   { name: 'no prompt', on: ['/v1/completions'], body: { prompt: undefined }, param: 'prompt' },
   { name: 'prompts × n over 16', on: ['/v1/completions'], body: { prompt: ['a', 'b', 'c'], n: 6 }, param: 'n' },
   { name: 'an empty prompt', on: ['/v1/completions'], body: { prompt: '' }, param: 'prompt' },

@@ -132,6 +132,20 @@ describe('OpenAI client against the gateway', () => {
       }
     });
 
+    it('token-id prompts (an array of ids, or of arrays) answer as the same prompt given as text', async () => {
+      const ids = [...Buffer.from(PROMPT)];
+      const asText = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 8, temperature: 0 });
+      const asIds = await client.completions.create({ model: 'tinyllama', prompt: ids, max_tokens: 8, temperature: 0 });
+      expect(asIds.choices.map((c) => c.text)).toEqual([asText.choices[0]!.text]);
+      expect(asIds.usage).toEqual(asText.usage);
+      const two = await client.completions.create({ model: 'tinyllama', prompt: [ids, [...Buffer.from('Foxes')]], max_tokens: 8, temperature: 0 });
+      const foxes = await client.completions.create({ model: 'tinyllama', prompt: 'Foxes', max_tokens: 8, temperature: 0 });
+      expect(two.choices.map((c) => c.text)).toEqual([asText.choices[0]!.text, foxes.choices[0]!.text]);
+      // The tokenizer checks each prompt's ids: a bad one names its prompt (the others are cancelled).
+      const bad = (await client.completions.create({ model: 'tinyllama', prompt: [ids, [1, 999]], max_tokens: 8 }).catch((e: unknown) => e)) as APIError;
+      expect(bad).toMatchObject({ status: 400, param: 'prompt[1][1]' });
+    });
+
     it('presence and frequency penalties change a greedy answer, and are deterministic', async () => {
       const ask = (extra: Partial<OpenAI.CompletionCreateParamsNonStreaming>) =>
         client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 24, temperature: 0, ...extra }).then((r) => r.choices[0]!.text);
