@@ -61,6 +61,19 @@ async function collect(stream: AsyncIterable<{ tokenIds: number[]; workerId: str
 }
 
 describe('traffic router', () => {
+  it('sends every call of a choice group to the worker its first call went to; other calls balance as before', async () => {
+    const calls: string[] = [];
+    const { client } = setup({ a: echo('a', calls), b: echo('b', calls), c: echo('c', calls) });
+    const grouped = await Promise.all(
+      [0, 1, 2, 3].map((j) => collect(client.generate({ model: 'tinygpt', promptTokenIds: [j], choiceGroup: 'req-9/0', choiceGroupSize: 4 }))),
+    );
+    expect(new Set(grouped.flatMap((r) => r.workers)).size).toBe(1);
+    calls.length = 0;
+    for (let j = 0; j < 3; j++) await collect(client.generate({ model: 'tinygpt', promptTokenIds: [j] }));
+    // Round-robin without a group: three workers in turn.
+    expect(new Set(calls).size).toBe(3);
+  });
+
   it('retries a failure before the first token once on another worker', async () => {
     const calls: string[] = [];
     const { client, registry } = setup({ a: failing(Code.Unavailable, 0, calls, 'a'), b: echo('b', calls) });

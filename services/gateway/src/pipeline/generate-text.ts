@@ -70,6 +70,8 @@ export interface TextRequest {
   readonly messages: readonly Pick<ChatMessage, 'role' | 'content'>[];
   /** A prompt already in token ids (OpenAI's token prompts): instead of `prompt` and `messages`. */
   readonly promptTokenIds?: readonly number[];
+  /** One of the n choices of a prompt: the group its calls share (one worker, one prefill) and how many they are. */
+  readonly choiceGroup?: { readonly id: string; readonly size: number };
   /** Where REST callers put those ids (`prompt`, or `prompt[2]` of several); errors name it. Default `prompt`. */
   readonly promptTokenIdsParam?: string;
   readonly sampling: Omit<Partial<SamplingParams>, '$typeName' | '$unknown'>;
@@ -284,6 +286,8 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
         routingKey: req.routingKey,
         sampling: { ...sampling, stopTokenIds: [...sampling.stopTokenIds], stop: [] },
         minTokensPerMessage: p.whole ? (stopStrings.length === 0 ? sampling.maxTokens : STOP_CHECK_TOKENS) : 0,
+        choiceGroup: req.choiceGroup?.id ?? '',
+        choiceGroupSize: req.choiceGroup?.size ?? 0,
       },
       { signal: upstream.signal },
     );

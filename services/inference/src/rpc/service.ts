@@ -9,6 +9,7 @@ import type { FinishReason as EngineFinish } from '../engine/engine';
 import { QueueDeadlineError, RequestTooLargeError } from '../engine/engine-limits';
 import { QueueFullError } from '../engine/request-queue';
 import type { ModelRepo } from '../models/model-repo';
+import { ChoiceGate } from './choice-gate';
 import { validateGenerate } from './validation';
 
 /** Engine errors as the codes callers act on: retry later, fix the request, or give up. */
@@ -47,6 +48,7 @@ const FINISH: Record<EngineFinish, FinishReason> = {
  * retry-after hint; a deadline that passes in the queue is DEADLINE_EXCEEDED.
  */
 export function generationService(repo: ModelRepo, workerId: string, opts: { readonly holdMs?: () => number } = {}): ServiceImpl<typeof GenerationService> {
+  const choices = new ChoiceGate();
   return {
     listServedModels() {
       return {
@@ -64,6 +66,8 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
 
     async *generate(req, ctx) {
       const v = validateGenerate(req, repo);
+      // The n choices of a prompt start together, so the worker prefills it once for them all.
+      await choices.arrive(req.choiceGroup, req.choiceGroupSize, ctx.signal);
       // Counted from here (queued included): an unload of its adapter waits for this stream.
       const leave = v.model.streams.enter();
       try {

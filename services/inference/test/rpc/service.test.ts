@@ -80,4 +80,36 @@ describe('GenerationService handlers (in-memory transport)', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(repo.models.every((m) => m.engine.running === 0)).toBe(true);
   });
+  it('a choice group arriving over several milliseconds is prefilled in one pass; without the group, not', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const prefillsOf = async (group: string) => {
+      const prefills: [number, number][] = [];
+      const offs = repo.models[0]!.runners.map((r) => r.onStep((st) => void (st.prefillBatch > 0 && prefills.push([st.prefillBatch, st.prefillRows]))));
+      try {
+        const calls: Promise<void>[] = [];
+        for (let j = 0; j < 4; j++) {
+          const req = {
+            model: 'tinyllama@1',
+            promptTokenIds: [72, 105, 33],
+            sampling: { maxTokens: 3, seed: BigInt(j) },
+            choiceGroup: group,
+            choiceGroupSize: group ? 4 : 0,
+          };
+          calls.push(
+            (async () => {
+              for await (const _ of client.generate(req)) void _;
+            })(),
+          );
+          // Each call a few milliseconds after the last: across steps of the worker.
+          await sleep(4);
+        }
+        await Promise.all(calls);
+      } finally {
+        offs.forEach((off) => off());
+      }
+      return prefills;
+    };
+    expect(await prefillsOf('req-1/0')).toEqual([[4, 1]]);
+    expect((await prefillsOf('')).length).toBeGreaterThan(1);
+  });
 });

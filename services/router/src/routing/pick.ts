@@ -4,6 +4,7 @@ import type { GenerateRequest } from '@tokenmesh/proto';
 import { type Balancer, createBalancer, type StrategyName } from '../balancers';
 import type { Worker, WorkerPool } from '../pool';
 import type { SplitPlan, VariantTarget } from '../traffic';
+import { ChoiceGroups } from './choice-groups';
 
 /**
  * Where one call may still go: the variant it is on now, the ones after it (a canary's stable
@@ -52,12 +53,14 @@ export interface Pick {
  */
 export class WorkerPicker {
   private readonly balancers = new Map<string, Balancer>();
+  private readonly groups = new ChoiceGroups();
 
   constructor(private readonly opts: PickerOptions) {}
 
   /** The variants for this call, with the canary's fallback when it has one. */
   route(req: GenerateRequest): CallRoute {
-    const route = this.opts.plan()?.route(req.model, req.routingKey);
+    // The choices of one prompt take one variant: without a routing key, their group is the key.
+    const route = this.opts.plan()?.route(req.model, req.routingKey || req.choiceGroup);
     if (!route) return new CallRoute([{ model: req.model, variant: '' }]);
     return new CallRoute(route.fallback ? [{ model: route.model, variant: route.variant }, route.fallback] : [{ model: route.model, variant: route.variant }]);
   }
@@ -79,7 +82,10 @@ export class WorkerPicker {
     const roomy = candidates.filter((w) => !pool.isFull(w));
     if (roomy.length > 0) candidates = roomy;
     const balancer = this.balancerFor(req.model, route.target.model);
-    const worker = balancer.pick(candidates, req.routingKey);
+    // A choice group's calls follow its first one (on a retry, wherever the balancer says).
+    const grouped = req.choiceGroup && route.tried.size === 0 ? this.groups.placed(req.choiceGroup, candidates) : undefined;
+    const worker = grouped ?? balancer.pick(candidates, req.routingKey);
+    if (req.choiceGroup && !grouped && route.tried.size === 0) this.groups.remember(req.choiceGroup, req.choiceGroupSize, worker.id);
     route.tried.add(worker.id);
     return { worker, balancer };
   }

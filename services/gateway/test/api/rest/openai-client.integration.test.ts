@@ -240,6 +240,22 @@ describe('OpenAI client against the gateway', () => {
       ]);
     });
 
+    it('the n choices of a prompt reach the worker together and share one prefill pass, streamed or not', async () => {
+      for (const stream of [false, true]) {
+        const prefills: [number, number][] = [];
+        const offs = mesh.repo.models[0]!.runners.map((r) => r.onStep((st) => void (st.prefillBatch > 0 && prefills.push([st.prefillBatch, st.prefillRows]))));
+        try {
+          const ask = { model: 'tinyllama', prompt: `${PROMPT} ${stream}`, max_tokens: 4, temperature: 1, seed: 3, n: 4 };
+          if (stream) for await (const c of await client.completions.create({ ...ask, stream: true })) void c;
+          else expect((await client.completions.create(ask)).choices).toHaveLength(4);
+        } finally {
+          offs.forEach((off) => off());
+        }
+        // One pass: four sequences, one row of the prompt.
+        expect([stream, prefills]).toEqual([stream, [[4, 1]]]);
+      }
+    });
+
     it('echo: the prompt, then the completion; streamed as a first chunk of the prompt', async () => {
       const plain = (await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 6, temperature: 0 })).choices[0]!.text;
       const echoed = await client.completions.create({ model: 'tinyllama', prompt: PROMPT, max_tokens: 6, temperature: 0, echo: true });
