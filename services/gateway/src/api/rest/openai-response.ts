@@ -128,8 +128,11 @@ async function answer(res: HttpResponse, streams: readonly AsyncGenerator<TextEv
         for (let e = firsts[i]!; !e.done; e = await s.next()) {
           const ev = e.value;
           if (ev.model) model = ev.model;
-          if (ev.type === 'text') await sse.send(chunk([f.delta(i, ev.text, null, ev.logprobs)]));
-          else {
+          if (ev.type === 'text') {
+            // No empty deltas: a text event without text (logprobs of tokens that show nothing) makes no chunk.
+            if (ev.text === '' && !ev.logprobs?.some((t) => !t.special)) continue;
+            await sse.send(chunk([f.delta(i, ev.text, null, ev.logprobs)]));
+          } else {
             done[i] = ev;
             void sse.send(chunk([f.delta(i, '', openAiFinishReason(ev.finishReason))]));
           }

@@ -447,6 +447,19 @@ describe('OpenAI client against the gateway', () => {
       expect(plain.choices[0]!.logprobs).toBeNull();
     });
 
+    it('end-of-text is no token of the content and makes no empty delta', async () => {
+      // logit_bias +100 on end-of-text: the answer ends at its first token.
+      const ask = { model: 'tinyllama', messages: MESSAGES, max_completion_tokens: 5, logprobs: true, logit_bias: { '256': 100 } };
+      const chunks: OpenAI.ChatCompletionChunk[] = [];
+      for await (const c of await client.chat.completions.create({ ...ask, stream: true })) chunks.push(c);
+      expect(chunks.map((c) => [c.choices[0]!.delta, c.choices[0]!.finish_reason])).toEqual([
+        [{ role: 'assistant', content: '' }, null],
+        [{}, 'stop'],
+      ]);
+      const whole = await client.chat.completions.create(ask);
+      expect(whole.choices[0]!.logprobs).toEqual({ content: [], refusal: null });
+    });
+
     it('refuses top_logprobs without logprobs, and counts over 20, as 400s naming the field', async () => {
       const chat = (await client.chat.completions.create({ model: 'tinyllama', messages: MESSAGES, top_logprobs: 2 }).catch((e: unknown) => e)) as APIError;
       expect(chat).toMatchObject({ status: 400, param: 'top_logprobs' });
