@@ -17,6 +17,7 @@ import { peerContextValues } from './peer-address';
 import { requestDecodeInterceptor, withRequestDecodeErrors } from './request-decode-errors';
 import { registerReflection } from './server-reflection';
 import { shutdownErrorInterceptor } from './shutdown-interceptor';
+import { wellFormedErrorInterceptor } from './well-formed-errors';
 
 /** How long `close()` lets calls in flight finish when neither it nor the options say. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -102,7 +103,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   setMaxListeners(0, shutdown.signal);
   const services = new Set<string>(['']);
   const methods = new Map<string, MethodImplSpec>();
-  const interceptors = [requestDecodeInterceptor, ...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)];
+  const interceptors = [wellFormedErrorInterceptor, requestDecodeInterceptor, ...(options.interceptors ?? []), shutdownErrorInterceptor(shutdown.signal)];
   const handler = connectNodeAdapter({
     ...options.router,
     interceptors,

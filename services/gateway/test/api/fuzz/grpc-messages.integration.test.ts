@@ -30,6 +30,16 @@ const SAMPLING = {
   seed: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
   stopTokenIds: fc.array(fc.oneof(fc.nat({ max: 40_000 }), fc.constant(2 ** 32 - 1)), { maxLength: 4 }),
   logprobs: fc.boolean(),
+  topLogprobs: anyInt32,
+  presencePenalty: anyFloat,
+  frequencyPenalty: anyFloat,
+  // Keys are uint32 on the wire: a client cannot send others.
+  logitBias: fc.dictionary(fc.oneof(fc.nat({ max: 300 }), fc.constant(2 ** 32 - 1)).map(String), anyFloat, { maxKeys: 3 }),
+  // Schemas guided decoding takes, ones it refuses, and text that is no JSON.
+  guidedJson: fc.oneof(
+    fc.constantFrom('{"type":"object"}', '{"type":"string","maxLength":3}', '{"enum":[1,"a",null]}', '{"type":"string","pattern":"a"}', '{"type":', '[]'),
+    anyString,
+  ),
 };
 
 /** Each PredictRequest (and StreamPredictRequest: the same fields) field with arbitrary values. */
@@ -40,6 +50,7 @@ const FIELDS = {
   sampling: fc.record(SAMPLING, { requiredKeys: ['maxTokens'] }),
   routingKey: anyString,
   requestId: anyString,
+  promptTokenIds: fc.array(fc.oneof(fc.nat({ max: 300 }), fc.constant(2 ** 32 - 1)), { maxLength: 4 }),
 };
 
 const VALID: Request = { prompt: 'Hello', sampling: { maxTokens: 2 } };
@@ -97,6 +108,19 @@ describe('fuzzing every gRPC / Connect message (fast-check)', () => {
     const ok = await connect.predict({ prompt: 'Hello', sampling: { maxTokens: 2 } });
     expect(ok.usage?.completionTokens).toBe(2);
     expect(gw.problems.filter((p) => p['level'] === 'error')).toEqual([]);
+  });
+
+  it('ListModels over Connect GET (a side-effect-free method): 200 with the models, as a POST answers', async () => {
+    const url = `${gw.httpUrl}/tokenmesh.inference.v1.InferenceService/ListModels?connect=v1&encoding=json&message=${encodeURIComponent('{}')}`;
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { models: { name: string }[] };
+    expect(body.models.map((m) => m.name)).toEqual((await connect.listModels({})).models.map((m) => m.name));
+    // A method with side effects has no GET.
+    const predict = await fetch(
+      `${gw.httpUrl}/tokenmesh.inference.v1.InferenceService/Predict?connect=v1&encoding=json&message=${encodeURIComponent('{"prompt":"x"}')}`,
+    );
+    expect(predict.status).toBe(405);
   });
 
   it('Predict over Connect (JSON, HTTP/1.1): any request → OK with text, or a refusal naming its field', async () => {
