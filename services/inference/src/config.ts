@@ -7,8 +7,12 @@ import { DEFAULT_GRACE_MS } from '@tokenmesh/server';
 import { DEFAULT_LIMITS, type EngineLimits } from './engine/engine-limits';
 import { type ModelEntry, parseModelEntry } from './models/model-repo';
 
-/** The committed models: the default tinygpt and the Llama-family fixture. */
-export const DEFAULT_MODEL_DIRS = ['tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));
+/**
+ * The committed models: tinygpt's int8 version (tinygpt@int8), the default tinygpt (tinygpt@1)
+ * and the Llama-family fixture. A bare name is the version listed last, so `tinygpt` stays the
+ * fp32 model and int8 is asked for by version (or by a traffic split, deploy/router/traffic-int8-ab.yaml).
+ */
+export const DEFAULT_MODEL_DIRS = ['tinygpt-int8', 'tinygpt', 'tinyllama'].map((m) => resolve(__dirname, '../../../models', m));
 /** The committed models/ directory: the repository run-time loads read from by default. */
 export const DEFAULT_REPOSITORY = resolve(__dirname, '../../../models');
 /** tinygpt's committed LoRA adapters: served with the default models (a chat model that answers), not with models of one's own. */

@@ -15,11 +15,12 @@ function problemsOf(env: NodeJS.ProcessEnv): readonly string[] | undefined {
 }
 
 describe('inference config', () => {
-  it('defaults to both committed models on CPU', () => {
+  it("defaults to the committed models on CPU, tinygpt's int8 version first (a bare name is the last: fp32)", () => {
     const c = loadConfig({});
     expect(c.models).toEqual([
-      { name: 'tinygpt', version: '1', dir: DEFAULT_MODEL_DIRS[0] },
-      { name: 'tinyllama', version: '1', dir: DEFAULT_MODEL_DIRS[1] },
+      { name: 'tinygpt', version: 'int8', dir: DEFAULT_MODEL_DIRS[0] },
+      { name: 'tinygpt', version: '1', dir: DEFAULT_MODEL_DIRS[1] },
+      { name: 'tinyllama', version: '1', dir: DEFAULT_MODEL_DIRS[2] },
     ]);
     expect(c).toMatchObject({ port: 50054, intraOpThreads: 1, executionProviders: ['cpu'], decodeExport: true });
   });
