@@ -5,8 +5,8 @@ export { DEFAULT_LIMITS, type EngineLimits, QueueDeadlineError, RequestTooLargeE
 export { EnginePool } from './engine/engine-pool';
 export { ModelRunner, type RunnerOptions } from './engine/model-runner';
 export { QueueFullError, RequestQueue } from './engine/request-queue';
-export { type LoadedModel, type ModelEntry, ModelRepo, parseModelEntry } from './models/model-repo';
 export { loadVersion } from './models/load-version';
+export { type LoadedModel, type ModelEntry, ModelRepo, parseModelEntry } from './models/model-repo';
 export { generationService } from './rpc/service';
 export { type InferenceDeps, start } from './start';
 export { BatchCache } from './worker/batch-cache';
