@@ -115,10 +115,20 @@ describe('the model registry (npm start)', () => {
     });
     expect(ab.status).toBe(200);
     expect((await stream(mesh, 'tinygpt', 8)).served).toEqual(['tinygpt@1']);
+    // /v1/models shows the split of the bare name, and each version the variants that reach it.
+    const trafficOf = async (id: string) => ((await (await fetch(`${mesh.httpUrl}/v1/models/${id}`)).json()) as { traffic?: unknown[] }).traffic;
+    expect(await trafficOf('tinygpt')).toEqual([
+      { variant: 'stable', model: 'tinygpt@1', weight: 1, share: 1 },
+      { variant: 'candidate', model: 'tinygpt@2', weight: 0, share: 0 },
+    ]);
+    expect(await trafficOf('tinygpt@2')).toEqual([{ model: 'tinygpt', variant: 'candidate', weight: 0, share: 0 }]);
     const back = await admin('/v1/registry/rollback', { model: 'tinygpt' });
     expect(back.status).toBe(200);
     expect(back.body['split']['variants']).toEqual([expect.objectContaining({ name: 'candidate', model: 'tinygpt@2' })]);
     expect((await stream(mesh, 'tinygpt', 8)).served).toEqual(['tinygpt@2']);
+    // The rollback is visible in /v1/models too: the split it restored.
+    expect(await trafficOf('tinygpt')).toEqual([{ variant: 'candidate', model: 'tinygpt@2', weight: 1, share: 1 }]);
+    expect(await trafficOf('tinygpt@1')).toBeUndefined();
     expect((await admin('/v1/registry/models?model=tinygpt')).body['models'][0]['split']['variants']).toHaveLength(1);
 
     // A broken version: refused with its reason, recorded, never served.

@@ -112,7 +112,10 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
         listen: config,
         routes: (r) =>
           r
-            .service(GenerationService, routerService(pool, router))
+            .service(
+              GenerationService,
+              routerService(pool, router, () => traffic.plan),
+            )
             .service(AdapterService, adapterFanout(pool))
             .service(ModelControlService, modelControlFanout(pool))
             .service(

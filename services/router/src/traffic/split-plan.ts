@@ -50,6 +50,16 @@ export class SplitPlan {
     for (const [name, split] of config.models) this.splits.set(name, compile(split));
   }
 
+  /** Per target model (as the variants name it), the splits' variants that route to it. */
+  shares(): Map<string, { model: string; variant: string; weight: number; totalWeight: number }[]> {
+    const out = new Map<string, { model: string; variant: string; weight: number; totalWeight: number }[]>();
+    for (const [name, { split, cumulative }] of this.splits) {
+      const totalWeight = cumulative[cumulative.length - 1] ?? 0;
+      for (const v of split.variants) out.set(v.model, [...(out.get(v.model) ?? []), { model: name, variant: v.name, weight: v.weight, totalWeight }]);
+    }
+    return out;
+  }
+
   /**
    * The variant for a request. The same `key` (e.g. a session or user id) always gets the same
    * variant while the weights stay put, and raising a later variant's weight only moves keys into

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tokenmesh/generation/v1/generation.proto.
  */
 export const file_tokenmesh_generation_v1_generation: GenFile = /*@__PURE__*/
-  fileDesc("Cih0b2tlbm1lc2gvZ2VuZXJhdGlvbi92MS9nZW5lcmF0aW9uLnByb3RvEhd0b2tlbm1lc2guZ2VuZXJhdGlvbi52MSL9AQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSGAoQcHJvbXB0X3Rva2VuX2lkcxgDIAMoDRI1CghzYW1wbGluZxgEIAEoCzIjLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMSEwoLcm91dGluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUSHgoWbWluX3Rva2Vuc19wZXJfbWVzc2FnZRgHIAEoDRIUCgxjaG9pY2VfZ3JvdXAYCCABKAkSGQoRY2hvaWNlX2dyb3VwX3NpemUYCSABKA0itgIKEEdlbmVyYXRlUmVzcG9uc2USEQoJdG9rZW5faWRzGAEgAygNEhAKCGxvZ3Byb2JzGAIgAygCEjgKDWZpbmlzaF9yZWFzb24YAyABKA4yIS50b2tlbm1lc2guY29tbW9uLnYxLkZpbmlzaFJlYXNvbhIpCgV1c2FnZRgEIAEoCzIaLnRva2VubWVzaC5jb21tb24udjEuVXNhZ2USLQoHdGltaW5ncxgFIAEoCzIcLnRva2VubWVzaC5jb21tb24udjEuVGltaW5ncxINCgVtb2RlbBgGIAEoCRIPCgd2YXJpYW50GAcgASgJEhEKCXdvcmtlcl9pZBgIIAEoCRI2Cgx0b3BfbG9ncHJvYnMYCSADKAsyIC50b2tlbm1lc2guY29tbW9uLnYxLlRvcExvZ3Byb2JzIhkKF0xpc3RTZXJ2ZWRNb2RlbHNSZXF1ZXN0IlAKGExpc3RTZXJ2ZWRNb2RlbHNSZXNwb25zZRI0CgZtb2RlbHMYASADKAsyJC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5TZXJ2ZWRNb2RlbCKHAQoLU2VydmVkTW9kZWwSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNvbnRleHRfbGVuZ3RoGAMgASgNEg8KB3dvcmtlcnMYBCABKA0SEAoIY2FwYWNpdHkYBSABKA0SDgoGcGFyZW50GAYgASgJEg4KBmRpZ2VzdBgHIAEoCTL0AQoRR2VuZXJhdGlvblNlcnZpY2USYQoIR2VuZXJhdGUSKC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5HZW5lcmF0ZVJlcXVlc3QaKS50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5HZW5lcmF0ZVJlc3BvbnNlMAESfAoQTGlzdFNlcnZlZE1vZGVscxIwLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkxpc3RTZXJ2ZWRNb2RlbHNSZXF1ZXN0GjEudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuTGlzdFNlcnZlZE1vZGVsc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_tokenmesh_common_v1_common]);
+  fileDesc("Cih0b2tlbm1lc2gvZ2VuZXJhdGlvbi92MS9nZW5lcmF0aW9uLnByb3RvEhd0b2tlbm1lc2guZ2VuZXJhdGlvbi52MSL9AQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSGAoQcHJvbXB0X3Rva2VuX2lkcxgDIAMoDRI1CghzYW1wbGluZxgEIAEoCzIjLnRva2VubWVzaC5jb21tb24udjEuU2FtcGxpbmdQYXJhbXMSEwoLcm91dGluZ19rZXkYBSABKAkSEAoIcHJpb3JpdHkYBiABKAUSHgoWbWluX3Rva2Vuc19wZXJfbWVzc2FnZRgHIAEoDRIUCgxjaG9pY2VfZ3JvdXAYCCABKAkSGQoRY2hvaWNlX2dyb3VwX3NpemUYCSABKA0itgIKEEdlbmVyYXRlUmVzcG9uc2USEQoJdG9rZW5faWRzGAEgAygNEhAKCGxvZ3Byb2JzGAIgAygCEjgKDWZpbmlzaF9yZWFzb24YAyABKA4yIS50b2tlbm1lc2guY29tbW9uLnYxLkZpbmlzaFJlYXNvbhIpCgV1c2FnZRgEIAEoCzIaLnRva2VubWVzaC5jb21tb24udjEuVXNhZ2USLQoHdGltaW5ncxgFIAEoCzIcLnRva2VubWVzaC5jb21tb24udjEuVGltaW5ncxINCgVtb2RlbBgGIAEoCRIPCgd2YXJpYW50GAcgASgJEhEKCXdvcmtlcl9pZBgIIAEoCRI2Cgx0b3BfbG9ncHJvYnMYCSADKAsyIC50b2tlbm1lc2guY29tbW9uLnYxLlRvcExvZ3Byb2JzIhkKF0xpc3RTZXJ2ZWRNb2RlbHNSZXF1ZXN0IlAKGExpc3RTZXJ2ZWRNb2RlbHNSZXNwb25zZRI0CgZtb2RlbHMYASADKAsyJC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5TZXJ2ZWRNb2RlbCK/AQoLU2VydmVkTW9kZWwSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhYKDmNvbnRleHRfbGVuZ3RoGAMgASgNEg8KB3dvcmtlcnMYBCABKA0SEAoIY2FwYWNpdHkYBSABKA0SDgoGcGFyZW50GAYgASgJEg4KBmRpZ2VzdBgHIAEoCRI2Cgd0cmFmZmljGAggAygLMiUudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuVHJhZmZpY1NoYXJlIlQKDFRyYWZmaWNTaGFyZRINCgVtb2RlbBgBIAEoCRIPCgd2YXJpYW50GAIgASgJEg4KBndlaWdodBgDIAEoDRIUCgx0b3RhbF93ZWlnaHQYBCABKA0y9AEKEUdlbmVyYXRpb25TZXJ2aWNlEmEKCEdlbmVyYXRlEigudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuR2VuZXJhdGVSZXF1ZXN0GikudG9rZW5tZXNoLmdlbmVyYXRpb24udjEuR2VuZXJhdGVSZXNwb25zZTABEnwKEExpc3RTZXJ2ZWRNb2RlbHMSMC50b2tlbm1lc2guZ2VuZXJhdGlvbi52MS5MaXN0U2VydmVkTW9kZWxzUmVxdWVzdBoxLnRva2VubWVzaC5nZW5lcmF0aW9uLnYxLkxpc3RTZXJ2ZWRNb2RlbHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_tokenmesh_common_v1_common]);
 
 /**
  * @generated from message tokenmesh.generation.v1.GenerateRequest
@@ -248,6 +248,14 @@ export type ServedModel = Message<"tokenmesh.generation.v1.ServedModel"> & {
    * @generated from field: string digest = 7;
    */
   digest: string;
+
+  /**
+   * The router's traffic splits that send requests here: requests for `model` (a bare name),
+   * variant `variant`, `weight` out of `total_weight`. Empty: no split names it.
+   *
+   * @generated from field: repeated tokenmesh.generation.v1.TrafficShare traffic = 8;
+   */
+  traffic: TrafficShare[];
 };
 
 /**
@@ -256,6 +264,40 @@ export type ServedModel = Message<"tokenmesh.generation.v1.ServedModel"> & {
  */
 export const ServedModelSchema: GenMessage<ServedModel> = /*@__PURE__*/
   messageDesc(file_tokenmesh_generation_v1_generation, 4);
+
+/**
+ * One variant of a traffic split, seen from the model it routes to.
+ *
+ * @generated from message tokenmesh.generation.v1.TrafficShare
+ */
+export type TrafficShare = Message<"tokenmesh.generation.v1.TrafficShare"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: string variant = 2;
+   */
+  variant: string;
+
+  /**
+   * @generated from field: uint32 weight = 3;
+   */
+  weight: number;
+
+  /**
+   * @generated from field: uint32 total_weight = 4;
+   */
+  totalWeight: number;
+};
+
+/**
+ * Describes the message tokenmesh.generation.v1.TrafficShare.
+ * Use `create(TrafficShareSchema)` to create a new message.
+ */
+export const TrafficShareSchema: GenMessage<TrafficShare> = /*@__PURE__*/
+  messageDesc(file_tokenmesh_generation_v1_generation, 5);
 
 /**
  * @generated from service tokenmesh.generation.v1.GenerationService
