@@ -19,12 +19,25 @@ function withWellFormedMessage(err: unknown): unknown {
   return out;
 }
 
-async function* wellFormedStream<T>(messages: AsyncIterable<T>): AsyncGenerator<T> {
-  try {
-    yield* messages;
-  } catch (err) {
-    throw withWellFormedMessage(err);
-  }
+/**
+ * `messages` with a well-formed error if it throws. A thin iterator, not an async generator: it
+ * wraps every streamed message of every service, and a generator's yield* costs several times
+ * one promise per message.
+ */
+function wellFormedStream<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = messages[Symbol.asyncIterator]();
+      const sanitized = (err: unknown): never => {
+        throw withWellFormedMessage(err);
+      };
+      return {
+        next: () => it.next().then(undefined, sanitized),
+        return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true, value: value as T })),
+        throw: (err?: unknown) => (it.throw ? it.throw(err).then(undefined, sanitized) : Promise.reject(withWellFormedMessage(err))),
+      };
+    },
+  };
 }
 
 /**
