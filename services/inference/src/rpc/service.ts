@@ -115,7 +115,7 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
               workerId,
               tokenIds,
               logprobs,
-              topLogprobs,
+              ...(withTop && { topLogprobs }),
               finishReason: FINISH[e.reason],
               usage: { promptTokens: e.promptTokens, completionTokens: e.completionTokens, totalTokens: e.promptTokens + e.completionTokens },
               timings: e.timings,
@@ -123,10 +123,10 @@ export function generationService(repo: ModelRepo, workerId: string, opts: { rea
             return;
           }
           if (tokenIds.length < hold) continue;
-          yield { model: v.model.id, workerId, tokenIds, logprobs, topLogprobs } satisfies MessageInitShape<typeof GenerateResponseSchema>;
+          yield { model: v.model.id, workerId, tokenIds, logprobs, ...(withTop && { topLogprobs }) } satisfies MessageInitShape<typeof GenerateResponseSchema>;
           tokenIds = [];
           logprobs = [];
-          topLogprobs = [];
+          if (withTop) topLogprobs = [];
         }
       } finally {
         leave();

@@ -76,7 +76,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
     async *streamPredict(req, ctx) {
       const r = textRequest(req, ctx, true);
       for await (const e of generate(r, ctx)) {
-        if (e.type === 'text') yield { text: e.text, requestId: r.requestId, ...protoLogprobs(e.logprobs ?? []) };
+        if (e.type === 'text') yield { text: e.text, requestId: r.requestId, ...(e.logprobs && protoLogprobs(e.logprobs)) };
         else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
       }
     },
