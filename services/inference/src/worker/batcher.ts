@@ -203,10 +203,10 @@ export class Batcher {
   }
 
   private sample(s: Sequence, logits: Float32Array): StepToken {
-    const { token, logprob, top } = s.sampler.next(logits);
+    const { sampling } = s.add;
+    const { token, logprob, top } = s.sampler.next(logits, sampling.maxTokens - s.generated);
     s.last = token;
     s.generated++;
-    const { sampling } = s.add;
     const finish: WorkerFinish | undefined = this.eos.has(token)
       ? 'eos'
       : sampling.stopTokenIds.includes(token)

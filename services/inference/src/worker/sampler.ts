@@ -114,8 +114,6 @@ export class Sampler {
   private readonly biased: readonly [number, number][];
   /** Guided decoding's place in the document; absent: unconstrained. */
   private readonly constraint: JsonConstraint | undefined;
-  /** Tokens chosen so far (the budget guided decoding must finish within). */
-  private chosen = 0;
 
   constructor(
     private readonly params: Sampling,
@@ -129,8 +127,8 @@ export class Sampler {
     this.biased = Object.entries(params.logitBias).map(([id, bias]) => [Number(id), bias]);
   }
 
-  /** Chooses the next token from one position's logits (not modified). */
-  next(raw: Float32Array): SampledToken {
+  /** Chooses the next token from one position's logits (not modified); `left`: tokens max_tokens still allows, this one included. */
+  next(raw: Float32Array, left: number): SampledToken {
     const p = this.params;
     let logits = raw;
     if (p.repetitionPenalty !== 1 || this.penalised || this.biased.length > 0 || this.constraint) logits = Float32Array.from(raw);
@@ -145,12 +143,11 @@ export class Sampler {
     // OpenAI's penalties, after the repetition penalty (vLLM's order), over generated tokens only.
     if (this.penalised) for (const [id, n] of this.generated) logits[id] = logits[id]! - p.frequencyPenalty * n - p.presencePenalty;
     // The schema's mask last: no bias or penalty brings back a token that breaks the document.
-    this.constraint?.mask(logits, p.maxTokens - this.chosen);
+    this.constraint?.mask(logits, left);
     const token = p.temperature === 0 ? argmax(logits) : this.draw(logits);
     if (p.repetitionPenalty !== 1) this.seen.add(token);
     if (this.penalised) this.generated.set(token, (this.generated.get(token) ?? 0) + 1);
     this.constraint?.accept(token);
-    this.chosen++;
     return p.logprobs ? { token, ...logSoftmaxAt(raw, token, p.topLogprobs) } : { token, logprob: 0 };
   }
 

@@ -6,13 +6,13 @@ const params = (input: SamplingInput) => validateSampling(input, { promptTokens:
 const logits = Float32Array.from([1.0, 3.0, 2.0, 0.5, -1, -2, 2.9, 0]);
 
 function draws(s: Sampler, n: number, l = logits): number[] {
-  return Array.from({ length: n }, () => s.next(l).token);
+  return Array.from({ length: n }, () => s.next(l, 1).token);
 }
 
 describe('Sampler', () => {
   it('temperature 0 is greedy and reports the raw log-probability', () => {
     const s = new Sampler(params({ temperature: 0, logprobs: true }), []);
-    const { token, logprob } = s.next(logits);
+    const { token, logprob } = s.next(logits, 1);
     expect(token).toBe(1);
     const z = logits.reduce((a, v) => a + Math.exp(v), 0);
     expect(logprob).toBeCloseTo(3 - Math.log(z), 5);
@@ -45,8 +45,8 @@ describe('Sampler', () => {
 
   it('repetition penalty lowers tokens already in the prompt or generated', () => {
     const s = new Sampler(params({ temperature: 0, repetitionPenalty: 2 }), [1]);
-    expect(s.next(logits).token).toBe(6); // 3.0 / 2 = 1.5 < 2.9
-    expect(s.next(logits).token).toBe(2); // 6 now seen too: 2.9 / 2 = 1.45 < 2.0
+    expect(s.next(logits, 1).token).toBe(6); // 3.0 / 2 = 1.5 < 2.9
+    expect(s.next(logits, 1).token).toBe(2); // 6 now seen too: 2.9 / 2 = 1.45 < 2.0
   });
 
   it('presence and frequency penalties (OpenAI) lower generated tokens only, once or per occurrence', () => {
