@@ -36,28 +36,7 @@ function shapeId(s: Shape): number {
   return id;
 }
 
-/** The rest of a keyword (`rue`, `alse`, `ull`). */
-class Literal implements Frame {
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly pos: number,
-  ) {}
-  step(b: number): readonly Frame[] | null {
-    if (this.bytes[this.pos] !== b) return null;
-    return this.pos + 1 === this.bytes.length ? [] : [new Literal(this.bytes, this.pos + 1)];
-  }
-  get canEnd(): boolean {
-    return false;
-  }
-  get minClose(): number {
-    return this.bytes.length - this.pos;
-  }
-  get id(): string {
-    return `l${String.fromCharCode(...this.bytes)}${this.pos}`;
-  }
-}
-
-/** One of several byte strings (enum / const values), `pos` bytes in; `options` are those still matching. */
+/** One of several byte strings (enum / const values; a keyword: one), `pos` bytes in; `options` are those still matching. */
 class Choice implements Frame {
   constructor(
     private readonly options: readonly Uint8Array[],
@@ -216,11 +195,11 @@ export class Value implements Frame {
       case QUOTE:
         return t.has('string') ? [new JsonString(s.minLength, s.maxLength, 0)] : null;
       case 0x74:
-        return t.has('boolean') ? [new Literal(TRUE, 1)] : null;
+        return t.has('boolean') ? [new Choice([TRUE], 1, 'true')] : null;
       case 0x66:
-        return t.has('boolean') ? [new Literal(FALSE, 1)] : null;
+        return t.has('boolean') ? [new Choice([FALSE], 1, 'false')] : null;
       case 0x6e:
-        return t.has('null') ? [new Literal(NULL, 1)] : null;
+        return t.has('null') ? [new Choice([NULL], 1, 'null')] : null;
     }
     if (!t.has('number') && !t.has('integer')) return null;
     const n = JsonNumber.start(!t.has('number'), b);
