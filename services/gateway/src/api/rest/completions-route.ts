@@ -109,6 +109,7 @@ export async function completionsRoute(
       delta: (index, text, finish, tokens) => ({ text, index, logprobs: finish === null ? logprobsOf(index, tokens) : null, finish_reason: finish }),
     },
   );
-  // A schema's errors point where the caller put it.
-  await answered.catch((e: unknown) => Promise.reject(format ? renamedParam(e, { guided_json: format.param }) : e));
+  // Errors name the caller's fields: a schema where it was put, the alternatives' count as `logprobs`.
+  const renames = { top_logprobs: 'logprobs', ...(format && { guided_json: format.param }) };
+  await answered.catch((e: unknown) => Promise.reject(renamedParam(e, renames)));
 }

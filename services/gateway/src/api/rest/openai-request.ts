@@ -90,28 +90,19 @@ export function openAiOptions(body: Body, kind: Kind): OpenAiOptions {
   return { stream, includeUsage, routingKey: f.string('user') ?? '', n };
 }
 
-/** The most alternatives per token logprobs may ask for (OpenAI's chat: 20; its completions: 5, vLLM's: 20). */
-export const MAX_TOP_LOGPROBS = 20;
-
 /**
- * OpenAI's logprobs as sampling fields: completions' `logprobs` is how many alternatives (0..20;
- * null: none), chat's `logprobs` a flag with `top_logprobs` (0..20, only with logprobs).
- * @throws ConnectError (400) naming the field
+ * OpenAI's logprobs as sampling fields: completions' `logprobs` is how many alternatives (null:
+ * none), chat's `logprobs` a flag with `top_logprobs`. Ranges are the sampling table's
+ * (validateSampling); completions report `top_logprobs` errors as their `logprobs`.
+ * @throws ConnectError (400) naming a field of the wrong type
  */
-export function openAiLogprobs(body: Body, kind: Kind): { logprobs: boolean; topLogprobs: number } {
+export function openAiLogprobs(body: Body, kind: Kind): { logprobs: boolean; topLogprobs: number | undefined } {
   const f = bodyFields(body);
-  const count = (name: string, v: number | undefined) => {
-    if (v !== undefined && (v < 0 || v > MAX_TOP_LOGPROBS)) unsupported(name, `must be an integer in [0, ${MAX_TOP_LOGPROBS}], got ${v}`);
-    return v;
-  };
   if (kind === 'completion') {
-    const n = count('logprobs', f.integer('logprobs'));
-    return { logprobs: n !== undefined, topLogprobs: n ?? 0 };
+    const n = f.integer('logprobs');
+    return { logprobs: n !== undefined, topLogprobs: n };
   }
-  const logprobs = f.boolean('logprobs') ?? false;
-  const top = count('top_logprobs', f.integer('top_logprobs'));
-  if (top !== undefined && top > 0 && !logprobs) unsupported('top_logprobs', 'needs logprobs: true');
-  return { logprobs, topLogprobs: top ?? 0 };
+  return { logprobs: f.boolean('logprobs') ?? false, topLogprobs: f.integer('top_logprobs') };
 }
 
 /** OpenAI's json_object: any JSON object. */
