@@ -12,5 +12,7 @@ import { warmUpModel } from './warm-up';
  */
 export async function loadVersion(repo: ModelRepo, entry: RepositoryEntry): Promise<LoadedModel> {
   await checkVersionFiles(entry);
-  return repo.loadModel({ name: entry.name, version: entry.version, dir: entry.dir }, warmUpModel);
+  // Checked just now against model-meta.json: the served digest, without reading the file again.
+  const checked = entry.meta?.files?.['onnx/model.onnx']?.sha256;
+  return repo.loadModel({ name: entry.name, version: entry.version, dir: entry.dir }, warmUpModel, checked);
 }

@@ -90,17 +90,22 @@ interface LoadContext {
   readonly metrics?: EngineMetrics;
 }
 
-/** The model's worker threads and engine; on failure, every thread it started is closed. */
-async function startModel(entry: ModelEntry, ctx: LoadContext, adapterDirs: readonly string[]): Promise<LoadedModel> {
+/**
+ * The model's worker threads and engine; on failure, every thread it started is closed.
+ * `digest`: the ONNX file's SHA-256 when the caller has just checked it (model-meta.json), so
+ * the file is not read a second time.
+ */
+async function startModel(entry: ModelEntry, ctx: LoadContext, adapterDirs: readonly string[], digest?: string): Promise<LoadedModel> {
   const id = `${entry.name}@${entry.version}`;
   const runners: ModelRunner[] = [];
   try {
     for (let i = 0; i < (ctx.options.workersPerModel ?? 1); i++) runners.push(await ModelRunner.start(entry.dir, ctx.options, adapterDirs));
-    const engine = new EnginePool(runners.map((r) => new Engine(r, ctx.limits, ctx.metrics?.forModel(id))));
-    ctx.metrics?.watch(id, engine);
     const spec = runners[0]!.spec;
-    const digest = await filesSha256([join(spec.dir, 'onnx', 'model.onnx')]);
-    return { entry, spec, runners, engine, id, digest, streams: new InFlight() };
+    const sha = digest ?? (await filesSha256([join(spec.dir, 'onnx', 'model.onnx')]));
+    const engine = new EnginePool(runners.map((r) => new Engine(r, ctx.limits, ctx.metrics?.forModel(id))));
+    // Watched last: nothing after it can fail and leave a closed engine in the metrics.
+    ctx.metrics?.watch(id, engine);
+    return { entry, spec, runners, engine, id, digest: sha, streams: new InFlight() };
   } catch (err) {
     await Promise.all(runners.map((r) => r.close()));
     throw err;
@@ -172,19 +177,18 @@ export class ModelRepo {
    * @throws ModelChangeError when name@version is served or changing; the worker's error naming
    *   what is wrong with the files (then nothing is loaded and every thread it started is closed)
    */
-  async loadModel(entry: ModelEntry, warmUp: (m: LoadedModel) => Promise<void>): Promise<LoadedModel> {
+  async loadModel(entry: ModelEntry, warmUp: (m: LoadedModel) => Promise<void>, digest?: string): Promise<LoadedModel> {
     const id = `${entry.name}@${entry.version}`;
     if (this.list.some((m) => m.id === id) || this.changing.has(id))
       throw new ModelChangeError('exists', `${id} is already served by this worker (or being loaded or unloaded)`);
     if (this.list.some((m) => m.adapter && m.entry.name === entry.name)) throw new ModelChangeError('invalid', `${entry.name} is the name of an adapter this worker serves`);
     this.changing.add(id);
     try {
-      const model = await startModel(entry, this.ctx, []);
+      const model = await startModel(entry, this.ctx, [], digest);
       try {
         await warmUp(model);
       } catch (err) {
-        await Promise.all(model.runners.map((r) => r.close()));
-        this.ctx.metrics?.unwatch(id);
+        await this.dispose(model);
         throw err;
       }
       this.list = [...this.list, model];
@@ -213,9 +217,7 @@ export class ModelRepo {
     this.changing.add(id);
     try {
       await model.streams.idle();
-      await Promise.all(model.runners.map((r) => r.close()));
-      this.ctx.metrics?.unwatch(id);
-      this.slotsInUse.delete(model.runners);
+      await this.dispose(model);
     } finally {
       this.changing.delete(id);
     }
@@ -283,6 +285,13 @@ export class ModelRepo {
       this.changing.delete(name);
     }
     return model;
+  }
+
+  /** Frees a base model's worker threads, its metrics and its adapter slots. */
+  private async dispose(model: LoadedModel): Promise<void> {
+    await Promise.all(model.runners.map((r) => r.close()));
+    this.ctx.metrics?.unwatch(model.id);
+    this.slotsInUse.delete(model.runners);
   }
 
   private slots(runners: readonly ModelRunner[]): Set<number> {

@@ -88,6 +88,9 @@ describe('run-time model versions (ModelControlService on the worker)', () => {
     expect(loaded.versions[0]!.meta).toEqual(expect.objectContaining({ description: 'tinygpt 2', onnxSha256: expect.stringMatching(/^[0-9a-f]{64}$/) }));
     for (const tokens of await Promise.all(streams)) expect(tokens).toEqual(ref.tokens);
     expect(changes.slice(before)).toEqual([expect.stringContaining('tinygpt@1,tinygpt@2')]);
+    // The served digest is the checked file's, whether hashed at start or taken from the load's check.
+    expect(repo.resolve('tinygpt@2')?.digest).toBe(loaded.versions[0]!.meta!.onnxSha256);
+    expect(repo.resolve('tinygpt@2')?.digest).toBe(repo.resolve('tinygpt@1')?.digest);
     // The bare name resolves to the newest version; both answer as the reference.
     expect(repo.resolve('tinygpt')?.id).toBe('tinygpt@2');
     expect(await generate('tinygpt@2', ref.prompt, ref.maxTokens)).toEqual(ref.tokens);
