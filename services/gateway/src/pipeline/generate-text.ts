@@ -271,8 +271,8 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
   const withLogprobs = sampling.logprobs;
   const received: WorkerLogprob[] = [];
   let pending: WorkerLogprob[] = [];
-  const logprobs = async (): Promise<{ logprobs?: TokenLogprob[] }> => {
-    if (!withLogprobs) return {};
+  // Awaited only when asked for: a generation without logprobs pays no await per message.
+  const logprobs = async (): Promise<{ logprobs: TokenLogprob[] }> => {
     const out = pending;
     pending = [];
     return { logprobs: await tokenBytes(up).resolve(p.text, out, upstream.signal) };
@@ -303,11 +303,11 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     for await (const t of texts) {
       up.limiter?.charge(caller, t.tokens);
       if (withLogprobs) pending.push(...received.splice(0, t.tokens));
-      if (t.text) yield { type: 'text', text: t.text, ...served, ...(await logprobs()) } satisfies TextOut;
+      if (t.text) yield { type: 'text', text: t.text, ...served, ...(withLogprobs && (await logprobs())) } satisfies TextOut;
       if (stops.done) break;
     }
     const tail = stops.flush();
-    if (tail || pending.length > 0) yield { type: 'text', text: tail, ...served, ...(await logprobs()) } satisfies TextOut;
+    if (tail || pending.length > 0) yield { type: 'text', text: tail, ...served, ...(withLogprobs && (await logprobs())) } satisfies TextOut;
   } catch (err) {
     if (!stops.done) {
       up.saturation?.observe(model, err);
