@@ -51,7 +51,10 @@ export function tokenBytesOf(tokenizer: Json): TokenBytes {
   const decoder = tokenizer['decoder'] as Json | undefined;
   const byteLevel = decoder?.['type'] === 'ByteLevel';
   const alphabet = byteLevel ? byteLevelDecoder() : undefined;
-  const size = Math.max(...entries.map(([, id]) => id), ...special) + 1;
+  // A loop, not Math.max(...ids): a 128k vocabulary is more arguments than a call takes.
+  let size = 0;
+  for (const [, id] of entries) size = Math.max(size, id + 1);
+  for (const id of special) size = Math.max(size, id + 1);
   const out: (Uint8Array | null)[] = new Array<Uint8Array | null>(size).fill(null);
   for (const [piece, id] of entries) {
     if (special.has(id)) continue;

@@ -21,9 +21,11 @@ export class ModelTokenizer {
     readonly spec: ModelSpec,
     private readonly tokenizer: Tokenizer,
     private readonly chat: ChatTemplate | undefined,
-    /** Per id its bytes; null: a special token. */
-    private readonly bytes: TokenBytes,
+    /** tokenizer.json, for the token bytes table (built at the first logprobs request). */
+    private readonly json: Json,
   ) {}
+
+  private bytes: TokenBytes | undefined;
 
   /** Loads `tokenizer.json`, `tokenizer_config.json` and `config.json` from a model directory. */
   static async load(dir: string): Promise<ModelTokenizer> {
@@ -34,7 +36,7 @@ export class ModelTokenizer {
       typeof template === 'string'
         ? new ChatTemplate(template, { bos_token: specialToken(config['bos_token']), eos_token: specialToken(config['eos_token']) })
         : undefined;
-    return new ModelTokenizer(spec, new Tokenizer(tokenizerJson, config), chat, tokenBytesOf(tokenizerJson));
+    return new ModelTokenizer(spec, new Tokenizer(tokenizerJson, config), chat, tokenizerJson);
   }
 
   get name(): string {
@@ -52,6 +54,7 @@ export class ModelTokenizer {
 
   /** The bytes a token stands for, and whether it is special (its bytes: its content). */
   tokenBytes(id: number): { bytes: Uint8Array; special: boolean } {
+    this.bytes ??= tokenBytesOf(this.json);
     const bytes = this.bytes[id];
     return bytes ? { bytes, special: false } : { bytes: Buffer.from(this.decode([id])), special: true };
   }
