@@ -2,8 +2,10 @@ import type { LoggedToken, TokenLogprob } from '../../pipeline/token-logprobs';
 
 type Json = Record<string, unknown>;
 
+const utf8 = new TextDecoder();
+
 /** A token's text: its bytes as UTF-8 (a token inside a character shows U+FFFD; `bytes` says what it is). */
-const tokenText = (t: LoggedToken) => new TextDecoder().decode(Uint8Array.from(t.bytes));
+const tokenText = (t: LoggedToken) => utf8.decode(Uint8Array.from(t.bytes));
 
 /** Completion tokens as logprobs show them: special ones (end-of-text) are no text of the answer. */
 const textTokens = (tokens: readonly TokenLogprob[]) => tokens.filter((t) => !t.special);
@@ -38,19 +40,27 @@ function endsMidCharacter(bytes: readonly number[]): boolean {
  * as the U+FFFD the text shows for them.
  */
 export class CompletionLogprobs {
-  private readonly bytes: number[] = [];
+  /** Decodes the choice's bytes as they come, holding an unfinished character back. */
+  private readonly decoder = new TextDecoder();
+  /** UTF-16 units the decoder has given so far, after the echoed prompt. */
+  private emitted: number;
+  /** The last bytes (a character is at most 4): whether one is unfinished. */
+  private tail: number[] = [];
 
-  constructor(private readonly start: number) {}
+  constructor(start: number) {
+    this.emitted = start;
+  }
 
   next(tokens: readonly TokenLogprob[]): Json {
     const own = textTokens(tokens);
     const text_offset = own.map((t) => {
-      let at = new TextDecoder().decode(Uint8Array.from(this.bytes)).length;
-      // The text so far ends in a character this token's continuation byte completes: it starts there.
+      // An unfinished character before this token: it starts there if this token continues it,
+      // else it is already one U+FFFD of the text.
       const continues = t.bytes.length > 0 && t.bytes[0]! >= 0x80 && t.bytes[0]! <= 0xbf;
-      if (continues && endsMidCharacter(this.bytes)) at--;
-      this.bytes.push(...t.bytes);
-      return this.start + at;
+      const at = this.emitted + (endsMidCharacter(this.tail) && !continues ? 1 : 0);
+      this.emitted += this.decoder.decode(Uint8Array.from(t.bytes), { stream: true }).length;
+      this.tail = [...this.tail, ...t.bytes].slice(-3);
+      return at;
     });
     return {
       tokens: own.map(tokenText),
