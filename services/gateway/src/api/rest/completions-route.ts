@@ -1,10 +1,11 @@
 import { Code } from '@connectrpc/connect';
+import type { Field } from '@tokenmesh/config';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import { apiError } from '../../edge/api-error';
 import type { Upstreams } from '../../pipeline/generate-text';
 import { edgeHooks } from './edge-hooks';
-import { bodyFields } from './fields';
+import { bodyFields, TOKEN_ID } from './fields';
 import { readJson } from './http-json';
 import { CompletionLogprobs } from './openai-logprobs';
 import { choiceRequests, MAX_CHOICES, openAiLogprobs, openAiOptions, renamedParam, responseFormat } from './openai-request';
@@ -15,33 +16,28 @@ import { samplingFromBody } from './sampling-body';
 /** One prompt of a completions request: text, or token ids (OpenAI's token prompts). */
 type Prompt = { readonly text: string } | { readonly ids: readonly number[]; readonly param: string };
 
-/** Token ids of a prompt: a non-empty array of integers >= 0 (the vocabulary is the tokenizer's check). */
-function tokenIds(v: readonly unknown[], param: string): number[] {
-  if (v.length === 0) throw apiError(Code.InvalidArgument, param, 'must not be an empty array of token ids');
-  return v.map((id, i) => {
-    if (!Number.isInteger(id) || (id as number) < 0)
-      throw apiError(Code.InvalidArgument, `${param}[${i}]`, `must be a token id (an integer >= 0), got ${JSON.stringify(id)}`);
-    return id as number;
-  });
+/** Token ids of a prompt: a non-empty list of ids, each checked as a body's token ids are. */
+function tokenIds(items: readonly Field[], param: string): number[] {
+  if (items.length === 0) throw apiError(Code.InvalidArgument, param, 'must not be an empty array of token ids');
+  return items.map((t) => t.integer(TOKEN_ID)!);
 }
 
 /**
  * OpenAI's `prompt`: a string, an array of strings, an array of token ids, or an array of arrays
  * of token ids (one choice per prompt; LangChain always sends an array of strings).
- * @throws ConnectError (400) naming `prompt` or `prompt[i]` and the limit
+ * @throws ConnectError (400) naming `prompt`, `prompt[i]` or `prompt[i][j]` and the limit
  */
 function prompts(body: Record<string, unknown>): Prompt[] {
-  const p = body['prompt'];
-  if (!Array.isArray(p)) return [{ text: bodyFields(body).string('prompt') ?? '' }];
-  if (p.length === 0) throw apiError(Code.InvalidArgument, 'prompt', 'must not be an empty array');
-  if (p.every((x) => typeof x === 'number')) return [{ ids: tokenIds(p, 'prompt'), param: 'prompt' }];
-  if (p.length > MAX_CHOICES) throw apiError(Code.InvalidArgument, 'prompt', `at most ${MAX_CHOICES} prompts in one request, got ${p.length}`);
-  const kind = typeof p[0] === 'string' ? 'string' : 'ids';
-  return p.map((x, i) => {
-    if (kind === 'string' && typeof x === 'string') return { text: x };
-    if (kind === 'ids' && Array.isArray(x)) return { ids: tokenIds(x, `prompt[${i}]`), param: `prompt[${i}]` };
-    const want = kind === 'string' ? 'a string, as prompt[0] is' : 'an array of token ids, as prompt[0] is';
-    throw apiError(Code.InvalidArgument, `prompt[${i}]`, `must be ${want}, got ${JSON.stringify(x)}`);
+  const f = bodyFields(body);
+  if (!Array.isArray(body['prompt'])) return [{ text: f.string('prompt') ?? '' }];
+  const items = f.list('prompt')!;
+  if (items.length === 0) throw apiError(Code.InvalidArgument, 'prompt', 'must not be an empty array');
+  if (items.every((x) => typeof x.value === 'number')) return [{ ids: tokenIds(items, 'prompt'), param: 'prompt' }];
+  if (items.length > MAX_CHOICES) throw apiError(Code.InvalidArgument, 'prompt', `at most ${MAX_CHOICES} prompts in one request, got ${items.length}`);
+  const kind = typeof items[0]!.value === 'string' ? 'string' : 'ids';
+  return items.map((x, i) => {
+    if (kind === 'string') return { text: x.string({ want: 'a string, as prompt[0] is', required: true })! };
+    return { ids: tokenIds(x.list({ want: 'an array of token ids, as prompt[0] is', required: true })!, `prompt[${i}]`), param: `prompt[${i}]` };
   });
 }
 

@@ -16,3 +16,6 @@ export function bodyFields(body: Readonly<Record<string, unknown>>): FieldReader
   // Not `finite`: JSON reads 1e999 as Infinity, and the sampling checks name its range.
   return new FieldReader(body, { problems: new Problems(reject), finite: false });
 }
+
+/** The rule of a token id in a body (token prompts, /detokenize): the vocabulary is the tokenizer's check. */
+export const TOKEN_ID = { min: 0, max: 0xffffffff, want: 'a token id (an integer >= 0)', required: true } as const;

@@ -50,8 +50,12 @@ export function choiceRequests(prompts: readonly TextRequest[], n: number): Text
 type Kind = 'completion' | 'chat';
 type Neutral = (v: unknown) => boolean;
 
-/** OpenAI's options that this gateway does not implement. */
-const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
+/**
+ * OpenAI fields this gateway does not implement are accepted only at their neutral value, so a
+ * client never silently gets something other than what it asked for. The value test also
+ * checks the type: a wrong type is a 400 naming the field like any other.
+ */
+const NEUTRAL: Record<Kind, Record<string, Neutral>> = {
   completion: {
     best_of: (v) => v === 1,
     suffix: (v) => v === '',
@@ -62,16 +66,6 @@ const OTHER_NEUTRAL: Record<Kind, Record<string, Neutral>> = {
     functions: (v) => Array.isArray(v) && v.length === 0,
     function_call: (v) => v === 'none',
   },
-};
-
-/**
- * OpenAI fields this gateway does not implement are accepted only at their neutral value, so a
- * client never silently gets something other than what it asked for. The value test also
- * checks the type: a wrong type is a 400 naming the field like any other.
- */
-const NEUTRAL: Record<Kind, Record<string, Neutral>> = {
-  completion: OTHER_NEUTRAL.completion,
-  chat: OTHER_NEUTRAL.chat,
 };
 
 /** Checks `n` (1..MAX_CHOICES), `stream`, `stream_options`, `user` and the unsupported OpenAI fields. @throws ConnectError (400) naming the field. */

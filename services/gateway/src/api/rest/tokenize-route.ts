@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import { apiError, fromUpstream } from '../../edge/api-error';
 import type { Upstreams } from '../../pipeline/generate-text';
-import { bodyFields } from './fields';
+import { bodyFields, TOKEN_ID } from './fields';
 import { readJson, sendJson } from './http-json';
 import { chatMessages, renamedParam } from './openai-request';
 import type { RequestContext } from './request-context';
@@ -36,9 +36,7 @@ export async function detokenizeRoute(req: HttpRequest, res: HttpResponse, { sig
   const body = await readJson(req, bodyLimit);
   const f = bodyFields(body);
   if (!f.has('tokens')) throw apiError(Code.InvalidArgument, 'tokens', 'is required');
-  const tokens = f
-    .list('tokens', { want: 'an array of token ids' })!
-    .map((t) => t.integer({ min: 0, max: 0xffffffff, want: 'a token id (an integer >= 0)', required: true })!);
+  const tokens = f.list('tokens', { want: 'an array of token ids' })!.map((t) => t.integer(TOKEN_ID)!);
   const out = await up.tokenizer
     .decode({ model: f.string('model') || up.defaultModel, tokenIds: tokens, skipSpecialTokens: false }, { signal })
     .catch((e: unknown) => Promise.reject(renamedParam(fromUpstream(e), { token_ids: 'tokens' })));

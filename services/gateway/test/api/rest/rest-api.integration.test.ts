@@ -115,6 +115,17 @@ describe('gateway REST API over HTTP/1.1', () => {
     ['n = 17', '/v1/completions', { prompt: 'x', n: 17 }, 'n'],
     ['a token id outside the vocabulary', '/v1/completions', { prompt: [1, 4000, 3] }, 'prompt[1]'],
     ['a negative token id', '/v1/completions', { prompt: [1, -2] }, 'prompt[1]'],
+    [
+      'a token id past uint32',
+      '/v1/completions',
+      {
+        prompt: [
+          [1, 2],
+          [3, 5e9],
+        ],
+      },
+      'prompt[1][1]',
+    ],
     ['an empty token array', '/v1/completions', { prompt: [[1, 2], []] }, 'prompt[1]'],
     ['a token array with a string', '/v1/completions', { prompt: [[1, 2], 'a'] }, 'prompt[1]'],
     ['echo with token prompts', '/v1/completions', { prompt: [72, 105], echo: true }, 'echo'],
