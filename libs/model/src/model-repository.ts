@@ -67,6 +67,15 @@ export async function scanRepository(root: string): Promise<RepositoryEntry[]> {
   );
 }
 
+/**
+ * The name@version of a version directory that is not in a Triton `<name>/<version>/` layout
+ * (a repository's `<dir>/`, a bare INFERENCE_MODELS path): its model-meta.json's name and
+ * version, each defaulting to the directory's name and 1.
+ */
+export function versionOf(meta: Pick<ModelMeta, 'name' | 'version'> | undefined, dirName: string): { name: string; version: string } {
+  return { name: meta?.name ?? dirName, version: meta?.version ?? '1' };
+}
+
 async function describe(dir: string, dirName: string, version: string | undefined): Promise<RepositoryEntry> {
   let meta: ModelMeta | undefined;
   let problem: string | undefined;
@@ -75,8 +84,7 @@ async function describe(dir: string, dirName: string, version: string | undefine
   } catch (err) {
     problem = (err as Error).message;
   }
-  const name = version === undefined ? (meta?.name ?? dirName) : dirName;
-  const ver = version ?? meta?.version ?? '1';
+  const { name, version: ver } = version === undefined ? versionOf(meta, dirName) : { name: dirName, version };
   if (!problem && version !== undefined && ((meta?.name && meta.name !== dirName) || (meta?.version && meta.version !== version)))
     problem = `${join(dir, MODEL_META_FILE)}: names ${meta.name ?? dirName}@${meta.version ?? version}, its place in the repository says ${dirName}@${version}`;
   if (!problem && (!PART.test(name) || !PART.test(ver)))

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import type { Registry } from '@tokenmesh/metrics';
-import { AdapterError, filesSha256, MODEL_META_FILE, type ModelSpec, readAdapterConfig } from '@tokenmesh/model';
+import { AdapterError, filesSha256, MODEL_META_FILE, type ModelSpec, readAdapterConfig, versionOf } from '@tokenmesh/model';
 import { InFlight } from '@tokenmesh/server';
 
 import type { WorkerSnapshot } from '../discovery/heartbeat';
@@ -26,7 +26,7 @@ export interface ModelEntry {
 export function parseModelEntry(entry: string): ModelEntry {
   const eq = entry.indexOf('=');
   const dir = resolve(eq >= 0 ? entry.slice(eq + 1) : entry);
-  const id = eq >= 0 ? entry.slice(0, eq) : (metaId(dir) ?? basename(dir));
+  const id = eq >= 0 ? entry.slice(0, eq) : metaId(dir);
   const [name, version = '1', ...rest] = id.split('@');
   if (!name || !/^[\w.-]+$/.test(name) || !/^[\w.-]+$/.test(version) || rest.length > 0) {
     throw new Error(`model entry ${JSON.stringify(entry)}: expected "path" or "name@version=path"`);
@@ -34,14 +34,16 @@ export function parseModelEntry(entry: string): ModelEntry {
   return { name, version, dir };
 }
 
-/** name@version from the directory's model-meta.json, when it says both. */
-function metaId(dir: string): string | undefined {
+/** name@version of a bare path, as the repository names the directory (versionOf its model-meta.json). */
+function metaId(dir: string): string {
+  let meta: { name?: unknown; version?: unknown } = {};
   try {
-    const meta = JSON.parse(readFileSync(join(dir, MODEL_META_FILE), 'utf8')) as { name?: unknown; version?: unknown };
-    return typeof meta.name === 'string' && typeof meta.version === 'string' ? `${meta.name}@${meta.version}` : undefined;
+    meta = JSON.parse(readFileSync(join(dir, MODEL_META_FILE), 'utf8')) as typeof meta;
   } catch {
-    return undefined;
+    // No (readable) model-meta.json: the directory's name, version 1; the load reports a broken one.
   }
+  const { name, version } = versionOf({ name: typeof meta.name === 'string' ? meta.name : undefined, version: typeof meta.version === 'string' ? meta.version : undefined }, basename(dir));
+  return `${name}@${version}`;
 }
 
 /** A loaded model: its worker thread and the engine that streams its tokens. */
