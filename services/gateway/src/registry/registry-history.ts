@@ -14,8 +14,10 @@ export interface HistoryRecord {
   readonly after?: Split;
   readonly detail?: string;
 }
-/** The most entries one listing reads back (newest first). */
+/** The most entries one listing reads back (newest first); older ones are deleted. */
 export const HISTORY_SCAN_LIMIT = 1000;
+/** Entries read from the store at once. */
+const READ_WINDOW = 100;
 
 /**
  * The registry's history of loads, unloads and split changes, in the store (Redis in a
@@ -29,18 +31,24 @@ export class RegistryHistory {
     const seq = await this.store.incrBy(SEQ, 1);
     const full = create(HistoryEntrySchema, { ...entry, seq: BigInt(seq), at: new Date().toISOString() });
     await this.store.set(entryKey(seq), JSON.stringify(toJson(HistoryEntrySchema, full)));
+    // Past the scan limit an entry is never read again: it goes, rather than stay in Redis forever.
+    if (seq > HISTORY_SCAN_LIMIT) await this.store.del(entryKey(seq - HISTORY_SCAN_LIMIT));
     return full;
   }
 
   /** Newest first; `model` filters by model name. */
   async list(model: string | undefined, limit: number): Promise<HistoryEntry[]> {
     const last = Number((await this.store.get(SEQ)) ?? 0);
+    const floor = Math.max(0, last - HISTORY_SCAN_LIMIT);
     const out: HistoryEntry[] = [];
-    for (let seq = last; seq > 0 && seq > last - HISTORY_SCAN_LIMIT && out.length < limit; seq--) {
-      const text = await this.store.get(entryKey(seq));
-      if (!text) continue;
-      const e = fromJson(HistoryEntrySchema, JSON.parse(text) as JsonValue);
-      if (!model || e.model === model) out.push(e);
+    // A window of keys at a time, newest first: one round trip per window, not per entry.
+    for (let top = last; top > floor && out.length < limit; top -= READ_WINDOW) {
+      const seqs = Array.from({ length: Math.min(READ_WINDOW, top - floor) }, (_, i) => top - i);
+      for (const text of await Promise.all(seqs.map((seq) => this.store.get(entryKey(seq))))) {
+        if (!text || out.length >= limit) continue;
+        const e = fromJson(HistoryEntrySchema, JSON.parse(text) as JsonValue);
+        if (!model || e.model === model) out.push(e);
+      }
     }
     return out;
   }
