@@ -8,6 +8,7 @@ export * from './json-constraint';
 export * from './json-schema-shape';
 export * from './kv-copy';
 export * from './lora-adapter';
+export * from './lora-pass-feeds';
 export * from './lora-stack';
 export * from './model-config';
 export * from './model-meta';

@@ -6,6 +6,7 @@ import {
   loadReference,
   LORA_ONNX_FILE,
   loraModules,
+  LoraPassFeeds,
   promptRows,
   type ReferenceCase,
   type ReferenceFile,
@@ -78,5 +79,31 @@ describe('tinygpt LoRA export: rows of different adapters in one decode pass', (
     } finally {
       await plain.release();
     }
+  });
+
+  it('a pass given only the slots its rows use (LoraPassFeeds) writes what the whole stack writes, row by row', async () => {
+    const chat = await loadLoraAdapter(modelDir('tinygpt-chat'), lm.spec);
+    const jargon = await loadLoraAdapter(modelDir('tinygpt-jargon'), lm.spec);
+    const stack = stackAdapters(lm.spec, [chat, jargon, chat]);
+    const pass = new LoraPassFeeds(stack);
+    const prompt = [...Buffer.from('<|user|>\nWhat is a hacker?\n<|assistant|>\n')];
+    for (const slots of [
+      [3, 0, 3],
+      [2, 2],
+      [1, 3, 2, 0],
+    ]) {
+      const feeds = pass.feeds(slots);
+      expect(feeds['adapter_index']!.dims).toEqual([slots.length]);
+      // Only the slots used: [3, 0, 3] runs two, not four.
+      expect(feeds['lora_A.transformer.h.0.attn.c_attn']!.dims[0]).toBe(new Set(slots).size);
+      const prompts = slots.map(() => prompt);
+      const compacted = await greedy(lm, prompts, 6, { feeds });
+      const whole = await greedy(lm, prompts, 6, { feeds: { adapter_index: adapterIndex(slots), ...stack.feeds } });
+      expect(compacted.tokens).toEqual(whole.tokens);
+      const d = compacted.stepLogits.flatMap((step, t) => step.map((l, r) => Math.max(...l.map((v, k) => Math.abs(v - whole.stepLogits[t]![r]![k]!)))));
+      expect(Math.max(...d)).toBeLessThanOrEqual(LOGIT_TOLERANCE);
+    }
+    // The same set of slots, in any row order, reuses its compacted tensors.
+    expect(pass.feeds([3, 0])['lora_B.transformer.h.0.mlp.c_fc']).toBe(pass.feeds([0, 3])['lora_B.transformer.h.0.mlp.c_fc']);
   });
 });

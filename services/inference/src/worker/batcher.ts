@@ -1,4 +1,4 @@
-import { adapterIndex, type CausalLm, type DecodeLm, JsonGuide, leftPad, parseJsonSchema, pastNames, positionIds, type TokenBytes } from '@tokenmesh/model';
+import { type CausalLm, type DecodeLm, JsonGuide, leftPad, LoraPassFeeds, parseJsonSchema, pastNames, positionIds, type TokenBytes } from '@tokenmesh/model';
 import type { Tensor } from 'onnxruntime-node';
 
 import { BatchCache, type Joining } from './batch-cache';
@@ -36,6 +36,8 @@ export class Batcher {
   private sampleMs = 0;
   /** Guided decoding's guides by schema text: rows with one schema share its mask tables. */
   private readonly guides = new Map<string, JsonGuide>();
+  /** Each pass's LoRA inputs, only the slots its rows use; remade with the stack. */
+  private loraFeeds?: LoraPassFeeds;
 
   constructor(
     private readonly lm: CausalLm,
@@ -58,6 +60,7 @@ export class Batcher {
    */
   setLora(lora: LoraServing): void {
     this.lora = lora;
+    this.loraFeeds = new LoraPassFeeds(lora.stack);
   }
 
   /** Sequences in the worker (running or about to be prefilled). */
@@ -199,7 +202,8 @@ export class Batcher {
   private pick<T>(slots: readonly number[], base: T, adapted: T | undefined): [T, Record<string, Tensor> | undefined] {
     if (slots.every((s) => s === 0)) return [base, undefined];
     // A slot is given to sequences only once its adapter (and the LoRA twins) are loaded.
-    return [adapted!, { adapter_index: adapterIndex(slots), ...this.lora!.stack.feeds }];
+    this.loraFeeds ??= new LoraPassFeeds(this.lora!.stack);
+    return [adapted!, this.loraFeeds.feeds(slots)];
   }
 
   private sample(s: Sequence, logits: Float32Array): StepToken {
