@@ -93,7 +93,7 @@ PyTorch {start['torch']} on CPU, {start['torch_threads']} thread.
 `reference.json` (PyTorch reference vectors checked by the tests), `training_log.jsonl`.
 `onnx/model_lora.onnx` where `npm run model:build -- lora-export` wrote one (tinygpt): the same graph with LoRA
 weights as inputs, so one pass serves rows of different adapters: `adapter_index` [batch] (slot 0 = none) and per
-linear of every block `lora_A.transformer.h.{{i}}.<module>` [slots, rank, in] and `lora_B.…` [slots, out, rank]
+linear of every block `lora_A.transformer.h.{{i}}.<module>` [slots, rank, in] and `lora_B.…` [slots, rank, out]
 (scaling folded into B; slots and rank dynamic).
 `onnx/model_decode.onnx` (and `onnx/model_lora_decode.onnx` beside the LoRA export; `npm run model:build --
 decode-export`): one decode step over a KV buffer the caller owns (inputs `input_ids`, `position_ids` [batch, 1],

@@ -58,8 +58,9 @@ class _FlatDecode(nn.Module):
         if self.lora_slots is not None:
             adapter_index, rest = rest[0], rest[1:]
             past_flat, lora = rest[: 2 * n], rest[2 * n :]
-            for k, m in enumerate(self.lora_slots):
-                m.stack = (lora[2 * k], lora[2 * k + 1], adapter_index)
+            from lora_export import set_stacks
+
+            set_stacks(self.lora_slots, lora, adapter_index)
         else:
             past_flat = rest
         m = self.model

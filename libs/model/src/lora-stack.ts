@@ -10,7 +10,8 @@ export const LORA_ONNX_FILE = 'model_lora.onnx';
 export interface LoraStack {
   readonly slots: number;
   readonly rank: number;
-  /** `lora_A.<module>` [slots, rank, in] and `lora_B.<module>` [slots, out, rank], float32. */
+  /** `lora_A.<module>` [slots, rank, in] and `lora_B.<module>` [slots, rank, out] (PEFT's B
+   * transposed: the export multiplies by it without a transpose per step), float32. */
   readonly feeds: Record<string, Tensor>;
 }
 
@@ -26,19 +27,20 @@ export function stackAdapters(base: ModelSpec, adapters: readonly (LoraAdapter |
   const feeds: Record<string, Tensor> = {};
   for (const m of loraModules(base)) {
     const a = new Float32Array(slots * rank * m.inFeatures);
-    const b = new Float32Array(slots * m.outFeatures * rank);
+    const b = new Float32Array(slots * rank * m.outFeatures);
     adapters.forEach((adapter, i) => {
       const layer = adapter?.layers.find((l) => l.target === m.target);
       if (!adapter || !layer) return;
       const slot = i + 1;
       // A [r, in] is a prefix of the slot's [rank, in] rows.
       a.set(layer.a, slot * rank * m.inFeatures);
-      for (let o = 0; o < m.outFeatures; o++) {
-        for (let k = 0; k < adapter.rank; k++) b[(slot * m.outFeatures + o) * rank + k] = layer.b[o * adapter.rank + k]! * adapter.scaling;
+      for (let k = 0; k < adapter.rank; k++) {
+        const row = (slot * rank + k) * m.outFeatures;
+        for (let o = 0; o < m.outFeatures; o++) b[row + o] = layer.b[o * adapter.rank + k]! * adapter.scaling;
       }
     });
     feeds[`lora_A.${m.name}`] = new Tensor('float32', a, [slots, rank, m.inFeatures]);
-    feeds[`lora_B.${m.name}`] = new Tensor('float32', b, [slots, m.outFeatures, rank]);
+    feeds[`lora_B.${m.name}`] = new Tensor('float32', b, [slots, rank, m.outFeatures]);
   }
   return { slots, rank, feeds };
 }
