@@ -6,10 +6,12 @@ import { adapterIndex, type LoraStack } from './lora-stack';
 const MAX_SETS = 32;
 
 /**
- * A LoRA export's inputs for one pass, holding only the slots its rows use. The export runs every
- * slot it is given for every row (two dense GEMMs per linear, other slots' columns masked), so a
- * pass costs what the slots it mixes cost, not what every loaded adapter would. Measured on
- * tinygpt's decode step at batch 32: 2 slots 0.88 of the base's speed, 5 slots 0.78, 17 slots 0.62.
+ * A LoRA export's inputs for one pass, holding only the adapter slots its rows use. The export runs
+ * every slot it is given for every row (two dense GEMMs per linear, other slots' columns masked),
+ * so a pass costs what the slots it mixes cost, not what every loaded adapter would (bench:lora
+ * section 3: tinygpt's decode step at batch 32 runs at 0.88 of the base's speed with one slot, 0.8
+ * with five, 0.63 with seventeen). Slot 0 (no adapter, zeros) is never given: its rows get an
+ * index past the given slots, which the export's mask turns into no update at all.
  */
 export class LoraPassFeeds {
   private readonly bySet = new Map<string, Record<string, Tensor>>();
@@ -18,10 +20,9 @@ export class LoraPassFeeds {
 
   /** `adapter_index` (renumbered into the compacted stack) and the stacked weights for rows in `slots`. */
   feeds(slots: readonly number[]): Record<string, Tensor> {
-    const used = [...new Set(slots)].sort((a, b) => a - b);
+    const used = [...new Set(slots)].filter((s) => s !== 0).sort((a, b) => a - b);
     const position = new Map(used.map((s, i) => [s, i]));
-    const index = adapterIndex(slots.map((s) => position.get(s)!));
-    if (used.length === this.stack.slots) return { adapter_index: index, ...this.stack.feeds };
+    const index = adapterIndex(slots.map((s) => position.get(s) ?? used.length));
     const key = used.join(',');
     let weights = this.bySet.get(key);
     if (!weights) {
