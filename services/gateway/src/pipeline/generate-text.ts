@@ -105,6 +105,8 @@ export type TextEvent =
       readonly timings: Omit<Timings, '$typeName'>;
       readonly model: string;
       readonly variant: string;
+      /** The inference worker that generated it (absent in older cache entries). */
+      readonly workerId?: string;
     };
 
 export const MAX_STOP_STRINGS = 4;
@@ -240,7 +242,7 @@ interface Prepared {
   readonly whole: boolean;
 }
 
-type Generated = Pick<GenerateResponse, 'tokenIds' | 'logprobs' | 'topLogprobs' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant'>;
+type Generated = Pick<GenerateResponse, 'tokenIds' | 'logprobs' | 'topLogprobs' | 'finishReason' | 'usage' | 'timings' | 'model' | 'variant' | 'workerId'>;
 type TextOut = { readonly type: 'text'; readonly text: string; readonly model?: string; readonly logprobs?: TokenLogprob[] };
 
 /** Token bytes per tokenizer client (one per gateway): logprobs show each token's bytes. */
@@ -332,6 +334,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     },
     model: last?.model ?? model,
     variant: last?.variant ?? '',
+    workerId: last?.workerId ?? '',
   };
   recordDone(done);
   up.completions?.({

@@ -6,7 +6,7 @@ import { InferenceService, type PredictRequest, type StreamPredictRequest } from
 import { modelAllowed } from '../../edge/auth/model-access';
 import { callerIn } from '../../edge/auth/request-caller';
 import { DEFAULT_REQUEST_TIMEOUT_MS, startDeadline, underDeadline } from '../../edge/deadline';
-import { generateText, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
+import { generateText, type TextEvent, type TextRequest, type Upstreams } from '../../pipeline/generate-text';
 import { byName, routerCatalog } from '../../pipeline/served-model-catalog';
 import type { TokenLogprob } from '../../pipeline/token-logprobs';
 
@@ -40,6 +40,11 @@ function protoLogprobs(tokens: readonly TokenLogprob[]): { logprobs: number[]; t
   };
 }
 
+/** What Predict's answer and StreamPredict's last chunk say of the generation. */
+function finalFields(e: Extract<TextEvent, { type: 'done' }>, requestId: string) {
+  return { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, workerId: e.workerId ?? '', requestId };
+}
+
 export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutMs?: number } = {}): ServiceImpl<typeof InferenceService> {
   const timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const catalog = up.catalog ?? routerCatalog(up.router);
@@ -58,17 +63,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
         if (e.type === 'text') {
           text += e.text;
           if (e.logprobs) logprobs.push(...e.logprobs);
-        } else
-          return {
-            text,
-            finishReason: e.finishReason,
-            usage: e.usage,
-            timings: e.timings,
-            model: e.model,
-            variant: e.variant,
-            requestId: r.requestId,
-            ...protoLogprobs(logprobs),
-          };
+        } else return { text, ...finalFields(e, r.requestId), ...protoLogprobs(logprobs) };
       }
       throw new Error('generation ended without a final event');
     },
@@ -77,7 +72,7 @@ export function inferenceService(up: Upstreams, opts: { readonly requestTimeoutM
       const r = textRequest(req, ctx, true);
       for await (const e of generate(r, ctx)) {
         if (e.type === 'text') yield { text: e.text, requestId: r.requestId, ...(e.logprobs && protoLogprobs(e.logprobs)) };
-        else yield { finishReason: e.finishReason, usage: e.usage, timings: e.timings, model: e.model, variant: e.variant, requestId: r.requestId };
+        else yield finalFields(e, r.requestId);
       }
     },
 
