@@ -3,7 +3,7 @@ import type { ConnectRouter } from '@connectrpc/connect';
 import type { HttpHandler } from './http-routes';
 import type { Http1Timeouts } from './listeners';
 import type { RunningService, ServiceRuntime } from './service-runtime';
-import { startServer } from './start-server';
+import { type ServerOptions, startServer } from './start-server';
 
 /** Where a service listens: HTTP/2 for RPCs, HTTP/1.1 for /metrics, probes, REST and browsers. */
 export interface Listen {
@@ -26,6 +26,8 @@ export interface ServiceSpec {
   readonly http1Timeouts?: Http1Timeouts;
   /** Start NOT_SERVING (e.g. until models are warm); default true. */
   readonly serving?: boolean;
+  /** Connect router options for the RPCs (e.g. the gateway's readMaxBytes). */
+  readonly router?: ServerOptions['router'];
   /** Frees what the service owns (models, clients, stores): after the server has drained, or when it fails to start. */
   readonly release?: () => Promise<void> | void;
 }
@@ -47,6 +49,7 @@ export async function startService(spec: ServiceSpec, rt: ServiceRuntime): Promi
       logger: rt.logger,
       metrics: rt.metrics,
       serving: spec.serving ?? true,
+      router: spec.router,
     });
   } catch (err) {
     await spec.release?.();
