@@ -4,9 +4,11 @@
 # onnxruntime-node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash scripts/test/ensure-deps.sh  # redis-server, nats-server, promtool (prometheus), docker-compose, protoc, grpc_python_plugin, python3-grpcio
+bash scripts/test/ensure-deps.sh  # redis-server, nats-server, promtool (prometheus), docker-compose, protoc, grpc_python_plugin, python3-grpcio, chromium
 echo "== typecheck"
 npx tsc -p tsconfig.json --noEmit
+# The playground's browser code: DOM types, bundler resolution (esbuild builds it in the gateway).
+npx tsc -p services/gateway/web/tsconfig.json --noEmit
 echo "== lint"
 npm run --silent lint
 echo "== jest"

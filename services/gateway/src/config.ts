@@ -55,6 +55,10 @@ export interface GatewayConfig {
   readonly shedWindowMs: number;
   /** Refuse at once what is past the capacity the router reports for a model (GATEWAY_EDGE_ADMISSION, default true). */
   readonly edgeAdmission: boolean;
+  /** The playground page at /playground (GATEWAY_PLAYGROUND, default true). */
+  readonly playground: boolean;
+  /** Jaeger's UI (GATEWAY_JAEGER_URL): the playground links each trace id to it; none = plain ids. */
+  readonly jaegerUrl: string | undefined;
 }
 
 /** Parses GATEWAY_* variables once. @throws ConfigError naming every bad variable. */
@@ -87,6 +91,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     shedWindowMs: e.int('GATEWAY_SHED_WINDOW_MS', { default: 100, min: 0, max: 10_000 }),
     edgeAdmission: e.bool('GATEWAY_EDGE_ADMISSION', true),
+    playground: e.bool('GATEWAY_PLAYGROUND', true),
+    jaegerUrl: e.url('GATEWAY_JAEGER_URL', ['http', 'https']),
   };
   e.check(
     config.requestTimeoutMs === 0 || config.headersTimeoutMs <= config.requestTimeoutMs,

@@ -14,6 +14,7 @@ import { createServiceClient, type RunningService, type ServiceRuntime, startSer
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
 
+import { feedbackService } from './api/grpc/feedback-api';
 import { inferenceService } from './api/grpc/inference-api';
 import { restApi } from './api/rest/rest-api';
 import { restMetrics } from './api/rest/rest-metrics';
@@ -31,6 +32,7 @@ import { completionPublisher, type CompletionRecord } from './pipeline/completio
 import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
 import { routerCatalog } from './pipeline/served-model-catalog';
+import { playgroundHandler } from './playground/playground-route';
 import { RegistryHistory } from './registry/registry-history';
 import { registryOps, registryService } from './registry/registry-service';
 
@@ -104,6 +106,21 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       history: new RegistryHistory(store),
       changed: () => catalog.refresh().then(() => undefined),
     });
+    const rest = restApi({
+      upstreams,
+      feedback: feedback.client,
+      issued,
+      bodyLimitBytes: config.bodyLimitBytes,
+      auth,
+      requestTimeoutMs: config.requestTimeoutMs,
+      observe: restMetrics(rt.metrics),
+      logger: rt.logger,
+      adapters: createClient(AdapterService, router.transport),
+      registry,
+    });
+    const playground = config.playground
+      ? playgroundHandler({ apiKeys: config.apiKeys.source !== 'none', ...(config.jaegerUrl && { jaegerUrl: config.jaegerUrl }) }, rt.logger)
+      : undefined;
     const service = await startService(
       {
         name: 'gateway',
@@ -111,21 +128,14 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
         routes: (r) =>
           r
             .service(InferenceService, inferenceService(upstreams, { requestTimeoutMs: config.requestTimeoutMs }))
+            .service(FeedbackService, feedbackService(feedback.client, issued))
             .service(ModelRegistryService, registryService(registry)),
-        http: restApi({
-          upstreams,
-          feedback: feedback.client,
-          issued,
-          bodyLimitBytes: config.bodyLimitBytes,
-          auth,
-          requestTimeoutMs: config.requestTimeoutMs,
-          observe: restMetrics(rt.metrics),
-          logger: rt.logger,
-          adapters: createClient(AdapterService, router.transport),
-          registry,
-        }),
+        // The page is public (it holds no data); what it calls is authenticated as any client.
+        http: playground ? (req, res) => void (playground(req, res) || rest(req, res)) : rest,
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
         preHandler: corsHandler(config.corsOrigins),
+        // GATEWAY_BODY_LIMIT_BYTES for RPC messages too (RESOURCE_EXHAUSTED), as for REST bodies (413).
+        router: { readMaxBytes: config.bodyLimitBytes },
         serving: false,
         release: closeOpened,
       },
