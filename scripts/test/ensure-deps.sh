@@ -2,12 +2,13 @@
 # Integration tests run real redis-server and nats-server (libs/testing starts them on free
 # ports), the deployment tests Prometheus's promtool (Debian package prometheus) and
 # docker-compose (Debian's, since the docker CLI here has no compose plugin), and the Python
-# client test Debian's grpcio with stubs from protoc and grpc_python_plugin. Installs
+# client test Debian's grpcio with stubs from protoc and grpc_python_plugin, the playground's tests
+# Debian's chromium (driven by playwright-core). Installs
 # them from Debian when missing and we can (root with apt-get); otherwise says how and fails, so
 # tests never skip silently.
 set -euo pipefail
 
-# REDIS_SERVER_BIN / NATS_SERVER_BIN / PROMTOOL_BIN / DOCKER_COMPOSE_BIN override the lookup, as in libs/testing.
+# REDIS_SERVER_BIN / NATS_SERVER_BIN / PROMTOOL_BIN / DOCKER_COMPOSE_BIN / CHROMIUM_BIN override the lookup, as in libs/testing.
 # Debian installs the daemons in sbin, which a non-root PATH may not list.
 find_bin() {
   # Not a binary: the Python module grpcio provides, for the system Python the example runs on.
@@ -17,6 +18,7 @@ find_bin() {
     redis-server) override="${REDIS_SERVER_BIN:-}" ;;
     promtool) override="${PROMTOOL_BIN:-}" ;;
     docker-compose) override="${DOCKER_COMPOSE_BIN:-}" ;;
+    chromium) override="${CHROMIUM_BIN:-}" ;;
     *) override="${NATS_SERVER_BIN:-}" ;;
   esac
   if [ -n "$override" ]; then [ -x "$override" ]; return; fi
@@ -35,7 +37,7 @@ package_of() {
 
 missing=()
 packages=()
-for bin in redis-server nats-server promtool docker-compose protoc grpc_python_plugin python3-grpcio; do
+for bin in redis-server nats-server promtool docker-compose protoc grpc_python_plugin python3-grpcio chromium; do
   find_bin "$bin" || { missing+=("$bin"); packages+=("$(package_of "$bin")"); }
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -43,7 +45,7 @@ done
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "tests need ${missing[*]} (not found on PATH or in /usr/sbin)." >&2
   echo "install them as root: apt-get update && apt-get install -y ${packages[*]}" >&2
-  echo "(or point REDIS_SERVER_BIN / NATS_SERVER_BIN / PROMTOOL_BIN / DOCKER_COMPOSE_BIN at the binaries)" >&2
+  echo "(or point REDIS_SERVER_BIN / NATS_SERVER_BIN / PROMTOOL_BIN / DOCKER_COMPOSE_BIN / CHROMIUM_BIN at the binaries)" >&2
   exit 1
 fi
 echo "ensure-deps: installing Debian packages for the tests: ${packages[*]}"

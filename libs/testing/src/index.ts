@@ -1,3 +1,4 @@
+export * from './chromium';
 export * from './describe-with-fixture';
 export * from './find-binary';
 export * from './free-port';

@@ -113,7 +113,7 @@ function definedOnly(env: Env): Record<string, string> {
 }
 
 /** The worker's running requests (`tokenmesh_num_requests_running`, summed over models), from its /metrics. */
-export async function runningRequests(worker: ServiceProcess): Promise<number> {
+export async function runningRequests(worker: Pick<ServiceProcess, 'httpUrl'>): Promise<number> {
   const text = await (await fetch(`${worker.httpUrl}/metrics`)).text();
   return [...text.matchAll(/^tokenmesh_num_requests_running\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
