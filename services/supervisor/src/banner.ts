@@ -1,7 +1,7 @@
 import type { Mesh } from './supervisor';
 
 /** The human summary `npm start` prints once everything is up. */
-export function banner(mesh: Mesh): string {
+export function banner(mesh: Mesh, opts: { readonly playground: boolean }): string {
   const gw = mesh.get('gateway').server;
   const rest = gw.http1Url ?? gw.url;
   const rows = mesh.services.map((s) => `  ${s.name.padEnd(10)} gRPC/Connect ${s.server.url.padEnd(24)} metrics ${s.server.http1Url ?? '-'}/metrics`);
@@ -10,6 +10,7 @@ export function banner(mesh: Mesh): string {
     'tokenmesh is up.',
     `  REST, Connect, gRPC-Web (HTTP/1.1)  ${rest}`,
     `  gRPC, Connect, gRPC-Web (HTTP/2)    ${gw.url}   tokenmesh.inference.v1.InferenceService`,
+    ...(opts.playground ? [`  Playground (open in a browser)      ${rest}/playground`] : []),
     '',
     ...rows,
     '',

@@ -1,6 +1,6 @@
 import { ConfigError } from '@tokenmesh/config';
 import { type FeedbackConfig, loadConfig as feedbackConfig } from '@tokenmesh/feedback';
-import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
+import { type GatewayConfig, loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { type InferenceConfig, loadConfig as inferenceConfig } from '@tokenmesh/inference';
 import { gatewayEnv, routerEnv } from '@tokenmesh/mesh';
 import { loadConfig as routerConfig } from '@tokenmesh/router';
@@ -31,6 +31,8 @@ export class MeshConfig {
   readonly tokenizer: TokenizerConfig;
   readonly inference: InferenceConfig;
   readonly feedback: FeedbackConfig;
+  /** The gateway's, with stand-in upstream addresses (the real ones are known once those listen). */
+  readonly gateway: GatewayConfig;
   // A private field: the whole environment never reaches the configuration log.
   readonly #env: NodeJS.ProcessEnv;
 
@@ -41,7 +43,7 @@ export class MeshConfig {
     this.inference = collect(problems, () => inferenceConfig(env));
     this.feedback = collect(problems, () => feedbackConfig(env));
     collect(problems, () => routerConfig(routerEnv(env, NOT_YET)));
-    collect(problems, () => gatewayConfig(gatewayEnv(env, { tokenizer: NOT_YET, router: NOT_YET, feedback: NOT_YET })));
+    this.gateway = collect(problems, () => gatewayConfig(gatewayEnv(env, { tokenizer: NOT_YET, router: NOT_YET, feedback: NOT_YET })));
     // Variables several services read (NATS_URL, REDIS_URL) are reported once.
     if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   }

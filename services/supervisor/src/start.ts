@@ -11,7 +11,7 @@ import { startMesh } from './supervisor';
  */
 export async function start(config: MeshConfig, rt: ServiceRuntime): Promise<RunningService> {
   const mesh = await startMesh(config.env, createRuntime);
-  process.stdout.write(banner(mesh) + '\n');
+  process.stdout.write(banner(mesh, { playground: config.gateway.playground }) + '\n');
   rt.logger.info('mesh started', { services: Object.fromEntries(mesh.services.map((s) => [s.name, { url: s.server.url, httpUrl: s.server.http1Url }])) });
   return { name: 'supervisor', server: mesh.get('gateway').server, close: (graceMs) => mesh.close(graceMs) };
 }

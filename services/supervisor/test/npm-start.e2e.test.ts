@@ -27,6 +27,11 @@ describe('npm start', () => {
   it('prints every service URL and serves the default models', async () => {
     expect(Object.keys(mesh.extra).sort()).toEqual(['feedback', 'gateway', 'inference', 'router', 'tokenizer']);
     expect(mesh.output()).toContain(mesh.httpUrl);
+    // The playground, named in the banner and served (built by the gateway on this first request).
+    expect(mesh.output()).toContain(`Playground (open in a browser)      ${mesh.httpUrl}/playground`);
+    const page = await fetch(`${mesh.httpUrl}/playground`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.text()).toContain('<title>tokenmesh playground</title>');
     const models = (await (await fetch(`${mesh.httpUrl}/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['tinygpt', 'tinyllama']));
   });
