@@ -251,19 +251,23 @@ describe('playground (real Chromium, npm start)', () => {
     await page.getByRole('button', { name: 'Good answer' }).click();
     await shows(page, '#feedback-status', /recorded/);
     // The report is built from the feedback stream: it may take a moment to count it.
-    const rated = async () => {
+    /** tinyllama's report row once it counts `count` feedbacks. */
+    const rated = async (count = '1') => {
       await page.getByRole('button', { name: 'Refresh' }).click();
       const rows = await Promise.all((await page.locator('#report tr').all()).map((tr) => tr.locator('td').allTextContents()));
-      return rows.find((r) => r[0]?.startsWith('tinyllama') && r[5] === '1');
+      return rows.find((r) => r[0]?.startsWith('tinyllama') && r[5] === count);
     };
     await waitFor(async () => (await rated()) !== undefined, { timeoutMs: 15_000, intervalMs: 250 });
     expect((await rated())![6]).toBe('1.00');
-    // The same greedy request again: answered from the response cache, the same text, and no feedback on it.
+    // The same greedy request again: answered from the response cache, the same text; feedback on it counts too.
     const text = await page.locator('#output').textContent();
     await page.getByRole('button', { name: 'Send' }).click();
     await shows(page, '#status', /^Done\.$/);
     expect([await page.locator('#cache').textContent(), await page.locator('#output').textContent()]).toEqual(['hit', text]);
-    expect(await page.getByRole('button', { name: 'Good answer' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Bad answer' }).click();
+    await shows(page, '#feedback-status', /recorded/);
+    await waitFor(async () => (await rated('2')) !== undefined, { timeoutMs: 15_000, intervalMs: 250 });
+    expect((await rated('2'))![6]).toBe('0.00');
     await page.context().close();
   }, 60_000);
 

@@ -95,6 +95,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
         issued.remember(r);
         publish(r);
       },
+      answeredFromCache: (r: Pick<CompletionRecord, 'requestId' | 'model' | 'variant'>) => issued.remember(r),
       limiter: limits.limiter,
       cache: startResponseCache(config, rt, store, router.client, catalog),
       saturation: new SaturationGate(config.shedWindowMs, shed('saturated')),

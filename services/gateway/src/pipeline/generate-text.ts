@@ -16,7 +16,7 @@ import { checkModelAccess } from '../edge/auth/model-access';
 import type { EdgeAdmission } from '../edge/edge-admission';
 import { anonymous, type Caller, type RateLimiter, type RateLimitHeaders, type ResponseCache } from '../edge/edge-policy';
 import type { SaturationGate } from '../edge/saturation-gate';
-import type { CompletionSink } from './completion-events';
+import type { CompletionRecord, CompletionSink } from './completion-events';
 import { recordCacheOutcome, recordDone, recordRequest } from './generation-attributes';
 import type { ServedModelCatalog } from './served-model-catalog';
 import { StopMatcher } from './stop-matcher';
@@ -32,6 +32,11 @@ export interface Upstreams {
   readonly catalog?: ServedModelCatalog;
   /** Told about every completion that finished (not about rejected or abandoned requests). */
   readonly completions?: CompletionSink;
+  /**
+   * Told about every answer the response cache gave (its own request id, the entry's model and
+   * variant): not a generation, so no completion event, but feedback may name it.
+   */
+  readonly answeredFromCache?: (r: Pick<CompletionRecord, 'requestId' | 'model' | 'variant'>) => void;
   /** Requests and tokens per minute per caller; none = unlimited. */
   readonly limiter?: RateLimiter;
   /** Deterministic requests are answered from it when it has them. */
@@ -212,20 +217,25 @@ async function* admitted(req: TextRequest, up: Upstreams, signal: AbortSignal, c
     yield* generate(signal, req.stream === false);
     return;
   }
+  let hit = false;
   const events = up.cache.through(
     { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
     // A cached generation may be tailed live by streamed requests: its tokens come as they are made.
     (cancel = signal) => generate(cancel, false),
     (outcome) => {
       recordCacheOutcome(outcome);
-      if (outcome === 'hit') release?.();
+      hit = outcome === 'hit';
+      if (hit) release?.();
       req.onCache?.(outcome);
     },
     signal,
   );
   // A hit's last event comes from the cache, not from `generated`.
   for await (const e of events) {
-    if (e.type === 'done') recordDone(e);
+    if (e.type === 'done') {
+      recordDone(e);
+      if (hit) up.answeredFromCache?.({ requestId: req.requestId, model: e.model, variant: e.variant });
+    }
     yield e;
   }
 }

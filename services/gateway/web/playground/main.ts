@@ -168,14 +168,13 @@ async function generate(): Promise<void> {
   const meter = new StreamMeter(performance.now());
   let requestId = '';
   let finished = false;
-  let cache = '';
   try {
     const stream = clients().inference.streamPredict(
       { model: model.value, ...(chat ? { messages: conversation.ask(question) } : { prompt: question }), sampling },
       {
         signal: abort.signal,
         headers: { traceparent: trace.header },
-        onHeader: (h) => (stat('cache').textContent = cache = h.get('x-tokenmesh-cache') ?? '–'),
+        onHeader: (h) => (stat('cache').textContent = h.get('x-tokenmesh-cache') ?? '–'),
       },
     );
     for await (const c of stream) {
@@ -208,12 +207,8 @@ async function generate(): Promise<void> {
     output.setAttribute('aria-busy', 'false');
   }
   if (!finished || !requestId) return;
-  // The gateway takes feedback on what it generated for this request; a cached answer was generated for another.
-  if (cache === 'hit') feedbackStatus.textContent = 'Feedback is taken on generated answers; this one came from the cache.';
-  else {
-    last = { requestId };
-    thumbsUp.disabled = thumbsDown.disabled = false;
-  }
+  last = { requestId };
+  thumbsUp.disabled = thumbsDown.disabled = false;
   if (chat) {
     conversation.answered(question, output.textContent);
     renderTurns();
