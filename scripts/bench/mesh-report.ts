@@ -39,6 +39,8 @@ const PROTOCOL_NAMES: Record<Protocol, string> = {
   connect: 'Connect StreamPredict (JSON, HTTP/1.1)',
 };
 const fmt = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? '–' : String(round(v, digits)));
+/** A ratio against its target, truncated to 3 decimals: a value just below the line never reads as the line (0.8996 is 0.899, not 0.9). */
+const ratio = (v: number) => (Math.floor(v * 1000) / 1000).toFixed(3);
 const verdict = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? '**met**' : '**not met**');
 
 /** The limit at batch 32: the faster of the bare loops (Optimum export, decode-step export). */
@@ -67,13 +69,13 @@ function targets(r: MeshReport): Target[] {
       out.push({
         what: `tinygpt, ${topology}: mesh c=32 non-streamed / bare loop batch 32`,
         aim: '≥ 0.80',
-        got: rest ? fmt(rest.tokensPerS / bare, 2) : '–',
+        got: rest ? ratio(rest.tokensPerS / bare) : '–',
         ok: rest && rest.tokensPerS / bare >= 0.8,
       });
       out.push({
         what: `tinygpt, ${topology}: mesh c=32 SSE / bare loop batch 32`,
         aim: '≥ 0.70',
-        got: sse ? fmt(sse.tokensPerS / bare, 2) : '–',
+        got: sse ? ratio(sse.tokensPerS / bare) : '–',
         ok: sse && sse.tokensPerS / bare >= 0.7,
       });
       out.push({
@@ -109,7 +111,7 @@ function targets(r: MeshReport): Target[] {
       out.push({
         what: `bench-26m, ${topology}: mesh c=32 non-streamed / bare loop batch 32`,
         aim: '≥ 0.90',
-        got: rest ? fmt(rest.tokensPerS / limit32(b), 2) : '–',
+        got: rest ? ratio(rest.tokensPerS / limit32(b)) : '–',
         ok: rest && rest.tokensPerS / limit32(b) >= 0.9,
       });
     }

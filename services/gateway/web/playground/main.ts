@@ -191,7 +191,7 @@ async function generate(): Promise<void> {
         finished = true;
       }
     }
-    status.textContent = 'Done.';
+    status.textContent = finished ? 'Done.' : 'The stream ended without a finish reason (the gateway or a worker went away?).';
   } catch (err) {
     if (abort.signal.aborted) {
       status.textContent = `Stopped after ${meter.chunks} chunk${meter.chunks === 1 ? '' : 's'}.`;
