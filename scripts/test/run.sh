@@ -6,9 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/test/ensure-deps.sh  # redis-server, nats-server, promtool (prometheus), docker-compose, protoc, grpc_python_plugin, python3-grpcio, chromium
 echo "== typecheck"
-npx tsc -p tsconfig.json --noEmit
-# The playground's browser code: DOM types, bundler resolution (esbuild builds it in the gateway).
-npx tsc -p services/gateway/web/tsconfig.json --noEmit
+# The project, then the playground's browser code (DOM types, bundler resolution).
+npm run --silent typecheck
 echo "== lint"
 npm run --silent lint
 echo "== jest"

@@ -80,6 +80,7 @@ describe('playground (real Chromium, npm start)', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
+  /** Direct calls (Node, connect-node) the page's results are compared with. */
   const predict = () =>
     createClient(
       InferenceService,
@@ -90,9 +91,17 @@ describe('playground (real Chromium, npm start)', () => {
       }),
     );
 
-  /** A new page (its own context: no state shared between tests) at `url`, with the API key typed when given. */
+  // Each test's page has a context of its own (no state shared), closed after it even when it fails.
+  const contexts: Awaited<ReturnType<Browser['newContext']>>[] = [];
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  });
+
+  /** A new page at `url`, with the API key typed when given. */
   async function open(url: string, key: string | null = KEY): Promise<Page> {
-    const page = await (await browser.newContext()).newPage();
+    const context = await browser.newContext();
+    contexts.push(context);
+    const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     await page.goto(url);
     if (key !== null) {
@@ -107,7 +116,6 @@ describe('playground (real Chromium, npm start)', () => {
     for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
   }
 
-  /** Text of a stats cell once the stream has finished (the finish reason is shown last). */
   // Waits go through locators: the page's CSP (no eval) refuses waitForFunction's predicates.
   /** Waits until the element `selector` shows text matching `text`. */
   const shows = (page: Page, selector: string, text: RegExp, timeout = 20_000) => page.locator(selector).filter({ hasText: text }).first().waitFor({ timeout });
@@ -132,7 +140,6 @@ describe('playground (real Chromium, npm start)', () => {
       return [root.scrollWidth, root.clientWidth];
     });
     expect(widths[0]).toBeLessThanOrEqual(widths[1]!);
-    await page.context().close();
   });
 
   it('streams a completion: the output grows before the finish reason, and equals a Predict of the same seeded request', async () => {
@@ -177,7 +184,6 @@ describe('playground (real Chromium, npm start)', () => {
     const trace = page.locator('#trace a');
     expect(await trace.textContent()).toMatch(/^[0-9a-f]{32}$/);
     expect(await trace.getAttribute('href')).toBe(`${JAEGER}/trace/${await trace.textContent()}`);
-    await page.context().close();
   }, 60_000);
 
   it('streams over gRPC-Web too', async () => {
@@ -191,7 +197,6 @@ describe('playground (real Chromium, npm start)', () => {
       sampling: { temperature: 0, maxTokens: 12 },
     });
     expect(await page.locator('#output').textContent()).toBe(direct.text);
-    await page.context().close();
   }, 60_000);
 
   it('Stop cancels the stream: the worker runs nothing within a second', async () => {
@@ -207,7 +212,6 @@ describe('playground (real Chromium, npm start)', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(await page.locator('#status').textContent()).toMatch(/^Stopped after \d+ chunks?\.$/);
     expect(await page.locator('#finish').textContent()).toBe('cancelled');
-    await page.context().close();
   }, 60_000);
 
   it('chat mode keeps the conversation: the second question is sent with the first turn and its answer', async () => {
@@ -239,7 +243,6 @@ describe('playground (real Chromium, npm start)', () => {
     const direct = await predict().predict({ model: 'tinygpt-chat', messages: history, routingKey: 'chat-check', sampling: { temperature: 0, maxTokens: 40 } });
     expect(answer2).toBe(direct.text);
     expect(answer1).not.toBe('');
-    await page.context().close();
   }, 60_000);
 
   it('a thumbs-up reaches the per-variant report; a repeated greedy request shows a cache hit', async () => {
@@ -268,7 +271,6 @@ describe('playground (real Chromium, npm start)', () => {
     await shows(page, '#feedback-status', /recorded/);
     await waitFor(async () => (await rated('2')) !== undefined, { timeoutMs: 15_000, intervalMs: 250 });
     expect((await rated('2'))![6]).toBe('0.00');
-    await page.context().close();
   }, 60_000);
 
   it('streams from another origin only when GATEWAY_CORS_ORIGINS lists it', async () => {
@@ -291,7 +293,6 @@ describe('playground (real Chromium, npm start)', () => {
         expect(await page.locator('#output').textContent()).toBe('');
         expect(await page.locator('#error').textContent()).toContain('cannot be reached');
       }
-      await page.context().close();
     }
   }, 60_000);
 });

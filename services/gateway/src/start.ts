@@ -107,6 +107,8 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       history: new RegistryHistory(store),
       changed: () => catalog.refresh().then(() => undefined),
     });
+    // One observer: prom-client registers each metric once, and the page's requests count beside the API's.
+    const observe = restMetrics(rt.metrics);
     const rest = restApi({
       upstreams,
       feedback: feedback.client,
@@ -114,13 +116,16 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       bodyLimitBytes: config.bodyLimitBytes,
       auth,
       requestTimeoutMs: config.requestTimeoutMs,
-      observe: restMetrics(rt.metrics),
+      observe,
       logger: rt.logger,
       adapters: createClient(AdapterService, router.transport),
       registry,
     });
     const playground = config.playground
-      ? playgroundHandler({ apiKeys: config.apiKeys.source !== 'none', ...(config.jaegerUrl && { jaegerUrl: config.jaegerUrl }) }, rt.logger)
+      ? playgroundHandler(
+          { apiKeys: config.apiKeys.source !== 'none', ...(config.jaegerUrl && { jaegerUrl: config.jaegerUrl }) },
+          { logger: rt.logger, observe },
+        )
       : undefined;
     const service = await startService(
       {

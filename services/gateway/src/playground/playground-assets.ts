@@ -7,9 +7,11 @@ import { build } from 'esbuild';
 /** The page's sources: TypeScript for the browser, its stylesheet and its HTML (web/playground). */
 export const PLAYGROUND_SOURCES = join(__dirname, '..', '..', 'web', 'playground');
 
-/** One file the gateway serves: its path under /playground/, body, type and strong ETag. */
+/** Where the page and its files are served. */
+export const PLAYGROUND_PATH = '/playground';
+
+/** One file the gateway serves: its body, type and strong ETag. */
 export interface Asset {
-  readonly path: string;
   readonly body: Buffer;
   readonly type: string;
   readonly etag: string;
@@ -31,8 +33,8 @@ export interface PageSettings {
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 
-function asset(path: string, body: Buffer, type: string): Asset {
-  return { path, body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+function asset(body: Buffer, type: string): Asset {
+  return { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
 }
 
 /** JSON safe inside a <script> element: no `</script>` or `<!--` can end it early. */
@@ -54,7 +56,7 @@ export async function buildPlayground(settings: PageSettings, sources = PLAYGROU
     minify: true,
     format: 'esm',
     target: ['chrome111', 'firefox115', 'safari16.4'],
-    outdir: '/playground',
+    outdir: PLAYGROUND_PATH,
     entryNames: '[name]-[hash]',
     write: false,
     logLevel: 'silent',
@@ -64,14 +66,14 @@ export async function buildPlayground(settings: PageSettings, sources = PLAYGROU
   for (const f of out.outputFiles) {
     const name = basename(f.path);
     const type = TYPES[name.slice(name.lastIndexOf('.'))];
-    if (type) files.set(name, asset(name, Buffer.from(f.contents), type));
+    if (type) files.set(name, asset(Buffer.from(f.contents), type));
   }
   const script = [...files.keys()].find((n) => n.endsWith('.js'));
   const style = [...files.keys()].find((n) => n.endsWith('.css'));
   if (!script || !style) throw new Error(`the playground build gave no script or no stylesheet (${[...files.keys()].join(', ')})`);
   const html = (await readFile(join(sources, 'index.html'), 'utf8'))
-    .replace('{{script}}', `/playground/${script}`)
-    .replace('{{style}}', `/playground/${style}`)
+    .replace('{{script}}', `${PLAYGROUND_PATH}/${script}`)
+    .replace('{{style}}', `${PLAYGROUND_PATH}/${style}`)
     .replace('{{settings}}', scriptJson(settings));
-  return { index: asset('index.html', Buffer.from(html), 'text/html; charset=utf-8'), files };
+  return { index: asset(Buffer.from(html), 'text/html; charset=utf-8'), files };
 }

@@ -1,7 +1,8 @@
 import type { Logger } from '@tokenmesh/logging';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
-import { type Asset, buildPlayground, type PageSettings, type PlaygroundAssets } from './playground-assets';
+import type { RestRequestObserver } from '../api/rest/rest-metrics';
+import { type Asset, buildPlayground, type PageSettings, PLAYGROUND_PATH, type PlaygroundAssets } from './playground-assets';
 
 /**
  * The page's Content-Security-Policy: its own script and stylesheet only, calls only to its own
@@ -39,14 +40,22 @@ function send(req: HttpRequest, res: HttpResponse, a: Asset, headers: Record<str
   else res.end(a.body);
 }
 
+/** The route label of the page's files (bounded: one label for every content-hashed name). */
+const FILE_ROUTE = `${PLAYGROUND_PATH}/{file}`;
+
 /**
  * GET /playground (the page; `/` redirects there) and /playground/{file}: answers those and
  * returns true, leaves anything else to the REST API. The HTML is revalidated on every load
  * (`no-cache` with an ETag, so a new gateway's page is seen at once); its script and stylesheet
  * are immutable under content-hashed names. Built on the first request and kept; a failed build
- * is a 500 naming the problem, retried on the next request.
+ * is a 500 naming the problem, retried on the next request. Counted by `observe` as the REST
+ * routes are (it answers before them).
  */
-export function playgroundHandler(settings: PageSettings, logger?: Logger): (req: HttpRequest, res: HttpResponse) => boolean {
+export function playgroundHandler(
+  settings: PageSettings,
+  opts: { readonly logger?: Logger; readonly observe?: RestRequestObserver } = {},
+): (req: HttpRequest, res: HttpResponse) => boolean {
+  const { logger, observe } = opts;
   let built: Promise<PlaygroundAssets> | undefined;
   const assets = () => {
     built ??= buildPlayground(settings).catch((err: unknown) => {
@@ -59,15 +68,18 @@ export function playgroundHandler(settings: PageSettings, logger?: Logger): (req
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === '/') {
-      res.writeHead(302, { location: '/playground', 'cache-control': 'no-cache' });
+      observe?.(req, res, '/');
+      res.writeHead(302, { location: PLAYGROUND_PATH, 'cache-control': 'no-cache' });
       res.end();
       return true;
     }
-    if (path !== '/playground' && path !== '/playground/' && !path.startsWith('/playground/')) return false;
+    if (path !== PLAYGROUND_PATH && !path.startsWith(`${PLAYGROUND_PATH}/`)) return false;
+    const name = path.slice(PLAYGROUND_PATH.length + 1);
+    const index = name === '' || name === 'index.html';
+    observe?.(req, res, index ? PLAYGROUND_PATH : FILE_ROUTE);
     assets().then(
       (a) => {
-        const name = path.slice('/playground/'.length);
-        if (name === '' || name === 'index.html') return send(req, res, a.index, { 'cache-control': 'no-cache', 'content-security-policy': PLAYGROUND_CSP });
+        if (index) return send(req, res, a.index, { 'cache-control': 'no-cache', 'content-security-policy': PLAYGROUND_CSP });
         const file = a.files.get(name);
         if (file) return send(req, res, file, { 'cache-control': IMMUTABLE });
         res.writeHead(404, { ...COMMON, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' });

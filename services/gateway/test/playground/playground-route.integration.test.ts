@@ -4,8 +4,10 @@ import { listen } from '../fakes';
 // The page as the gateway serves it: built from the TypeScript sources on first request, with its caching and security headers.
 describe('GET /playground', () => {
   let http: Awaited<ReturnType<typeof listen>>;
+  /** The route label each request was counted under (as the REST metrics count it). */
+  const routes: string[] = [];
   beforeAll(async () => {
-    const page = playgroundHandler({ apiKeys: true, jaegerUrl: 'http://jaeger:16686' });
+    const page = playgroundHandler({ apiKeys: true, jaegerUrl: 'http://jaeger:16686' }, { observe: (_req, _res, route) => routes.push(route) });
     http = await listen((req, res) => {
       if (!page(req, res)) res.writeHead(404).end('rest');
     });
@@ -47,5 +49,16 @@ describe('GET /playground', () => {
     expect([head.status, await head.text()]).toEqual([200, '']);
     expect(await (await fetch(`${http.base}/v1/models`)).text()).toBe('rest');
     expect(await (await fetch(`${http.base}/playground`, { method: 'POST' })).text()).toBe('rest');
+  });
+
+  it('counts its requests under bounded route labels, and none it leaves to the REST API', async () => {
+    routes.length = 0;
+    const html = await (await fetch(`${http.base}/playground`)).text();
+    const script = /src="(\/playground\/main-[A-Z0-9]+\.js)"/.exec(html)![1]!;
+    await (await fetch(http.base + script)).text();
+    await (await fetch(`${http.base}/playground/nothing.css`)).text();
+    await (await fetch(`${http.base}/`, { redirect: 'manual' })).text();
+    await (await fetch(`${http.base}/v1/models`)).text();
+    expect(routes).toEqual(['/playground', '/playground/{file}', '/playground/{file}', '/']);
   });
 });

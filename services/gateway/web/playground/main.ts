@@ -6,7 +6,7 @@ import { byId, row } from './dom';
 import { errorMessage } from './error-message';
 import { finishReasonText } from './finish-reason';
 import { gatewayClients, type Protocol } from './gateway-client';
-import { FieldError, samplingFrom } from './sampling-form';
+import { samplingFrom } from './sampling-form';
 import { StreamMeter } from './stream-meter';
 import { newTraceparent } from './trace-context';
 
@@ -119,7 +119,7 @@ function showTrace(traceId: string): void {
 }
 
 /** The completion feedback refers to: set once a stream finished. */
-let last: { readonly requestId: string } | undefined;
+let lastRequestId: string | undefined;
 let running: AbortController | undefined;
 
 function showFinal(c: StreamPredictResponse, meter: StreamMeter): void {
@@ -145,7 +145,8 @@ async function generate(): Promise<void> {
       stop: byId('stop', HTMLTextAreaElement).value,
     });
   } catch (err) {
-    error.textContent = err instanceof FieldError ? err.message : String(err);
+    // A FieldError: the control and what it must be.
+    error.textContent = (err as Error).message;
     error.hidden = false;
     return;
   }
@@ -153,7 +154,7 @@ async function generate(): Promise<void> {
   const question = prompt.value;
   const abort = new AbortController();
   running = abort;
-  last = undefined;
+  lastRequestId = undefined;
   send.disabled = true;
   stop.disabled = false;
   thumbsUp.disabled = thumbsDown.disabled = true;
@@ -207,7 +208,7 @@ async function generate(): Promise<void> {
     output.setAttribute('aria-busy', 'false');
   }
   if (!finished || !requestId) return;
-  last = { requestId };
+  lastRequestId = requestId;
   thumbsUp.disabled = thumbsDown.disabled = false;
   if (chat) {
     conversation.answered(question, output.textContent);
@@ -217,10 +218,10 @@ async function generate(): Promise<void> {
 }
 
 async function sendFeedback(rating: number): Promise<void> {
-  if (!last) return;
+  if (!lastRequestId) return;
   thumbsUp.disabled = thumbsDown.disabled = true;
   try {
-    const { feedbackId } = await clients().feedback.submitFeedback({ requestId: last.requestId, rating });
+    const { feedbackId } = await clients().feedback.submitFeedback({ requestId: lastRequestId, rating });
     feedbackStatus.textContent = `Thanks: feedback ${feedbackId} recorded.`;
     await refreshReport();
   } catch (err) {

@@ -1,5 +1,4 @@
-import type { Client } from '@connectrpc/connect';
-import { Code } from '@connectrpc/connect';
+import { type Client, Code } from '@connectrpc/connect';
 import type { FeedbackService } from '@tokenmesh/proto';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
