@@ -1,4 +1,5 @@
 import type { Headers } from './headers';
+import type { BucketOptions, ObjectBucket } from './objects';
 
 /** A core (fire-and-forget) message as a subscriber sees it. */
 export interface BusMessage {
@@ -133,6 +134,11 @@ export interface Bus {
    * @throws BusError `stream-not-found`, `closed`
    */
   consumerLag(stream: string, durable: string): Promise<number>;
+  /**
+   * The object bucket `name` (JetStream's object store, file storage), created on first use;
+   * its calls fail with `closed` once the bus is closed. @throws BusError `invalid`, `closed`
+   */
+  objectBucket(name: string, opts?: BucketOptions): Promise<ObjectBucket>;
   /** Stops consumptions (waiting for their handlers), delivers what is pending, then disconnects. */
   close(): Promise<void>;
 }

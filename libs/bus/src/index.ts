@@ -7,6 +7,7 @@ export * from './headers';
 export { MemoryBroker } from './memory-broker';
 export * from './memory-bus';
 export * from './nats-bus';
+export * from './objects';
 export * from './outbox';
 export * from './outbox-spool';
 export { subjectMatches } from './subject';

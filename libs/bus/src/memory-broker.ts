@@ -2,7 +2,9 @@ import type { StreamConfig } from './bus';
 import { BusError } from './errors';
 import type { Headers } from './headers';
 import { MemoryConsumer } from './memory-consumer';
+import { MemoryObjectBucket } from './memory-objects';
 import { MemoryStream } from './memory-stream';
+import type { BucketOptions } from './objects';
 import type { ResolvedConsumeOptions } from './options';
 import { patternsOverlap, subjectMatches } from './subject';
 
@@ -16,6 +18,15 @@ type Deliver = (subject: string, data: Uint8Array, headers: Headers) => void;
 export class MemoryBroker {
   private readonly subs = new Set<{ pattern: string; deliver: Deliver }>();
   private readonly streams = new Map<string, MemoryStream>();
+  private readonly buckets = new Map<string, MemoryObjectBucket>();
+
+  /** The object bucket `name`, created on first use; later calls update its options. */
+  bucket(name: string, opts: BucketOptions): MemoryObjectBucket {
+    let b = this.buckets.get(name);
+    if (b) b.configure(opts);
+    else this.buckets.set(name, (b = new MemoryObjectBucket(opts)));
+    return b;
+  }
 
   /** Adds a subscription; returns its removal. */
   subscribe(pattern: string, deliver: Deliver): () => void {

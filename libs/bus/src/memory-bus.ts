@@ -21,6 +21,7 @@ import { type Headers, normalizeHeaders } from './headers';
 import { MemoryBroker } from './memory-broker';
 import { startMemoryConsumption } from './memory-consumption';
 import { replayMemory } from './memory-replay';
+import { type BucketOptions, checkBucket, guardedBucket, type ObjectBucket } from './objects';
 import { resolveConsumeOptions, resolveReplayOptions, resolveStreamConfig } from './options';
 import { checkName, checkPattern, checkSubject } from './subject';
 
@@ -119,6 +120,12 @@ export class MemoryBus implements Bus, ConnectionStatus {
   async consumerLag(stream: string, durable: string): Promise<number> {
     this.open();
     return this.broker.existingConsumer(stream, durable)?.lag ?? 0;
+  }
+
+  async objectBucket(name: string, opts: BucketOptions = {}): Promise<ObjectBucket> {
+    this.open();
+    checkBucket(name);
+    return guardedBucket(this.broker.bucket(name, opts), () => this.open());
   }
 
   async close(): Promise<void> {

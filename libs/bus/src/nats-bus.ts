@@ -23,7 +23,9 @@ import { type Headers, normalizeHeaders } from './headers';
 import { ensureNatsConsumer, ensureNatsStream } from './nats-admin';
 import { fromNatsHeaders, mapNatsError, toNatsHeaders } from './nats-codec';
 import { startNatsConsumption } from './nats-consumption';
+import { natsObjectBucket } from './nats-objects';
 import { replayNats } from './nats-replay';
+import { type BucketOptions, checkBucket, guardedBucket, type ObjectBucket } from './objects';
 import { resolveConsumeOptions, resolveReplayOptions, resolveStreamConfig } from './options';
 import { checkName, checkPattern, checkSubject } from './subject';
 
@@ -198,6 +200,13 @@ export class NatsBus implements Bus, ConnectionStatus {
       if (err instanceof NatsError && err.api_error?.err_code === 10014) return 0;
       throw mapped;
     }
+  }
+
+  async objectBucket(name: string, opts: BucketOptions = {}): Promise<ObjectBucket> {
+    this.open();
+    checkBucket(name);
+    await this.manager();
+    return guardedBucket(await natsObjectBucket(this.js, name, opts), () => this.open());
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,23 @@ describe('NatsBus beyond the contract', () => {
     }
   });
 
+  it('keeps object bucket contents across a server restart (file storage)', async () => {
+    const server = await startNats({ jetstream: true });
+    const bus = await NatsBus.connect(server.url, { reconnectWaitMs: 50 });
+    try {
+      const bucket = await bus.objectBucket('FILES');
+      await bucket.put('file-a', new TextEncoder().encode('kept'), { owner: 'k' });
+      await server.kill('SIGTERM');
+      await server.restart();
+      await waitFor(() => bus.connected, { timeoutMs: 10_000 });
+      expect(new TextDecoder().decode(await bucket.get('file-a'))).toBe('kept');
+      expect((await bucket.info('file-a'))?.meta).toEqual({ owner: 'k' });
+    } finally {
+      await bus.close();
+      await server.stop();
+    }
+  });
+
   it('fails to connect with an error naming the URL', async () => {
     const server = await startNats();
     await server.stop();

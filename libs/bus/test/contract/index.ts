@@ -4,6 +4,7 @@ import { connectionContract } from './connection';
 import { coreContract } from './core';
 import { durableContract } from './durable';
 import type { BusFixture } from './fixture';
+import { objectsContract } from './objects';
 import { redeliveryContract } from './redelivery';
 import { replayContract } from './replay';
 import { streamAdminContract } from './stream-admin';
@@ -17,6 +18,7 @@ export function busContract(adapter: string, start: () => Promise<BusFixture>): 
     replayContract(get);
     streamAdminContract(get);
     connectionContract(get);
+    objectsContract(get);
   });
 }
 
