@@ -22,6 +22,10 @@ export interface GatewayConfig {
   /** Model used when a request names none. */
   readonly defaultModel: string;
   readonly bodyLimitBytes: number;
+  /** The largest file /v1/files takes (a batch input file). */
+  readonly fileLimitBytes: number;
+  /** The most requests one batch input file may hold (OpenAI's limit: 50 000). */
+  readonly maxBatchLines: number;
   /** Model directories whose tokenizers run in the gateway (no tokenizer hop); others go to the service. */
   readonly localTokenizers: readonly string[];
   /** API keys: none (anonymous callers, development), a file or Redis. */
@@ -74,6 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     feedbackUrl: url('GATEWAY_FEEDBACK_URL', 'http://127.0.0.1:50055'),
     defaultModel: e.str('GATEWAY_DEFAULT_MODEL', 'tinygpt'),
     bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
+    fileLimitBytes: e.int('GATEWAY_FILE_LIMIT_BYTES', { default: 100 << 20, min: 1024, max: 512 << 20 }),
+    maxBatchLines: e.int('GATEWAY_BATCH_MAX_LINES', { default: 50_000, min: 1, max: 1_000_000 }),
     localTokenizers: e.list('GATEWAY_LOCAL_TOKENIZERS', []).map((d) => resolve(d)),
     apiKeys: apiKeysConfig(e),
     corsOrigins: corsOriginsConfig(e),

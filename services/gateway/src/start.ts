@@ -28,6 +28,7 @@ import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
 import { SaturationGate } from './edge/saturation-gate';
 import { shedCounter } from './edge/saturation-metrics';
+import { FILES_BUCKET, FileStore } from './files/file-store';
 import { completionPublisher, type CompletionRecord } from './pipeline/completion-events';
 import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';
@@ -120,6 +121,11 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       logger: rt.logger,
       adapters: createClient(AdapterService, router.transport),
       registry,
+      files: {
+        files: new FileStore(() => bus.objectBucket(FILES_BUCKET)),
+        fileLimitBytes: config.fileLimitBytes,
+        maxBatchLines: config.maxBatchLines,
+      },
     });
     const playground = config.playground
       ? playgroundHandler(

@@ -54,6 +54,14 @@ export function bodyTooLarge(limit: number): ConnectError {
   return answeredAs(apiError(Code.ResourceExhausted, null, `request body is larger than ${limit} bytes`), { status: 413, code: 'request_too_large' });
 }
 
+/**
+ * No such object for this caller (a file, a batch): 404 `not_found` over REST, NOT_FOUND over
+ * RPC. Not the 400 an unknown model gets: here the path names something that is not there.
+ */
+export function objectNotFound(detail: string): ConnectError {
+  return answeredAs(apiError(Code.NotFound, null, detail), { status: 404, code: 'not_found' });
+}
+
 /** A body in a charset other than UTF-8: 415 `unsupported_media_type`, naming the charset. */
 function unsupportedCharset(charset: string): ConnectError {
   const e = apiError(Code.InvalidArgument, null, `charset ${JSON.stringify(charset)} is not supported: JSON bodies must be UTF-8`);

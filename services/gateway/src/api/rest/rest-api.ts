@@ -13,6 +13,18 @@ import { type AdapterAdmin, listAdaptersRoute, loadAdapterRoute, unloadAdapterRo
 import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
+import {
+  deleteFileRoute,
+  FILE_CONTENT_ROUTE,
+  FILE_ROUTE,
+  fileContentRoute,
+  FILES_PATH,
+  type FilesDeps,
+  filesRouteOf,
+  getFileRoute,
+  listFilesRoute,
+  uploadFileRoute,
+} from './files-route';
 import { generateRoute } from './generate-route';
 import { sendError, sendJson } from './http-json';
 import { MODEL_PATH_PREFIX, modelRoute, modelsRoute } from './models-route';
@@ -39,6 +51,8 @@ export interface RestDeps {
   readonly adapters?: AdapterAdmin['adapters'];
   /** The model registry's operator routes (/v1/registry/...). */
   readonly registry?: Registry;
+  /** OpenAI's Files API (/v1/files...); none = no such routes. */
+  readonly files?: FilesDeps;
 }
 
 /** The one templated route: GET /v1/models/{model}, observed under this name (bounded labels). */
@@ -62,6 +76,12 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     [MODEL_ROUTE]: { GET: (q, s, c) => modelRoute(q, s, c, catalog) },
     '/feedback': { POST: (q, s, c) => feedbackRoute(q, s, c, deps.feedback, deps.bodyLimitBytes, deps.issued) },
   };
+  const files = deps.files;
+  if (files) {
+    routes[FILES_PATH] = { POST: (q, s, c) => uploadFileRoute(q, s, c, files), GET: (q, s, c) => listFilesRoute(q, s, c, files) };
+    routes[FILE_ROUTE] = { GET: (q, s, c) => getFileRoute(q, s, c, files), DELETE: (q, s, c) => deleteFileRoute(q, s, c, files) };
+    routes[FILE_CONTENT_ROUTE] = { GET: (q, s, c) => fileContentRoute(q, s, c, files) };
+  }
   // Operators' routes: their `authorization` carries the workers' admin token, not an API key, so
   // API-key authentication does not apply (the workers check the token, and refuse without one).
   const admin = deps.adapters && { adapters: deps.adapters, catalog };
@@ -78,7 +98,7 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const routeName = path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length ? MODEL_ROUTE : path;
+    const routeName = path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length ? MODEL_ROUTE : (filesRouteOf(path) ?? path);
     const methods = routes[routeName];
     deps.observe?.(req, res, methods ? routeName : 'unmatched');
     if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');

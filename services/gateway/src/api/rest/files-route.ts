@@ -1,0 +1,110 @@
+import { Code } from '@connectrpc/connect';
+import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+
+import { apiError } from '../../edge/api-error';
+import { callerOf } from '../../edge/auth/request-caller';
+import { describeLineErrors, parseBatchInput } from '../../files/batch-input';
+import type { FileStore } from '../../files/file-store';
+import { objectNotFound, sendJson } from './http-json';
+import { readMultipart } from './multipart-body';
+import type { RequestContext } from './request-context';
+
+export interface FilesDeps {
+  readonly files: FileStore;
+  /** GATEWAY_FILE_LIMIT_BYTES: the largest upload. */
+  readonly fileLimitBytes: number;
+  /** GATEWAY_BATCH_MAX_LINES: the most requests in one batch input file. */
+  readonly maxBatchLines: number;
+}
+
+export const FILES_PATH = '/v1/files';
+/** The templated routes, observed under these names (bounded labels). */
+export const FILE_ROUTE = '/v1/files/{file_id}';
+export const FILE_CONTENT_ROUTE = '/v1/files/{file_id}/content';
+
+/** Which files route a path is, if any. */
+export function filesRouteOf(path: string): string | undefined {
+  if (!path.startsWith(`${FILES_PATH}/`)) return undefined;
+  const rest = path.slice(FILES_PATH.length + 1).split('/');
+  if (rest.length === 1 && rest[0]) return FILE_ROUTE;
+  if (rest.length === 2 && rest[0] && rest[1] === 'content') return FILE_CONTENT_ROUTE;
+  return undefined;
+}
+
+const fileIdOf = (req: HttpRequest) => decodeURIComponent((req.url ?? '').split('?')[0]!.split('/')[3] ?? '');
+const noSuchFile = (id: string) => objectNotFound(`No such File object: ${id}`);
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * POST /v1/files — multipart `file` and `purpose` ("batch"), as OpenAI's Files API. A batch input
+ * file is checked line by line before it is stored (each error names its line), so a batch
+ * never starts from a file it cannot read.
+ */
+export async function uploadFileRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
+  const form = await readMultipart(req, deps.fileLimitBytes);
+  const purpose = form.fields.get('purpose');
+  if (purpose === undefined) throw apiError(Code.InvalidArgument, 'purpose', 'is required');
+  if (purpose !== 'batch')
+    throw apiError(Code.InvalidArgument, 'purpose', `must be "batch" (the only purpose this server uses files for), got ${JSON.stringify(purpose)}`);
+  const file = form.files.get('file');
+  if (!file) throw apiError(Code.InvalidArgument, 'file', 'is required: a multipart part named "file" with the JSONL requests');
+  let text: string;
+  try {
+    text = UTF8.decode(file.data);
+  } catch {
+    throw apiError(Code.InvalidArgument, 'file', 'is not valid UTF-8');
+  }
+  const { errors } = parseBatchInput(text, deps.maxBatchLines);
+  if (errors.length > 0) throw apiError(Code.InvalidArgument, 'file', `is not a valid batch input file: ${describeLineErrors(errors)}`);
+  const created = await deps.files.create({ owner: callerOf(req).keyName, filename: file.filename || 'upload.jsonl', purpose, data: file.data });
+  sendJson(res, 200, created);
+}
+
+/** GET /v1/files — the caller's files, newest first; `purpose`, `limit` (1–10000, default 10000), `after`, `order`. */
+export async function listFilesRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
+  const q = new URL(req.url ?? '/', 'http://x').searchParams;
+  const limitText = q.get('limit');
+  const limit = limitText === null ? 10_000 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+    throw apiError(Code.InvalidArgument, 'limit', `must be an integer from 1 to 10000, got ${JSON.stringify(limitText)}`);
+  const order = q.get('order') ?? 'desc';
+  if (order !== 'asc' && order !== 'desc') throw apiError(Code.InvalidArgument, 'order', `must be "asc" or "desc", got ${JSON.stringify(order)}`);
+  let all = await deps.files.list(callerOf(req).keyName, q.get('purpose') ?? undefined);
+  if (order === 'asc') all = all.reverse();
+  const after = q.get('after');
+  if (after !== null) {
+    const at = all.findIndex((f) => f.id === after);
+    all = at < 0 ? [] : all.slice(at + 1);
+  }
+  const data = all.slice(0, limit);
+  sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: all.length > limit });
+}
+
+/** GET /v1/files/{file_id} — 404 for a file the caller does not own, as for one that does not exist. */
+export async function getFileRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
+  const id = fileIdOf(req);
+  const file = await deps.files.get(callerOf(req).keyName, id);
+  if (!file) throw noSuchFile(id);
+  sendJson(res, 200, file);
+}
+
+/** GET /v1/files/{file_id}/content — the bytes as uploaded (or as the batch lane wrote them). */
+export async function fileContentRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
+  const id = fileIdOf(req);
+  const found = await deps.files.content(callerOf(req).keyName, id);
+  if (!found) throw noSuchFile(id);
+  res.writeHead(200, {
+    'content-type': 'application/jsonl',
+    'content-length': found.data.length,
+    'content-disposition': `attachment; filename="${found.file.filename.replace(/["\\\r\n]/g, '_')}"`,
+  });
+  res.end(found.data);
+}
+
+/** DELETE /v1/files/{file_id} */
+export async function deleteFileRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
+  const id = fileIdOf(req);
+  if (!(await deps.files.delete(callerOf(req).keyName, id))) throw noSuchFile(id);
+  sendJson(res, 200, { id, object: 'file', deleted: true });
+}

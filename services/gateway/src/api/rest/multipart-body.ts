@@ -1,0 +1,45 @@
+import { Code } from '@connectrpc/connect';
+import type { HttpRequest } from '@tokenmesh/server';
+
+import { apiError } from '../../edge/api-error';
+import { parseContentType } from './content-type';
+import { bodyTooLarge } from './http-json';
+
+/** A multipart/form-data body: its text fields and its files, by field name. */
+export interface FormBody {
+  readonly fields: ReadonlyMap<string, string>;
+  readonly files: ReadonlyMap<string, { readonly filename: string; readonly data: Uint8Array }>;
+}
+
+/**
+ * Reads a multipart/form-data body of at most `limit` bytes (a declared length over it is refused
+ * before a byte is read) and parses it with the platform's own parser (undici's, as `fetch` uses).
+ * @throws ConnectError 400 (not multipart, malformed), 413 (too large)
+ */
+export async function readMultipart(req: HttpRequest, limit: number): Promise<FormBody> {
+  const type = req.headers['content-type'] ?? '';
+  if (parseContentType(type).mediaType !== 'multipart/form-data') {
+    throw apiError(Code.InvalidArgument, null, `content-type must be multipart/form-data, got ${JSON.stringify(type)}`);
+  }
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw bodyTooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw bodyTooLarge(limit);
+    chunks.push(chunk);
+  }
+  let form: FormData;
+  try {
+    form = await new Response(Buffer.concat(chunks), { headers: { 'content-type': type } }).formData();
+  } catch (err) {
+    throw apiError(Code.InvalidArgument, null, `body is not valid multipart/form-data (${(err as Error).message})`);
+  }
+  const fields = new Map<string, string>();
+  const files = new Map<string, { filename: string; data: Uint8Array }>();
+  for (const [name, value] of form) {
+    if (typeof value === 'string') fields.set(name, value);
+    else files.set(name, { filename: value.name, data: new Uint8Array(await value.arrayBuffer()) });
+  }
+  return { fields, files };
+}
