@@ -70,6 +70,19 @@ function unsupportedCharset(charset: string): ConnectError {
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The whole body, at most `limit` bytes: a declared length over it is refused before a byte is read. @throws ConnectError 413 */
+export async function readBody(req: HttpRequest, limit: number): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw bodyTooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw bodyTooLarge(limit);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 /**
  * Reads and parses a JSON object body of at most `limit` bytes, in UTF-8 and nested at most
  * MAX_JSON_DEPTH deep. @throws ConnectError (400; 413 when too large; 415 for another charset).
@@ -80,18 +93,10 @@ export async function readJson(req: HttpRequest, limit: number): Promise<Record<
   if (!mediaType.includes('application/json')) throw apiError(Code.InvalidArgument, null, `content-type must be application/json, got ${JSON.stringify(type)}`);
   // Decoding latin1 or UTF-16 as UTF-8 would silently change the text.
   if (!isUtf8(charset)) throw unsupportedCharset(charset!);
-  // A declared length over the limit is refused before a byte of it is read.
-  if (Number(req.headers['content-length'] ?? 0) > limit) throw bodyTooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw bodyTooLarge(limit);
-    chunks.push(chunk);
-  }
+  const bytes = await readBody(req, limit);
   let text: string;
   try {
-    text = UTF8.decode(Buffer.concat(chunks));
+    text = UTF8.decode(bytes);
   } catch {
     // Not replaced with U+FFFD: a prompt the client did not send must not be generated from.
     throw apiError(Code.InvalidArgument, null, 'body is not valid UTF-8');

@@ -3,7 +3,7 @@ import type { HttpRequest } from '@tokenmesh/server';
 
 import { apiError } from '../../edge/api-error';
 import { parseContentType } from './content-type';
-import { bodyTooLarge } from './http-json';
+import { readBody } from './http-json';
 
 /** A multipart/form-data body: its text fields and its files, by field name. */
 export interface FormBody {
@@ -12,8 +12,7 @@ export interface FormBody {
 }
 
 /**
- * Reads a multipart/form-data body of at most `limit` bytes (a declared length over it is refused
- * before a byte is read) and parses it with the platform's own parser (undici's, as `fetch` uses).
+ * Reads a multipart/form-data body of at most `limit` bytes and parses it with the platform's own parser (undici's, as `fetch` uses).
  * @throws ConnectError 400 (not multipart, malformed), 413 (too large)
  */
 export async function readMultipart(req: HttpRequest, limit: number): Promise<FormBody> {
@@ -21,17 +20,10 @@ export async function readMultipart(req: HttpRequest, limit: number): Promise<Fo
   if (parseContentType(type).mediaType !== 'multipart/form-data') {
     throw apiError(Code.InvalidArgument, null, `content-type must be multipart/form-data, got ${JSON.stringify(type)}`);
   }
-  if (Number(req.headers['content-length'] ?? 0) > limit) throw bodyTooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw bodyTooLarge(limit);
-    chunks.push(chunk);
-  }
+  const body = await readBody(req, limit);
   let form: FormData;
   try {
-    form = await new Response(Buffer.concat(chunks), { headers: { 'content-type': type } }).formData();
+    form = await new Response(body, { headers: { 'content-type': type } }).formData();
   } catch (err) {
     throw apiError(Code.InvalidArgument, null, `body is not valid multipart/form-data (${(err as Error).message})`);
   }
