@@ -135,6 +135,11 @@ export interface Bus {
    */
   consumerLag(stream: string, durable: string): Promise<number>;
   /**
+   * How many messages `stream` holds on subjects matching `pattern` (e.g. one batch's results).
+   * @throws BusError `stream-not-found`, `invalid`, `closed`
+   */
+  countMessages(stream: string, pattern: string): Promise<number>;
+  /**
    * The object bucket `name` (JetStream's object store, file storage), created on first use;
    * its calls fail with `closed` once the bus is closed. @throws BusError `invalid`, `closed`
    */

@@ -122,6 +122,13 @@ export class MemoryBus implements Bus, ConnectionStatus {
     return this.broker.existingConsumer(stream, durable)?.lag ?? 0;
   }
 
+  async countMessages(stream: string, pattern: string): Promise<number> {
+    this.open();
+    checkName(stream, 'stream');
+    checkPattern(pattern);
+    return this.broker.stream(stream).count(pattern);
+  }
+
   async objectBucket(name: string, opts: BucketOptions = {}): Promise<ObjectBucket> {
     this.open();
     checkBucket(name);

@@ -1,6 +1,7 @@
 import type { PublishAck, StreamConfig } from './bus';
 import type { Headers } from './headers';
 import type { MemoryConsumer } from './memory-consumer';
+import { subjectMatches } from './subject';
 
 /** One stored message. */
 export interface StoredMessage {
@@ -46,6 +47,13 @@ export class MemoryStream {
 
   get(seq: number): StoredMessage | undefined {
     return this.messages.get(seq);
+  }
+
+  /** Stored messages whose subject matches `pattern`. */
+  count(pattern: string): number {
+    let n = 0;
+    for (const m of this.messages.values()) if (subjectMatches(pattern, m.subject)) n++;
+    return n;
   }
 
   get last(): number {

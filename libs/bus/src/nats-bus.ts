@@ -202,6 +202,19 @@ export class NatsBus implements Bus, ConnectionStatus {
     }
   }
 
+  async countMessages(stream: string, pattern: string): Promise<number> {
+    this.open();
+    checkName(stream, 'stream');
+    checkPattern(pattern);
+    try {
+      // The server counts per subject for a filter (stream info's subjects_filter); no message is read.
+      const info = await (await this.manager()).streams.info(stream, { subjects_filter: pattern });
+      return Object.values(info.state.subjects ?? {}).reduce((n, c) => n + c, 0);
+    } catch (err) {
+      throw mapNatsError(err, `count ${stream} ${pattern}`);
+    }
+  }
+
   async objectBucket(name: string, opts: BucketOptions = {}): Promise<ObjectBucket> {
     this.open();
     checkBucket(name);

@@ -24,6 +24,29 @@ export function streamAdminContract(fixture: () => BusFixture): void {
       expect(got).toEqual(['a', 'b']);
     });
 
+    it('countMessages counts the stored messages on matching subjects; acked work-queue messages are gone', async () => {
+      const bus = await conns.bus();
+      const name = unique('A');
+      const p = name.toLowerCase();
+      await bus.ensureStream({ name, subjects: [`${p}.>`], retention: 'limits' });
+      for (const s of ['b1.ok', 'b1.ok', 'b1.failed', 'b2.ok']) await bus.publishDurable(`${p}.${s}`, enc(s));
+      expect(await bus.countMessages(name, `${p}.b1.*`)).toBe(3);
+      expect(await bus.countMessages(name, `${p}.b1.ok`)).toBe(2);
+      expect(await bus.countMessages(name, `${p}.b3.>`)).toBe(0);
+      expect(await bus.countMessages(name, `${p}.>`)).toBe(4);
+      await expect(bus.countMessages(unique('NONE'), 'x')).rejects.toMatchObject({ code: 'stream-not-found' });
+
+      const work = unique('W');
+      const w = work.toLowerCase();
+      await bus.ensureStream({ name: work, subjects: [`${w}.>`], retention: 'workqueue' });
+      for (const n of [1, 2]) await bus.publishDurable(`${w}.job`, enc(`j${n}`));
+      expect(await bus.countMessages(work, `${w}.job`)).toBe(2);
+      const got: string[] = [];
+      await bus.consume(work, 'workers', ackInto(got));
+      await waitFor(() => got.length === 2);
+      await waitFor(async () => (await bus.countMessages(work, `${w}.job`)) === 0);
+    });
+
     it('refuses a retention change and subjects that overlap another stream', async () => {
       const bus = await conns.bus();
       const name = unique('A');

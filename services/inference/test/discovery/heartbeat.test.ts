@@ -52,6 +52,7 @@ function recordingBus(inner: Bus, onPublish: (hb: WorkerHeartbeat) => void = () 
     consume: (stream, durable, handler, opts) => inner.consume(stream, durable, handler, opts),
     replay: (stream, handler, opts) => inner.replay(stream, handler, opts),
     consumerLag: (stream, durable) => inner.consumerLag(stream, durable),
+    countMessages: (stream, pattern) => inner.countMessages(stream, pattern),
     objectBucket: (name, opts) => inner.objectBucket(name, opts),
     close: () => inner.close(),
   };
