@@ -1,4 +1,5 @@
 import { createClient } from '@connectrpc/connect';
+import { FILES_BUCKET, FileStore } from '@tokenmesh/batch';
 import { type Bus, connectBus, eventOutbox, EVENTS_STREAM } from '@tokenmesh/bus';
 import {
   AdapterService,
@@ -28,7 +29,6 @@ import { startRateLimiter } from './edge/rate-limit/start-rate-limiter';
 import { watchReadiness } from './edge/readiness';
 import { SaturationGate } from './edge/saturation-gate';
 import { shedCounter } from './edge/saturation-metrics';
-import { FILES_BUCKET, FileStore } from './files/file-store';
 import { completionPublisher, type CompletionRecord } from './pipeline/completion-events';
 import { IssuedRequests } from './pipeline/issued-requests';
 import { localDecoders, localFirstTokenizer } from './pipeline/local-tokenizer';

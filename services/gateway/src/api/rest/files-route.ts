@@ -1,10 +1,9 @@
 import { Code } from '@connectrpc/connect';
+import { describeLineErrors, type FileStore, parseBatchInput } from '@tokenmesh/batch';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import { apiError } from '../../edge/api-error';
 import { callerOf } from '../../edge/auth/request-caller';
-import { describeLineErrors, parseBatchInput } from '../../files/batch-input';
-import type { FileStore } from '../../files/file-store';
 import { objectNotFound, sendJson } from './http-json';
 import { readMultipart } from './multipart-body';
 import type { RequestContext } from './request-context';

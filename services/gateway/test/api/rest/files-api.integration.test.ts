@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { FILES_BUCKET, FileStore } from '@tokenmesh/batch';
 import { NatsBus } from '@tokenmesh/bus';
 import { type ServerHandle, startNats, waitFor } from '@tokenmesh/testing';
 import OpenAI, { APIError, toFile } from 'openai';
@@ -9,7 +10,6 @@ import OpenAI, { APIError, toFile } from 'openai';
 import { restApi } from '../../../src/api/rest/rest-api';
 import { ApiKeyAuth } from '../../../src/edge/auth/api-key-auth';
 import { fileKeySource, sha256Hex } from '../../../src/edge/auth/api-keys';
-import { FILES_BUCKET, FileStore } from '../../../src/files/file-store';
 import { fakeFeedback, listen } from '../../fakes';
 import { inMemoryMesh } from '../../in-memory-mesh';
 

@@ -1,4 +1,4 @@
-import { describeLineErrors, parseBatchInput } from '../../src/files/batch-input';
+import { describeLineErrors, parseBatchInput } from '../src/batch-input';
 
 const ok = (id: string, url = '/v1/completions', body: unknown = { prompt: 'x' }) => JSON.stringify({ custom_id: id, method: 'POST', url, body });
 

@@ -3,8 +3,6 @@ import { randomBytes } from 'node:crypto';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { BusError, type ObjectBucket, type StoredObject } from '@tokenmesh/bus';
 
-import { apiError } from '../edge/api-error';
-
 /** The bucket every gateway replica (and the batch service) keeps files in. */
 export const FILES_BUCKET = 'TOKENMESH_FILES';
 
@@ -58,8 +56,8 @@ export class FileStore {
     }
   }
 
-  async create(f: NewFile): Promise<FileObject> {
-    const id = `file-${randomBytes(12).toString('hex')}`;
+  /** Stores a new file; `id` for a file whose id is derived (a batch's output: written again, the same file). */
+  async create(f: NewFile, id = newFileId()): Promise<FileObject> {
     const createdAt = Math.floor(Date.now() / 1000);
     const meta = { owner: f.owner, filename: f.filename, purpose: f.purpose, created_at: String(createdAt) };
     const stored = await this.call((b) => b.put(id, f.data, meta));
@@ -98,6 +96,10 @@ export class FileStore {
 
 const FILE_ID = /^file-[0-9a-f]{24}$/;
 
+export function newFileId(): string {
+  return `file-${randomBytes(12).toString('hex')}`;
+}
+
 export function isFileId(id: string): boolean {
   return FILE_ID.test(id);
 }
@@ -118,6 +120,6 @@ function fileObject(o: StoredObject): FileObject {
 
 function storeFailure(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof BusError && err.code === 'conflict') return apiError(Code.ResourceExhausted, null, `the file store is full: ${err.message}`);
+  if (err instanceof BusError && err.code === 'conflict') return new ConnectError(`the file store is full: ${err.message}`, Code.ResourceExhausted);
   return new ConnectError(`the file store is unavailable: ${(err as Error).message}`, Code.Unavailable);
 }

@@ -1,0 +1,5 @@
+export * from './batch-input';
+export * from './batch-messages';
+export * from './batch-store';
+export * from './batch-topology';
+export * from './file-store';
