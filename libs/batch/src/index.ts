@@ -1,3 +1,4 @@
+export * from './batch-caller';
 export * from './batch-input';
 export * from './batch-messages';
 export * from './batch-store';

@@ -1,6 +1,7 @@
 export * from './bus';
 export * from './connect-bus';
 export { type ConnectionListener, type ConnectionStatus, hasConnectionStatus } from './connection-status';
+export * from './consumer-lag-gauge';
 export * from './errors';
 export * from './event-outbox';
 export * from './headers';

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
+
 /** The services of a mesh. */
-export type MeshServiceName = 'tokenizer' | 'inference' | 'feedback' | 'router' | 'gateway';
+export type MeshServiceName = 'tokenizer' | 'inference' | 'feedback' | 'router' | 'gateway' | 'batch';
 
 /** Environment variables, as every service's loadConfig reads them. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -10,6 +12,8 @@ export interface MeshLauncher<S> {
   start(name: MeshServiceName, env: Env): Promise<S>;
   /** Where the other services reach it: its HTTP/2 base URL. */
   url(service: S): string;
+  /** Its HTTP/1.1 base URL (the gateway's REST API, which batch lines are sent to). */
+  httpUrl(service: S): string;
   /** Stops it gracefully; `graceMs` bounds the drain where the launcher can. */
   stop(service: S, graceMs?: number): Promise<unknown>;
 }
@@ -21,6 +25,8 @@ export interface MeshSpec {
   readonly feedback?: boolean;
   /** Start the gateway; without it, the mesh is the gateway's upstreams (for a gateway under test). Default true. */
   readonly gateway?: boolean;
+  /** Start the batch service behind the gateway (npm start does). Default false. */
+  readonly batch?: boolean;
   /**
    * Start the services that call none of the others (tokenizer, inference, feedback) at the same time, and stop all at once.
    * Default false: one by one, in order.
@@ -35,7 +41,8 @@ export interface Mesh<S> {
   readonly router: S;
   readonly feedback?: S;
   readonly gateway?: S;
-  /** In start order: tokenizer, inference, feedback, router, gateway. */
+  readonly batch?: S;
+  /** In start order: tokenizer, inference, feedback, router, gateway, batch. */
   readonly all: readonly S[];
   /** Stops every service, the gateway first: it drains its clients' streams while its upstreams still answer. */
   stop(graceMs?: number): Promise<void>;
@@ -59,12 +66,29 @@ export function gatewayEnv(env: Env, upstreams: { readonly tokenizer: string; re
 }
 
 /**
+ * The batch service's credential at the gateway: one token for both unless given (as either
+ * BATCH_GATEWAY_TOKEN or GATEWAY_BATCH_TOKEN), and a random one when the gateway has API keys
+ * and none was given, so batches run as their owners without an operator choosing a secret.
+ */
+export function batchToken(env: Env): Env {
+  const given = env['BATCH_GATEWAY_TOKEN'] ?? env['GATEWAY_BATCH_TOKEN'];
+  const keys = (env['GATEWAY_API_KEYS'] ?? 'none') !== 'none' || env['GATEWAY_API_KEYS_FILE'] !== undefined;
+  const token = given ?? (keys ? randomBytes(24).toString('base64url') : undefined);
+  return token === undefined ? env : { ...env, BATCH_GATEWAY_TOKEN: token, GATEWAY_BATCH_TOKEN: token };
+}
+
+/** The batch service's environment: the gateway's REST address. */
+export function batchEnv(env: Env, gatewayHttpUrl: string): Env {
+  return { ...env, BATCH_GATEWAY_URL: gatewayHttpUrl };
+}
+
+/**
  * Starts a mesh with `launcher`: tokenizer, inference and feedback, then the router in front of
  * the inference service, then the gateway in front of the tokenizer, the router and feedback.
  * When a service fails to start, the ones already started are stopped and the error is thrown.
  */
 export async function buildMesh<S>(launcher: MeshLauncher<S>, spec: MeshSpec = {}): Promise<Mesh<S>> {
-  const env = spec.env ?? {};
+  const env = spec.batch ? batchToken(spec.env ?? {}) : (spec.env ?? {});
   const started: S[] = [];
   const stop = async (graceMs?: number) => {
     const newestFirst = started.splice(0).reverse();
@@ -86,13 +110,22 @@ export async function buildMesh<S>(launcher: MeshLauncher<S>, spec: MeshSpec = {
       ...(feedback === undefined ? {} : { feedback: launcher.url(feedback) }),
     };
     const gateway = spec.gateway === false ? undefined : await start('gateway', gatewayEnv(env, upstreams));
-    const all = [tokenizer!, inference!, ...(feedback === undefined ? [] : [feedback]), router, ...(gateway === undefined ? [] : [gateway])];
+    const batch = spec.batch && gateway !== undefined ? await start('batch', batchEnv(env, launcher.httpUrl(gateway))) : undefined;
+    const all = [
+      tokenizer!,
+      inference!,
+      ...(feedback === undefined ? [] : [feedback]),
+      router,
+      ...(gateway === undefined ? [] : [gateway]),
+      ...(batch === undefined ? [] : [batch]),
+    ];
     return {
       tokenizer: tokenizer!,
       inference: inference!,
       router,
       ...(feedback === undefined ? {} : { feedback }),
       ...(gateway === undefined ? {} : { gateway }),
+      ...(batch === undefined ? {} : { batch }),
       all,
       stop,
     };

@@ -17,6 +17,7 @@ function fakeLauncher(opts: { failOn?: MeshServiceName; startMs?: number } = {})
       return { name, env };
     },
     url: (s) => `http://${s.name}:1`,
+    httpUrl: (s) => `http://${s.name}:2`,
     async stop(s, graceMs) {
       events.push(`stop ${s.name}${graceMs === undefined ? '' : ` ${graceMs}`}`);
     },
@@ -54,6 +55,26 @@ describe('buildMesh', () => {
     expect(mesh.all.map((s) => s.name)).toEqual(['tokenizer', 'inference', 'router']);
     const withGateway = await buildMesh(launcher, { env: { GATEWAY_FEEDBACK_URL: 'http://fb:2' }, feedback: false });
     expect(withGateway.gateway!.env['GATEWAY_FEEDBACK_URL']).toBe('http://fb:2');
+  });
+
+  it('with batch: starts the batch service last, given the gateway REST address; one token for both when the gateway has API keys', async () => {
+    const { launcher, events } = fakeLauncher();
+    const plain = await buildMesh(launcher, { batch: true });
+    expect(plain.batch!.env).toEqual({ BATCH_GATEWAY_URL: 'http://gateway:2' });
+    expect(events.filter((e) => e.startsWith('start')).at(-1)).toBe('start batch');
+    await plain.stop();
+    expect(events.filter((e) => e.startsWith('stop'))[0]).toBe('stop batch');
+
+    const keyed = await buildMesh(launcher, { batch: true, env: { GATEWAY_API_KEYS_FILE: '/keys.yaml' } });
+    const token = keyed.batch!.env['BATCH_GATEWAY_TOKEN'];
+    expect(token).toMatch(/^[\w-]{32}$/);
+    expect(keyed.gateway!.env['GATEWAY_BATCH_TOKEN']).toBe(token);
+    const given = await buildMesh(launcher, { batch: true, env: { GATEWAY_BATCH_TOKEN: 'chosen' } });
+    expect([given.batch!.env['BATCH_GATEWAY_TOKEN'], given.gateway!.env['GATEWAY_BATCH_TOKEN']]).toEqual(['chosen', 'chosen']);
+    // Without batch, nothing changes (and no token is made up).
+    const without = await buildMesh(launcher, { env: { GATEWAY_API_KEYS_FILE: '/keys.yaml' } });
+    expect(without.batch).toBeUndefined();
+    expect(without.gateway!.env['GATEWAY_BATCH_TOKEN']).toBeUndefined();
   });
 
   it('concurrently: starts tokenizer, inference and feedback together', async () => {

@@ -67,9 +67,11 @@ export function processLauncher({ model, worker = {}, gateway = {} }: Omit<MeshP
         return startServiceProcess('router', { ...e, ROUTER_PORT: '0', ROUTER_HTTP_PORT: '0' });
       case 'gateway':
         return readyGateway({ GATEWAY_GRPC_PORT: '0', GATEWAY_HTTP_PORT: '0', GATEWAY_DEFAULT_MODEL: basename(model), ...e, ...gateway });
+      case 'batch':
+        return startServiceProcess('batch', { ...e, BATCH_PORT: '0', BATCH_HTTP_PORT: '0' });
     }
   };
-  return { start, url: (p) => p.url, stop: (p) => p.stop(5000) };
+  return { start, url: (p) => p.url, httpUrl: (p) => p.httpUrl, stop: (p) => p.stop(5000) };
 }
 
 /** Starts a mesh of processes (tokenizer, worker, feedback unless `feedback: false`, router, gateway); on failure, stops what started. */
@@ -133,7 +135,7 @@ export type SupervisorProcess = ServiceProcess & { readonly extra: Record<string
  */
 export function startSupervisor(env: Record<string, string> = {}, timeoutMs = 90_000): Promise<SupervisorProcess> {
   const ports: Record<string, string> = {};
-  for (const s of ['TOKENIZER', 'INFERENCE', 'FEEDBACK', 'ROUTER']) Object.assign(ports, { [`${s}_PORT`]: '0', [`${s}_HTTP_PORT`]: '0' });
+  for (const s of ['TOKENIZER', 'INFERENCE', 'FEEDBACK', 'ROUTER', 'BATCH']) Object.assign(ports, { [`${s}_PORT`]: '0', [`${s}_HTTP_PORT`]: '0' });
   Object.assign(ports, { GATEWAY_GRPC_PORT: '0', GATEWAY_HTTP_PORT: '0' });
   return spawnUntil('supervisor', join('services', 'supervisor', 'src', 'main.ts'), { ...ports, ...env }, timeoutMs, (log) => {
     if (log['msg'] !== 'mesh started') return undefined;

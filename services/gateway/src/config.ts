@@ -26,6 +26,8 @@ export interface GatewayConfig {
   readonly fileLimitBytes: number;
   /** The most requests one batch input file may hold (OpenAI's limit: 50 000). */
   readonly maxBatchLines: number;
+  /** The batch service's credential (its BATCH_GATEWAY_TOKEN): its lines run as their batch's owner. Needed for batches when API keys are on. */
+  readonly batchToken: string | undefined;
   /** Model directories whose tokenizers run in the gateway (no tokenizer hop); others go to the service. */
   readonly localTokenizers: readonly string[];
   /** API keys: none (anonymous callers, development), a file or Redis. */
@@ -80,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     bodyLimitBytes: e.int('GATEWAY_BODY_LIMIT_BYTES', { default: 1 << 20, min: 1024, max: 64 << 20 }),
     fileLimitBytes: e.int('GATEWAY_FILE_LIMIT_BYTES', { default: 100 << 20, min: 1024, max: 512 << 20 }),
     maxBatchLines: e.int('GATEWAY_BATCH_MAX_LINES', { default: 50_000, min: 1, max: 1_000_000 }),
+    batchToken: e.optional('GATEWAY_BATCH_TOKEN'),
     localTokenizers: e.list('GATEWAY_LOCAL_TOKENIZERS', []).map((d) => resolve(d)),
     apiKeys: apiKeysConfig(e),
     corsOrigins: corsOriginsConfig(e),

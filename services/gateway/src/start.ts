@@ -1,5 +1,5 @@
 import { createClient } from '@connectrpc/connect';
-import { FILES_BUCKET, FileStore } from '@tokenmesh/batch';
+import { BATCH_STREAMS, BatchStore, FILES_BUCKET, FileStore } from '@tokenmesh/batch';
 import { type Bus, connectBus, eventOutbox, EVENTS_STREAM } from '@tokenmesh/bus';
 import {
   AdapterService,
@@ -61,6 +61,8 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     if (owned) opened.push(() => owned.close());
     const bus = deps.bus ?? owned!;
     await bus.ensureStream(EVENTS_STREAM);
+    for (const s of BATCH_STREAMS) await bus.ensureStream(s);
+    const files = new FileStore(() => bus.objectBucket(FILES_BUCKET));
     // Completion events wait here while NATS is away; closed (flushed within a grace) before the bus.
     const outbox = eventOutbox(bus, { metrics: rt.metrics, logger: rt.logger, spoolDir: config.outboxDir, name: 'gateway' });
     opened.push(async () => void (await outbox.close()));
@@ -121,11 +123,17 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       logger: rt.logger,
       adapters: createClient(AdapterService, router.transport),
       registry,
-      files: {
-        files: new FileStore(() => bus.objectBucket(FILES_BUCKET)),
-        fileLimitBytes: config.fileLimitBytes,
+      files: { files, fileLimitBytes: config.fileLimitBytes, maxBatchLines: config.maxBatchLines },
+      batches: {
+        bus,
+        batches: new BatchStore(bus),
+        files,
+        bodyLimitBytes: config.bodyLimitBytes,
         maxBatchLines: config.maxBatchLines,
+        ...(config.apiKeys.source !== 'none' &&
+          !config.batchToken && { unavailable: 'batches need GATEWAY_BATCH_TOKEN (the batch service runs each line as its owner) when API keys are on' }),
       },
+      ...(config.batchToken && { batchToken: config.batchToken }),
     });
     const playground = config.playground
       ? playgroundHandler(

@@ -1,3 +1,4 @@
+import { loadConfig as batchConfig, start as startBatch } from '@tokenmesh/batch-service';
 import type { Bus } from '@tokenmesh/bus';
 import { loadConfig as feedbackConfig, start as startFeedback } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig, start as startGateway } from '@tokenmesh/gateway';
@@ -42,7 +43,9 @@ export function inProcessLauncher(opts: InProcessOptions): MeshLauncher<RunningS
           runtime('gateway'),
           { store, ...(await bus('gateway')) },
         );
+      case 'batch':
+        return startBatch(batchConfig(env), runtime('batch'), await bus('batch'));
     }
   };
-  return { start, url: (s) => s.server.url, stop: (s, graceMs) => s.close(graceMs) };
+  return { start, url: (s) => s.server.url, httpUrl: (s) => s.server.http1Url ?? s.server.url, stop: (s, graceMs) => s.close(graceMs) };
 }

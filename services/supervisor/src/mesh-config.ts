@@ -1,8 +1,9 @@
+import { loadConfig as batchConfig } from '@tokenmesh/batch-service';
 import { ConfigError } from '@tokenmesh/config';
 import { type FeedbackConfig, loadConfig as feedbackConfig } from '@tokenmesh/feedback';
 import { type GatewayConfig, loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { type InferenceConfig, loadConfig as inferenceConfig } from '@tokenmesh/inference';
-import { gatewayEnv, routerEnv } from '@tokenmesh/mesh';
+import { batchEnv, gatewayEnv, routerEnv } from '@tokenmesh/mesh';
 import { loadConfig as routerConfig } from '@tokenmesh/router';
 import { loadConfig as tokenizerConfig, type TokenizerConfig } from '@tokenmesh/tokenizer-service';
 
@@ -44,6 +45,7 @@ export class MeshConfig {
     this.feedback = collect(problems, () => feedbackConfig(env));
     collect(problems, () => routerConfig(routerEnv(env, NOT_YET)));
     this.gateway = collect(problems, () => gatewayConfig(gatewayEnv(env, { tokenizer: NOT_YET, router: NOT_YET, feedback: NOT_YET })));
+    collect(problems, () => batchConfig(batchEnv(env, NOT_YET)));
     // Variables several services read (NATS_URL, REDIS_URL) are reported once.
     if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   }

@@ -6,7 +6,7 @@ import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 
 import { inProcessLauncher } from './in-process-launcher';
 
-/** The five services running in this process, in start order. */
+/** The six services running in this process, in start order. */
 export interface Mesh {
   readonly services: readonly RunningService[];
   get(name: string): RunningService;
@@ -39,7 +39,7 @@ export async function startMesh(env: NodeJS.ProcessEnv, runtime: (service: strin
   };
   let mesh;
   try {
-    mesh = await buildMesh(inProcessLauncher({ runtime, store, bus }), { env });
+    mesh = await buildMesh(inProcessLauncher({ runtime, store, bus }), { env, batch: true });
   } catch (err) {
     await closeShared();
     throw err;

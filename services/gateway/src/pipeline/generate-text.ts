@@ -81,6 +81,8 @@ export interface TextRequest {
   readonly promptTokenIdsParam?: string;
   readonly sampling: Omit<Partial<SamplingParams>, '$typeName' | '$unknown'>;
   readonly routingKey: string;
+  /** The workers' queue priority (lower runs first; 0, interactive, by default): batch lines ask for a later place. */
+  readonly priority?: number;
   /** Authenticated caller; anonymous (unknown address) when a front end gives none. */
   readonly caller?: Caller;
   /** Told whether the response came from the cache, before the first event. */
@@ -296,6 +298,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
         model,
         promptTokenIds: [...p.promptTokenIds],
         routingKey: req.routingKey,
+        priority: req.priority ?? 0,
         sampling: { ...sampling, stopTokenIds: [...sampling.stopTokenIds], stop: [] },
         minTokensPerMessage: p.whole ? (stopStrings.length === 0 ? sampling.maxTokens : STOP_CHECK_TOKENS) : 0,
         choiceGroup: req.choiceGroup?.id ?? '',

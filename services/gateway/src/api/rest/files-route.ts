@@ -6,6 +6,7 @@ import { apiError } from '../../edge/api-error';
 import { callerOf } from '../../edge/auth/request-caller';
 import { objectNotFound, sendJson } from './http-json';
 import { readMultipart } from './multipart-body';
+import { collectionRouteOf, listPage, objectIdOf } from './object-routes';
 import type { RequestContext } from './request-context';
 
 export interface FilesDeps {
@@ -22,15 +23,8 @@ export const FILE_ROUTE = '/v1/files/{file_id}';
 export const FILE_CONTENT_ROUTE = '/v1/files/{file_id}/content';
 
 /** Which files route a path is, if any. */
-export function filesRouteOf(path: string): string | undefined {
-  if (!path.startsWith(`${FILES_PATH}/`)) return undefined;
-  const rest = path.slice(FILES_PATH.length + 1).split('/');
-  if (rest.length === 1 && rest[0]) return FILE_ROUTE;
-  if (rest.length === 2 && rest[0] && rest[1] === 'content') return FILE_CONTENT_ROUTE;
-  return undefined;
-}
+export const filesRouteOf = (path: string): string | undefined => collectionRouteOf(FILES_PATH, path, FILE_ROUTE, { content: FILE_CONTENT_ROUTE });
 
-const fileIdOf = (req: HttpRequest) => decodeURIComponent((req.url ?? '').split('?')[0]!.split('/')[3] ?? '');
 const noSuchFile = (id: string) => objectNotFound(`No such File object: ${id}`);
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -63,26 +57,15 @@ export async function uploadFileRoute(req: HttpRequest, res: HttpResponse, _ctx:
 /** GET /v1/files — the caller's files, newest first; `purpose`, `limit` (1–10000, default 10000), `after`, `order`. */
 export async function listFilesRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
   const q = new URL(req.url ?? '/', 'http://x').searchParams;
-  const limitText = q.get('limit');
-  const limit = limitText === null ? 10_000 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-    throw apiError(Code.InvalidArgument, 'limit', `must be an integer from 1 to 10000, got ${JSON.stringify(limitText)}`);
   const order = q.get('order') ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw apiError(Code.InvalidArgument, 'order', `must be "asc" or "desc", got ${JSON.stringify(order)}`);
-  let all = await deps.files.list(callerOf(req).keyName, q.get('purpose') ?? undefined);
-  if (order === 'asc') all = all.reverse();
-  const after = q.get('after');
-  if (after !== null) {
-    const at = all.findIndex((f) => f.id === after);
-    all = at < 0 ? [] : all.slice(at + 1);
-  }
-  const data = all.slice(0, limit);
-  sendJson(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: all.length > limit });
+  const all = await deps.files.list(callerOf(req).keyName, q.get('purpose') ?? undefined);
+  sendJson(res, 200, listPage(req, order === 'asc' ? all.reverse() : all, 10_000, 10_000));
 }
 
 /** GET /v1/files/{file_id} — 404 for a file the caller does not own, as for one that does not exist. */
 export async function getFileRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
-  const id = fileIdOf(req);
+  const id = objectIdOf(req);
   const file = await deps.files.get(callerOf(req).keyName, id);
   if (!file) throw noSuchFile(id);
   sendJson(res, 200, file);
@@ -90,7 +73,7 @@ export async function getFileRoute(req: HttpRequest, res: HttpResponse, _ctx: Re
 
 /** GET /v1/files/{file_id}/content — the bytes as uploaded (or as the batch lane wrote them). */
 export async function fileContentRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
-  const id = fileIdOf(req);
+  const id = objectIdOf(req);
   const found = await deps.files.content(callerOf(req).keyName, id);
   if (!found) throw noSuchFile(id);
   res.writeHead(200, {
@@ -103,7 +86,7 @@ export async function fileContentRoute(req: HttpRequest, res: HttpResponse, _ctx
 
 /** DELETE /v1/files/{file_id} */
 export async function deleteFileRoute(req: HttpRequest, res: HttpResponse, _ctx: RequestContext, deps: FilesDeps): Promise<void> {
-  const id = fileIdOf(req);
+  const id = objectIdOf(req);
   if (!(await deps.files.delete(callerOf(req).keyName, id))) throw noSuchFile(id);
   sendJson(res, 200, { id, object: 'file', deleted: true });
 }

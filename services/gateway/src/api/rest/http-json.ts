@@ -62,6 +62,11 @@ export function objectNotFound(detail: string): ConnectError {
   return answeredAs(apiError(Code.NotFound, null, detail), { status: 404, code: 'not_found' });
 }
 
+/** A request the object's state does not allow (cancel a finished batch): 409 `conflict`. */
+export function conflictAnswer(detail: string): ConnectError {
+  return answeredAs(apiError(Code.FailedPrecondition, null, detail), { status: 409, code: 'conflict' });
+}
+
 /** A body in a charset other than UTF-8: 415 `unsupported_media_type`, naming the charset. */
 function unsupportedCharset(charset: string): ConnectError {
   const e = apiError(Code.InvalidArgument, null, `charset ${JSON.stringify(charset)} is not supported: JSON bodies must be UTF-8`);

@@ -4,12 +4,25 @@ import type { FeedbackService } from '@tokenmesh/proto';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
 
 import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
+import { delegatedCaller } from '../../edge/auth/batch-delegation';
+import { setRestCaller } from '../../edge/auth/request-caller';
 import { authenticateRest } from '../../edge/auth/rest-auth';
 import type { Upstreams } from '../../pipeline/generate-text';
 import type { IssuedRequests } from '../../pipeline/issued-requests';
 import { routerCatalog } from '../../pipeline/served-model-catalog';
 import type { Registry } from '../../registry/registry-service';
 import { type AdapterAdmin, listAdaptersRoute, loadAdapterRoute, unloadAdapterRoute } from './adapters-route';
+import {
+  BATCH_CANCEL_ROUTE,
+  BATCH_ROUTE,
+  BATCHES_PATH,
+  type BatchesDeps,
+  batchesRouteOf,
+  cancelBatchRoute,
+  createBatchRoute,
+  getBatchRoute,
+  listBatchesRoute,
+} from './batches-route';
 import { chatCompletionsRoute } from './chat-completions-route';
 import { completionsRoute } from './completions-route';
 import { feedbackRoute } from './feedback-route';
@@ -53,6 +66,10 @@ export interface RestDeps {
   readonly registry?: Registry;
   /** OpenAI's Files API (/v1/files...); none = no such routes. */
   readonly files?: FilesDeps;
+  /** OpenAI's Batch API (/v1/batches...); none = no such routes. */
+  readonly batches?: BatchesDeps;
+  /** GATEWAY_BATCH_TOKEN: the batch service's credential, with which its lines run as their batch's owner (batch-delegation). */
+  readonly batchToken?: string;
 }
 
 /** The one templated route: GET /v1/models/{model}, observed under this name (bounded labels). */
@@ -82,6 +99,12 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     routes[FILE_ROUTE] = { GET: (q, s, c) => getFileRoute(q, s, c, files), DELETE: (q, s, c) => deleteFileRoute(q, s, c, files) };
     routes[FILE_CONTENT_ROUTE] = { GET: (q, s, c) => fileContentRoute(q, s, c, files) };
   }
+  const batches = deps.batches;
+  if (batches) {
+    routes[BATCHES_PATH] = { POST: (q, s, c) => createBatchRoute(q, s, c, batches), GET: (q, s, c) => listBatchesRoute(q, s, c, batches) };
+    routes[BATCH_ROUTE] = { GET: (q, s, c) => getBatchRoute(q, s, c, batches) };
+    routes[BATCH_CANCEL_ROUTE] = { POST: (q, s, c) => cancelBatchRoute(q, s, c, batches) };
+  }
   // Operators' routes: their `authorization` carries the workers' admin token, not an API key, so
   // API-key authentication does not apply (the workers check the token, and refuse without one).
   const admin = deps.adapters && { adapters: deps.adapters, catalog };
@@ -98,7 +121,8 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     sendJson(res, status, { error: { message, type: 'invalid_request_error', param: null, code } }, headers);
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const routeName = path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length ? MODEL_ROUTE : (filesRouteOf(path) ?? path);
+    const routeName =
+      path.startsWith(MODEL_PATH_PREFIX) && path.length > MODEL_PATH_PREFIX.length ? MODEL_ROUTE : (filesRouteOf(path) ?? batchesRouteOf(path) ?? path);
     const methods = routes[routeName];
     deps.observe?.(req, res, methods ? routeName : 'unmatched');
     if (!methods) return fail(res, 404, `no route for ${req.method} ${path}`, 'not_found');
@@ -106,7 +130,10 @@ export function restApi(deps: RestDeps): (req: HttpRequest, res: HttpResponse) =
     if (!route) return fail(res, 405, `${req.method} is not allowed on ${path}`, 'method_not_allowed', { allow: Object.keys(methods).join(', ') });
     // Before authentication: its answers carry the request id, and a slow key store is bounded by the timeout.
     const ctx = requestContext(req, res, deps.requestTimeoutMs, deps.logger);
-    (deps.auth && !(routeName in adminRoutes) ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
+    // A batch line (the batch service, with its token) runs as its batch's owner.
+    const delegated = delegatedCaller(req, deps.batchToken);
+    if (delegated) setRestCaller(req, delegated);
+    (deps.auth && !delegated && !(routeName in adminRoutes) ? authenticateRest(deps.auth, req, res) : Promise.resolve(true))
       .then((ok) => (ok ? route(req, res, ctx) : undefined))
       .catch((err: unknown) => {
         ctx.report(err);

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+
+import {
+  BATCH_RESULTS_STREAM,
+  BATCH_SUBJECTS,
+  type BatchRecord,
+  type BatchStore,
+  decodeMessage,
+  type FileStore,
+  isTerminal,
+  type LineResult,
+} from '@tokenmesh/batch';
+import type { Bus } from '@tokenmesh/bus';
+import type { Logger } from '@tokenmesh/logging';
+
+export interface FinalizerDeps {
+  readonly bus: Bus;
+  readonly batches: BatchStore;
+  readonly files: FileStore;
+  readonly logger: Logger;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** A batch's output (or error) file id, derived from the batch: a second finalizer writes the same file. */
+const derivedFileId = (batchId: string, kind: 'output' | 'error') => `file-${createHash('sha256').update(`${batchId}:${kind}`).digest('hex').slice(0, 24)}`;
+
+/**
+ * Once every line of a batch has a result, writes the output file (answered lines) and the error
+ * file (refused or failed ones), each line once and in the input's order, then marks the batch
+ * completed (or cancelled, with what ran before the cancel). Idempotent: runners may finish a
+ * batch's last lines at once, and each may call this; they write the same files under the same ids.
+ */
+export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Promise<void> {
+  const record = await deps.batches.record(batchId);
+  if (!record || isTerminal(record.status) || record.status === 'validating') return;
+  const outcomes = await deps.batches.outcomes(batchId);
+  if (outcomes.ok + outcomes.failed + outcomes.cancelled < record.total) return;
+  if (record.status !== 'finalizing') await deps.batches.put({ ...record, status: 'finalizing', finalizingAt: now() });
+  const byLine = new Map<number, LineResult>();
+  await deps.bus.replay(
+    BATCH_RESULTS_STREAM.name,
+    (m) => {
+      const r = decodeMessage<LineResult>(m.data);
+      // The first result of a line counts (msgId dedup makes a second one rare: past the window, or a race).
+      if (!byLine.has(r.line)) byLine.set(r.line, r);
+    },
+    { subjects: [BATCH_SUBJECTS.results(batchId)] },
+  );
+  const ordered = [...byLine.values()].sort((a, b) => a.line - b.line);
+  const jsonl = (outcome: 'ok' | 'failed') =>
+    ordered
+      .filter((r) => r.outcome === outcome && r.output)
+      .map((r) => `${JSON.stringify(r.output)}\n`)
+      .join('');
+  const write = async (kind: 'output' | 'error', text: string) => {
+    if (text === '') return undefined;
+    const file = await deps.files.create(
+      { owner: record.owner.keyName, filename: `${batchId}_${kind}.jsonl`, purpose: 'batch_output', data: new TextEncoder().encode(text) },
+      derivedFileId(batchId, kind),
+    );
+    return file.id;
+  };
+  const outputFileId = await write('output', jsonl('ok'));
+  const errorFileId = await write('error', jsonl('failed'));
+  const cancelled = (await deps.batches.cancelRequestedAt(batchId)) !== undefined;
+  const counts = {
+    total: record.total,
+    completed: ordered.filter((r) => r.outcome === 'ok').length,
+    failed: ordered.filter((r) => r.outcome === 'failed').length,
+  };
+  const done: BatchRecord = {
+    ...record,
+    status: cancelled ? 'cancelled' : 'completed',
+    finalizingAt: record.finalizingAt ?? now(),
+    ...(cancelled ? { cancelledAt: now() } : { completedAt: now() }),
+    ...(outputFileId && { outputFileId }),
+    ...(errorFileId && { errorFileId }),
+    finalCounts: counts,
+  };
+  await deps.batches.put(done);
+  deps.logger.info('batch finished', { batch: batchId, status: done.status, ...counts });
+}

@@ -1,0 +1,2 @@
+export { type BatchConfig, loadConfig } from './config';
+export { type BatchDeps, start } from './start';

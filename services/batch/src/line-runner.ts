@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import {
+  BATCH_RESULTS_STREAM,
+  BATCH_SUBJECTS,
+  type BatchStore,
+  decodeMessage,
+  encodeMessage,
+  type LineJob,
+  lineMsgId,
+  type LineOutcome,
+  type LineResult,
+  type OutputLine,
+} from '@tokenmesh/batch';
+import type { Bus, DurableMessage } from '@tokenmesh/bus';
+import type { Logger } from '@tokenmesh/logging';
+
+import type { BatchMetrics } from './batch-metrics';
+import type { GatewayCall, LineAnswer } from './gateway-call';
+
+export interface RunnerDeps {
+  readonly bus: Bus;
+  readonly batches: BatchStore;
+  readonly call: GatewayCall;
+  readonly maxAttempts: number;
+  readonly requestTimeoutMs: number;
+  /** The lines' ack wait: a running line says it is still working three times within it, so no other runner takes it. */
+  readonly ackWaitMs: number;
+  /** Told after each result is stored: the batch may be done. */
+  readonly lineDone: (batchId: string) => Promise<void>;
+  readonly metrics: BatchMetrics;
+  readonly tracer: Tracer;
+  readonly logger: Logger;
+}
+
+/** Answers worth another try: the gateway or a worker was busy or away. */
+const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
+
+/**
+ * Runs one line: skipped when the batch is being cancelled or the line already has a result (a
+ * runner that stored it died before its ack), else sent to the gateway. Its result is stored
+ * once (msgId), then the message is acked: a runner killed at any point leaves the line to be
+ * run again or found done, never lost. Retryable failures go back to the queue with a delay
+ * until `maxAttempts`, then to the error file.
+ */
+export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<void> {
+  const job = decodeMessage<LineJob>(msg.data);
+  const store = (outcome: LineOutcome, output?: OutputLine) => storeResult(deps, job, { line: job.line, outcome, ...(output && { output }) });
+  if ((await deps.bus.countMessages(BATCH_RESULTS_STREAM.name, BATCH_SUBJECTS.resultOf(job.batchId, job.customId))) > 0) {
+    msg.ack();
+    return deps.lineDone(job.batchId);
+  }
+  const record = await deps.batches.record(job.batchId);
+  if (!record) {
+    deps.logger.warn('batch line without a batch record, dropped', { batch: job.batchId, customId: job.customId });
+    return msg.ack();
+  }
+  if ((await deps.batches.cancelRequestedAt(job.batchId)) !== undefined) {
+    await store('cancelled');
+    msg.ack();
+    return deps.lineDone(job.batchId);
+  }
+  const outcome = await deps.tracer.startActiveSpan(
+    'batch line',
+    { attributes: { 'tokenmesh.batch.id': job.batchId, 'tokenmesh.batch.custom_id': job.customId, 'tokenmesh.batch.attempt': msg.deliveryCount } },
+    async (span) => {
+      deps.metrics.running.inc();
+      const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
+      try {
+        const answer = await deps.call(job.url, job.body, record.owner, AbortSignal.timeout(deps.requestTimeoutMs)).catch((err: unknown) => err as Error);
+        if (answer instanceof Error || retryable(answer.status)) {
+          const why = answer instanceof Error ? `no answer from the gateway: ${answer.message}` : `HTTP ${answer.status}`;
+          span.setStatus({ code: SpanStatusCode.ERROR, message: why });
+          if (msg.deliveryCount < deps.maxAttempts) {
+            deps.metrics.retries.inc();
+            msg.nak(retryDelayMs(msg.deliveryCount, answer instanceof Error ? undefined : answer.retryAfterS));
+            return undefined;
+          }
+          return { outcome: 'failed' as const, output: failedLine(job, answer, `gave up after ${msg.deliveryCount} attempts: ${why}`) };
+        }
+        span.setAttribute('http.response.status_code', answer.status);
+        return { outcome: answer.status < 300 ? ('ok' as const) : ('failed' as const), output: answered(job, answer) };
+      } finally {
+        clearInterval(working);
+        deps.metrics.running.dec();
+        span.end();
+      }
+    },
+  );
+  if (!outcome) return;
+  await store(outcome.outcome, outcome.output);
+  msg.ack();
+  await deps.lineDone(job.batchId);
+}
+
+async function storeResult(deps: RunnerDeps, job: LineJob, result: LineResult): Promise<void> {
+  await deps.bus.publishDurable(BATCH_SUBJECTS.result(job.batchId, result.outcome, job.customId), encodeMessage(result), {
+    msgId: lineMsgId(job.batchId, job.customId),
+  });
+  deps.metrics.lines.inc({ outcome: result.outcome });
+}
+
+const requestLineId = () => `batch_req_${randomBytes(12).toString('hex')}`;
+
+function answered(job: LineJob, a: LineAnswer): OutputLine {
+  return { id: requestLineId(), custom_id: job.customId, response: { status_code: a.status, request_id: a.requestId, body: a.body }, error: null };
+}
+
+function failedLine(job: LineJob, a: LineAnswer | Error, message: string): OutputLine {
+  if (!(a instanceof Error)) return answered(job, a);
+  return { id: requestLineId(), custom_id: job.customId, response: null, error: { code: 'request_failed', message } };
+}
+
+/** Exponential from 1 s (at most a minute), or what Retry-After asked. */
+function retryDelayMs(attempt: number, retryAfterS: number | undefined): number {
+  if (retryAfterS !== undefined) return Math.min(retryAfterS * 1000, 60_000);
+  return Math.min(1000 * 2 ** (attempt - 1), 60_000);
+}
