@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import { loadConfig as batchConfig } from '@tokenmesh/batch-service';
 import { loadConfig as feedbackConfig } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig } from '@tokenmesh/inference';
@@ -27,6 +28,7 @@ const loaders: Record<string, (env: NodeJS.ProcessEnv) => { httpPort?: number; d
   router: routerConfig,
   inference: inferenceConfig,
   feedback: feedbackConfig,
+  batch: batchConfig,
 };
 
 // No Docker engine here: the compose file is checked against the code it configures.

@@ -11,7 +11,7 @@ export const ROOT = resolve(__dirname, '../..');
 export const K8S = join(ROOT, 'deploy/k8s');
 export const OVERLAYS = ['dev', 'production'] as const;
 /** The tokenmesh services, as the SERVICE variable and the Deployment names call them. */
-export const SERVICES = ['gateway', 'tokenizer', 'router', 'inference', 'feedback'] as const;
+export const SERVICES = ['gateway', 'tokenizer', 'router', 'inference', 'feedback', 'batch'] as const;
 
 /** A rendered Kubernetes object, as kustomize printed it. */
 export interface K8sObject {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { loadConfig as batchConfig } from '@tokenmesh/batch-service';
 import { loadConfig as feedbackConfig } from '@tokenmesh/feedback';
 import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig } from '@tokenmesh/inference';
@@ -23,6 +24,7 @@ const loaders: Record<(typeof SERVICES)[number], (env: NodeJS.ProcessEnv) => Lis
   router: routerConfig,
   inference: inferenceConfig,
   feedback: feedbackConfig,
+  batch: batchConfig,
 };
 const rendered = Object.fromEntries(OVERLAYS.map((o) => [o, render(join(K8S, 'overlays', o))])) as Record<(typeof OVERLAYS)[number], K8sObject[]>;
 const cases = OVERLAYS.flatMap((overlay) => SERVICES.map((service) => [overlay, service] as const));
