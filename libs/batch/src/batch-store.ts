@@ -161,7 +161,7 @@ export class BatchStore {
   /** Lines with each outcome so far, counted on the results stream. */
   async outcomes(id: string): Promise<Record<LineOutcome, number>> {
     const count = (o: LineOutcome) =>
-      this.bus.countMessages(BATCH_RESULTS_STREAM.name, BATCH_SUBJECTS.outcome(id, o)).catch((err: unknown) => {
+      this.bus.countMessages(BATCH_RESULTS_STREAM.name, BATCH_SUBJECTS.result(id, o)).catch((err: unknown) => {
         throw unavailable(err);
       });
     const [ok, failed, cancelled] = await Promise.all([count('ok'), count('failed'), count('cancelled')]);

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 import type { StreamConfig } from '@tokenmesh/bus';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -43,18 +41,12 @@ export const BATCH_STREAMS = [BATCH_JOBS_STREAM, BATCH_LINES_STREAM, BATCH_RESUL
 /** How a line ended: answered (output file), refused or failed (error file), skipped by a cancel (neither). */
 export type LineOutcome = 'ok' | 'failed' | 'cancelled';
 
-/** A custom_id as one subject token (any string may be a custom_id; a subject token may not hold dots or spaces). */
-const idToken = (customId: string) => createHash('sha256').update(customId).digest('hex').slice(0, 32);
-
 export const BATCH_SUBJECTS = {
   job: (batchId: string) => `tokenmesh.batch.jobs.${batchId}`,
   line: (batchId: string) => `tokenmesh.batch.lines.${batchId}`,
-  /** One subject per line: whether a line already has a result is a count of one subject. */
-  result: (batchId: string, outcome: LineOutcome, customId: string) => `tokenmesh.batch.results.${batchId}.${outcome}.${idToken(customId)}`,
-  /** A line's result, whatever its outcome. */
-  resultOf: (batchId: string, customId: string) => `tokenmesh.batch.results.${batchId}.*.${idToken(customId)}`,
-  outcome: (batchId: string, outcome: LineOutcome) => `tokenmesh.batch.results.${batchId}.${outcome}.*`,
-  results: (batchId: string) => `tokenmesh.batch.results.${batchId}.>`,
+  /** One subject per batch and outcome: a batch's progress is three single-subject counts. */
+  result: (batchId: string, outcome: LineOutcome) => `tokenmesh.batch.results.${batchId}.${outcome}`,
+  results: (batchId: string) => `tokenmesh.batch.results.${batchId}.*`,
 } as const;
 
 /** The msgId of a batch's line and of its result: the same line is stored once. */

@@ -18,6 +18,8 @@ export interface StoredMessage {
  */
 export class MemoryStream {
   private readonly messages = new Map<number, StoredMessage>();
+  /** Stored messages per subject, so a count reads the subjects, not every message. */
+  private readonly perSubject = new Map<string, number>();
   private readonly seen = new Map<string, { seq: number; until: number }>();
   private lastSeq = 0;
   readonly consumers = new Map<string, MemoryConsumer>();
@@ -41,6 +43,7 @@ export class MemoryStream {
       this.seen.set(msgId, { seq, until: now + this.config.duplicateWindowMs });
     }
     this.messages.set(seq, stored);
+    this.perSubject.set(subject, (this.perSubject.get(subject) ?? 0) + 1);
     for (const consumer of this.consumers.values()) consumer.wake();
     return { stream: name, seq, duplicate: false };
   }
@@ -51,8 +54,9 @@ export class MemoryStream {
 
   /** Stored messages whose subject matches `pattern`. */
   count(pattern: string): number {
+    if (!/[*>]/.test(pattern)) return this.perSubject.get(pattern) ?? 0;
     let n = 0;
-    for (const m of this.messages.values()) if (subjectMatches(pattern, m.subject)) n++;
+    for (const [subject, c] of this.perSubject) if (subjectMatches(pattern, subject)) n += c;
     return n;
   }
 
@@ -62,7 +66,13 @@ export class MemoryStream {
 
   /** A consumer acked `seq`. */
   acked(seq: number): void {
-    if (this.config.retention === 'workqueue') this.messages.delete(seq);
+    if (this.config.retention !== 'workqueue') return;
+    const m = this.messages.get(seq);
+    if (!m) return;
+    this.messages.delete(seq);
+    const left = (this.perSubject.get(m.subject) ?? 1) - 1;
+    if (left > 0) this.perSubject.set(m.subject, left);
+    else this.perSubject.delete(m.subject);
   }
 
   // Map iteration is insertion order, which is expiry order for a fixed window.

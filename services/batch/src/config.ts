@@ -36,7 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BatchConfig {
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
     gatewayUrl: e.url('BATCH_GATEWAY_URL', ['http', 'https']) ?? 'http://127.0.0.1:8080',
     gatewayToken: e.optional('BATCH_GATEWAY_TOKEN'),
-    concurrency: e.int('BATCH_CONCURRENCY', { default: 8, min: 1, max: 1024 }),
+    concurrency: e.int('BATCH_CONCURRENCY', { default: 4, min: 1, max: 1024 }),
     maxAttempts: e.int('BATCH_MAX_ATTEMPTS', { default: 5, min: 1, max: 100 }),
     priority: e.int('BATCH_PRIORITY', { default: 10, min: 1, max: 1000 }),
     requestTimeoutMs: e.int('BATCH_REQUEST_TIMEOUT_MS', { default: 600_000, min: 1000, max: 86_400_000 }),

@@ -13,9 +13,12 @@ import {
 import type { Bus } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
 
+import type { BatchCache } from './batch-cache';
+
 export interface FinalizerDeps {
   readonly bus: Bus;
   readonly batches: BatchStore;
+  readonly cache: BatchCache;
   readonly files: FileStore;
   readonly logger: Logger;
 }
@@ -32,10 +35,13 @@ const derivedFileId = (batchId: string, kind: 'output' | 'error') => `file-${cre
  * batch's last lines at once, and each may call this; they write the same files under the same ids.
  */
 export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Promise<void> {
+  // Per line: the total (which never changes) and three single-subject counts; the record itself only at the end.
+  const created = await deps.cache.record(batchId);
+  if (!created) return;
+  const outcomes = await deps.batches.outcomes(batchId);
+  if (outcomes.ok + outcomes.failed + outcomes.cancelled < created.total) return;
   const record = await deps.batches.record(batchId);
   if (!record || isTerminal(record.status) || record.status === 'validating') return;
-  const outcomes = await deps.batches.outcomes(batchId);
-  if (outcomes.ok + outcomes.failed + outcomes.cancelled < record.total) return;
   if (record.status !== 'finalizing') await deps.batches.put({ ...record, status: 'finalizing', finalizingAt: now() });
   const byLine = new Map<number, LineResult>();
   await deps.bus.replay(

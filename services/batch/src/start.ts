@@ -2,6 +2,7 @@ import { BATCH_JOBS_STREAM, BATCH_LINES_STREAM, BATCH_STREAMS, BatchStore, FILES
 import { type Bus, connectBus, type Consumption } from '@tokenmesh/bus';
 import { type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 
+import { BatchCache } from './batch-cache';
 import { batchMetrics, RUNNERS } from './batch-metrics';
 import type { BatchConfig } from './config';
 import { expandBatch } from './expander';
@@ -33,7 +34,8 @@ export async function start(config: BatchConfig, rt: ServiceRuntime, deps: Batch
     const batches = new BatchStore(bus);
     const files = new FileStore(() => bus.objectBucket(FILES_BUCKET));
     const metrics = batchMetrics(rt.metrics, bus);
-    const finalize = (batchId: string) => finalizeIfDone({ bus, batches, files, logger: rt.logger }, batchId);
+    const cache = new BatchCache(batches);
+    const finalize = (batchId: string) => finalizeIfDone({ bus, batches, cache, files, logger: rt.logger }, batchId);
     consumptions.push(
       await bus.consume(
         BATCH_JOBS_STREAM.name,
@@ -47,7 +49,7 @@ export async function start(config: BatchConfig, rt: ServiceRuntime, deps: Batch
     const call = gatewayCall({ gatewayUrl: config.gatewayUrl, priority: config.priority, ...(config.gatewayToken && { token: config.gatewayToken }) });
     const runner = {
       bus,
-      batches,
+      batches: cache,
       call,
       maxAttempts: config.maxAttempts,
       requestTimeoutMs: config.requestTimeoutMs,
