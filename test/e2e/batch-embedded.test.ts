@@ -1,4 +1,4 @@
-import { startSupervisor, type SupervisorProcess, waitFor } from '@tokenmesh/testing';
+import { type OtlpReceiver, startOtlpReceiver, startSupervisor, type SupervisorProcess, waitFor } from '@tokenmesh/testing';
 import OpenAI, { toFile } from 'openai';
 
 /**
@@ -9,12 +9,23 @@ import OpenAI, { toFile } from 'openai';
 describe('batches through npm start (openai client)', () => {
   let mesh: SupervisorProcess;
   let client: OpenAI;
+  let otlp: OtlpReceiver;
 
   beforeAll(async () => {
-    mesh = await startSupervisor({ INFERENCE_MODELS: 'models/tinygpt', TOKENIZER_MODELS: 'models/tinygpt', GATEWAY_DEFAULT_MODEL: 'tinygpt' });
+    otlp = await startOtlpReceiver();
+    mesh = await startSupervisor({
+      INFERENCE_MODELS: 'models/tinygpt',
+      TOKENIZER_MODELS: 'models/tinygpt',
+      GATEWAY_DEFAULT_MODEL: 'tinygpt',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+    });
     client = new OpenAI({ baseURL: `${mesh.httpUrl}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
   }, 120_000);
-  afterAll(() => mesh?.stop(10_000));
+  afterAll(async () => {
+    await mesh?.stop(10_000);
+    await otlp?.stop();
+  });
 
   const completion = (n: number) => ({ model: 'tinygpt', prompt: `In the beginning ${n}`, max_tokens: 12, temperature: 0 });
   const seeded = (n: number) => ({ model: 'tinygpt', prompt: `And God said ${n}`, max_tokens: 12, temperature: 0.9, seed: 100 + n });
@@ -69,6 +80,28 @@ describe('batches through npm start (openai client)', () => {
     // Over: nothing left to cancel.
     await expect(client.batches.cancel(created.id)).rejects.toMatchObject({ status: 409 });
   }, 120_000);
+
+  it("traces each line: a 'batch line' span linked to the batch's creation, and the gateway's spans of its request in the line's trace", async () => {
+    const creation = '0af7651916cd43dd8448eb211c80319c';
+    const text = [1, 2].map((n) => JSON.stringify({ custom_id: `t${n}`, method: 'POST', url: '/v1/completions', body: completion(n) })).join('\n');
+    const file = await client.files.create({ file: await toFile(Buffer.from(text), 'traced.jsonl'), purpose: 'batch' });
+    const created = await client.batches.create(
+      { input_file_id: file.id, endpoint: '/v1/completions', completion_window: '24h' },
+      { headers: { traceparent: `00-${creation}-b7ad6b7169203331-01` } },
+    );
+    expect((await finished(created.id)).status).toBe('completed');
+    const spans = await otlp.waitFor(
+      (all) => all.filter((s) => s.name === 'batch line' && s.attributes['tokenmesh.batch.id'] === created.id).length >= 2,
+      20_000,
+    );
+    const lines = spans.filter((s) => s.name === 'batch line' && s.attributes['tokenmesh.batch.id'] === created.id);
+    expect(lines.map((s) => s.attributes['tokenmesh.batch.custom_id']).sort()).toEqual(['t1', 't2']);
+    for (const line of lines) {
+      expect(line.links.map((l) => l.traceId)).toContain(creation);
+      expect(line.traceId).not.toBe(creation);
+      await otlp.waitFor((all) => all.some((s) => s.traceId === line.traceId && s.parentSpanId === line.spanId), 20_000);
+    }
+  }, 60_000);
 
   it('refuses a batch whose lines are for another endpoint, naming them', async () => {
     const text = [

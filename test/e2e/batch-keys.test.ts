@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { type SupervisorProcess, startSupervisor, waitFor } from '@tokenmesh/testing';
+import { startSupervisor, type SupervisorProcess, waitFor } from '@tokenmesh/testing';
 import OpenAI, { toFile } from 'openai';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');

@@ -52,7 +52,7 @@ export async function expandBatch(deps: ExpanderDeps, msg: DurableMessage): Prom
     await Promise.all(
       window.map((l) => {
         const job: LineJob = { batchId, line: l.line, customId: l.customId, url: l.url, body: l.body };
-        return deps.bus.publishDurable(BATCH_SUBJECTS.line(batchId), encodeMessage(job), { msgId: lineMsgId(batchId, l.customId) });
+        return deps.bus.publishDurable(BATCH_SUBJECTS.line(batchId), encodeMessage(job), { msgId: lineMsgId(batchId, l.customId), headers: msg.headers });
       }),
     );
   }

@@ -1,4 +1,5 @@
 import { BATCH_CALLER_HEADER, type BatchOwner, encodeBatchCaller, PRIORITY_HEADER } from '@tokenmesh/batch';
+import { injectContext } from '@tokenmesh/telemetry';
 
 /** The gateway's answer to one line's request. */
 export interface LineAnswer {
@@ -26,7 +27,8 @@ export interface GatewayCallOptions {
 export function gatewayCall(opts: GatewayCallOptions): GatewayCall {
   const base = opts.gatewayUrl.replace(/\/+$/, '');
   return async (url, body, owner, signal) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', [PRIORITY_HEADER]: String(opts.priority) };
+    // The line's span is the active one: the gateway's spans of this request continue its trace.
+    const headers: Record<string, string> = { 'content-type': 'application/json', [PRIORITY_HEADER]: String(opts.priority), ...injectContext() };
     if (opts.token) {
       headers['authorization'] = `Bearer ${opts.token}`;
       headers[BATCH_CALLER_HEADER] = encodeBatchCaller(owner);

@@ -1,27 +1,18 @@
 import { randomBytes } from 'node:crypto';
 
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import {
-  BATCH_RESULTS_STREAM,
-  BATCH_SUBJECTS,
-  type BatchStore,
-  decodeMessage,
-  encodeMessage,
-  type LineJob,
-  lineMsgId,
-  type LineOutcome,
-  type LineResult,
-  type OutputLine,
-} from '@tokenmesh/batch';
+import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { BATCH_SUBJECTS, decodeMessage, encodeMessage, type LineJob, lineMsgId, type LineOutcome, type LineResult, type OutputLine } from '@tokenmesh/batch';
 import type { Bus, DurableMessage } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
+import { extractContext } from '@tokenmesh/telemetry';
 
+import type { BatchCache } from './batch-cache';
 import type { BatchMetrics } from './batch-metrics';
 import type { GatewayCall, LineAnswer } from './gateway-call';
 
 export interface RunnerDeps {
   readonly bus: Bus;
-  readonly batches: BatchStore;
+  readonly batches: BatchCache;
   readonly call: GatewayCall;
   readonly maxAttempts: number;
   readonly requestTimeoutMs: number;
@@ -38,32 +29,33 @@ export interface RunnerDeps {
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
 /**
- * Runs one line: skipped when the batch is being cancelled or the line already has a result (a
- * runner that stored it died before its ack), else sent to the gateway. Its result is stored
- * once (msgId), then the message is acked: a runner killed at any point leaves the line to be
- * run again or found done, never lost. Retryable failures go back to the queue with a delay
+ * Runs one line: skipped when the batch is being cancelled, else sent to the gateway. Its result
+ * is stored once (msgId: a line run again after its runner was killed stores nothing new), then
+ * the message is acked: a runner killed at any point leaves the line to be run again, never lost. Retryable failures go back to the queue with a delay
  * until `maxAttempts`, then to the error file.
  */
 export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<void> {
   const job = decodeMessage<LineJob>(msg.data);
   const store = (outcome: LineOutcome, output?: OutputLine) => storeResult(deps, job, { line: job.line, outcome, ...(output && { output }) });
-  if ((await deps.bus.countMessages(BATCH_RESULTS_STREAM.name, BATCH_SUBJECTS.resultOf(job.batchId, job.customId))) > 0) {
-    msg.ack();
-    return deps.lineDone(job.batchId);
-  }
   const record = await deps.batches.record(job.batchId);
   if (!record) {
     deps.logger.warn('batch line without a batch record, dropped', { batch: job.batchId, customId: job.customId });
     return msg.ack();
   }
-  if ((await deps.batches.cancelRequestedAt(job.batchId)) !== undefined) {
+  if (await deps.batches.cancelled(job.batchId)) {
     await store('cancelled');
     msg.ack();
     return deps.lineDone(job.batchId);
   }
+  // Its own trace (the gateway's spans of its request join it), linked to the batch's creation.
+  const created = trace.getSpanContext(extractContext(msg.headers));
   const outcome = await deps.tracer.startActiveSpan(
     'batch line',
-    { attributes: { 'tokenmesh.batch.id': job.batchId, 'tokenmesh.batch.custom_id': job.customId, 'tokenmesh.batch.attempt': msg.deliveryCount } },
+    {
+      root: true,
+      ...(created && { links: [{ context: created }] }),
+      attributes: { 'tokenmesh.batch.id': job.batchId, 'tokenmesh.batch.custom_id': job.customId, 'tokenmesh.batch.attempt': msg.deliveryCount },
+    },
     async (span) => {
       deps.metrics.running.inc();
       const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
@@ -95,7 +87,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
 }
 
 async function storeResult(deps: RunnerDeps, job: LineJob, result: LineResult): Promise<void> {
-  await deps.bus.publishDurable(BATCH_SUBJECTS.result(job.batchId, result.outcome, job.customId), encodeMessage(result), {
+  await deps.bus.publishDurable(BATCH_SUBJECTS.result(job.batchId, result.outcome), encodeMessage(result), {
     msgId: lineMsgId(job.batchId, job.customId),
   });
   deps.metrics.lines.inc({ outcome: result.outcome });

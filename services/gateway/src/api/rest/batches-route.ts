@@ -15,6 +15,7 @@ import {
 } from '@tokenmesh/batch';
 import type { Bus } from '@tokenmesh/bus';
 import type { HttpRequest, HttpResponse } from '@tokenmesh/server';
+import { injectContext } from '@tokenmesh/telemetry';
 
 import { apiError } from '../../edge/api-error';
 import { callerOf } from '../../edge/auth/request-caller';
@@ -100,7 +101,9 @@ export async function createBatchRoute(req: HttpRequest, res: HttpResponse, _ctx
     status: 'validating',
   };
   await deps.batches.put(record);
-  await deps.bus.publishDurable(BATCH_SUBJECTS.job(record.id), encodeMessage({ batchId: record.id }), { msgId: record.id }).catch((err: unknown) => {
+  // The creation's trace context travels with the job and each of its lines: every line's span links to it.
+  const job = { msgId: record.id, headers: injectContext() };
+  await deps.bus.publishDurable(BATCH_SUBJECTS.job(record.id), encodeMessage({ batchId: record.id }), job).catch((err: unknown) => {
     throw apiError(Code.Unavailable, null, `the batch queue (${BATCH_JOBS_STREAM.name}) is unavailable: ${(err as Error).message}`);
   });
   sendJson(res, 200, await deps.batches.view(record));
