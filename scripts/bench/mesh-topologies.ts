@@ -25,10 +25,11 @@ export interface RunningMesh {
   stop(): Promise<void>;
 }
 
-export async function startTopology(topology: Topology, modelDir: string): Promise<RunningMesh> {
+/** `env`: added to the embedded mesh's environment (e.g. BATCH_CONCURRENCY). */
+export async function startTopology(topology: Topology, modelDir: string, env: Record<string, string> = {}): Promise<RunningMesh> {
   const name = basename(modelDir);
   if (topology === 'embedded') {
-    const p = await startSupervisor({ INFERENCE_MODELS: modelDir, TOKENIZER_MODELS: modelDir, GATEWAY_DEFAULT_MODEL: name });
+    const p = await startSupervisor({ INFERENCE_MODELS: modelDir, TOKENIZER_MODELS: modelDir, GATEWAY_DEFAULT_MODEL: name, ...env });
     return { topology, httpUrl: p.httpUrl, grpcUrl: p.url, pids: { mesh: p.child.pid! }, stop: async () => void (await p.stop(10_000)) };
   }
   const up = await startUpstreams({ model: modelDir, env: {} });

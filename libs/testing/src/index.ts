@@ -1,3 +1,4 @@
+export * from './batch-client';
 export * from './chromium';
 export * from './describe-with-fixture';
 export * from './find-binary';
