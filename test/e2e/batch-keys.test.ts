@@ -20,10 +20,7 @@ describe('batches with API keys: ownership and cancel', () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'batch-keys-'));
-    writeFileSync(
-      join(dir, 'keys.yaml'),
-      `- { name: alice, sha256: ${sha('sk-alice')}, models: [tinygpt] }\n- { name: bob, sha256: ${sha('sk-bob')} }\n`,
-    );
+    writeFileSync(join(dir, 'keys.yaml'), `- { name: alice, sha256: ${sha('sk-alice')}, models: [tinygpt] }\n- { name: bob, sha256: ${sha('sk-bob')} }\n`);
     mesh = await startSupervisor({
       INFERENCE_MODELS: 'models/tinygpt',
       TOKENIZER_MODELS: 'models/tinygpt',
@@ -41,7 +38,12 @@ describe('batches with API keys: ownership and cancel', () => {
 
   const input = (n: number) =>
     Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ custom_id: `c${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'tinygpt', messages: [{ role: 'user', content: `Line ${i}` }], max_tokens: 16, temperature: 0 } }),
+      JSON.stringify({
+        custom_id: `c${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'tinygpt', messages: [{ role: 'user', content: `Line ${i}` }], max_tokens: 16, temperature: 0 },
+      }),
     ).join('\n');
 
   it('another key can neither retrieve, cancel nor list the batch, nor read its files: 404, never 403', async () => {
@@ -50,7 +52,9 @@ describe('batches with API keys: ownership and cancel', () => {
     await expect(bob.batches.retrieve(batch.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(bob.batches.cancel(batch.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     // Bob cannot start a batch from Alice's file either.
-    await expect(bob.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(bob.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     const bobs: string[] = [];
     for await (const b of bob.batches.list()) bobs.push(b.id);
     expect(bobs).not.toContain(batch.id);
@@ -65,7 +69,12 @@ describe('batches with API keys: ownership and cancel', () => {
   }, 90_000);
 
   it("a batch's lines keep the owner's model list: a model the key may not use is each line's 403 in the error file", async () => {
-    const text = JSON.stringify({ custom_id: 'x', method: 'POST', url: '/v1/chat/completions', body: { model: 'tinygpt-chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 } });
+    const text = JSON.stringify({
+      custom_id: 'x',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'tinygpt-chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 },
+    });
     const file = await alice.files.create({ file: await toFile(Buffer.from(text), 'other-model.jsonl'), purpose: 'batch' });
     const batch = await alice.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     let done = batch;
