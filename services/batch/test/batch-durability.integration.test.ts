@@ -35,6 +35,8 @@ describe('batch lane durability (processes, nats-server)', () => {
       BATCH_GATEWAY_URL: mesh.gateway.httpUrl,
       BATCH_CONCURRENCY: '4',
       BATCH_LINE_ACK_WAIT_MS: '2000',
+      BATCH_PORT: '0',
+      BATCH_HTTP_PORT: '0',
     });
     runners.push(r);
     return r;
@@ -48,7 +50,7 @@ describe('batch lane durability (processes, nats-server)', () => {
     return [...text.matchAll(/^tokenmesh_time_to_first_token_seconds_count\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
   };
 
-  it('200 lines, batch service killed twice and NATS restarted: 200 output lines, one per custom_id', async () => {
+  it('200 lines, batch service killed twice and NATS restarted, then two replicas: 200 output lines, one per custom_id', async () => {
     const lines = Array.from({ length: 200 }, (_, i) =>
       JSON.stringify({
         custom_id: `line-${i}`,
@@ -71,6 +73,8 @@ describe('batch lane durability (processes, nats-server)', () => {
       }
       r = await runner();
     }
+    // A second replica for the rest: both take lines from the one shared consumer.
+    const second = await runner();
     await waitFor(async () => (await batchState(created.id)).status === 'completed', { timeoutMs: 120_000, intervalMs: 200 });
     const done = await batchState(created.id);
     expect(done.request_counts).toEqual({ total: 200, completed: 200, failed: 0 });
@@ -79,6 +83,13 @@ describe('batch lane durability (processes, nats-server)', () => {
     const ids = output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
     expect(new Set(ids).size).toBe(200);
     expect(ids).toEqual(lines.map((_, i) => `line-${i}`));
+    const ran = async (p: { httpUrl: string }) => {
+      const text = await (await fetch(`${p.httpUrl}/metrics`)).text();
+      return [...text.matchAll(/^tokenmesh_batch_lines_total\{[^}]*outcome="ok"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    // Both replicas ran lines.
+    expect(await ran(r)).toBeGreaterThan(0);
+    expect(await ran(second)).toBeGreaterThan(0);
     // A line whose runner was killed before its ack runs again (its answer, if stored, is not stored twice):
     // at most the lines in flight at each of the two kills, and at the NATS restart (a result that could not be stored).
     const generated = (await generations()) - before;

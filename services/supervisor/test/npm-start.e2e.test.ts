@@ -25,7 +25,7 @@ describe('npm start', () => {
   });
 
   it('prints every service URL and serves the default models', async () => {
-    expect(Object.keys(mesh.extra).sort()).toEqual(['feedback', 'gateway', 'inference', 'router', 'tokenizer']);
+    expect(Object.keys(mesh.extra).sort()).toEqual(['batch', 'feedback', 'gateway', 'inference', 'router', 'tokenizer']);
     expect(mesh.output()).toContain(mesh.httpUrl);
     // The playground, named in the banner and served (built by the gateway on this first request).
     expect(mesh.output()).toContain(`Playground (open in a browser)      ${mesh.httpUrl}/playground`);

@@ -1,0 +1,126 @@
+import {
+  BATCH_LINES_STREAM,
+  BATCH_STREAMS,
+  BATCH_SUBJECTS,
+  type BatchRecord,
+  BatchStore,
+  encodeMessage,
+  FILES_BUCKET,
+  FileStore,
+  type LineJob,
+  lineMsgId,
+} from '@tokenmesh/batch';
+import { MemoryBus } from '@tokenmesh/bus';
+import { createRuntime } from '@tokenmesh/server';
+import { waitFor } from '@tokenmesh/testing';
+
+import { BatchCache } from '../src/batch-cache';
+import { batchMetrics } from '../src/batch-metrics';
+import { finalizeIfDone } from '../src/finalizer';
+import type { GatewayCall, LineAnswer } from '../src/gateway-call';
+import { runLine } from '../src/line-runner';
+
+/** The line runner and finalizer on the in-memory bus, with a scripted gateway: retries, give-ups and the files they end in. */
+describe('line runner', () => {
+  let bus: MemoryBus;
+  beforeEach(async () => {
+    bus = new MemoryBus();
+    for (const s of BATCH_STREAMS) await bus.ensureStream(s);
+  });
+  afterEach(() => bus.close());
+
+  async function run(script: Record<string, (attempt: number) => LineAnswer | Error>, maxAttempts = 3) {
+    const rt = createRuntime('batch-test');
+    const batches = new BatchStore(bus);
+    const files = new FileStore(() => bus.objectBucket(FILES_BUCKET));
+    const id = 'batch_0123456789abcdef01234567';
+    const ids = Object.keys(script);
+    const record: BatchRecord = {
+      id,
+      owner: { keyName: 'alice' },
+      endpoint: '/v1/completions',
+      inputFileId: 'file-000000000000000000000000',
+      completionWindow: '24h',
+      metadata: null,
+      createdAt: 1,
+      expiresAt: 2,
+      total: ids.length,
+      status: 'in_progress',
+    };
+    await batches.put(record);
+    const calls: Record<string, number> = {};
+    const call: GatewayCall = async (_url, body, owner) => {
+      expect(owner.keyName).toBe('alice');
+      const custom = body['prompt'] as string;
+      calls[custom] = (calls[custom] ?? 0) + 1;
+      const answer = script[custom]!(calls[custom]);
+      if (answer instanceof Error) throw answer;
+      return answer;
+    };
+    const cache = new BatchCache(batches);
+    const deps = {
+      bus,
+      batches: cache,
+      call,
+      maxAttempts,
+      requestTimeoutMs: 5000,
+      ackWaitMs: 30_000,
+      lineDone: (b: string) => finalizeIfDone({ bus, batches, cache, files, logger: rt.logger }, b),
+      metrics: batchMetrics(rt.metrics, bus),
+      tracer: rt.tracer,
+      logger: rt.logger,
+    };
+    const consumption = await bus.consume(BATCH_LINES_STREAM.name, 'batch-runners', (m) => runLine(deps, m), { concurrency: 2 });
+    for (const [i, custom] of ids.entries()) {
+      const job: LineJob = { batchId: id, line: i + 1, customId: custom, url: '/v1/completions', body: { prompt: custom } };
+      await bus.publishDurable(BATCH_SUBJECTS.line(id), encodeMessage(job), { msgId: lineMsgId(id, custom) });
+    }
+    await waitFor(async () => ['completed', 'cancelled'].includes((await batches.record(id))!.status), { timeoutMs: 10_000 });
+    await consumption.stop();
+    const done = (await batches.record(id))!;
+    const read = async (fileId: string | undefined) =>
+      fileId
+        ? new TextDecoder()
+            .decode((await files.content('alice', fileId))!.data)
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: unknown } | null; error: { message: string } | null })
+        : [];
+    return { done, calls, output: await read(done.outputFileId), errors: await read(done.errorFileId) };
+  }
+
+  const ok = (text: string): LineAnswer => ({ status: 200, requestId: `req-${text}`, body: { choices: [{ text }] } });
+  const busy: LineAnswer = { status: 429, requestId: 'r', body: { error: { message: 'busy' } }, retryAfterS: 0.01 };
+  const down: LineAnswer = { status: 503, requestId: 'r', body: { error: { message: 'unavailable' } }, retryAfterS: 0.01 };
+
+  it('retries 429 and 5xx until an answer; a line that never gets one goes to the error file after maxAttempts, with the last answer', async () => {
+    const { done, calls, output, errors } = await run({
+      a: (n) => (n < 3 ? busy : ok('A')),
+      b: () => down,
+      c: () => ({ status: 400, requestId: 'req-c', body: { error: { param: 'max_tokens' } } }),
+    });
+    expect(done.status).toBe('completed');
+    expect(done.finalCounts).toEqual({ total: 3, completed: 1, failed: 2 });
+    expect(calls).toEqual({ a: 3, b: 3, c: 1 });
+    expect(output).toEqual([
+      {
+        id: expect.stringMatching(/^batch_req_/),
+        custom_id: 'a',
+        response: { status_code: 200, request_id: 'req-A', body: { choices: [{ text: 'A' }] } },
+        error: null,
+      },
+    ]);
+    expect(errors.map((e) => [e.custom_id, e.response?.status_code])).toEqual([
+      ['b', 503],
+      ['c', 400],
+    ]);
+  });
+
+  it('a gateway that never answers: the line fails after maxAttempts with an error naming why', async () => {
+    const { done, calls, errors } = await run({ x: () => new Error('connect ECONNREFUSED') }, 2);
+    expect(calls).toEqual({ x: 2 });
+    expect(done.finalCounts).toEqual({ total: 1, completed: 0, failed: 1 });
+    expect(errors[0]!.response).toBeNull();
+    expect(errors[0]!.error!.message).toMatch(/gave up after 2 attempts: no answer from the gateway: connect ECONNREFUSED/);
+  });
+});
