@@ -19,7 +19,7 @@ import { feedbackService } from './api/grpc/feedback-api';
 import { inferenceService } from './api/grpc/inference-api';
 import { restApi } from './api/rest/rest-api';
 import { restMetrics } from './api/rest/rest-metrics';
-import { startResponseCache } from './cache/start-cache';
+import { startIdempotentReplays, startResponseCache } from './cache/start-cache';
 import type { GatewayConfig } from './config';
 import { authInterceptor } from './edge/auth/auth-interceptor';
 import { startAuth } from './edge/auth/start-auth';
@@ -101,6 +101,7 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
       answeredFromCache: (r: Pick<CompletionRecord, 'requestId' | 'model' | 'variant'>) => issued.remember(r),
       limiter: limits.limiter,
       cache: startResponseCache(config, rt, store, router.client, catalog),
+      replays: startIdempotentReplays(config, rt, store, catalog),
       saturation: new SaturationGate(config.shedWindowMs, shed('saturated')),
       admission: config.edgeAdmission ? new EdgeAdmission(() => catalog.known, shed('capacity')) : undefined,
     };

@@ -30,10 +30,19 @@ export interface ResolvedKey {
   readonly routingKey?: string;
   readonly promptTokenIds: readonly number[];
   readonly sampling: CacheKeyParts['sampling'];
+  /** The caller's Idempotency-Key (with the caller): absent from the response cache's keys. */
+  readonly idempotencyKey?: string;
 }
 
-/** SHA-256 (hex) of the canonical JSON of the format, model, routing key (if any), prompt token ids and sampling. */
+/** SHA-256 (hex) of the canonical JSON of the format, model, routing key (if any), prompt token ids, sampling and idempotency key (if any). */
 export function cacheKey(k: ResolvedKey): string {
-  const input = canonicalJson({ format: CACHE_FORMAT, model: k.model, routingKey: k.routingKey, promptTokenIds: k.promptTokenIds, sampling: k.sampling });
+  const input = canonicalJson({
+    format: CACHE_FORMAT,
+    model: k.model,
+    routingKey: k.routingKey,
+    promptTokenIds: k.promptTokenIds,
+    sampling: k.sampling,
+    idempotencyKey: k.idempotencyKey,
+  });
   return createHash('sha256').update(input).digest('hex');
 }

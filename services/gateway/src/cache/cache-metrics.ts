@@ -10,10 +10,14 @@ import { type Counter, createCounter, type Registry } from '@tokenmesh/metrics';
 export class CacheMetrics {
   private readonly requests: Counter<'outcome'>;
 
-  constructor(registry: Registry) {
+  /** `idempotency`: `tokenmesh_gateway_idempotent_requests_total`, requests with an Idempotency-Key (hit: answered from an earlier try's generation). */
+  constructor(registry: Registry, kind: 'cache' | 'idempotency' = 'cache') {
     this.requests = createCounter(registry, {
-      name: 'gateway_cache_requests_total',
-      help: 'Deterministic requests through the response cache, by outcome (hit includes requests that shared a concurrent generation)',
+      name: kind === 'cache' ? 'gateway_cache_requests_total' : 'gateway_idempotent_requests_total',
+      help:
+        kind === 'cache'
+          ? 'Deterministic requests through the response cache, by outcome (hit includes requests that shared a concurrent generation)'
+          : 'Requests with an Idempotency-Key, by outcome (hit: answered by the generation of an earlier or concurrent try with the same key)',
       labelNames: ['outcome'] as const,
     });
     // Both series exist from the start, so rate() and the ratio work before the first hit.

@@ -22,8 +22,19 @@ export class Flight {
   /** Settles once the flight knows where its events come from, before the first one. */
   readonly source = new Promise<FlightSource>((resolve) => (this.decide = resolve));
 
-  /** @param onAbandoned called (once) when the last listener left before the end. */
-  constructor(private readonly onAbandoned: () => void) {}
+  /** Running after every listener left (an idempotent generation's grace). */
+  private orphaned: NodeJS.Timeout | undefined;
+
+  /**
+   * @param onAbandoned called (once) when the last listener left before the end.
+   * @param outlivesListenersMs how long the work goes on once every listener has left (an
+   *   idempotent request's generation: its caller will ask again and find it); 0, the default,
+   *   cancels it at once.
+   */
+  constructor(
+    private readonly onAbandoned: () => void,
+    private readonly outlivesListenersMs = 0,
+  ) {}
 
   /** Aborts when every listener has left before the flight ended. */
   get signal(): AbortSignal {
@@ -50,12 +61,14 @@ export class Flight {
 
   finish(): void {
     this.state = 'done';
+    clearTimeout(this.orphaned);
     this.notify();
   }
 
   fail(err: unknown): void {
     if (this.state !== 'running') return;
     this.state = 'failed';
+    clearTimeout(this.orphaned);
     this.error = err;
     this.notify();
   }
@@ -63,15 +76,22 @@ export class Flight {
   /** Registers a listener; the returned function unregisters it (idempotent). */
   join(): () => void {
     this.listeners++;
+    clearTimeout(this.orphaned);
+    this.orphaned = undefined;
     let left = false;
     return () => {
       if (left) return;
       left = true;
-      if (--this.listeners === 0 && this.state === 'running' && !this.abort.signal.aborted) {
-        this.abort.abort(new ConnectError('every client sharing this generation went away', Code.Canceled));
-        this.onAbandoned();
-      }
+      if (--this.listeners > 0 || this.state !== 'running' || this.abort.signal.aborted) return;
+      if (this.outlivesListenersMs === 0) return this.abandon();
+      this.orphaned = setTimeout(() => this.listeners === 0 && this.state === 'running' && this.abandon(), this.outlivesListenersMs);
+      this.orphaned.unref();
     };
+  }
+
+  private abandon(): void {
+    this.abort.abort(new ConnectError('every client sharing this generation went away', Code.Canceled));
+    this.onAbandoned();
   }
 
   /**

@@ -38,6 +38,13 @@ export interface StoreResponseCacheOptions {
    * outage costs requests no store time; absent: every call waits out `storeTimeoutMs`.
    */
   readonly breaker?: CircuitBreakerOptions;
+  /**
+   * Set for the idempotent-request store rather than the response cache: keys carry the
+   * caller's Idempotency-Key, and a generation goes on for up to `outlivesCallersMs` after its
+   * callers left, so the caller's next try (a batch runner restarted after a crash) is answered
+   * by it instead of generating again. Its metrics: `gateway_idempotent_requests_total`.
+   */
+  readonly idempotency?: { readonly outlivesCallersMs: number };
   /** Store and router failures: the cache fails open (the request is generated as if uncached). */
   readonly onError?: (err: unknown) => void;
   /** Told once when the store starts failing and once when it answers again. */
@@ -84,20 +91,22 @@ export class StoreResponseCache implements ResponseCache {
   private readonly owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   private readonly onError: (err: unknown) => void;
   private readonly servedModels: () => Promise<readonly ServedModelInfo[]>;
+  private readonly outlivesCallersMs: number;
 
   constructor(opts: StoreResponseCacheOptions) {
     this.entries = new CacheEntries(opts.store, opts.ttlMs);
-    this.metrics = opts.metrics && new CacheMetrics(opts.metrics);
+    this.metrics = opts.metrics && new CacheMetrics(opts.metrics, opts.idempotency ? 'idempotency' : 'cache');
+    this.outlivesCallersMs = opts.idempotency?.outlivesCallersMs ?? 0;
     this.lockTtlMs = opts.lockTtlMs ?? 10_000;
     this.pollMs = opts.pollMs ?? 50;
     this.onError = opts.onError ?? (() => undefined);
     this.servedModels = opts.servedModels;
     this.guard = new StoreGuard({
-      name: 'response cache',
+      name: opts.idempotency ? 'idempotent requests' : 'response cache',
       timeoutMs: opts.storeTimeoutMs ?? 250,
       failure: 'open',
       ...(opts.breaker ? { breaker: opts.breaker } : {}),
-      ...(opts.metrics ? { metrics: { registry: opts.metrics, dependency: 'response_cache' } } : {}),
+      ...(opts.metrics ? { metrics: { registry: opts.metrics, dependency: opts.idempotency ? 'idempotency' : 'response_cache' } } : {}),
       onFailure: (_, err) => this.onError(err),
       onOutage: (_, err, failures) => opts.logger?.warn('response cache unavailable; requests are generated uncached', { error: err.message, failures }),
       onRecovery: () => opts.logger?.info('response cache answering again'),
@@ -165,11 +174,12 @@ export class StoreResponseCache implements ResponseCache {
       routingKey: r.byRoutingKey ? parts.routingKey : undefined,
       promptTokenIds: parts.promptTokenIds,
       sampling: parts.sampling,
+      ...(parts.idempotencyKey !== undefined && { idempotencyKey: parts.idempotencyKey }),
     });
   }
 
   private start(hash: string, generate: (signal: AbortSignal) => AsyncIterable<TextEvent>): Flight {
-    const flight: Flight = new Flight(() => this.forget(hash, flight));
+    const flight: Flight = new Flight(() => this.forget(hash, flight), this.outlivesCallersMs);
     this.flights.set(hash, flight);
     void this.run(hash, flight, generate);
     return flight;

@@ -3,6 +3,7 @@ import type { GenerationService } from '@tokenmesh/proto';
 import type { ServiceRuntime } from '@tokenmesh/server';
 import type { CircuitBreakerOptions, Store } from '@tokenmesh/store';
 
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../edge/deadline';
 import type { ResponseCache } from '../edge/edge-policy';
 import { routerCatalog, type ServedModelCatalog } from '../pipeline/served-model-catalog';
 import type { CacheConfig } from './cache-config';
@@ -30,6 +31,33 @@ export function startResponseCache(
     store,
     ttlMs,
     lockTtlMs,
+    metrics: rt.metrics,
+    servedModels: () => catalog.models(),
+    logger: rt.logger,
+    ...(breaker ? { breaker } : {}),
+  });
+}
+
+/**
+ * The store of answers to requests with an `Idempotency-Key` (same store as the cache), or
+ * undefined when GATEWAY_IDEMPOTENCY_TTL_S=0. A generation whose caller left goes on for up to
+ * the request timeout, so the caller's retry finds it rather than generating again.
+ */
+export function startIdempotentReplays(
+  config: { readonly cache: CacheConfig; readonly requestTimeoutMs: number; readonly storeBreaker?: CircuitBreakerOptions },
+  rt: Pick<ServiceRuntime, 'metrics' | 'logger'>,
+  store: Store,
+  catalog: ServedModelCatalog,
+): ResponseCache | undefined {
+  const { idempotencyTtlMs, lockTtlMs } = config.cache;
+  rt.logger.info('idempotent requests', { ttl_s: idempotencyTtlMs / 1000 });
+  if (idempotencyTtlMs === 0) return undefined;
+  const breaker = config.storeBreaker;
+  return new StoreResponseCache({
+    store,
+    ttlMs: idempotencyTtlMs,
+    lockTtlMs,
+    idempotency: { outlivesCallersMs: config.requestTimeoutMs || DEFAULT_REQUEST_TIMEOUT_MS },
     metrics: rt.metrics,
     servedModels: () => catalog.models(),
     logger: rt.logger,

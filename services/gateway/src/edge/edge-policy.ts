@@ -34,7 +34,7 @@ export interface RateLimiter {
 /** OpenAI's `x-ratelimit-*` response headers, name → value. */
 export type RateLimitHeaders = Readonly<Record<string, string>>;
 
-/** What identifies a deterministic generation: same parts, same output. */
+/** What identifies a deterministic generation (same parts, same output), or with an idempotency key, one request's tries. */
 export interface CacheKeyParts {
   /** The model as requested (a name may be resolved to name@version by the cache). */
   readonly model: string;
@@ -42,11 +42,14 @@ export interface CacheKeyParts {
   readonly promptTokenIds: readonly number[];
   /** Validated sampling parameters, including stop strings and max tokens. */
   readonly sampling: Readonly<Record<string, unknown>>;
+  /** The caller's key name and Idempotency-Key: only for the idempotent-request store. */
+  readonly idempotencyKey?: string;
 }
 
 /**
- * Response cache with single-flight: identical concurrent requests share one generation. Only
- * called for deterministic requests (temperature 0 or an explicit seed). `through` yields the
+ * Response cache with single-flight: identical concurrent requests share one generation. Called
+ * for deterministic requests (temperature 0 or an explicit seed), and as the idempotent-request
+ * store for requests with an Idempotency-Key. `through` yields the
  * cached events of a hit (the caller streams them as if generated) or the generated ones, and
  * reports which through `onOutcome`. `generate` takes the signal that cancels the generation: the
  * cache passes its own, so that a shared generation outlives the client that started it while

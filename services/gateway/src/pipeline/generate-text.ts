@@ -41,6 +41,12 @@ export interface Upstreams {
   readonly limiter?: RateLimiter;
   /** Deterministic requests are answered from it when it has them. */
   readonly cache?: ResponseCache;
+  /**
+   * Requests with an Idempotency-Key (sampled or not) go through it instead: a retry with the
+   * same key, by the same caller, is answered by the first try's generation, which finishes
+   * even when its caller left (GATEWAY_IDEMPOTENCY_TTL_S).
+   */
+  readonly replays?: ResponseCache;
   /** Refuses at once, before any per-request work, while a model's workers were just found full. */
   readonly saturation?: SaturationGate;
   /** Refuses at once, before any per-request work, what is past the capacity the router reports. */
@@ -89,6 +95,11 @@ export interface TextRequest {
   readonly onCache?: (outcome: 'hit' | 'miss') => void;
   /** Told the caller's rate-limit standing (`x-ratelimit-*`), before the first event. */
   readonly onLimits?: (headers: RateLimitHeaders) => void;
+  /**
+   * The client's Idempotency-Key (one per choice): tries with the same key share one generation
+   * (`Upstreams.replays`). Scoped by the caller: another key's equal value is another request.
+   */
+  readonly idempotencyKey?: string;
   /**
    * false: the caller answers only once the generation is over (a non-streamed REST answer,
    * Predict), so the worker may send the tokens in as few messages as stop strings allow.
@@ -214,16 +225,25 @@ async function* admitted(req: TextRequest, up: Upstreams, signal: AbortSignal, c
   const generate = (cancel: AbortSignal, whole: boolean) =>
     generated(req, up, cancel, { model, text, caller, started, promptTokenIds: encoded.tokenIds, sampling, whole });
   const deterministic = sampling.temperature === 0 || req.sampling.seed !== undefined;
-  if (!up.cache || !deterministic) {
+  const idempotent = req.idempotencyKey !== undefined && up.replays !== undefined;
+  const cache = idempotent ? up.replays : deterministic ? up.cache : undefined;
+  if (!cache) {
     req.onCache?.('miss');
     yield* generate(signal, req.stream === false);
     return;
   }
   let hit = false;
-  const events = up.cache.through(
-    { model, routingKey: req.routingKey, promptTokenIds: encoded.tokenIds, sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] } },
+  const events = cache.through(
+    {
+      model,
+      routingKey: req.routingKey,
+      promptTokenIds: encoded.tokenIds,
+      sampling: { ...sampling, stop: [...(req.sampling.stop ?? [])] },
+      ...(idempotent && { idempotencyKey: `${caller.keyName}\n${req.idempotencyKey}` }),
+    },
     // A cached generation may be tailed live by streamed requests: its tokens come as they are made.
-    (cancel = signal) => generate(cancel, false),
+    // Another try of an idempotent request is almost always as streamed as the first.
+    (cancel = signal) => generate(cancel, idempotent && req.stream === false),
     (outcome) => {
       recordCacheOutcome(outcome);
       hit = outcome === 'hit';

@@ -7,7 +7,7 @@ import { MemoryStore } from '@tokenmesh/store';
 import { inferenceService } from '../../src/api/grpc/inference-api';
 import { restApi } from '../../src/api/rest/rest-api';
 import { cacheConfig } from '../../src/cache/cache-config';
-import { startResponseCache } from '../../src/cache/start-cache';
+import { startIdempotentReplays, startResponseCache } from '../../src/cache/start-cache';
 import type { Upstreams } from '../../src/pipeline/generate-text';
 import { fakeFeedback, listen } from '../fakes';
 import { inMemoryMesh } from '../in-memory-mesh';
@@ -17,11 +17,19 @@ const quiet = { debug: () => undefined, info: () => undefined, warn: () => undef
 /** The REST API over the in-memory mesh with a response cache built from GATEWAY_CACHE_* `env`. */
 async function gateway(mesh: Awaited<ReturnType<typeof inMemoryMesh>>, env: Record<string, string> = {}) {
   const metrics: Registry = createMetrics('gateway');
-  const cache = startResponseCache({ cache: cacheConfig(new EnvReader(env)) }, { metrics, logger: quiet }, new MemoryStore(), mesh.upstreams.router);
-  const upstreams: Upstreams = { ...mesh.upstreams, cache };
+  const config = { cache: cacheConfig(new EnvReader(env)), requestTimeoutMs: 30_000 };
+  const store = new MemoryStore();
+  const cache = startResponseCache(config, { metrics, logger: quiet }, store, mesh.upstreams.router);
+  const replays = startIdempotentReplays(config, { metrics, logger: quiet }, store, mesh.upstreams.catalog!);
+  const upstreams: Upstreams = { ...mesh.upstreams, cache, replays };
   const { base, close } = await listen(restApi({ upstreams, feedback: fakeFeedback(), bodyLimitBytes: 1 << 16 }));
-  const post = (path: string, body: unknown, requestId = 'same-id') =>
-    fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': requestId }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown, requestId = 'same-id', headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers },
+      body: JSON.stringify(body),
+      ...(signal && { signal }),
+    });
   const outcomes = async () =>
     Object.fromEntries((await metrics.getSingleMetric('tokenmesh_gateway_cache_requests_total')!.get()).values.map((v) => [v.labels['outcome'], v.value]));
   return { upstreams, post, outcomes, close };
@@ -139,6 +147,47 @@ describe('response cache over the in-memory mesh (REST)', () => {
     expect(hit.texts).toEqual(miss.texts);
     expect(hit.texts.length).toBeGreaterThan(2);
   });
+
+  describe('Idempotency-Key', () => {
+    const sampled = { model: 'tinyllama', prompt: 'Once upon a time', max_tokens: 48, temperature: 0.9 };
+    const text = async (r: Response) => ((await r.json()) as { choices: { text: string }[] }).choices.map((c) => c.text);
+
+    it('a sampled request tried again with its key gets the first try’s answer, generated once; another key is generated', async () => {
+      const calls = mesh.workerCalls();
+      const key = { 'idempotency-key': 'line-7' };
+      const first = await gw.post('/v1/completions', sampled, 'r1', key);
+      const again = await gw.post('/v1/completions', sampled, 'r2', key);
+      expect([first.status, again.status]).toEqual([200, 200]);
+      expect(again.headers.get('x-tokenmesh-cache')).toBe('hit');
+      expect(await text(again)).toEqual(await text(first));
+      expect(mesh.workerCalls() - calls).toBe(1);
+      await gw.post('/v1/completions', sampled, 'r3', { 'idempotency-key': 'line-8' });
+      expect(mesh.workerCalls() - calls).toBe(2);
+    });
+
+    it('the first try’s client left mid-stream: the generation goes on, and the retry is answered by it', async () => {
+      const calls = mesh.workerCalls();
+      const key = { 'idempotency-key': 'crashed-runner' };
+      const gone = new AbortController();
+      const first = await gw.post('/v1/completions', { ...sampled, max_tokens: 200, stream: true }, 'r1', key, gone.signal);
+      const reader = first.body!.getReader();
+      await reader.read();
+      gone.abort();
+      const retry = await gw.post('/v1/completions', { ...sampled, max_tokens: 200, stream: true }, 'r2', key);
+      const events = (await retry.text()).split('\n\n').filter(Boolean);
+      expect(retry.headers.get('x-tokenmesh-cache')).toBe('hit');
+      expect(events.at(-1)).toBe('data: [DONE]');
+      expect(mesh.workerCalls() - calls).toBe(1);
+    });
+
+    it('a key that is not 1 to 255 visible ASCII characters is a 400 naming the header', async () => {
+      for (const bad of ['x'.repeat(256), 'has space']) {
+        const r = await gw.post('/v1/completions', sampled, 'r', { 'idempotency-key': bad });
+        expect(r.status).toBe(400);
+        expect(JSON.stringify(await r.json())).toMatch(/idempotency-key.*1 to 255 visible ASCII/);
+      }
+    });
+  });
 });
 
 describe('response cache TTL and switch (GATEWAY_CACHE_TTL_S, GATEWAY_CACHE)', () => {
@@ -178,7 +227,7 @@ describe('response cache TTL and switch (GATEWAY_CACHE_TTL_S, GATEWAY_CACHE)', (
   });
 
   it('config names the variable and the value given', () => {
-    expect(cacheConfig(new EnvReader({}))).toEqual({ enabled: true, ttlMs: 3_600_000, lockTtlMs: 10_000 });
+    expect(cacheConfig(new EnvReader({}))).toEqual({ enabled: true, ttlMs: 3_600_000, lockTtlMs: 10_000, idempotencyTtlMs: 3_600_000 });
     const e = new EnvReader({ GATEWAY_CACHE: 'maybe', GATEWAY_CACHE_TTL_S: '0', GATEWAY_CACHE_LOCK_MS: '50' });
     cacheConfig(e);
     expect(() => e.done()).toThrow(/GATEWAY_CACHE must be one of on, off, got "maybe"[\s\S]*GATEWAY_CACHE_TTL_S must be in[\s\S]*got 0/);

@@ -242,6 +242,60 @@ describe('StoreResponseCache', () => {
     expect(store.keyspace.size).toBe(0);
   });
 
+  it('idempotent requests: the generation outlives a caller that left, and its retry is answered by it', async () => {
+    const registry = createMetrics('gateway-test');
+    const { cache, store } = newCache(new MemoryStore(), { idempotency: { outlivesCallersMs: 60_000 }, metrics: registry });
+    const gen = new FakeGeneration();
+    const sampled = (key: string) => parts({ sampling: { temperature: 0.8, maxTokens: 8, stop: [] }, idempotencyKey: key });
+    const first = new AbortController();
+    const got: TextEvent[] = [];
+    const a = collect(
+      cache.through(sampled('alice\nk1'), gen.generate, () => undefined, first.signal),
+      got,
+    ).catch((e: Error) => e);
+    gen.push({ type: 'text', text: 'one' });
+    await waitFor(() => got.length === 1);
+    first.abort();
+    expect(await a).toBeInstanceOf(Error);
+    await tick();
+    expect(gen.signal!.aborted).toBe(false);
+    gen.push({ type: 'text', text: 'two' }, done(), null);
+    await waitFor(() => store.keyspace.size === 1);
+    const outcomes: string[] = [];
+    const retry = await collect(cache.through(sampled('alice\nk1'), gen.generate, (o) => outcomes.push(o), new AbortController().signal));
+    expect(retry.map((e) => (e.type === 'text' ? e.text : e.type))).toEqual(['one', 'two', 'done']);
+    expect(outcomes).toEqual(['hit']);
+    expect(gen.calls).toBe(1);
+    // Another key, or the same key of another caller, is another request.
+    for (const other of ['alice\nk2', 'bob\nk1']) {
+      gen.push({ type: 'text', text: 'x' }, done(), null);
+      await collect(cache.through(sampled(other), gen.generate, () => undefined, new AbortController().signal));
+    }
+    expect(gen.calls).toBe(3);
+    const hits = (await registry.getSingleMetric('tokenmesh_gateway_idempotent_requests_total')!.get()).values.find(
+      (v) => v.labels['outcome'] === 'hit',
+    )!.value;
+    expect(hits).toBe(1);
+  });
+
+  it('idempotent requests: a generation nobody came back for is cancelled after the grace', async () => {
+    const { cache, store } = newCache(new MemoryStore(), { idempotency: { outlivesCallersMs: 50 } });
+    const gen = new FakeGeneration();
+    const caller = new AbortController();
+    const got: TextEvent[] = [];
+    const a = collect(
+      cache.through(parts({ idempotencyKey: 'alice\nk' }), gen.generate, () => undefined, caller.signal),
+      got,
+    ).catch((e: Error) => e);
+    gen.push({ type: 'text', text: 'one' });
+    await waitFor(() => got.length === 1);
+    caller.abort();
+    await a;
+    await waitFor(() => gen.signal!.aborted);
+    expect(cache.inFlight).toBe(0);
+    expect(store.keyspace.size).toBe(0);
+  });
+
   it('never lets a random traffic split be pinned: several versions without a routing key bypass the cache', async () => {
     const { cache } = newCache(new MemoryStore(), { servedModels: async () => [...served, { name: 'tiny', version: '2' }] });
     const gen = new FakeGeneration();

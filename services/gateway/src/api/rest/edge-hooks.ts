@@ -20,16 +20,38 @@ function requestPriority(req: HttpRequest): number | undefined {
   return n;
 }
 
+/** The most characters an Idempotency-Key may have (Stripe's limit). */
+export const MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * `Idempotency-Key`: tries of one request share one generation (a retry after a lost answer, or a
+ * batch line run again after its runner crashed, is not generated twice).
+ * @throws ConnectError INVALID_ARGUMENT naming the header
+ */
+function idempotencyKey(req: HttpRequest): string | undefined {
+  const v = req.headers['idempotency-key'];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_IDEMPOTENCY_KEY || !/^[\x21-\x7e]+$/.test(v))
+    throw apiError(
+      Code.InvalidArgument,
+      'idempotency-key',
+      `must be 1 to ${MAX_IDEMPOTENCY_KEY} visible ASCII characters, got ${JSON.stringify(v).slice(0, 80)}`,
+    );
+  return v;
+}
+
 /**
  * What every REST route hands generateText about the edge: the authenticated caller, and
  * callbacks that put the cache outcome and the rate-limit standing into the response headers
  * (they run before the first event, so before an SSE stream's headers go out).
  */
-export function edgeHooks(req: HttpRequest, res: HttpResponse): Pick<TextRequest, 'caller' | 'onCache' | 'onLimits' | 'priority'> {
+export function edgeHooks(req: HttpRequest, res: HttpResponse): Pick<TextRequest, 'caller' | 'onCache' | 'onLimits' | 'priority' | 'idempotencyKey'> {
   const priority = requestPriority(req);
+  const key = idempotencyKey(req);
   return {
     caller: callerOf(req),
     ...(priority !== undefined && { priority }),
+    ...(key !== undefined && { idempotencyKey: key }),
     onCache: (o) => res.setHeader('x-tokenmesh-cache', o),
     onLimits: (headers) => {
       for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);

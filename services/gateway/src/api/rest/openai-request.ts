@@ -30,7 +30,7 @@ export const MAX_CHOICES = 16;
  * The generations of a request's choices: OpenAI's order, the `n` of prompt 0 first. Choice j of
  * a prompt is seeded with the request's seed + j mod 2^64 (when it has one), so every choice is
  * reproducible alone and they differ. A single choice keeps the request's id; several get
- * `<id>-<index>`. The n choices of one prompt are a choice group: one worker, one prefill of it.
+ * `<id>-<index>` (and an Idempotency-Key `<key>#<index>`). The n choices of one prompt are a choice group: one worker, one prefill of it.
  * @throws ConnectError (400) naming `n` when prompts × n is over MAX_CHOICES
  */
 export function choiceRequests(prompts: readonly TextRequest[], n: number): TextRequest[] {
@@ -41,6 +41,7 @@ export function choiceRequests(prompts: readonly TextRequest[], n: number): Text
     return Array.from({ length: n }, (_, j) => ({
       ...base,
       requestId: `${base.requestId}-${i * n + j}`,
+      ...(base.idempotencyKey !== undefined && { idempotencyKey: `${base.idempotencyKey}#${i * n + j}` }),
       ...(n > 1 && { choiceGroup: { id: `${base.requestId}/${i}`, size: n } }),
       sampling: seed === undefined ? base.sampling : { ...base.sampling, seed: (BigInt(seed) + BigInt(j)) % 2n ** 64n },
     }));
