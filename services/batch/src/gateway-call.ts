@@ -10,8 +10,12 @@ export interface LineAnswer {
   readonly retryAfterS?: number;
 }
 
-/** Sends one line's request; rejects when no answer came (refused connection, timeout). */
-export type GatewayCall = (url: string, body: Record<string, unknown>, owner: BatchOwner, signal: AbortSignal) => Promise<LineAnswer>;
+/**
+ * Sends one line's request; rejects when no answer came (refused connection, timeout). Every try
+ * of a line carries the same `Idempotency-Key`: a line run again after its runner was killed is
+ * answered by the generation the first try started, not generated twice.
+ */
+export type GatewayCall = (url: string, body: Record<string, unknown>, owner: BatchOwner, idempotencyKey: string, signal: AbortSignal) => Promise<LineAnswer>;
 
 export interface GatewayCallOptions {
   readonly gatewayUrl: string;
@@ -26,9 +30,14 @@ export interface GatewayCallOptions {
  */
 export function gatewayCall(opts: GatewayCallOptions): GatewayCall {
   const base = opts.gatewayUrl.replace(/\/+$/, '');
-  return async (url, body, owner, signal) => {
+  return async (url, body, owner, idempotencyKey, signal) => {
     // The line's span is the active one: the gateway's spans of this request continue its trace.
-    const headers: Record<string, string> = { 'content-type': 'application/json', [PRIORITY_HEADER]: String(opts.priority), ...injectContext() };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [PRIORITY_HEADER]: String(opts.priority),
+      'idempotency-key': idempotencyKey,
+      ...injectContext(),
+    };
     if (opts.token) {
       headers['authorization'] = `Bearer ${opts.token}`;
       headers[BATCH_CALLER_HEADER] = encodeBatchCaller(owner);

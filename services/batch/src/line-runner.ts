@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { BATCH_SUBJECTS, decodeMessage, encodeMessage, type LineJob, lineMsgId, type LineOutcome, type LineResult, type OutputLine } from '@tokenmesh/batch';
@@ -60,7 +60,8 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
       deps.metrics.running.inc();
       const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
       try {
-        const answer = await deps.call(job.url, job.body, record.owner, AbortSignal.timeout(deps.requestTimeoutMs)).catch((err: unknown) => err as Error);
+        const signal = AbortSignal.timeout(deps.requestTimeoutMs);
+        const answer = await deps.call(job.url, job.body, record.owner, lineIdempotencyKey(job), signal).catch((err: unknown) => err as Error);
         if (answer instanceof Error || retryable(answer.status)) {
           const why = answer instanceof Error ? `no answer from the gateway: ${answer.message}` : `HTTP ${answer.status}`;
           span.setStatus({ code: SpanStatusCode.ERROR, message: why });
@@ -92,6 +93,9 @@ async function storeResult(deps: RunnerDeps, job: LineJob, result: LineResult): 
   });
   deps.metrics.lines.inc({ outcome: result.outcome });
 }
+
+/** Visible ASCII whatever the custom_id holds (the header's alphabet), one per line of a batch. */
+const lineIdempotencyKey = (job: LineJob) => `${job.batchId}-${createHash('sha256').update(job.customId).digest('hex').slice(0, 32)}`;
 
 const requestLineId = () => `batch_req_${randomBytes(12).toString('hex')}`;
 

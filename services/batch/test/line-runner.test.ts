@@ -49,10 +49,12 @@ describe('line runner', () => {
     };
     await batches.put(record);
     const calls: Record<string, number> = {};
-    const call: GatewayCall = async (_url, body, owner) => {
+    const keys: Record<string, Set<string>> = {};
+    const call: GatewayCall = async (_url, body, owner, idempotencyKey) => {
       expect(owner.keyName).toBe('alice');
       const custom = body['prompt'] as string;
       calls[custom] = (calls[custom] ?? 0) + 1;
+      (keys[custom] ??= new Set()).add(idempotencyKey);
       const answer = script[custom]!(calls[custom]);
       if (answer instanceof Error) throw answer;
       return answer;
@@ -86,7 +88,7 @@ describe('line runner', () => {
             .split('\n')
             .map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: unknown } | null; error: { message: string } | null })
         : [];
-    return { done, calls, output: await read(done.outputFileId), errors: await read(done.errorFileId) };
+    return { done, calls, keys, output: await read(done.outputFileId), errors: await read(done.errorFileId) };
   }
 
   const ok = (text: string): LineAnswer => ({ status: 200, requestId: `req-${text}`, body: { choices: [{ text }] } });
@@ -94,12 +96,17 @@ describe('line runner', () => {
   const down: LineAnswer = { status: 503, requestId: 'r', body: { error: { message: 'unavailable' } }, retryAfterS: 0.01 };
 
   it('retries 429 and 5xx until an answer; a line that never gets one goes to the error file after maxAttempts, with the last answer', async () => {
-    const { done, calls, output, errors } = await run({
+    const { done, calls, keys, output, errors } = await run({
       a: (n) => (n < 3 ? busy : ok('A')),
       b: () => down,
       c: () => ({ status: 400, requestId: 'req-c', body: { error: { param: 'max_tokens' } } }),
     });
     expect(done.status).toBe('completed');
+    // Every try of a line shares one Idempotency-Key (visible ASCII, the header's alphabet); lines differ.
+    const perLine = Object.values(keys).map((k) => [...k]);
+    expect(perLine.map((k) => k.length)).toEqual([1, 1, 1]);
+    expect(new Set(perLine.flat()).size).toBe(3);
+    for (const [k] of perLine) expect(k).toMatch(/^batch_0123456789abcdef01234567-[0-9a-f]{32}$/);
     expect(done.finalCounts).toEqual({ total: 3, completed: 1, failed: 2 });
     expect(calls).toEqual({ a: 3, b: 3, c: 1 });
     expect(output).toEqual([
