@@ -47,6 +47,8 @@ export interface BatchRecord {
   readonly completedAt?: number;
   readonly failedAt?: number;
   readonly cancelledAt?: number;
+  /** Set when the completion window ended before every line ran. */
+  readonly expiredAt?: number;
   readonly outputFileId?: string;
   readonly errorFileId?: string;
   /** Set when the batch is over: the counts it ended with. */
@@ -76,7 +78,7 @@ export interface BatchObject {
   readonly finalizing_at: number | null;
   readonly completed_at: number | null;
   readonly failed_at: number | null;
-  readonly expired_at: null;
+  readonly expired_at: number | null;
   readonly cancelling_at: number | null;
   readonly cancelled_at: number | null;
   readonly request_counts: RequestCounts;
@@ -164,8 +166,8 @@ export class BatchStore {
       this.bus.countMessages(BATCH_RESULTS_STREAM.name, BATCH_SUBJECTS.result(id, o)).catch((err: unknown) => {
         throw unavailable(err);
       });
-    const [ok, failed, cancelled] = await Promise.all([count('ok'), count('failed'), count('cancelled')]);
-    return { ok, failed, cancelled };
+    const [ok, failed, expired, cancelled] = await Promise.all([count('ok'), count('failed'), count('expired'), count('cancelled')]);
+    return { ok, failed, expired, cancelled };
   }
 
   async view(r: BatchRecord): Promise<BatchObject> {
@@ -173,7 +175,8 @@ export class BatchStore {
     let counts = r.finalCounts;
     if (!counts) {
       const o = await this.outcomes(r.id);
-      counts = { total: r.total, completed: o.ok, failed: o.failed };
+      // OpenAI's counts have no expired: a line the window closed on did not succeed.
+      counts = { total: r.total, completed: o.ok, failed: o.failed + o.expired };
     }
     const status: BatchStatus = cancellingAt !== undefined && !isTerminal(r.status) ? 'cancelling' : r.status;
     return {
@@ -192,7 +195,7 @@ export class BatchStore {
       finalizing_at: r.finalizingAt ?? null,
       completed_at: r.completedAt ?? null,
       failed_at: r.failedAt ?? null,
-      expired_at: null,
+      expired_at: r.expiredAt ?? null,
       cancelling_at: cancellingAt ?? null,
       cancelled_at: r.cancelledAt ?? null,
       request_counts: counts,

@@ -38,13 +38,16 @@ export const BATCH_RESULTS_STREAM: StreamConfig = {
 
 export const BATCH_STREAMS = [BATCH_JOBS_STREAM, BATCH_LINES_STREAM, BATCH_RESULTS_STREAM] as const;
 
-/** How a line ended: answered (output file), refused or failed (error file), skipped by a cancel (neither). */
-export type LineOutcome = 'ok' | 'failed' | 'cancelled';
+/**
+ * How a line ended: answered (output file), refused or failed (error file), not run before the
+ * batch's completion window ended (error file, `batch_expired`), skipped by a cancel (neither).
+ */
+export type LineOutcome = 'ok' | 'failed' | 'expired' | 'cancelled';
 
 export const BATCH_SUBJECTS = {
   job: (batchId: string) => `tokenmesh.batch.jobs.${batchId}`,
   line: (batchId: string) => `tokenmesh.batch.lines.${batchId}`,
-  /** One subject per batch and outcome: a batch's progress is three single-subject counts. */
+  /** One subject per batch and outcome: a batch's progress is four single-subject counts. */
   result: (batchId: string, outcome: LineOutcome) => `tokenmesh.batch.results.${batchId}.${outcome}`,
   results: (batchId: string) => `tokenmesh.batch.results.${batchId}.*`,
 } as const;

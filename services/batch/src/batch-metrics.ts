@@ -17,7 +17,7 @@ export interface BatchMetrics {
 export function batchMetrics(registry: Registry, bus: Bus): BatchMetrics {
   const lines = createCounter(registry, {
     name: 'batch_lines_total',
-    help: 'Batch lines this process finished, by outcome (ok, failed, cancelled)',
+    help: 'Batch lines this process finished, by outcome (ok, failed, expired, cancelled)',
     labelNames: ['outcome'],
   });
   const retries = createCounter(registry, {

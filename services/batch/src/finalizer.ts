@@ -8,6 +8,7 @@ import {
   decodeMessage,
   type FileStore,
   isTerminal,
+  type LineOutcome,
   type LineResult,
 } from '@tokenmesh/batch';
 import type { Bus } from '@tokenmesh/bus';
@@ -31,7 +32,8 @@ const derivedFileId = (batchId: string, kind: 'output' | 'error') => `file-${cre
 /**
  * Once every line of a batch has a result, writes the output file (answered lines) and the error
  * file (refused or failed ones), each line once and in the input's order, then marks the batch
- * completed (or cancelled, with what ran before the cancel). Idempotent: runners may finish a
+ * completed (or cancelled, with what ran before the cancel; or expired, with what ran before the
+ * completion window ended). Idempotent: runners may finish a
  * batch's last lines at once, and each may call this; they write the same files under the same ids.
  */
 export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Promise<void> {
@@ -39,7 +41,7 @@ export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Prom
   const created = await deps.cache.record(batchId);
   if (!created) return;
   const outcomes = await deps.batches.outcomes(batchId);
-  if (outcomes.ok + outcomes.failed + outcomes.cancelled < created.total) return;
+  if (outcomes.ok + outcomes.failed + outcomes.expired + outcomes.cancelled < created.total) return;
   const record = await deps.batches.record(batchId);
   if (!record || isTerminal(record.status) || record.status === 'validating') return;
   if (record.status !== 'finalizing') await deps.batches.put({ ...record, status: 'finalizing', finalizingAt: now() });
@@ -54,9 +56,9 @@ export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Prom
     { subjects: [BATCH_SUBJECTS.results(batchId)] },
   );
   const ordered = [...byLine.values()].sort((a, b) => a.line - b.line);
-  const jsonl = (outcome: 'ok' | 'failed') =>
+  const jsonl = (...outcomes: LineOutcome[]) =>
     ordered
-      .filter((r) => r.outcome === outcome && r.output)
+      .filter((r) => outcomes.includes(r.outcome) && r.output)
       .map((r) => `${JSON.stringify(r.output)}\n`)
       .join('');
   const write = async (kind: 'output' | 'error', text: string) => {
@@ -68,18 +70,19 @@ export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Prom
     return file.id;
   };
   const outputFileId = await write('output', jsonl('ok'));
-  const errorFileId = await write('error', jsonl('failed'));
+  const errorFileId = await write('error', jsonl('failed', 'expired'));
   const cancelled = (await deps.batches.cancelRequestedAt(batchId)) !== undefined;
   const counts = {
     total: record.total,
     completed: ordered.filter((r) => r.outcome === 'ok').length,
-    failed: ordered.filter((r) => r.outcome === 'failed').length,
+    failed: ordered.filter((r) => r.outcome === 'failed' || r.outcome === 'expired').length,
   };
+  const expired = ordered.some((r) => r.outcome === 'expired');
   const done: BatchRecord = {
     ...record,
-    status: cancelled ? 'cancelled' : 'completed',
+    status: cancelled ? 'cancelled' : expired ? 'expired' : 'completed',
     finalizingAt: record.finalizingAt ?? now(),
-    ...(cancelled ? { cancelledAt: now() } : { completedAt: now() }),
+    ...(cancelled ? { cancelledAt: now() } : expired ? { expiredAt: now() } : { completedAt: now() }),
     ...(outputFileId && { outputFileId }),
     ...(errorFileId && { errorFileId }),
     finalCounts: counts,

@@ -29,7 +29,8 @@ export interface RunnerDeps {
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
 /**
- * Runs one line: skipped when the batch is being cancelled, else sent to the gateway. Its result
+ * Runs one line: skipped when the batch is being cancelled, expired once its completion window
+ * has ended, else sent to the gateway. Its result
  * is stored once (msgId: a line run again after its runner was killed stores nothing new), then
  * the message is acked: a runner killed at any point leaves the line to be run again, never lost. Retryable failures go back to the queue with a delay
  * until `maxAttempts`, then to the error file.
@@ -44,6 +45,12 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
   }
   if (await deps.batches.cancelled(job.batchId)) {
     await store('cancelled');
+    msg.ack();
+    return deps.lineDone(job.batchId);
+  }
+  // A line still queued when the window closes is not run (OpenAI's batch_expired); one already running finishes.
+  if (Date.now() >= record.expiresAt * 1000) {
+    await store('expired', expiredLine(job));
     msg.ack();
     return deps.lineDone(job.batchId);
   }
@@ -106,6 +113,11 @@ function answered(job: LineJob, a: LineAnswer): OutputLine {
 function failedLine(job: LineJob, a: LineAnswer | Error, message: string): OutputLine {
   if (!(a instanceof Error)) return answered(job, a);
   return { id: requestLineId(), custom_id: job.customId, response: null, error: { code: 'request_failed', message } };
+}
+
+function expiredLine(job: LineJob): OutputLine {
+  const message = 'This request could not be executed before the completion window expired.';
+  return { id: requestLineId(), custom_id: job.customId, response: null, error: { code: 'batch_expired', message } };
 }
 
 /** Exponential from 1 s (at most a minute), or what Retry-After asked. */

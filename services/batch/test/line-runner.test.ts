@@ -29,7 +29,8 @@ describe('line runner', () => {
   });
   afterEach(() => bus.close());
 
-  async function run(script: Record<string, (attempt: number) => LineAnswer | Error>, maxAttempts = 3) {
+  type Script = Record<string, (attempt: number) => LineAnswer | Error | Promise<LineAnswer>>;
+  async function run(script: Script, maxAttempts = 3, expiresAt = Math.floor(Date.now() / 1000) + 86_400) {
     const rt = createRuntime('batch-test');
     const batches = new BatchStore(bus);
     const files = new FileStore(() => bus.objectBucket(FILES_BUCKET));
@@ -43,7 +44,7 @@ describe('line runner', () => {
       completionWindow: '24h',
       metadata: null,
       createdAt: 1,
-      expiresAt: 2,
+      expiresAt,
       total: ids.length,
       status: 'in_progress',
     };
@@ -55,7 +56,7 @@ describe('line runner', () => {
       const custom = body['prompt'] as string;
       calls[custom] = (calls[custom] ?? 0) + 1;
       (keys[custom] ??= new Set()).add(idempotencyKey);
-      const answer = script[custom]!(calls[custom]);
+      const answer = await script[custom]!(calls[custom]);
       if (answer instanceof Error) throw answer;
       return answer;
     };
@@ -77,7 +78,7 @@ describe('line runner', () => {
       const job: LineJob = { batchId: id, line: i + 1, customId: custom, url: '/v1/completions', body: { prompt: custom } };
       await bus.publishDurable(BATCH_SUBJECTS.line(id), encodeMessage(job), { msgId: lineMsgId(id, custom) });
     }
-    await waitFor(async () => ['completed', 'cancelled'].includes((await batches.record(id))!.status), { timeoutMs: 10_000 });
+    await waitFor(async () => ['completed', 'cancelled', 'expired'].includes((await batches.record(id))!.status), { timeoutMs: 10_000 });
     await consumption.stop();
     const done = (await batches.record(id))!;
     const read = async (fileId: string | undefined) =>
@@ -86,7 +87,14 @@ describe('line runner', () => {
             .decode((await files.content('alice', fileId))!.data)
             .trim()
             .split('\n')
-            .map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: unknown } | null; error: { message: string } | null })
+            .map(
+              (l) =>
+                JSON.parse(l) as {
+                  custom_id: string;
+                  response: { status_code: number; body: unknown } | null;
+                  error: { code: string; message: string } | null;
+                },
+            )
         : [];
     return { done, calls, keys, output: await read(done.outputFileId), errors: await read(done.errorFileId) };
   }
@@ -129,5 +137,28 @@ describe('line runner', () => {
     expect(done.finalCounts).toEqual({ total: 1, completed: 0, failed: 1 });
     expect(errors[0]!.response).toBeNull();
     expect(errors[0]!.error!.message).toMatch(/gave up after 2 attempts: no answer from the gateway: connect ECONNREFUSED/);
+  });
+
+  it('lines still queued when the completion window ends are not run: batch_expired in the error file, the batch expired with what ran', async () => {
+    // Two runners take a and b at once and answer after the window; c and d are pulled after it.
+    const expiresAt = Math.ceil(Date.now() / 1000) + 1; // 1 to 2 s from now
+    const late = (text: string) => () => new Promise<LineAnswer>((resolve) => setTimeout(() => resolve(ok(text)), 2500));
+    const { done, calls, output, errors } = await run({ a: late('A'), b: late('B'), c: () => ok('C'), d: () => ok('D') }, 3, expiresAt);
+    expect(done.status).toBe('expired');
+    expect(done.expiredAt).toBeGreaterThanOrEqual(expiresAt);
+    expect(done.completedAt).toBeUndefined();
+    expect(calls).toEqual({ a: 1, b: 1 });
+    expect(output.map((l) => l.custom_id)).toEqual(['a', 'b']);
+    expect(errors).toEqual(
+      ['c', 'd'].map((custom_id) => ({
+        id: expect.stringMatching(/^batch_req_/),
+        custom_id,
+        response: null,
+        error: { code: 'batch_expired', message: 'This request could not be executed before the completion window expired.' },
+      })),
+    );
+    expect(done.finalCounts).toEqual({ total: 4, completed: 2, failed: 2 });
+    const view = await new BatchStore(bus).view(done);
+    expect([view.status, view.expired_at, view.request_counts]).toEqual(['expired', done.expiredAt, { total: 4, completed: 2, failed: 2 }]);
   });
 });
