@@ -126,12 +126,14 @@ ${Object.entries(r.p99Ratios)
   .map(([c, v]) => `- batch concurrency ${c}${c === '4' ? ' (the default)' : ''}: **${v}** (${v <= r.aim ? 'met' : 'not met'})`)
   .join('\n')}
 
-Reading: the workers' queue orders by priority, so an interactive request never waits behind queued batch lines; what
-it still shares with them is the decode batch (each step carries the running batch lines too, so steps are longer), and
-in the embedded mesh the serving thread (the batch service's calls to the gateway run on the same event loop as the
-interactive streams) and the CPU of this 2-core machine, where the load client, the mesh and onnxruntime all run. More
-batch lines at once buy batch throughput with interactive latency; the workers do not yet pause low-priority rows while
-interactive requests run (what would make a batch truly use only idle capacity).
+Reading: the workers' queue orders by priority, so an interactive request never waits behind queued batch lines, and
+while interactive requests run (and for INFERENCE_YIELD_WINDOW_MS after the last) batch lines run at most
+INFERENCE_YIELD_ROWS (1) at a time in each engine: on a CPU every row of a decode step lengthens the step for every
+sequence in it, so the batch gets the capacity interactive traffic leaves and its other lines wait in the queue. What
+interactive requests still share is that one row, the serving thread (in the embedded mesh the batch service's calls
+to the gateway run on the same event loop as the interactive streams) and the CPU of this 2-core machine, where the
+load client, the mesh and onnxruntime all run. BATCH_CONCURRENCY then mostly sets how fast a batch goes when nothing
+else runs. Rows already running are not paused when an interactive burst begins; they finish their lines.
 `;
 }
 

@@ -116,6 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfi
       maxQueueTokens: e.int('INFERENCE_MAX_QUEUE_TOKENS', { default: DEFAULT_LIMITS.maxQueueTokens, min: 1, max: 1 << 30 }),
       maxQueueWaitMs: e.int('INFERENCE_MAX_QUEUE_WAIT_MS', { default: DEFAULT_LIMITS.maxQueueWaitMs, min: 1, max: 3_600_000 }),
       maxQueueDelayMs: e.int('INFERENCE_MAX_QUEUE_DELAY_MS', { default: DEFAULT_LIMITS.maxQueueDelayMs, min: 0, max: 10_000 }),
+      yieldRows: e.int('INFERENCE_YIELD_ROWS', { default: DEFAULT_LIMITS.yieldRows, min: 0, max: 1024 }),
+      yieldWindowMs: e.int('INFERENCE_YIELD_WINDOW_MS', { default: DEFAULT_LIMITS.yieldWindowMs, min: 0, max: 600_000 }),
     },
     natsUrl: e.url('NATS_URL', ['nats', 'tls']),
     advertiseUrl: e.url('INFERENCE_ADVERTISE_URL', ['http', 'https']),

@@ -21,6 +21,15 @@ export interface EngineLimits {
   readonly maxQueueWaitMs: number;
   /** When idle, how long to gather arrivals into one prefill batch (Triton's max_queue_delay). */
   readonly maxQueueDelayMs: number;
+  /**
+   * While requests of a better (lower) priority run, or ran in the last `yieldWindowMs`, requests
+   * of a worse one run at most this many at once; the rest wait in the queue. On a CPU every row
+   * of a decode step lengthens it for every sequence in it, so background work (batch lines,
+   * priority 10) gets the capacity interactive traffic leaves, and is never starved. 0: no limit.
+   */
+  readonly yieldRows: number;
+  /** How long after the last better-priority request left the worse ones stay held to `yieldRows`: closed-loop clients leave gaps between requests. */
+  readonly yieldWindowMs: number;
 }
 
 export const DEFAULT_LIMITS: EngineLimits = {
@@ -32,6 +41,8 @@ export const DEFAULT_LIMITS: EngineLimits = {
   maxQueueTokens: 8 * 32_768,
   maxQueueWaitMs: 30_000,
   maxQueueDelayMs: 0,
+  yieldRows: 1,
+  yieldWindowMs: 1000,
 };
 
 /** A request that could never be admitted under the limits: the caller's input, not load. */

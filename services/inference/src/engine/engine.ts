@@ -5,6 +5,7 @@ import { AsyncQueue } from './async-queue';
 import { DEFAULT_LIMITS, type EngineLimits, QueueDeadlineError, RequestTooLargeError } from './engine-limits';
 import type { EngineObserver } from './engine-metrics';
 import type { ModelRunner } from './model-runner';
+import { PriorityYield } from './priority-yield';
 import { type Queued, QueueFullError, RequestQueue } from './request-queue';
 import { WaitEstimate } from './wait-estimate';
 
@@ -84,6 +85,7 @@ export class Engine {
   private readonly active = new Map<string, Active>();
   private readonly waiting: RequestQueue<Active>;
   private readonly estimate = new WaitEstimate();
+  private readonly yielding: PriorityYield;
   private reserved = 0;
   private gatherTimer: NodeJS.Timeout | undefined;
 
@@ -92,6 +94,7 @@ export class Engine {
     readonly limits: EngineLimits = DEFAULT_LIMITS,
     private readonly observer?: EngineObserver,
   ) {
+    this.yielding = new PriorityYield(limits.yieldRows, limits.yieldWindowMs);
     this.waiting = new RequestQueue<Active>({ maxSize: limits.maxQueueSize, maxTokens: limits.maxQueueTokens }, () => this.waitMs());
     runner.attach({ step: (r) => this.onStep(r), failed: (ids, err) => this.onFailed(ids, err) });
   }
@@ -134,10 +137,12 @@ export class Engine {
     if (cost > this.limits.maxBatchTotalTokens) {
       throw new RequestTooLargeError('max_tokens', `prompt + max_tokens = ${cost} tokens exceed this worker's KV budget of ${this.limits.maxBatchTotalTokens}`);
     }
-    if (this.waiting.size > 0) {
-      const wait = this.waitMs();
+    const ahead = this.waiting.ahead(req.priority ?? 0);
+    if (ahead > 0) {
+      // Only the waiting requests it would not overtake: batch lines queued never refuse an interactive one.
+      const wait = this.estimate.waitMs(ahead + 1, this.active.size);
       if (wait > this.limits.maxQueueWaitMs) {
-        throw new QueueFullError(`${this.waiting.size} requests waiting, an estimated ${Math.round(wait / 1000)} s before this one would start`, wait);
+        throw new QueueFullError(`${ahead} requests waiting, an estimated ${Math.round(wait / 1000)} s before this one would start`, wait);
       }
     }
     const now = performance.now();
@@ -229,17 +234,19 @@ export class Engine {
   /** Moves waiting requests into the worker while the limits allow. */
   private admit(): void {
     let prefill = 0;
+    const now = performance.now();
     const admitted = this.waiting.take((a) => {
       const prompt = a.req.promptIds.length;
       if (this.active.size >= this.limits.maxBatchSize) return false;
       if (prefill + prompt > this.limits.maxBatchPrefillTokens) return false;
       if (this.reserved + a.cost > this.limits.maxBatchTotalTokens) return false;
+      if (!this.yielding.mayStart(a.priority, now)) return false;
+      this.yielding.started(a.priority);
       prefill += prompt;
       this.reserved += a.cost;
       this.active.set(a.id, a);
       return true;
     });
-    const now = performance.now();
     for (const a of admitted) {
       a.admittedAt = now;
       a.batchAtAdmission = this.active.size;
@@ -257,6 +264,7 @@ export class Engine {
     a.done = true;
     if (this.active.delete(a.id)) {
       this.reserved -= a.cost;
+      this.yielding.left(a.priority, performance.now());
       if (a.admittedAt > 0) this.estimate.finished(performance.now() - a.admittedAt);
       // Capacity freed: the queue's head may fit now (also when the worker is idle). Queued
       // before the removal, so the admission is in the same message to the worker.

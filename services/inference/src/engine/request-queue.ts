@@ -49,6 +49,13 @@ export class RequestQueue<T extends Queued> {
     return this.items.length;
   }
 
+  /** Waiting requests that a new one of `priority` would wait behind (the same or a better priority). */
+  ahead(priority: number): number {
+    let n = 0;
+    for (const r of this.items) if (r.priority <= priority) n++;
+    return n;
+  }
+
   /** KV tokens the waiting requests will reserve. */
   get cost(): number {
     return this.tokens;
