@@ -64,7 +64,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
       attributes: { 'tokenmesh.batch.id': job.batchId, 'tokenmesh.batch.custom_id': job.customId, 'tokenmesh.batch.attempt': msg.deliveryCount },
     },
     async (span) => {
-      deps.metrics.running.inc();
+      deps.metrics.started(job.batchId);
       const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
       try {
         const signal = AbortSignal.timeout(deps.requestTimeoutMs);
@@ -73,7 +73,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
           const why = answer instanceof Error ? `no answer from the gateway: ${answer.message}` : `HTTP ${answer.status}`;
           span.setStatus({ code: SpanStatusCode.ERROR, message: why });
           if (msg.deliveryCount < deps.maxAttempts) {
-            deps.metrics.retries.inc();
+            deps.metrics.retried();
             msg.nak(retryDelayMs(msg.deliveryCount, answer instanceof Error ? undefined : answer.retryAfterS));
             return undefined;
           }
@@ -83,7 +83,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
         return { outcome: answer.status < 300 ? ('ok' as const) : ('failed' as const), output: answered(job, answer) };
       } finally {
         clearInterval(working);
-        deps.metrics.running.dec();
+        deps.metrics.stopped(job.batchId);
         span.end();
       }
     },
@@ -98,7 +98,7 @@ async function storeResult(deps: RunnerDeps, job: LineJob, result: LineResult): 
   await deps.bus.publishDurable(BATCH_SUBJECTS.result(job.batchId, result.outcome), encodeMessage(result), {
     msgId: lineMsgId(job.batchId, job.customId),
   });
-  deps.metrics.lines.inc({ outcome: result.outcome });
+  deps.metrics.finished(job.batchId, result.outcome);
 }
 
 /** Visible ASCII whatever the custom_id holds (the header's alphabet), one per line of a batch. */

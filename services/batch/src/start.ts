@@ -33,7 +33,7 @@ export async function start(config: BatchConfig, rt: ServiceRuntime, deps: Batch
     for (const s of BATCH_STREAMS) await bus.ensureStream(s);
     const batches = new BatchStore(bus);
     const files = new FileStore(() => bus.objectBucket(FILES_BUCKET));
-    const metrics = batchMetrics(rt.metrics, bus);
+    const metrics = batchMetrics(rt.metrics, bus, batches);
     const cache = new BatchCache(batches);
     const finalize = (batchId: string) => finalizeIfDone({ bus, batches, cache, files, logger: rt.logger }, batchId);
     consumptions.push(

@@ -30,7 +30,13 @@ describe('line runner', () => {
   afterEach(() => bus.close());
 
   type Script = Record<string, (attempt: number) => LineAnswer | Error | Promise<LineAnswer>>;
-  async function run(script: Script, maxAttempts = 3, expiresAt = Math.floor(Date.now() / 1000) + 86_400) {
+  /** `probe`: called once the lines are queued, with a scrape of the runner's metrics. */
+  async function run(
+    script: Script,
+    maxAttempts = 3,
+    expiresAt = Math.floor(Date.now() / 1000) + 86_400,
+    probe?: (scrape: () => Promise<string>) => Promise<void>,
+  ) {
     const rt = createRuntime('batch-test');
     const batches = new BatchStore(bus);
     const files = new FileStore(() => bus.objectBucket(FILES_BUCKET));
@@ -69,7 +75,7 @@ describe('line runner', () => {
       requestTimeoutMs: 5000,
       ackWaitMs: 30_000,
       lineDone: (b: string) => finalizeIfDone({ bus, batches, cache, files, logger: rt.logger }, b),
-      metrics: batchMetrics(rt.metrics, bus),
+      metrics: batchMetrics(rt.metrics, bus, batches),
       tracer: rt.tracer,
       logger: rt.logger,
     };
@@ -78,6 +84,8 @@ describe('line runner', () => {
       const job: LineJob = { batchId: id, line: i + 1, customId: custom, url: '/v1/completions', body: { prompt: custom } };
       await bus.publishDurable(BATCH_SUBJECTS.line(id), encodeMessage(job), { msgId: lineMsgId(id, custom) });
     }
+    const scrape = () => rt.metrics.metrics();
+    await probe?.(scrape);
     await waitFor(async () => ['completed', 'cancelled', 'expired'].includes((await batches.record(id))!.status), { timeoutMs: 10_000 });
     await consumption.stop();
     const done = (await batches.record(id))!;
@@ -96,7 +104,7 @@ describe('line runner', () => {
                 },
             )
         : [];
-    return { done, calls, keys, output: await read(done.outputFileId), errors: await read(done.errorFileId) };
+    return { done, calls, keys, scrape, output: await read(done.outputFileId), errors: await read(done.errorFileId) };
   }
 
   const ok = (text: string): LineAnswer => ({ status: 200, requestId: `req-${text}`, body: { choices: [{ text }] } });
@@ -160,5 +168,46 @@ describe('line runner', () => {
     expect(done.finalCounts).toEqual({ total: 4, completed: 2, failed: 2 });
     const view = await new BatchStore(bus).view(done);
     expect([view.status, view.expired_at, view.request_counts]).toEqual(['expired', done.expiredAt, { total: 4, completed: 2, failed: 2 }]);
+  });
+
+  it('per batch while it runs: its lines by state (from the store) and those running here; the series go once it has ended', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = (text: string) => async () => {
+      await gate;
+      return ok(text);
+    };
+    const series = (text: string) =>
+      Object.fromEntries(
+        [
+          ...text.matchAll(
+            /^tokenmesh_batch_(progress_lines|lines_running)\{(batch="batch_0123456789abcdef01234567"(?:,state="\w+")?),service="[^"]*"\} (\d+)$/gm,
+          ),
+        ].map((m) => [`${m[1]}{${m[2]}}`, Number(m[3])]),
+      );
+    let during: Record<string, number> = {};
+    // Two runners hold a and b; c waits for one; d was answered at once.
+    const { done, scrape } = await run({ d: () => ok('D'), a: held('A'), b: held('B'), c: () => ok('C') }, 3, undefined, async (scrape) => {
+      try {
+        await waitFor(async () => series(await scrape())['lines_running{batch="batch_0123456789abcdef01234567"}'] === 2, { timeoutMs: 5000 });
+        during = series(await scrape());
+      } finally {
+        release();
+      }
+    });
+    expect(done.status).toBe('completed');
+    const b = 'batch="batch_0123456789abcdef01234567"';
+    expect(during).toEqual({
+      [`lines_running{${b}}`]: 2,
+      [`progress_lines{${b},state="total"}`]: 4,
+      [`progress_lines{${b},state="completed"}`]: 1,
+      [`progress_lines{${b},state="failed"}`]: 0,
+      [`progress_lines{${b},state="expired"}`]: 0,
+      [`progress_lines{${b},state="cancelled"}`]: 0,
+      [`progress_lines{${b},state="pending"}`]: 3,
+    });
+    // The scrape after the batch ended learns it and drops its series.
+    await scrape();
+    expect(series(await scrape())).toEqual({});
   });
 });

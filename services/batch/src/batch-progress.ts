@@ -1,0 +1,55 @@
+import { type BatchStore, isTerminal, type LineOutcome } from '@tokenmesh/batch';
+
+/** A scrape waits at most this long for the store; past it the series keep their last values. */
+const ASK_TIMEOUT_MS = 500;
+/** Batches followed at once; more are dropped oldest first (their series go with them). */
+const MAX_BATCHES = 256;
+
+export interface BatchProgressRow {
+  readonly batch: string;
+  readonly total: number;
+  readonly outcomes: Record<LineOutcome, number>;
+}
+
+/**
+ * The batches whose lines this process has run, until they end: each one's counts, read from the
+ * store (the results stream), so they are the same on every replica that ran its lines.
+ */
+export class BatchProgress {
+  private readonly live = new Set<string>();
+
+  constructor(private readonly store: BatchStore) {}
+
+  seen(batchId: string): void {
+    if (this.live.has(batchId)) return;
+    if (this.live.size >= MAX_BATCHES) this.live.delete(this.live.values().next().value!);
+    this.live.add(batchId);
+  }
+
+  /**
+   * The live batches' counts, and the batches that ended since the last read (forgotten now);
+   * undefined when the store did not answer in time.
+   */
+  async read(): Promise<{ rows: BatchProgressRow[]; ended: string[] } | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ASK_TIMEOUT_MS)));
+    const ask = Promise.all(
+      [...this.live].map(async (batch) => {
+        const [record, outcomes] = await Promise.all([this.store.record(batch), this.store.outcomes(batch)]);
+        return { batch, record, outcomes };
+      }),
+    ).catch(() => undefined);
+    const answers = await Promise.race([ask, timeout]);
+    clearTimeout(timer);
+    if (!answers) return undefined;
+    const rows: BatchProgressRow[] = [];
+    const ended: string[] = [];
+    for (const { batch, record, outcomes } of answers) {
+      if (!record || isTerminal(record.status)) {
+        this.live.delete(batch);
+        ended.push(batch);
+      } else rows.push({ batch, total: record.total, outcomes });
+    }
+    return { rows, ended };
+  }
+}
