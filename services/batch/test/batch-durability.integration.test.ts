@@ -75,7 +75,16 @@ describe('batch lane durability (processes, nats-server)', () => {
     }
     // A second replica for the rest: both take lines from the one shared consumer.
     const second = await runner();
-    await waitFor(async () => (await batchState(created.id)).status === 'completed', { timeoutMs: 120_000, intervalMs: 200 });
+    // On a timeout the error says how far the batch got and which runners are alive.
+    await waitFor(
+      async () => {
+        const state = await batchState(created.id);
+        if (state.status === 'completed') return true;
+        const alive = [r, second].map((p) => (p.child.exitCode === null ? 'running' : `exited ${p.child.exitCode}`));
+        throw new Error(`batch ${state.status}, ${JSON.stringify(state.request_counts)}; the two runners: ${alive.join(', ')}`);
+      },
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
     const done = await batchState(created.id);
     expect(done.request_counts).toEqual({ total: 200, completed: 200, failed: 0 });
     const output = (await (await api(`/v1/files/${done.output_file_id}/content`)).text()).trim().split('\n');

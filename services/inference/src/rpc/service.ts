@@ -47,8 +47,12 @@ const FINISH: Record<EngineFinish, FinishReason> = {
  * which leaves the worker before its next step. A full queue is RESOURCE_EXHAUSTED with a
  * retry-after hint; a deadline that passes in the queue is DEADLINE_EXCEEDED.
  */
-export function generationService(repo: ModelRepo, workerId: string, opts: { readonly holdMs?: () => number } = {}): ServiceImpl<typeof GenerationService> {
-  const choices = new ChoiceGate();
+export function generationService(
+  repo: ModelRepo,
+  workerId: string,
+  opts: { readonly holdMs?: () => number; readonly choiceWaitMs?: number } = {},
+): ServiceImpl<typeof GenerationService> {
+  const choices = new ChoiceGate(opts.choiceWaitMs);
   return {
     listServedModels() {
       return {

@@ -8,6 +8,8 @@ import { ModelRepo, parseModelEntry } from '../../src/models/model-repo';
 import { generationService } from '../../src/rpc/service';
 
 const MODELS = resolve(__dirname, '../../../../models');
+// Longer than the default (20 ms): a loaded machine can spread calls sent 4 ms apart past it.
+const CHOICE_WAIT_MS = 250;
 
 describe('GenerationService handlers (in-memory transport)', () => {
   let repo: ModelRepo;
@@ -18,7 +20,7 @@ describe('GenerationService handlers (in-memory transport)', () => {
       intraOpThreads: 1,
       executionProviders: ['cpu'],
     });
-    const transport = createRouterTransport((router) => router.service(GenerationService, generationService(repo, 'w1')));
+    const transport = createRouterTransport((router) => router.service(GenerationService, generationService(repo, 'w1', { choiceWaitMs: CHOICE_WAIT_MS })));
     client = createClient(GenerationService, transport);
   });
   afterAll(() => repo.close());
