@@ -25,6 +25,9 @@ export interface RunnerDeps {
   readonly logger: Logger;
 }
 
+/** How long a line whose batch could not be finalized waits before it runs (and finalizes) again. */
+const FINALIZE_RETRY_MS = 1000;
+
 /** Answers worth another try: the gateway or a worker was busy or away. */
 const retryable = (status: number) => status === 408 || status === 429 || status >= 500;
 
@@ -45,14 +48,12 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
   }
   if (await deps.batches.cancelled(job.batchId)) {
     await store('cancelled');
-    msg.ack();
-    return deps.lineDone(job.batchId);
+    return settle(deps, job, msg);
   }
   // A line still queued when the window closes is not run (OpenAI's batch_expired); one already running finishes.
   if (Date.now() >= record.expiresAt * 1000) {
     await store('expired', expiredLine(job));
-    msg.ack();
-    return deps.lineDone(job.batchId);
+    return settle(deps, job, msg);
   }
   // Its own trace (the gateway's spans of its request join it), linked to the batch's creation.
   const created = trace.getSpanContext(extractContext(msg.headers));
@@ -90,8 +91,25 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
   );
   if (!outcome) return;
   await store(outcome.outcome, outcome.output);
-  msg.ack();
-  await deps.lineDone(job.batchId);
+  await settle(deps, job, msg);
+}
+
+/**
+ * After the line's result is stored: the batch may be done, then the ack. Acked only once the
+ * finalizer has run, so a runner killed (or a store failing) while it writes the files leaves the
+ * line to run again and finalize, instead of a batch stuck in `finalizing` with no line left.
+ */
+async function settle(deps: RunnerDeps, job: LineJob, msg: DurableMessage): Promise<void> {
+  const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
+  try {
+    await deps.lineDone(job.batchId);
+    msg.ack();
+  } catch (err) {
+    deps.logger.warn('batch line stored, finalizing failed; it runs again', { batch: job.batchId, customId: job.customId, error: (err as Error).message });
+    msg.nak(FINALIZE_RETRY_MS);
+  } finally {
+    clearInterval(working);
+  }
 }
 
 async function storeResult(deps: RunnerDeps, job: LineJob, result: LineResult): Promise<void> {

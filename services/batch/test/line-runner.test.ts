@@ -30,12 +30,16 @@ describe('line runner', () => {
   afterEach(() => bus.close());
 
   type Script = Record<string, (attempt: number) => LineAnswer | Error | Promise<LineAnswer>>;
-  /** `probe`: called once the lines are queued, with a scrape of the runner's metrics. */
+  /**
+   * `probe`: called once the lines are queued, with a scrape of the runner's metrics;
+   * `finalizeFailures`: how many times finalizing the done batch fails first (a store away).
+   */
   async function run(
     script: Script,
     maxAttempts = 3,
     expiresAt = Math.floor(Date.now() / 1000) + 86_400,
     probe?: (scrape: () => Promise<string>) => Promise<void>,
+    finalizeFailures = 0,
   ) {
     const rt = createRuntime('batch-test');
     const batches = new BatchStore(bus);
@@ -74,7 +78,14 @@ describe('line runner', () => {
       maxAttempts,
       requestTimeoutMs: 5000,
       ackWaitMs: 30_000,
-      lineDone: (b: string) => finalizeIfDone({ bus, batches, cache, files, logger: rt.logger }, b),
+      lineDone: async (b: string) => {
+        const o = await batches.outcomes(b);
+        if (finalizeFailures > 0 && o.ok + o.failed + o.expired + o.cancelled >= ids.length) {
+          finalizeFailures--;
+          throw new Error('object store unavailable');
+        }
+        await finalizeIfDone({ bus, batches, cache, files, logger: rt.logger }, b);
+      },
       metrics: batchMetrics(rt.metrics, bus, batches),
       tracer: rt.tracer,
       logger: rt.logger,
@@ -137,6 +148,15 @@ describe('line runner', () => {
       ['b', 503],
       ['c', 400],
     ]);
+  });
+
+  it('finalizing fails after the last result is stored: the line is not acked, runs again (its result stored once) and the batch completes', async () => {
+    const { done, calls, output } = await run({ a: () => ok('A'), b: () => ok('B') }, 3, undefined, undefined, 2);
+    expect(done.status).toBe('completed');
+    expect(done.finalCounts).toEqual({ total: 2, completed: 2, failed: 0 });
+    // Each failed finalizing ran its line once more (the gateway answers later tries from the first one's generation, by its Idempotency-Key).
+    expect(Object.values(calls).reduce((n, c) => n + c, 0)).toBe(4);
+    expect(output.map((l) => l.custom_id)).toEqual(['a', 'b']);
   });
 
   it('a gateway that never answers: the line fails after maxAttempts with an error naming why', async () => {
