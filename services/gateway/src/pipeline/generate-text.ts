@@ -171,7 +171,7 @@ export async function* generateText(req: TextRequest, up: Upstreams, signal: Abo
   const model = req.model || up.defaultModel;
   // Before the rate limiter: a forbidden model costs the key nothing.
   checkModelAccess(caller, model);
-  up.saturation?.admit(model);
+  up.saturation?.admit(model, req.priority ?? 0);
   const release = up.admission?.admit(model);
   // A caller that leaves gives its place back at once, not when the generator is next resumed
   // (its worker slot is freed by the same cancellation, and may be first otherwise).
@@ -345,7 +345,7 @@ async function* generated(req: TextRequest, up: Upstreams, signal: AbortSignal, 
     if (tail || pending.length > 0) yield { type: 'text', text: tail, ...served, ...(withLogprobs && (await logprobs())) } satisfies TextOut;
   } catch (err) {
     if (!stops.done) {
-      up.saturation?.observe(model, err);
+      up.saturation?.observe(model, err, req.priority ?? 0);
       throw fromUpstream(err);
     }
   } finally {

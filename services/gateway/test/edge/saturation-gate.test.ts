@@ -29,6 +29,22 @@ describe('SaturationGate', () => {
     gate.admit('tinygpt');
   });
 
+  it('a refusal sheds requests of its priority and worse ones: a batch line turned away never sheds interactive requests', () => {
+    const gate = new SaturationGate(60_000);
+    const admitted = (priority: number) => {
+      try {
+        gate.admit('tinygpt', priority);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    gate.observe('tinygpt', full(), 10);
+    expect([admitted(0), admitted(5), admitted(10), admitted(20)]).toEqual([true, true, false, false]);
+    gate.observe('tinygpt', full(), 0);
+    expect([admitted(0), admitted(10)]).toEqual([false, false]);
+  });
+
   it('a window of 0 never sheds', () => {
     const gate = new SaturationGate(0);
     gate.observe('tinygpt', full());
