@@ -193,6 +193,8 @@ describe('deploy/k8s', () => {
       }
     }
     expect(byTarget['inference']!.triggers.some((t) => t.metadata.query?.includes('tokenmesh_num_requests_waiting'))).toBe(true);
+    // Batch lines held back by the workers' priority yield are no reason to add workers.
+    expect(byTarget['inference']!.triggers.some((t) => t.metadata.query?.includes('- sum(tokenmesh_num_requests_waiting_background'))).toBe(true);
   });
 
   it('production: the PrometheusRule carries exactly deploy/prometheus/rules.yml and alerts.yml; monitors scrape every service', () => {

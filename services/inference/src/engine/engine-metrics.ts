@@ -7,6 +7,8 @@ const LATENCY = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export interface EngineGauges {
   readonly running: number;
   readonly queued: number;
+  /** Of `queued`, those of a worse priority than interactive (batch lines). */
+  readonly queuedBackground: number;
   readonly kvReserved: number;
   /** KV tokens that may be reserved at most (max_batch_total_tokens, summed over a pool). */
   readonly kvBudget: number;
@@ -61,6 +63,11 @@ export class EngineMetrics {
       });
     gauge('num_requests_running', 'Requests in the running batch', (e) => e.running);
     gauge('num_requests_waiting', 'Requests waiting in the queue', (e) => e.queued);
+    gauge(
+      'num_requests_waiting_background',
+      'Of the requests waiting, those of a worse priority than interactive (batch lines, held back while interactive requests run)',
+      (e) => e.queuedBackground,
+    );
     gauge('kv_budget_used_ratio', 'Reserved KV tokens over the KV budget (max_batch_total_tokens per worker thread)', (e) => e.kvReserved / e.kvBudget);
   }
 

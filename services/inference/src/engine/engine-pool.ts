@@ -18,6 +18,10 @@ export class EnginePool {
     return this.engines.reduce((n, e) => n + e.queued, 0);
   }
 
+  get queuedBackground(): number {
+    return this.engines.reduce((n, e) => n + e.queuedBackground, 0);
+  }
+
   get kvReserved(): number {
     return this.engines.reduce((n, e) => n + e.kvReserved, 0);
   }

@@ -108,6 +108,11 @@ export class Engine {
     return this.waiting.size;
   }
 
+  /** Waiting requests of a worse priority than interactive (0), such as batch lines held back while interactive ones run. */
+  get queuedBackground(): number {
+    return this.waiting.worseThan(0);
+  }
+
   /** KV tokens reserved by running requests, of kvBudget. */
   get kvReserved(): number {
     return this.reserved;

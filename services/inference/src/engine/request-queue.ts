@@ -56,6 +56,13 @@ export class RequestQueue<T extends Queued> {
     return n;
   }
 
+  /** Waiting requests of a worse priority than `priority`. */
+  worseThan(priority: number): number {
+    let n = 0;
+    for (const r of this.items) if (r.priority > priority) n++;
+    return n;
+  }
+
   /** KV tokens the waiting requests will reserve. */
   get cost(): number {
     return this.tokens;

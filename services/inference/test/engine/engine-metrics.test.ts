@@ -32,6 +32,7 @@ describe('engine metrics', () => {
       expect(value('tokenmesh_decode_batch_size_sum') / value('tokenmesh_decode_batch_size_count')).toBeGreaterThan(1);
       expect(value('tokenmesh_num_requests_running')).toBe(0);
       expect(value('tokenmesh_num_requests_waiting')).toBe(0);
+      expect(value('tokenmesh_num_requests_waiting_background')).toBe(0);
       expect(value('tokenmesh_kv_budget_used_ratio')).toBe(0);
     } finally {
       await repo.close();

@@ -54,6 +54,8 @@ describe('priority yield: batch-priority rows make room for interactive ones (re
     // An interactive arrival overtakes the held batch line and is not refused for it.
     expect(await drain(gen('i2', INTERACTIVE, 5))).toBe(5);
     expect(engine.queued).toBe(1);
+    // Held batch lines are no reason to scale out (the autoscaler reads waiting minus these).
+    expect(engine.queuedBackground).toBe(1);
 
     const lastInteractive = performance.now();
     stopInteractive.abort();
