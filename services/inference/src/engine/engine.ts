@@ -110,7 +110,7 @@ export class Engine {
 
   /** Waiting requests of a worse priority than interactive (0), such as batch lines held back while interactive ones run. */
   get queuedBackground(): number {
-    return this.waiting.worseThan(0);
+    return this.waiting.size - this.waiting.ahead(0);
   }
 
   /** KV tokens reserved by running requests, of kvBudget. */
@@ -245,8 +245,7 @@ export class Engine {
       if (this.active.size >= this.limits.maxBatchSize) return false;
       if (prefill + prompt > this.limits.maxBatchPrefillTokens) return false;
       if (this.reserved + a.cost > this.limits.maxBatchTotalTokens) return false;
-      if (!this.yielding.mayStart(a.priority, now)) return false;
-      this.yielding.started(a.priority);
+      if (!this.yielding.mayStart(a.priority, this.active.values(), now)) return false;
       prefill += prompt;
       this.reserved += a.cost;
       this.active.set(a.id, a);

@@ -49,18 +49,15 @@ export class RequestQueue<T extends Queued> {
     return this.items.length;
   }
 
-  /** Waiting requests that a new one of `priority` would wait behind (the same or a better priority). */
+  /**
+   * Waiting requests that a new one of `priority` would wait behind (the same or a better
+   * priority): where it would be inserted. Searched from the back, so it costs nothing while every
+   * request has one priority.
+   */
   ahead(priority: number): number {
-    let n = 0;
-    for (const r of this.items) if (r.priority <= priority) n++;
-    return n;
-  }
-
-  /** Waiting requests of a worse priority than `priority`. */
-  worseThan(priority: number): number {
-    let n = 0;
-    for (const r of this.items) if (r.priority > priority) n++;
-    return n;
+    let i = this.items.length;
+    while (i > 0 && this.items[i - 1]!.priority > priority) i--;
+    return i;
   }
 
   /** KV tokens the waiting requests will reserve. */
@@ -84,9 +81,7 @@ export class RequestQueue<T extends Queued> {
     }
     this.tokens += r.cost;
     // Insert after every request of the same or a better (lower) priority: FIFO within a level.
-    let i = this.items.length;
-    while (i > 0 && this.items[i - 1]!.priority > r.priority) i--;
-    this.items.splice(i, 0, r);
+    this.items.splice(this.ahead(r.priority), 0, r);
   }
 
   has(id: string): boolean {

@@ -14,6 +14,10 @@ describe('RequestQueue', () => {
       ['e', 2],
     ] as const)
       q.push(req(id, p));
+    expect(q.ahead(0)).toBe(2);
+    expect(q.ahead(1)).toBe(4);
+    expect(q.ahead(5)).toBe(5);
+    expect(q.ahead(-1)).toBe(0);
     expect(q.take(() => true).map((r) => r.id)).toEqual(['b', 'd', 'a', 'c', 'e']);
   });
 
