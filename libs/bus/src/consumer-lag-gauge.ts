@@ -1,9 +1,7 @@
 import { createGauge, type Registry } from '@tokenmesh/metrics';
 
 import type { Bus } from './bus';
-
-/** A scrape waits at most this long for the bus; past it the gauge keeps its last value. */
-const ASK_TIMEOUT_MS = 500;
+import { askAtScrape } from './scrape-ask';
 
 export interface ConsumerLagGauge {
   /** `tokenmesh_<name>`. */
@@ -23,10 +21,7 @@ export function consumerLagGauge(registry: Registry, bus: Bus, g: ConsumerLagGau
     name: g.name,
     help: g.help,
     async collect() {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ASK_TIMEOUT_MS)));
-      const lag = await Promise.race([bus.consumerLag(g.stream, g.durable).catch(() => undefined), timeout]);
-      clearTimeout(timer);
+      const lag = await askAtScrape(bus.consumerLag(g.stream, g.durable));
       if (lag !== undefined) this.set(lag);
     },
   });

@@ -11,5 +11,6 @@ export * from './nats-bus';
 export * from './objects';
 export * from './outbox';
 export * from './outbox-spool';
+export * from './scrape-ask';
 export { subjectMatches } from './subject';
 export * from './topology';

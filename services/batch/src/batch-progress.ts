@@ -1,7 +1,5 @@
 import { type BatchStore, isTerminal, type LineOutcome } from '@tokenmesh/batch';
-
-/** A scrape waits at most this long for the store; past it the series keep their last values. */
-const ASK_TIMEOUT_MS = 500;
+import { askAtScrape } from '@tokenmesh/bus';
 /** Batches followed at once; more are dropped oldest first (their series go with them). */
 const MAX_BATCHES = 256;
 
@@ -31,16 +29,14 @@ export class BatchProgress {
    * undefined when the store did not answer in time.
    */
   async read(): Promise<{ rows: BatchProgressRow[]; ended: string[] } | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ASK_TIMEOUT_MS)));
-    const ask = Promise.all(
-      [...this.live].map(async (batch) => {
-        const [record, outcomes] = await Promise.all([this.store.record(batch), this.store.outcomes(batch)]);
-        return { batch, record, outcomes };
-      }),
-    ).catch(() => undefined);
-    const answers = await Promise.race([ask, timeout]);
-    clearTimeout(timer);
+    const answers = await askAtScrape(
+      Promise.all(
+        [...this.live].map(async (batch) => {
+          const [record, outcomes] = await Promise.all([this.store.record(batch), this.store.outcomes(batch)]);
+          return { batch, record, outcomes };
+        }),
+      ),
+    );
     if (!answers) return undefined;
     const rows: BatchProgressRow[] = [];
     const ended: string[] = [];
