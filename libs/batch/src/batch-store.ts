@@ -61,6 +61,15 @@ export interface RequestCounts {
   readonly failed: number;
 }
 
+/** A batch's lines by how they ended. */
+export type Outcomes = Record<LineOutcome, number>;
+
+/** Lines with a result, whatever it was: the batch is done when this reaches its total. */
+export const linesDone = (o: Outcomes): number => o.ok + o.failed + o.expired + o.cancelled;
+
+/** OpenAI's request_counts, which have no expired: a line the window closed on did not succeed. */
+export const requestCounts = (total: number, o: Outcomes): RequestCounts => ({ total, completed: o.ok, failed: o.failed + o.expired });
+
 /** OpenAI's Batch object. */
 export interface BatchObject {
   readonly id: string;
@@ -161,7 +170,7 @@ export class BatchStore {
   }
 
   /** Lines with each outcome so far, counted on the results stream. */
-  async outcomes(id: string): Promise<Record<LineOutcome, number>> {
+  async outcomes(id: string): Promise<Outcomes> {
     const count = (o: LineOutcome) =>
       this.bus.countMessages(BATCH_RESULTS_STREAM.name, BATCH_SUBJECTS.result(id, o)).catch((err: unknown) => {
         throw unavailable(err);
@@ -172,12 +181,7 @@ export class BatchStore {
 
   async view(r: BatchRecord): Promise<BatchObject> {
     const cancellingAt = await this.cancelRequestedAt(r.id);
-    let counts = r.finalCounts;
-    if (!counts) {
-      const o = await this.outcomes(r.id);
-      // OpenAI's counts have no expired: a line the window closed on did not succeed.
-      counts = { total: r.total, completed: o.ok, failed: o.failed + o.expired };
-    }
+    const counts = r.finalCounts ?? requestCounts(r.total, await this.outcomes(r.id));
     const status: BatchStatus = cancellingAt !== undefined && !isTerminal(r.status) ? 'cancelling' : r.status;
     return {
       id: r.id,

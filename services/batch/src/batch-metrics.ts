@@ -1,4 +1,4 @@
-import { BATCH_LINES_STREAM, type BatchStore, type LineOutcome } from '@tokenmesh/batch';
+import { BATCH_LINES_STREAM, type BatchStore, type LineOutcome, linesDone } from '@tokenmesh/batch';
 import { type Bus, consumerLagGauge } from '@tokenmesh/bus';
 import { createCounter, createGauge, type Registry } from '@tokenmesh/metrics';
 
@@ -54,7 +54,7 @@ export function batchMetrics(registry: Registry, bus: Bus, store: BatchStore): B
       for (const { batch, total, outcomes: o } of read.rows) {
         const states = { total, completed: o.ok, failed: o.failed, expired: o.expired, cancelled: o.cancelled };
         for (const [state, n] of Object.entries(states)) this.set({ batch, state }, n);
-        this.set({ batch, state: 'pending' }, Math.max(0, total - o.ok - o.failed - o.expired - o.cancelled));
+        this.set({ batch, state: 'pending' }, Math.max(0, total - linesDone(o)));
       }
     },
   });

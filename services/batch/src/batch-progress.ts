@@ -1,4 +1,4 @@
-import { type BatchStore, isTerminal, type LineOutcome } from '@tokenmesh/batch';
+import { type BatchStore, isTerminal, type Outcomes } from '@tokenmesh/batch';
 import { askAtScrape } from '@tokenmesh/bus';
 /** Batches followed at once; more are dropped oldest first (their series go with them). */
 const MAX_BATCHES = 256;
@@ -6,7 +6,7 @@ const MAX_BATCHES = 256;
 export interface BatchProgressRow {
   readonly batch: string;
   readonly total: number;
-  readonly outcomes: Record<LineOutcome, number>;
+  readonly outcomes: Outcomes;
 }
 
 /**

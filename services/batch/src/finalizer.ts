@@ -10,6 +10,9 @@ import {
   isTerminal,
   type LineOutcome,
   type LineResult,
+  linesDone,
+  type Outcomes,
+  requestCounts,
 } from '@tokenmesh/batch';
 import type { Bus } from '@tokenmesh/bus';
 import type { Logger } from '@tokenmesh/logging';
@@ -37,11 +40,11 @@ const derivedFileId = (batchId: string, kind: 'output' | 'error') => `file-${cre
  * batch's last lines at once, and each may call this; they write the same files under the same ids.
  */
 export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Promise<void> {
-  // Per line: the total (which never changes) and three single-subject counts; the record itself only at the end.
+  // Per line: the total (which never changes) and four single-subject counts; the record itself only at the end.
   const created = await deps.cache.record(batchId);
   if (!created) return;
   const outcomes = await deps.batches.outcomes(batchId);
-  if (outcomes.ok + outcomes.failed + outcomes.expired + outcomes.cancelled < created.total) return;
+  if (linesDone(outcomes) < created.total) return;
   const record = await deps.batches.record(batchId);
   if (!record || isTerminal(record.status) || record.status === 'validating') return;
   if (record.status !== 'finalizing') await deps.batches.put({ ...record, status: 'finalizing', finalizingAt: now() });
@@ -72,12 +75,10 @@ export async function finalizeIfDone(deps: FinalizerDeps, batchId: string): Prom
   const outputFileId = await write('output', jsonl('ok'));
   const errorFileId = await write('error', jsonl('failed', 'expired'));
   const cancelled = (await deps.batches.cancelRequestedAt(batchId)) !== undefined;
-  const counts = {
-    total: record.total,
-    completed: ordered.filter((r) => r.outcome === 'ok').length,
-    failed: ordered.filter((r) => r.outcome === 'failed' || r.outcome === 'expired').length,
-  };
-  const expired = ordered.some((r) => r.outcome === 'expired');
+  const tally: Outcomes = { ok: 0, failed: 0, expired: 0, cancelled: 0 };
+  for (const r of ordered) tally[r.outcome]++;
+  const counts = requestCounts(record.total, tally);
+  const expired = tally.expired > 0;
   const done: BatchRecord = {
     ...record,
     status: cancelled ? 'cancelled' : expired ? 'expired' : 'completed',
