@@ -66,7 +66,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
     },
     async (span) => {
       deps.metrics.started(job.batchId);
-      const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
+      const stopWorking = keepWorking(msg, deps.ackWaitMs);
       try {
         const signal = AbortSignal.timeout(deps.requestTimeoutMs);
         const answer = await deps.call(job.url, job.body, record.owner, lineIdempotencyKey(job), signal).catch((err: unknown) => err as Error);
@@ -83,7 +83,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
         span.setAttribute('http.response.status_code', answer.status);
         return { outcome: answer.status < 300 ? ('ok' as const) : ('failed' as const), output: answered(job, answer) };
       } finally {
-        clearInterval(working);
+        stopWorking();
         deps.metrics.stopped(job.batchId);
         span.end();
       }
@@ -100,7 +100,7 @@ export async function runLine(deps: RunnerDeps, msg: DurableMessage): Promise<vo
  * line to run again and finalize, instead of a batch stuck in `finalizing` with no line left.
  */
 async function settle(deps: RunnerDeps, job: LineJob, msg: DurableMessage): Promise<void> {
-  const working = setInterval(() => msg.working(), deps.ackWaitMs / 3);
+  const stopWorking = keepWorking(msg, deps.ackWaitMs);
   try {
     await deps.lineDone(job.batchId);
     msg.ack();
@@ -108,8 +108,14 @@ async function settle(deps: RunnerDeps, job: LineJob, msg: DurableMessage): Prom
     deps.logger.warn('batch line stored, finalizing failed; it runs again', { batch: job.batchId, customId: job.customId, error: (err as Error).message });
     msg.nak(FINALIZE_RETRY_MS);
   } finally {
-    clearInterval(working);
+    stopWorking();
   }
+}
+
+/** Tells JetStream the line is still being worked on, three times per ack wait, until stopped: only a killed runner's lines move to another. */
+function keepWorking(msg: DurableMessage, ackWaitMs: number): () => void {
+  const timer = setInterval(() => msg.working(), ackWaitMs / 3);
+  return () => clearInterval(timer);
 }
 
 async function storeResult(deps: RunnerDeps, job: LineJob, result: LineResult): Promise<void> {
