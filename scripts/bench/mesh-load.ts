@@ -31,6 +31,8 @@ export interface LoadSpec {
   readonly prompt: string;
   /** Stop starting requests once this many started (e.g. one request per client); default unlimited. */
   readonly requestsPerClient?: number;
+  /** Also return every request's TTFT (to pool several windows' samples). */
+  readonly keepTtfts?: boolean;
 }
 
 /** What the clients saw. Inter-chunk gaps are per chunk: a chunk of k tokens arrives at once. */
@@ -55,6 +57,8 @@ export interface LoadResult {
   readonly tokensPerChunk: number;
   /** The load client's own CPU, % of one core. */
   readonly clientCpuPct: number;
+  /** Every request's TTFT, ms, when the spec asked (`keepTtfts`). */
+  readonly ttftsMs?: number[];
 }
 
 interface One {
@@ -214,6 +218,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       chunkGapP99Ms: ms(gaps, 0.99),
       tokensPerChunk: chunks ? round(tokens / chunks, 2) : 0,
       clientCpuPct: round((cpu.user + cpu.system) / 1e4 / seconds),
+      ...(spec.keepTtfts && { ttftsMs: done.map((r) => round(r.ttftMs, 2)) }),
     };
   } finally {
     agent.destroy();
