@@ -9,6 +9,7 @@ import {
   FileStore,
   type LineJob,
   lineMsgId,
+  linesDone,
 } from '@tokenmesh/batch';
 import { MemoryBus } from '@tokenmesh/bus';
 import { createRuntime } from '@tokenmesh/server';
@@ -80,7 +81,7 @@ describe('line runner', () => {
       ackWaitMs: 30_000,
       lineDone: async (b: string) => {
         const o = await batches.outcomes(b);
-        if (finalizeFailures > 0 && o.ok + o.failed + o.expired + o.cancelled >= ids.length) {
+        if (finalizeFailures > 0 && linesDone(o) >= ids.length) {
           finalizeFailures--;
           throw new Error('object store unavailable');
         }
