@@ -165,7 +165,11 @@ async function measure(setup: Setup): Promise<Phase[]> {
       await api(`/v1/batches/${batchId}/cancel`, { method: 'POST' });
       // The cancel takes effect line by line: the next alone window starts once the batch is over.
       const until = performance.now() + 120_000;
-      while ((await batch()).status !== 'cancelled' && performance.now() < until) await sleep(200);
+      while ((await batch()).status !== 'cancelled') {
+        // An alone window beside a batch still draining would measure the batch.
+        if (performance.now() > until) throw new Error(`batch ${batchId} not cancelled 120 s after its cancel (${(await batch()).status})`);
+        await sleep(200);
+      }
       await alone(r + 1);
     }
   } finally {
