@@ -78,10 +78,16 @@ describe('batch lane durability (processes, nats-server)', () => {
     // On a timeout the error says how far the batch got and which runners are alive.
     await waitFor(
       async () => {
-        const state = await batchState(created.id);
+        const res = await api(`/v1/batches/${created.id}`);
+        const body = await res.text();
+        const state = (res.ok ? JSON.parse(body) : {}) as { status?: string; request_counts?: unknown };
         if (state.status === 'completed') return true;
         const alive = [r, second].map((p) => (p.child.exitCode === null ? 'running' : `exited ${p.child.exitCode}`));
-        throw new Error(`batch ${state.status}, ${JSON.stringify(state.request_counts)}; the two runners: ${alive.join(', ')}`);
+        const tail = (p: ServiceProcess) => p.output().slice(-1500);
+        throw new Error(
+          `batch ${res.ok ? `${state.status}, ${JSON.stringify(state.request_counts)}` : `GET ${res.status}: ${body.slice(0, 300)}`}; ` +
+            `the two runners: ${alive.join(', ')}\n--- gateway:\n${tail(mesh.gateway)}\n--- runner:\n${tail(r)}\n--- second runner:\n${tail(second)}`,
+        );
       },
       { timeoutMs: 120_000, intervalMs: 200 },
     );
