@@ -1,6 +1,6 @@
 /**
  * The gateway benchmark's clients: one timed request per path (the worker's Generate called
- * directly; the gateway over REST SSE, gRPC and Connect over HTTP/1.1), cache-hit requests, and
+ * directly; the router's Generate, the same request one hop further; the gateway over REST SSE, gRPC and Connect over HTTP/1.1), cache-hit requests, and
  * the time from a client leaving to the worker's slot being free.
  */
 import { Agent, request } from 'node:http';
@@ -26,7 +26,7 @@ export const SETUP = {
   cancelStepDelayMs: 5,
 } as const;
 
-export const PATHS = ['direct', 'rest', 'grpc', 'connect'] as const;
+export const PATHS = ['direct', 'router', 'rest', 'grpc', 'connect'] as const;
 export type PathName = (typeof PATHS)[number];
 
 /** One request as its client saw it. */
@@ -44,6 +44,7 @@ export class Clients {
   private readonly sessions: Http2SessionManager[] = [];
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 });
   private readonly direct: Client<typeof GenerationService>;
+  private readonly router: Client<typeof GenerationService>;
   private readonly grpc: Client<typeof InferenceService>;
   private readonly connect: Client<typeof InferenceService>;
   private seq = 0;
@@ -55,6 +56,7 @@ export class Clients {
       return s;
     };
     this.direct = createClient(GenerationService, createGrpcTransport({ baseUrl: mesh.worker.url, sessionManager: h2(mesh.worker.url) }));
+    this.router = createClient(GenerationService, createGrpcTransport({ baseUrl: mesh.router.url, sessionManager: h2(mesh.router.url) }));
     this.grpc = createClient(InferenceService, createGrpcTransport({ baseUrl: mesh.gateway.url, sessionManager: h2(mesh.gateway.url) }));
     this.connect = createClient(InferenceService, createConnectTransport({ baseUrl: mesh.gateway.httpUrl, httpVersion: '1.1', useBinaryFormat: false }));
   }
@@ -75,9 +77,9 @@ export class Clients {
       if (Number.isNaN(first)) first = performance.now();
     };
     const sampling = { maxTokens, temperature: 1 };
-    if (path === 'direct') {
+    if (path === 'direct' || path === 'router') {
       const req = { requestId: `bench-${++this.seq}`, model: 'tinygpt', promptTokenIds: [...Buffer.from(PROMPT)], sampling };
-      for await (const m of this.direct.generate(req)) if (m.tokenIds.length) mark();
+      for await (const m of this[path].generate(req)) if (m.tokenIds.length) mark();
     } else if (path === 'grpc' || path === 'connect') {
       for await (const m of this[path].streamPredict({ prompt: PROMPT, sampling })) if (m.text) mark();
     } else {
