@@ -9,7 +9,6 @@ import { loadConfig as gatewayConfig } from '@tokenmesh/gateway';
 import { loadConfig as inferenceConfig } from '@tokenmesh/inference';
 import { loadConfig as routerConfig } from '@tokenmesh/router';
 import { DEFAULT_GRACE_MS } from '@tokenmesh/server';
-import { findBinary } from '@tokenmesh/testing';
 import { loadConfig as tokenizerConfig } from '@tokenmesh/tokenizer-service';
 import type { IContainer, IProbe } from 'kubernetes-models/v1';
 import { stringify } from 'yaml';
@@ -17,6 +16,7 @@ import { stringify } from 'yaml';
 import { containerEnv, EXTERNAL_SECRETS, find, K8S, type K8sObject, OVERLAYS, podSpec, render, ROOT, SERVICES } from './k8s-render';
 import { schemaProblem } from './k8s-schemas';
 import { ruleGroups, writePrometheusRule } from './prometheus-rule';
+import { promtool } from './promtool';
 
 if (process.env['UPDATE_PROMETHEUS_RULE']) writePrometheusRule();
 
@@ -40,9 +40,6 @@ const declared = (() => {
   });
   return new Set([...sources.matchAll(/'([a-z0-9_]+)'/g)].map((m) => `tokenmesh_${m[1]}`));
 })();
-/** Debian's prometheus package (bash scripts/test/ensure-deps.sh installs it); PROMTOOL_BIN overrides. */
-const promtool = (...args: string[]) =>
-  execFileSync(findBinary('promtool', 'prometheus', process.env['PROMTOOL_BIN']), args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const metricsIn = (promql: string) => [...promql.matchAll(/\b(tokenmesh_[a-z0-9_]+?)(?:_bucket|_sum|_count)?\b/g)].map((m) => m[1]!);
 
 /** The environment variable names a service's code (or the libraries it runs on) reads. */

@@ -3,15 +3,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { findBinary } from '@tokenmesh/testing';
 import { parse, stringify } from 'yaml';
 
 import { ROOT } from './k8s-render';
+import { promtool } from './promtool';
 
 const RULE_FILES = ['deploy/prometheus/rules.yml', 'deploy/prometheus/alerts.yml'];
-/** Debian's prometheus package (bash scripts/test/ensure-deps.sh installs it); PROMTOOL_BIN overrides. */
-const promtool = (...args: string[]) =>
-  execFileSync(findBinary('promtool', 'prometheus', process.env['PROMTOOL_BIN']), args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 type Rule = { record?: string; alert?: string; expr: string; annotations?: Record<string, string> };
 const rules = RULE_FILES.flatMap((f) => (parse(readFileSync(join(ROOT, f), 'utf8')) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules));
