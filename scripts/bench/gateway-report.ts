@@ -85,7 +85,7 @@ function reading(load: ReportInput['load'], cores: number, paths: PathResult[]):
 export function report({ when, machine, cores, load, runSeconds, paths, cache, cancel }: ReportInput): string {
   // The aim is the whole mesh's: what callers of the gateway see (the router's own row shows its hop).
   const mesh = paths.filter((x) => x.path !== 'direct' && x.path !== 'router');
-  const router = paths.find((x) => x.path === 'router');
+  const router = paths.find((x) => x.path === 'router')!;
   const worstAdded = Math.max(...mesh.map((x) => x.addedTtftP50Ms));
   const hits = cache.filter((c) => c.hits > 0);
   return [
@@ -106,8 +106,9 @@ export function report({ when, machine, cores, load, runSeconds, paths, cache, c
     `- Added latency: ${SETUP.warmup} warm-up requests per path, then ${SETUP.requests} per path at concurrency 1, the five paths in rotated`,
     `  order, ${SETUP.tokens} tokens each, sampled (temperature 1, no seed: the cache never sees them). TTFT is the client's, from the`,
     '  call to the first token (direct and router: the first message with token ids; gateway: the first text). The direct call sends the',
-    '  prompt as token ids; the router call sends the same request one hop further (pick, relay); the gateway path also encodes it, routes it (router) and detokenizes the stream (both in the',
-    '  gateway): the whole mesh is what is measured. Clients keep their connections open.',
+    '  prompt as token ids; the router call sends the same request one hop further (pick, relay); the gateway path also',
+    '  encodes it, routes it (router) and detokenizes the stream (both in the gateway): the whole mesh is what is measured.',
+    '  Clients keep their connections open.',
     `- Cache hits: one greedy request (the same prompt, ${SETUP.tokens} tokens) over REST /generate, then over gRPC Predict, ${SETUP.cacheRequests} times`,
     '  each, whole response timed; only answers with `x-tokenmesh-cache: hit` count.',
     `- Cancellation: a second mesh whose worker sleeps ${SETUP.cancelStepDelayMs} ms per batch step (INFERENCE_STEP_DELAY_MS), so a stream of`,
@@ -126,7 +127,7 @@ export function report({ when, machine, cores, load, runSeconds, paths, cache, c
     ),
     '',
     `Aim: the whole mesh adds ≤ ${AIM.addedTtftP50Ms} ms p50 to TTFT. ${met(worstAdded <= AIM.addedTtftP50Ms)}: the largest added p50 is ${worstAdded} ms`,
-    `(${mesh.map((x) => `${x.path} ${x.addedTtftP50Ms}`).join(', ')}), of which the router's hop is ${router?.addedTtftP50Ms} ms. A p99 of ${SETUP.requests} requests is their second-slowest; on a shared machine read the p50s.`,
+    `(${mesh.map((x) => `${x.path} ${x.addedTtftP50Ms}`).join(', ')}), of which the router's hop is ${router.addedTtftP50Ms} ms. A p99 of ${SETUP.requests} requests is their second-slowest; on a shared machine read the p50s.`,
     '',
     '## Cache hits',
     '',
