@@ -26,7 +26,11 @@ export function callerTimeoutMs(header: Headers): number | undefined {
 const DEADLINE_SLACK_SHARE = 0.2;
 const DEADLINE_SLACK_FLOOR_MS = 20;
 
-function classified(reason: unknown, elapsedMs: number, timeoutMs: number): unknown {
+/**
+ * `reason`, or DEADLINE_EXCEEDED when it is a cancellation that came this close to the caller's
+ * deadline (see the slack above): what ended the call.
+ */
+export function deadlineOrReason(reason: unknown, elapsedMs: number, timeoutMs: number): unknown {
   if (toConnectError(reason).code !== Code.Canceled) return reason;
   const slack = Math.max(DEADLINE_SLACK_FLOOR_MS, timeoutMs * DEADLINE_SLACK_SHARE);
   if (elapsedMs < timeoutMs - slack) return reason;
@@ -47,7 +51,7 @@ export function callerDeadlineInterceptor(): Interceptor {
     const start = performance.now();
     const elapsed = () => performance.now() - start;
     const abort = new AbortController();
-    const onAbort = () => abort.abort(classified(req.signal.reason, elapsed(), timeoutMs));
+    const onAbort = () => abort.abort(deadlineOrReason(req.signal.reason, elapsed(), timeoutMs));
     if (req.signal.aborted) onAbort();
     else req.signal.addEventListener('abort', onAbort, { once: true });
     // A stream's messages are left unwrapped (no layer per message): its readers see the
@@ -55,7 +59,7 @@ export function callerDeadlineInterceptor(): Interceptor {
     try {
       return await next({ ...req, signal: abort.signal });
     } catch (err) {
-      throw classified(err, elapsed(), timeoutMs);
+      throw deadlineOrReason(err, elapsed(), timeoutMs);
     }
   };
 }

@@ -13,6 +13,11 @@ export function specGrpcMessage(value: string): string {
   } catch {
     return value;
   }
+  return encodeGrpcMessage(text);
+}
+
+/** `text` percent-encoded for `grpc-message` as the gRPC spec says (see specGrpcMessage). */
+export function encodeGrpcMessage(text: string): string {
   let out = '';
   for (const b of Buffer.from(text, 'utf8')) {
     out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;

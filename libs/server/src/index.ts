@@ -1,6 +1,7 @@
 export * from './admin-token';
 export * from './caller-deadline';
 export * from './create-runtime';
+export { encodeGrpcMessage } from './grpc-message';
 export * from './health-reporter';
 export * from './health-service';
 export * from './http-routes';

@@ -1,7 +1,10 @@
 import type { DescService } from '@bufbuild/protobuf';
 import type { Client, Interceptor, Transport } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcTransport, type Http2SessionManager } from '@connectrpc/connect-node';
 
+export type { Http2SessionManager } from '@connectrpc/connect-node';
+
+import { inProcessEndpoint } from './in-process';
 import { inProcessTransport } from './in-process-transport';
 import { createLeanClient } from './lean-client';
 import { safeSessionManager } from './safe-session-manager';
@@ -19,6 +22,11 @@ export interface ServiceClientOptions {
 export interface ServiceClient<S extends DescService> {
   client: Client<S>;
   transport: Transport;
+  /**
+   * The HTTP/2 connection, for callers that relay gRPC frames without decoding them (the
+   * router); undefined when the server runs in this process, where calls take no socket.
+   */
+  readonly session: () => Http2SessionManager | undefined;
   /** Close the connection; calls still running fail. Without it the process (or jest) stays up. */
   close(): void;
 }
@@ -37,5 +45,10 @@ export function createServiceClient<S extends DescService>(
   const options = { baseUrl, httpVersion: '2' as const, sessionManager, interceptors, defaultTimeoutMs };
   const network = protocol === 'grpc' ? createGrpcTransport(options) : createConnectTransport(options);
   const transport = inProcessTransport(baseUrl, network, interceptors, defaultTimeoutMs);
-  return { client: createLeanClient(service, transport), transport, close: () => sessionManager.abort() };
+  return {
+    client: createLeanClient(service, transport),
+    transport,
+    session: () => (inProcessEndpoint(baseUrl) ? undefined : sessionManager),
+    close: () => sessionManager.abort(),
+  };
 }

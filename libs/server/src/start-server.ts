@@ -26,6 +26,12 @@ export const DEFAULT_GRACE_MS = 10_000;
 const CANCEL_FLUSH_MS = 500;
 
 /** Options for `startServer`; only `routes` and `port` are required. */
+/**
+ * Sees every request before routing, on both listeners; true when it answered. `shutdown` aborts
+ * when the grace period is over, as Connect's handlers are told (the router's frame relay).
+ */
+export type PreHandler = (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1], shutdown: AbortSignal) => boolean;
+
 export interface ServerOptions {
   /** The Connect routes, e.g. `(router) => router.service(TokenizerService, impl)`. */
   routes: (router: ConnectRouter) => void;
@@ -48,7 +54,7 @@ export interface ServerOptions {
   /** More fields for GET /ready's body (its status code is the health's). */
   readyDetail?: () => Record<string, unknown>;
   /** Runs first for every request on both listeners, before RPCs and routes (e.g. CORS); true when it answered. */
-  preHandler?: (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => boolean;
+  preHandler?: PreHandler;
   /** Default for `close()`; default DEFAULT_GRACE_MS. */
   gracePeriodMs?: number;
   /** Initial health of the server and every service it hosts; false until e.g. a model loads. */
@@ -127,7 +133,7 @@ export async function startServer(options: ServerOptions): Promise<ServerHandle>
   for (const name of services) health.set(name, initial);
 
   const pre = options.preHandler;
-  const first: HttpHandler = pre ? (req, res) => void (pre(req, res) || handler(req, res)) : handler;
+  const first: HttpHandler = pre ? (req, res) => void (pre(req, res, shutdown.signal) || handler(req, res)) : handler;
   const listeners = await Listeners.start(first, host, options.port, options.http1Port, options.http1Timeouts);
   const { port, http1Port } = listeners;
   logger?.info('server listening', { host, port, http1_port: http1Port, services: [...services].filter(Boolean) });

@@ -3,7 +3,7 @@ import type { ConnectRouter } from '@connectrpc/connect';
 import type { HttpHandler } from './http-routes';
 import type { Http1Timeouts } from './listeners';
 import type { RunningService, ServiceRuntime } from './service-runtime';
-import { type ServerOptions, startServer } from './start-server';
+import { type PreHandler, type ServerOptions, startServer } from './start-server';
 
 /** Where a service listens: HTTP/2 for RPCs, HTTP/1.1 for /metrics, probes, REST and browsers. */
 export interface Listen {
@@ -21,7 +21,7 @@ export interface ServiceSpec {
   /** More fields for GET /ready's body (e.g. the router's bus and pool state). */
   readonly readyDetail?: () => Record<string, unknown>;
   /** Runs before any routing on both listeners (the gateway's CORS); true when it answered. */
-  readonly preHandler?: (req: Parameters<HttpHandler>[0], res: Parameters<HttpHandler>[1]) => boolean;
+  readonly preHandler?: PreHandler;
   /** Limits on receiving a request on the HTTP/1.1 listener (headers, whole request). */
   readonly http1Timeouts?: Http1Timeouts;
   /** Start NOT_SERVING (e.g. until models are warm); default true. */

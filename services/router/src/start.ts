@@ -1,18 +1,22 @@
 import { createClient } from '@connectrpc/connect';
 import { type Bus, connectBus, hasConnectionStatus, type Unsubscribe } from '@tokenmesh/bus';
 import { AdapterService, GenerationService, ModelControlService, TrafficService } from '@tokenmesh/proto';
-import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
+import { createServiceClient, rpcServerOutcomes, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 
 import { adapterFanout } from './adapters/adapter-fanout';
 import { modelControlFanout } from './admin/model-control-fanout';
 import { createBalancer } from './balancers';
 import type { RouterConfig } from './config';
 import { discoverWorkers, monitorWorker, OutlierDetector, RetryBudget, WorkerPool } from './pool';
+import { generateRelay } from './relay/generate-relay';
 import { RouterMetrics } from './router-metrics';
 import { type BusState, routerStatus, statusRoute } from './router-status';
 import { ShadowRunner, TrafficRouter } from './routing';
 import { routerService } from './service';
 import { loadTrafficConfig, trafficService, TrafficState, watchTrafficConfig } from './traffic';
+
+/** Largest message the frame relay takes from a caller or passes on from a worker (a long non-streamed answer with logprobs). */
+const RELAY_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface RouterDeps {
   /** Shared with other services in one process (npm start); owned by the caller. */
@@ -35,6 +39,7 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
         client: c.client,
         adapters: createClient(AdapterService, c.transport),
         control: createClient(ModelControlService, c.transport),
+        session: c.session,
         close: () => (c.close(), clients.delete(address)),
       };
     },
@@ -131,6 +136,8 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
               }),
             ),
         http: statusRoute(pool, busState),
+        // gRPC callers' Generate bypasses Connect: worker frames are relayed undecoded.
+        preHandler: generateRelay({ router, tracer: rt.tracer, outcomes: rpcServerOutcomes(rt.metrics), maxBytes: RELAY_MAX_BYTES }),
         readyDetail: () => ({ ...routerStatus(pool, busState) }),
         release,
       },

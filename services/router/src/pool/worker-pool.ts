@@ -1,5 +1,6 @@
 import type { Client } from '@connectrpc/connect';
 import type { AdapterService, GenerationService, ModelControlService } from '@tokenmesh/proto';
+import type { Http2SessionManager } from '@tokenmesh/server';
 
 import { DEFAULT_OUTLIER_POLICY, OutlierDetector } from './outlier-detector';
 import { Worker, type WorkerAnnouncement } from './worker';
@@ -9,6 +10,8 @@ export interface WorkerConnection {
   readonly client: Client<typeof GenerationService>;
   readonly adapters?: Client<typeof AdapterService>;
   readonly control?: Client<typeof ModelControlService>;
+  /** Its HTTP/2 connection for relaying gRPC frames; none (or undefined from it) when calls take no socket. */
+  readonly session?: () => Http2SessionManager | undefined;
   readonly close: () => void;
 }
 
@@ -96,7 +99,7 @@ export class WorkerPool {
     // A worker listed statically and also heard from: its heartbeats describe it better.
     for (const w of this.workers.values()) if (w.isStatic && w.address === a.address) this.remove(w.id);
     const conn = this.opts.connect(a.address);
-    const w = new Worker(a, conn.client, conn.close, false, this.now(), conn.adapters, conn.control);
+    const w = new Worker(a, conn.client, conn.close, false, this.now(), conn.adapters, conn.control, conn.session);
     this.add(w);
     return w;
   }
@@ -112,6 +115,7 @@ export class WorkerPool {
       this.now(),
       conn.adapters,
       conn.control,
+      conn.session,
     );
     this.add(w);
     return w;

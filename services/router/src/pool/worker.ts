@@ -1,5 +1,6 @@
 import type { Client } from '@connectrpc/connect';
 import type { AdapterService, GenerationService, ModelControlService } from '@tokenmesh/proto';
+import type { Http2SessionManager } from '@tokenmesh/server';
 
 /** What a worker last told the router about itself (heartbeat), or what static config says. */
 export interface WorkerAnnouncement {
@@ -64,6 +65,8 @@ export class Worker {
     readonly adapters?: Client<typeof AdapterService>,
     /** Its run-time model versions (the router's ModelControlService fans out to it). */
     readonly control?: Client<typeof ModelControlService>,
+    /** Its HTTP/2 connection, for the frame relay (routing/relay); undefined: relay through `client`. */
+    readonly session: () => Http2SessionManager | undefined = () => undefined,
   ) {
     this.announcement = announcement;
     this.lastSeen = now;

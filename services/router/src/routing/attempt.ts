@@ -9,6 +9,12 @@ export const VARIANT_HEADER = 'x-tokenmesh-variant';
 /** Response header naming the worker that served the call. */
 export const WORKER_HEADER = 'x-tokenmesh-worker';
 
+/** What an attempt needs of the call it serves: Connect's HandlerContext, or the frame relay's. */
+export type CallContext = Pick<HandlerContext, 'signal' | 'timeoutMs' | 'requestHeader' | 'responseHeader'>;
+
+/** One call to one worker whose messages (`T`: decoded, or gRPC frames) go to the caller. */
+export type Attempt<T> = (worker: Worker, req: GenerateRequest, target: VariantTarget, ctx: CallContext) => AsyncGenerator<T, AttemptResult>;
+
 /** How an attempt ended: `failure` undefined means the worker's stream completed. */
 export interface AttemptResult {
   /** Messages relayed to the caller before the end. */
@@ -21,12 +27,7 @@ export interface AttemptResult {
  * variant. Failures are returned, not thrown, so the retry step decides what the caller sees; the
  * caller's signal and deadline go upstream, so a cancel reaches the worker.
  */
-export async function* attempt(
-  worker: Worker,
-  req: GenerateRequest,
-  target: VariantTarget,
-  ctx: HandlerContext,
-): AsyncGenerator<GenerateResponse, AttemptResult> {
+export async function* attempt(worker: Worker, req: GenerateRequest, target: VariantTarget, ctx: CallContext): AsyncGenerator<GenerateResponse, AttemptResult> {
   let sent = 0;
   let failure: ConnectError | undefined;
   worker.acquire();
@@ -57,15 +58,15 @@ export async function* attempt(
  * mid-stream) as CANCELED. Unless the caller left, that is the worker failing: UNAVAILABLE, as
  * the caller is told, so metrics and retries see what happened.
  */
-function asWorkerFailure(failure: ConnectError, signal: AbortSignal): ConnectError {
+export function asWorkerFailure(failure: ConnectError, signal: AbortSignal): ConnectError {
   if (failure.code !== Code.Canceled || signal.aborted) return failure;
   return new ConnectError(failure.rawMessage, Code.Unavailable, failure.metadata, undefined, failure);
 }
 
 // Trace context is re-injected by the client interceptor; request ids and keys travel in fields.
-const FORWARDED = ['x-request-id'];
+export const FORWARDED = ['x-request-id'];
 
-function forwardedHeaders(h: Headers): Headers {
+export function forwardedHeaders(h: Headers): Headers {
   const out = new Headers();
   for (const name of FORWARDED) {
     const v = h.get(name);

@@ -1,4 +1,3 @@
-import type { HandlerContext } from '@connectrpc/connect';
 import { trace } from '@opentelemetry/api';
 import type { GenerateRequest, GenerateResponse } from '@tokenmesh/proto';
 import { ATTR, fingerprint } from '@tokenmesh/telemetry';
@@ -7,7 +6,7 @@ import type { StrategyName } from '../balancers';
 import { RetryBudget, type WorkerPool } from '../pool';
 import type { RouterMetrics } from '../router-metrics';
 import type { SplitPlan } from '../traffic';
-import { attempt } from './attempt';
+import { type Attempt, attempt, type CallContext } from './attempt';
 import { WorkerPicker } from './pick';
 import { RetryPolicy } from './retry';
 import type { ShadowRunner } from './shadow-runner';
@@ -43,8 +42,13 @@ export class TrafficRouter {
     this.retries = new RetryPolicy({ pool: opts.pool, budget: opts.budget ?? new RetryBudget(), metrics: opts.metrics });
   }
 
-  /** Serves one Generate call (the router's GenerationService.generate). */
-  async *generate(req: GenerateRequest, ctx: HandlerContext): AsyncGenerator<GenerateResponse> {
+  /**
+   * Serves one Generate call: the router's GenerationService.generate, or with `run` the frame
+   * relay's (its messages are the worker's gRPC frames, passed on undecoded).
+   */
+  generate(req: GenerateRequest, ctx: CallContext): AsyncGenerator<GenerateResponse>;
+  generate<T>(req: GenerateRequest, ctx: CallContext, run: Attempt<T>): AsyncGenerator<T>;
+  async *generate<T>(req: GenerateRequest, ctx: CallContext, run: Attempt<T> = attempt as unknown as Attempt<T>): AsyncGenerator<T> {
     const received = performance.now();
     const span = trace.getActiveSpan();
     const { metrics } = this.opts;
@@ -62,7 +66,7 @@ export class TrafficRouter {
         metrics?.variants.inc({ model: req.model, variant: target.variant });
         if (shadowModel) this.opts.shadows?.mirror(req, shadowModel);
       }
-      const result = yield* attempt(worker, req, target, ctx);
+      const result = yield* run(worker, req, target, ctx);
       if (!this.retries.shouldRetry(worker, result, route, retries, ctx.signal)) return;
     }
   }

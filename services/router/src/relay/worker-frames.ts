@@ -1,0 +1,164 @@
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+
+import { Code, ConnectError } from '@connectrpc/connect';
+import type { Http2SessionManager } from '@tokenmesh/server';
+
+import { FrameReader } from './grpc-frames';
+
+/** Messages queued past this pause the worker's stream (HTTP/2 flow control then holds the rest). */
+const HIGH_WATER = 16;
+
+/** gRPC's mapping of an HTTP status that is not 200 to a status code. */
+function codeOfHttpStatus(status: number): Code {
+  switch (status) {
+    case 400:
+      return Code.Internal;
+    case 401:
+      return Code.Unauthenticated;
+    case 403:
+      return Code.PermissionDenied;
+    case 404:
+      return Code.Unimplemented;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return Code.Unavailable;
+    default:
+      return Code.Unknown;
+  }
+}
+
+function grpcMessage(h: IncomingHttpHeaders): string {
+  const raw = h['grpc-message'];
+  if (typeof raw !== 'string') return '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Trailer entries that are not the status itself: an error's metadata (retry-after, details). */
+const NOT_METADATA = new Set(['grpc-status', 'grpc-message', 'content-type', 'content-length', 'date']);
+
+/** The status in trailers (or trailers-only headers): undefined when OK, else the error with its metadata. */
+function statusOf(h: IncomingHttpHeaders): ConnectError | undefined {
+  const code = Number(h['grpc-status']);
+  if (code === 0) return undefined;
+  if (!Number.isInteger(code) || code < 0 || code > 16)
+    return new ConnectError(`protocol error: invalid grpc-status ${String(h['grpc-status'])}`, Code.Internal);
+  const metadata = new Headers();
+  for (const [name, value] of Object.entries(h)) {
+    if (name.startsWith(':') || NOT_METADATA.has(name) || value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) metadata.append(name, v);
+  }
+  return new ConnectError(grpcMessage(h), code as Code, metadata);
+}
+
+/**
+ * One server-streaming gRPC call on `session`, its response messages handed out as they arrive,
+ * undecoded: the frame relay's worker call. A hand-written iterator over the HTTP/2 stream's
+ * events (no async-generator layers per message); ends with the call's status, which it throws
+ * when not OK. Aborting `signal` resets the stream and fails a pending read with its reason.
+ */
+export function workerFrames(
+  session: Http2SessionManager,
+  path: string,
+  headers: OutgoingHttpHeaders,
+  body: Buffer,
+  signal: AbortSignal,
+  maxBytes: number,
+): AsyncIterable<Buffer> {
+  const queue: Buffer[] = [];
+  const reader = new FrameReader(maxBytes);
+  let stream: ClientHttp2Stream | undefined;
+  let paused = false;
+  let done = false;
+  let failure: unknown;
+  let status: ConnectError | undefined | null = null;
+  let wake: (() => void) | undefined;
+
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const finish = (err?: unknown) => {
+    if (done) return;
+    done = true;
+    failure = err;
+    signal.removeEventListener('abort', onAbort);
+    notify();
+  };
+  const onAbort = () => {
+    queue.length = 0;
+    stream?.close(http2.constants.NGHTTP2_CANCEL);
+    finish(signal.reason);
+  };
+  if (signal.aborted) finish(signal.reason);
+  else signal.addEventListener('abort', onAbort, { once: true });
+
+  const attach = (s: ClientHttp2Stream) => {
+    stream = s;
+    if (done) {
+      s.close(http2.constants.NGHTTP2_CANCEL);
+      return;
+    }
+    s.on('response', (h) => {
+      const code = h[':status'] ?? 0;
+      if (code !== 200) return finish(new ConnectError(`HTTP ${code} from the worker`, codeOfHttpStatus(code)));
+      if (h['grpc-status'] !== undefined) status = statusOf(h);
+    });
+    s.on('data', (chunk: Buffer) => {
+      session.notifyResponseByteRead(s);
+      try {
+        queue.push(...reader.push(chunk));
+      } catch (err) {
+        s.close(http2.constants.NGHTTP2_CANCEL);
+        return finish(err);
+      }
+      if (queue.length >= HIGH_WATER && !paused) {
+        paused = true;
+        s.pause();
+      }
+      notify();
+    });
+    s.on('trailers', (t) => (status = statusOf(t)));
+    s.on('error', (err) => finish(signal.aborted ? signal.reason : new ConnectError(`the worker's stream failed: ${err.message}`, Code.Unavailable)));
+    s.on('close', () => {
+      if (status === null) return finish(signal.aborted ? signal.reason : new ConnectError('the worker closed the stream without a status', Code.Unavailable));
+      if (reader.pending > 0 && !status) return finish(new ConnectError('protocol error: the worker ended in the middle of a message', Code.Internal));
+      finish(status);
+    });
+    s.end(body);
+  };
+  session
+    .request('POST', path, headers, {})
+    .then(attach, (err: unknown) => finish(new ConnectError(`cannot reach the worker: ${err instanceof Error ? err.message : String(err)}`, Code.Unavailable)));
+
+  const next = (): Promise<IteratorResult<Buffer>> => {
+    const m = queue.shift();
+    if (m) {
+      if (paused && queue.length < HIGH_WATER / 2) {
+        paused = false;
+        stream?.resume();
+      }
+      return Promise.resolve({ done: false, value: m });
+    }
+    if (done) return failure === undefined ? Promise.resolve({ done: true, value: undefined }) : Promise.reject(failure);
+    return new Promise<void>((resolve) => (wake = resolve)).then(next);
+  };
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next,
+      return() {
+        if (!done) {
+          stream?.close(http2.constants.NGHTTP2_CANCEL);
+          finish();
+        }
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    }),
+  };
+}
