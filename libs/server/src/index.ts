@@ -1,7 +1,9 @@
 export * from './admin-token';
 export * from './caller-deadline';
 export * from './create-runtime';
+export * from './grpc-frames';
 export { encodeGrpcMessage } from './grpc-message';
+export * from './grpc-stream-handler';
 export * from './health-reporter';
 export * from './health-service';
 export * from './http-routes';

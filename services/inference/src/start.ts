@@ -1,8 +1,17 @@
 import { hostname } from 'node:os';
 
 import { type Bus, connectBus } from '@tokenmesh/bus';
-import { AdapterService, GenerationService, ModelControlService } from '@tokenmesh/proto';
-import { type RunningService, type ServiceRuntime, servingLoad, ServingStatus, startService } from '@tokenmesh/server';
+import { AdapterService, GenerateResponseSchema, GenerationService, ModelControlService } from '@tokenmesh/proto';
+import {
+  framed,
+  grpcStreamHandler,
+  rpcServerOutcomes,
+  type RunningService,
+  type ServiceRuntime,
+  servingLoad,
+  ServingStatus,
+  startService,
+} from '@tokenmesh/server';
 
 import type { InferenceConfig } from './config';
 import { type Heartbeat, startHeartbeat } from './discovery/heartbeat';
@@ -13,6 +22,9 @@ import { adapterService } from './rpc/adapter-service';
 import { modelControlService } from './rpc/model-control-service';
 import { generationService } from './rpc/service';
 import { streamHold, watchServingLoad } from './rpc/stream-hold';
+
+/** Largest Generate request taken from a gRPC caller (a prompt of token ids is a few KiB). */
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 /** What a caller may share with the worker instead of letting it connect its own. */
 export interface InferenceDeps {
@@ -66,13 +78,22 @@ export async function start(config: InferenceConfig, rt: ServiceRuntime, deps: I
   const load = servingLoad();
   const holdMs = streamHold(config.streamHoldMaxMs, load, () => repo.snapshot().running);
   watchServingLoad(rt.metrics, load, holdMs);
+  const generation = generationService(repo, config.workerId, { holdMs });
   const service = await startService(
     {
       name: 'inference',
       listen: config,
+      // gRPC callers' Generate (the router's) is served past Connect: one encode per message, no iterable layers.
+      preHandler: grpcStreamHandler({
+        method: GenerationService.method.generate,
+        frames: (req, ctx) => framed(GenerateResponseSchema, generation.generate(req, ctx)),
+        tracer: rt.tracer,
+        outcomes: rpcServerOutcomes(rt.metrics),
+        maxBytes: MAX_REQUEST_BYTES,
+      }),
       routes: (r) =>
         r
-          .service(GenerationService, generationService(repo, config.workerId, { holdMs }))
+          .service(GenerationService, generation)
           .service(
             AdapterService,
             adapterService(repo, config.workerId, {

@@ -31,6 +31,11 @@ export interface RouterConfig {
    * unset: they are off. Model loads are checked by the workers (INFERENCE_ADMIN_TOKEN).
    */
   readonly adminToken: string | undefined;
+  /**
+   * ROUTER_FRAME_RELAY (default true): gRPC callers' Generate passes the workers' frames on
+   * undecoded (relay/); false sends every call through Connect, decoded, e.g. to compare the two.
+   */
+  readonly frameRelay: boolean;
 }
 
 /** Parses ROUTER_* and NATS_URL once and validates the traffic config file. @throws ConfigError naming every bad variable. */
@@ -65,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
     maxEjectedPercent: e.int('ROUTER_MAX_EJECTED_PERCENT', { default: 50, min: 0, max: 100 }),
     shadowMaxInFlight: e.int('ROUTER_SHADOW_MAX_IN_FLIGHT', { default: 32, min: 0, max: 10_000 }),
     adminToken: e.optional('ROUTER_ADMIN_TOKEN'),
+    frameRelay: e.bool('ROUTER_FRAME_RELAY', true),
   };
   e.check(config.adminToken === undefined || config.adminToken.length >= 16, 'ROUTER_ADMIN_TOKEN must be at least 16 characters');
   e.check(

@@ -137,7 +137,9 @@ export async function start(config: RouterConfig, rt: ServiceRuntime, deps: Rout
             ),
         http: statusRoute(pool, busState),
         // gRPC callers' Generate bypasses Connect: worker frames are relayed undecoded.
-        preHandler: generateRelay({ router, tracer: rt.tracer, outcomes: rpcServerOutcomes(rt.metrics), maxBytes: RELAY_MAX_BYTES }),
+        preHandler: config.frameRelay
+          ? generateRelay({ router, tracer: rt.tracer, outcomes: rpcServerOutcomes(rt.metrics), maxBytes: RELAY_MAX_BYTES })
+          : undefined,
         readyDetail: () => ({ ...routerStatus(pool, busState) }),
         release,
       },

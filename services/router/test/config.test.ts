@@ -17,7 +17,9 @@ describe('router config', () => {
       ejectionFailures: 5,
       ejectionBaseMs: 30_000,
       maxEjectedPercent: 50,
+      frameRelay: true,
     });
+    expect(loadConfig({ NATS_URL: 'nats://127.0.0.1:4222', ROUTER_FRAME_RELAY: 'false' }).frameRelay).toBe(false);
   });
 
   it('names every bad variable', () => {

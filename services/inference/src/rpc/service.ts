@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { Code, ConnectError, type ServiceImpl } from '@connectrpc/connect';
-import { FinishReason, type GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { FinishReason, type GenerateRequest, type GenerateResponseSchema, type GenerationService } from '@tokenmesh/proto';
 import { ATTR, recordGenerationRequest, recordGenerationResult } from '@tokenmesh/telemetry';
 
 import type { FinishReason as EngineFinish } from '../engine/engine';
@@ -11,6 +11,14 @@ import { QueueFullError } from '../engine/request-queue';
 import type { ModelRepo } from '../models/model-repo';
 import { ChoiceGate } from './choice-gate';
 import { validateGenerate } from './validation';
+
+/**
+ * The worker's GenerationService; its Generate needs only the call's signal and deadline of its
+ * context, so gRPC callers' calls can be served past Connect too (grpcStreamHandler).
+ */
+export type GenerationImpl = Omit<ServiceImpl<typeof GenerationService>, 'generate'> & {
+  generate(req: GenerateRequest, ctx: Pick<HandlerContext, 'signal' | 'timeoutMs'>): AsyncGenerator<MessageInitShape<typeof GenerateResponseSchema>>;
+};
 
 /** Engine errors as the codes callers act on: retry later, fix the request, or give up. */
 function toConnectError(err: unknown): unknown {
@@ -51,7 +59,7 @@ export function generationService(
   repo: ModelRepo,
   workerId: string,
   opts: { readonly holdMs?: () => number; readonly choiceWaitMs?: number } = {},
-): ServiceImpl<typeof GenerationService> {
+): GenerationImpl {
   const choices = new ChoiceGate(opts.choiceWaitMs);
   return {
     listServedModels() {

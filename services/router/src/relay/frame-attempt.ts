@@ -4,17 +4,18 @@ import { toBinary } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
 import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { GenerateRequestSchema, GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
+import { frame } from '@tokenmesh/server';
 import { ATTR, spanEnder } from '@tokenmesh/telemetry';
 
 import { asWorkerFailure, type Attempt, attempt, FORWARDED, VARIANT_HEADER, WORKER_HEADER } from '../routing/attempt';
-import { frame, variantField } from './grpc-frames';
+import { variantField } from './variant-field';
 import { workerFrames } from './worker-frames';
 
-export const GENERATE_METHOD = `${GenerationService.typeName}/Generate`;
-export const GENERATE_PATH = `/${GENERATE_METHOD}`;
+const GENERATE_METHOD = `${GenerationService.typeName}/Generate`;
+const GENERATE_PATH = `/${GENERATE_METHOD}`;
 
 /** The attributes of a Generate span, as the Connect interceptors write them for gRPC. */
-export const GENERATE_SPAN_ATTRIBUTES = { [ATTR.rpcSystem]: 'grpc', [ATTR.rpcService]: GenerationService.typeName, [ATTR.rpcMethod]: 'Generate' };
+const GENERATE_SPAN_ATTRIBUTES = { [ATTR.rpcSystem]: 'grpc', [ATTR.rpcService]: GenerationService.typeName, [ATTR.rpcMethod]: 'Generate' };
 
 /**
  * The frame relay's attempt: one Generate call to one worker whose response messages go to the

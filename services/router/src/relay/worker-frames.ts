@@ -1,9 +1,7 @@
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 
 import { Code, ConnectError } from '@connectrpc/connect';
-import type { Http2SessionManager } from '@tokenmesh/server';
-
-import { FrameReader } from './grpc-frames';
+import { FrameReader, type Http2SessionManager } from '@tokenmesh/server';
 
 /** Messages queued past this pause the worker's stream (HTTP/2 flow control then holds the rest). */
 const HIGH_WATER = 16;

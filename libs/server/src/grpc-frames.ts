@@ -1,12 +1,9 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 
-/** GenerateResponse.variant: field 7, length-delimited. */
-const VARIANT_TAG = (7 << 3) | 2;
-
 /**
  * Splits a gRPC body (messages in 5-byte envelopes: a flags byte, a big-endian length) into the
- * messages' bytes, across whatever chunks HTTP/2 delivers. The relay asks for uncompressed
- * messages, so a compressed one is a protocol error.
+ * messages' bytes, across whatever chunks HTTP/2 delivers. Its users ask for (or take only)
+ * uncompressed messages, so a compressed one is a protocol error.
  */
 export class FrameReader {
   private rest: Buffer | undefined;
@@ -45,23 +42,4 @@ export function frame(message: Uint8Array, suffix?: Uint8Array): Buffer {
   out.set(message, 5);
   if (suffix) out.set(suffix, 5 + message.length);
   return out;
-}
-
-/**
- * The bytes of `variant = <variant>` in a GenerateResponse, to append to the worker's message:
- * of a field present twice the last counts, so the router's tag wins as when it set the field on
- * the decoded message. Empty for no variant (proto3 writes no default).
- */
-export function variantField(variant: string): Buffer {
-  if (!variant) return Buffer.alloc(0);
-  const text = Buffer.from(variant, 'utf8');
-  const length: number[] = [];
-  for (let n = text.length; ; n >>>= 7) {
-    if (n < 0x80) {
-      length.push(n);
-      break;
-    }
-    length.push((n & 0x7f) | 0x80);
-  }
-  return Buffer.concat([Buffer.from([VARIANT_TAG, ...length]), text]);
 }

@@ -1,8 +1,8 @@
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { FinishReason, GenerateResponseSchema } from '@tokenmesh/proto';
 
-import { frame, FrameReader, variantField } from '../src/relay/grpc-frames';
+import { frame, FrameReader } from '../src/grpc-frames';
 
 const message = (n: number) =>
   toBinary(
@@ -17,7 +17,7 @@ const message = (n: number) =>
     }),
   );
 
-describe('gRPC frames for the relay', () => {
+describe('gRPC frames', () => {
   it('splits a body into its messages wherever the chunks fall', () => {
     const messages = [message(1), message(0), message(40), message(3)];
     const body = Buffer.concat(messages.map((m) => frame(m)));
@@ -41,16 +41,5 @@ describe('gRPC frames for the relay', () => {
     );
     const big = frame(message(40));
     expect(() => new FrameReader(16).push(big)).toThrow(/larger than the limit of 16 bytes/);
-  });
-
-  it('appends a variant that decodes as the field set on the message, whatever its length', () => {
-    for (const variant of ['canary', 'v'.repeat(200), 'ünïcode-β']) {
-      const original = message(5);
-      const [relayed] = new FrameReader(1 << 20).push(frame(original, variantField(variant)));
-      const expected = fromBinary(GenerateResponseSchema, original);
-      expected.variant = variant;
-      expect(fromBinary(GenerateResponseSchema, relayed!)).toEqual(expected);
-    }
-    expect(variantField('')).toHaveLength(0);
   });
 });
