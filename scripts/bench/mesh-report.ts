@@ -301,7 +301,8 @@ function reading(r: MeshReport): string[] {
       out.push(
         `- **CPU per token, before and after.** ${ratios.map((x) => `${x.topology} ${x.protocol} ${x.service} ${fmt(x.before, 0)} → ${fmt(x.after, 0)} µs`).join('; ')}. ` +
           'Embedded: in-process calls (no HTTP/2 framing or protobuf between services), one message per non-streamed completion, ' +
-          'one promise per message per layer. Compose keeps the loopback HTTP/2 hops; its streams gain only from fewer messages.',
+          "one promise per message per layer. Compose keeps the loopback HTTP/2 hops: the router passes the worker's frames on undecoded " +
+          "and the worker writes its messages past Connect (grpcStreamHandler, for gRPC callers), while the gateway's calls still decode through Connect.",
       );
     }
   }
