@@ -3,16 +3,19 @@ import { toConnectError } from '@tokenmesh/telemetry';
 
 const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000_001 };
 
+/** A `grpc-timeout` value (e.g. `250m`) in ms; undefined when unreadable. */
+export function grpcTimeoutMs(value: string): number | undefined {
+  const m = /^(\d{1,8})([HMSmun])$/.exec(value);
+  return m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined;
+}
+
 /**
  * The caller's deadline in ms from `grpc-timeout` (gRPC, gRPC-Web) or `connect-timeout-ms`
  * (Connect); undefined when none or unreadable (Connect itself refuses those).
  */
 export function callerTimeoutMs(header: Headers): number | undefined {
   const grpc = header.get('grpc-timeout');
-  if (grpc !== null) {
-    const m = /^(\d{1,8})([HMSmun])$/.exec(grpc);
-    return m ? Number(m[1]) * GRPC_UNITS[m[2]!]! : undefined;
-  }
+  if (grpc !== null) return grpcTimeoutMs(grpc);
   const connect = header.get('connect-timeout-ms');
   if (connect !== null && /^\d{1,10}$/.test(connect)) return Number(connect);
   return undefined;
@@ -34,6 +37,11 @@ export function deadlineOrReason(reason: unknown, elapsedMs: number, timeoutMs: 
   if (toConnectError(reason).code !== Code.Canceled) return reason;
   const slack = Math.max(DEADLINE_SLACK_FLOOR_MS, timeoutMs * DEADLINE_SLACK_SHARE);
   if (elapsedMs < timeoutMs - slack) return reason;
+  return deadlineExceeded(timeoutMs);
+}
+
+/** What a call whose caller's deadline passed ends with. */
+export function deadlineExceeded(timeoutMs: number): ConnectError {
   return new ConnectError(`the caller's deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded);
 }
 

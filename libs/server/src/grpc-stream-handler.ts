@@ -13,9 +13,9 @@ import {
 import { Code, ConnectError } from '@connectrpc/connect';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { abortable } from '@tokenmesh/streams';
-import { ATTR, spanEnder, toConnectError } from '@tokenmesh/telemetry';
+import { rpcMethodAttributes, spanEnder, toConnectError } from '@tokenmesh/telemetry';
 
-import { callerTimeoutMs, deadlineOrReason } from './caller-deadline';
+import { deadlineExceeded, deadlineOrReason, grpcTimeoutMs } from './caller-deadline';
 import { frame, FrameReader } from './grpc-frames';
 import { encodeGrpcMessage } from './grpc-message';
 import { rpcCodeName, type RpcOutcome } from './rpc-metrics';
@@ -98,16 +98,13 @@ async function serve<I extends DescMessage>(
   const start = performance.now();
   const name = `${o.method.parent.typeName}/${o.method.name}`;
   const grpcTimeout = req.headers['grpc-timeout'];
-  const timeoutMs = typeof grpcTimeout === 'string' ? callerTimeoutMs(new Headers({ 'grpc-timeout': grpcTimeout })) : undefined;
+  const timeoutMs = typeof grpcTimeout === 'string' ? grpcTimeoutMs(grpcTimeout) : undefined;
   const elapsed = () => performance.now() - start;
   const call = new AbortController();
   const abort = (reason: unknown) => {
     if (!call.signal.aborted) call.abort(timeoutMs === undefined ? reason : deadlineOrReason(reason, elapsed(), timeoutMs));
   };
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => abort(new ConnectError(`the caller's deadline of ${timeoutMs} ms passed`, Code.DeadlineExceeded)), timeoutMs);
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => abort(deadlineExceeded(timeoutMs)), timeoutMs);
   const onShutdown = () => abort(shutdown.reason);
   shutdown.addEventListener('abort', onShutdown, { once: true });
   let finished = false;
@@ -115,7 +112,7 @@ async function serve<I extends DescMessage>(
 
   // A server parents on the caller's headers only (see serverTracingInterceptor).
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  const attributes = { [ATTR.rpcSystem]: 'grpc', [ATTR.rpcService]: o.method.parent.typeName, [ATTR.rpcMethod]: o.method.name };
+  const attributes = rpcMethodAttributes('grpc', o.method.parent.typeName, o.method.name);
   const span = o.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const endSpan = spanEnder(span, 'server', call.signal);
   let headersSent = false;
@@ -134,7 +131,6 @@ async function serve<I extends DescMessage>(
     await context.with(trace.setSpan(parent, span), async () => {
       // A pending read ends at the abort even if the handler never answers its signal.
       for await (const f of abortable(o.frames(request, ctx), call.signal)) {
-        if (call.signal.aborted) throw call.signal.reason;
         if (!headersSent) {
           headersSent = true;
           res.writeHead(200, { 'content-type': 'application/grpc', ...headerObject(responseHeader) });

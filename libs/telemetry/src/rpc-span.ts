@@ -17,14 +17,15 @@ export function rpcSpanName(req: RpcRequest): string {
   return `${req.service.typeName}/${req.method.name}`;
 }
 
+/** An RPC span's rpc.* attributes; `system` is `grpc` (gRPC, gRPC-Web) or `connect_rpc`. */
+export function rpcMethodAttributes(system: 'grpc' | 'connect_rpc', service: string, method: string): Attributes {
+  return { [ATTR.rpcSystem]: system, [ATTR.rpcService]: service, [ATTR.rpcMethod]: method };
+}
+
 /** rpc.system is read from the wire: `grpc` for gRPC and gRPC-Web, `connect_rpc` otherwise. */
 export function rpcAttributes(req: RpcRequest): Attributes {
   const type = req.header.get('content-type') ?? '';
-  return {
-    [ATTR.rpcSystem]: type.startsWith('application/grpc') ? 'grpc' : 'connect_rpc',
-    [ATTR.rpcService]: req.service.typeName,
-    [ATTR.rpcMethod]: req.method.name,
-  };
+  return rpcMethodAttributes(type.startsWith('application/grpc') ? 'grpc' : 'connect_rpc', req.service.typeName, req.method.name);
 }
 
 /** The consumer stopped reading a response stream (break, return) before it ended. */

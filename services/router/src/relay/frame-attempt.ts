@@ -5,7 +5,7 @@ import { ConnectError } from '@connectrpc/connect';
 import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { GenerateRequestSchema, GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
 import { frame } from '@tokenmesh/server';
-import { ATTR, spanEnder } from '@tokenmesh/telemetry';
+import { rpcMethodAttributes, spanEnder } from '@tokenmesh/telemetry';
 
 import { asWorkerFailure, type Attempt, attempt, FORWARDED, VARIANT_HEADER, WORKER_HEADER } from '../routing/attempt';
 import { variantField } from './variant-field';
@@ -15,7 +15,7 @@ const GENERATE_METHOD = `${GenerationService.typeName}/Generate`;
 const GENERATE_PATH = `/${GENERATE_METHOD}`;
 
 /** The attributes of a Generate span, as the Connect interceptors write them for gRPC. */
-const GENERATE_SPAN_ATTRIBUTES = { [ATTR.rpcSystem]: 'grpc', [ATTR.rpcService]: GenerationService.typeName, [ATTR.rpcMethod]: 'Generate' };
+const GENERATE_SPAN_ATTRIBUTES = rpcMethodAttributes('grpc', GenerationService.typeName, GenerationService.method.generate.name);
 
 /**
  * The frame relay's attempt: one Generate call to one worker whose response messages go to the
