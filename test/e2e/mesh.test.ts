@@ -154,6 +154,12 @@ describe('the mesh: five services in five processes', () => {
       'tokenmesh.variant': '',
       'tokenmesh.retries': 0,
     });
+
+    // The gateway reads the router's stream off the connection (framed): its CLIENT span is the
+    // router's parent, and it ended OK with the stream.
+    const call = inTrace.find((s) => s.serviceName === 'gateway' && s.name.endsWith('GenerationService/Generate') && s.kind === 'client');
+    expect(call?.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.grpc.status_code': 0 });
+    expect(routed?.parentSpanId).toBe(call?.spanId);
   });
 });
 

@@ -1,8 +1,10 @@
 export * from './admin-token';
 export * from './caller-deadline';
 export * from './create-runtime';
+export * from './framed-stream-client';
 export * from './grpc-frames';
 export { encodeGrpcMessage } from './grpc-message';
+export * from './grpc-stream-call';
 export * from './grpc-stream-handler';
 export * from './health-reporter';
 export * from './health-service';

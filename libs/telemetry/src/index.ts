@@ -6,4 +6,4 @@ export * from './init-telemetry';
 export { isUntracedRequest } from './instrumentations';
 export * from './message-context';
 export * from './message-spans';
-export { rpcMethodAttributes, spanEnder, toConnectError } from './rpc-span';
+export { rpcMethodAttributes, spanEnder, STREAM_ABANDONED, toConnectError } from './rpc-span';

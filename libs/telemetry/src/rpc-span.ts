@@ -28,8 +28,11 @@ export function rpcAttributes(req: RpcRequest): Attributes {
   return rpcMethodAttributes(type.startsWith('application/grpc') ? 'grpc' : 'connect_rpc', req.service.typeName, req.method.name);
 }
 
-/** The consumer stopped reading a response stream (break, return) before it ended. */
-const ABANDONED = Symbol('abandoned');
+/**
+ * The consumer stopped reading a response stream (break, return) before it ended: pass it to a
+ * span's `end`, which records CANCELLED without calling it a failure.
+ */
+export const STREAM_ABANDONED = Symbol('abandoned');
 
 /** gRPC's guidance for server spans: codes that report the caller's mistake are not server errors. */
 const SERVER_ERRORS = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
@@ -64,13 +67,13 @@ export function spanEnder(span: Span, side: 'client' | 'server', signal: AbortSi
     if (error === undefined) {
       span.setAttribute(ATTR.rpcGrpcStatusCode, 0);
     } else {
-      const err = error === ABANDONED ? new ConnectError('stream abandoned by its reader', Code.Canceled) : toConnectError(error);
+      const err = error === STREAM_ABANDONED ? new ConnectError('stream abandoned by its reader', Code.Canceled) : toConnectError(error);
       span.setAttribute(ATTR.rpcGrpcStatusCode, err.code);
       span.setAttribute(ATTR.rpcConnectErrorCode, codeName(err.code));
       // The conventions' low-cardinality failure class, the same word on every hop.
       span.setAttribute(ATTR.errorType, codeName(err.code));
       // A reader that stops early chose to; that is not a failure of the call.
-      if (error !== ABANDONED && (side === 'client' || SERVER_ERRORS.has(err.code))) {
+      if (error !== STREAM_ABANDONED && (side === 'client' || SERVER_ERRORS.has(err.code))) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: err.rawMessage });
       }
     }
@@ -112,7 +115,7 @@ export function traceStream<T>(source: AsyncIterable<T>, ctx: Context, end: (err
         async return(value?: unknown): Promise<IteratorResult<T>> {
           if (!settled) {
             settled = true;
-            end(ABANDONED);
+            end(STREAM_ABANDONED);
             await context.with(ctx, async () => it.return?.(value));
           }
           return { done: true, value: undefined };

@@ -61,6 +61,11 @@ export interface GatewayConfig {
   readonly shedWindowMs: number;
   /** Refuse at once what is past the capacity the router reports for a model (GATEWAY_EDGE_ADMISSION, default true). */
   readonly edgeAdmission: boolean;
+  /**
+   * GATEWAY_FRAMED_ROUTER_CALLS (default true): the router's Generate stream is read straight off
+   * the HTTP/2 connection, one decode per message, past connect-es's client pipeline.
+   */
+  readonly framedRouterCalls: boolean;
   /** The playground page at /playground (GATEWAY_PLAYGROUND, default true). */
   readonly playground: boolean;
   /** Jaeger's UI (GATEWAY_JAEGER_URL): the playground links each trace id to it; none = plain ids. */
@@ -100,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     shedWindowMs: e.int('GATEWAY_SHED_WINDOW_MS', { default: 100, min: 0, max: 10_000 }),
     edgeAdmission: e.bool('GATEWAY_EDGE_ADMISSION', true),
+    framedRouterCalls: e.bool('GATEWAY_FRAMED_ROUTER_CALLS', true),
     playground: e.bool('GATEWAY_PLAYGROUND', true),
     jaegerUrl: e.url('GATEWAY_JAEGER_URL', ['http', 'https']),
   };

@@ -11,7 +11,7 @@ import {
   TokenizerService,
   TrafficService,
 } from '@tokenmesh/proto';
-import { createServiceClient, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
+import { createServiceClient, framedServerStream, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
 
@@ -36,6 +36,9 @@ import { routerCatalog } from './pipeline/served-model-catalog';
 import { playgroundHandler } from './playground/playground-route';
 import { RegistryHistory } from './registry/registry-history';
 import { registryOps, registryService } from './registry/registry-service';
+
+/** Largest message taken from the router: a long non-streamed answer with logprobs. */
+const ROUTER_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -85,13 +88,24 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
     const feedback = createServiceClient(FeedbackService, config.feedbackUrl, opts);
     opened.push(() => [tokenizer, router, feedback].forEach((c) => c.close()));
     if (local) rt.logger.info('tokenizers in the gateway', { models: local.names });
+    // Every token of every generation passes through this call's stream.
+    const routerClient = config.framedRouterCalls
+      ? {
+          ...router.client,
+          generate: framedServerStream(router, GenerationService.method.generate, router.client.generate, {
+            tracer: rt.tracer,
+            maxBytes: ROUTER_MAX_BYTES,
+            peer: 'the router',
+          }),
+        }
+      : router.client;
     // One list of what the router serves: readiness polls it, the cache and the model lists read it.
     const catalog = routerCatalog(router.client);
     const shed = shedCounter(rt.metrics);
     const upstreams = {
       tokenizer: local ? localFirstTokenizer(tokenizer.client, local) : tokenizer.client,
       localDecoder: local ? localDecoders(local) : undefined,
-      router: router.client,
+      router: routerClient,
       catalog,
       defaultModel: config.defaultModel,
       completions: (r: CompletionRecord) => {

@@ -1,15 +1,12 @@
-import type { OutgoingHttpHeaders } from 'node:http2';
-
 import { toBinary } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
 import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { GenerateRequestSchema, GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
-import { frame } from '@tokenmesh/server';
+import { frame, grpcRequestHeaders, grpcStreamCall } from '@tokenmesh/server';
 import { rpcMethodAttributes, spanEnder } from '@tokenmesh/telemetry';
 
 import { asWorkerFailure, type Attempt, attempt, FORWARDED, VARIANT_HEADER, WORKER_HEADER } from '../routing/attempt';
 import { variantField } from './variant-field';
-import { workerFrames } from './worker-frames';
 
 const GENERATE_METHOD = `${GenerationService.typeName}/Generate`;
 const GENERATE_PATH = `/${GENERATE_METHOD}`;
@@ -31,10 +28,8 @@ export function frameAttempt(tracer: Tracer, maxBytes: number): Attempt<Buffer> 
     const parent = context.active();
     const span = tracer.startSpan(GENERATE_METHOD, { kind: SpanKind.CLIENT, attributes: GENERATE_SPAN_ATTRIBUTES }, parent);
     const end = spanEnder(span, 'client', ctx.signal);
-    const headers: OutgoingHttpHeaders = { 'content-type': 'application/grpc+proto', te: 'trailers', 'grpc-accept-encoding': 'identity' };
+    const headers = grpcRequestHeaders(ctx.timeoutMs());
     propagation.inject(trace.setSpan(parent, span), headers);
-    const timeout = ctx.timeoutMs();
-    if (timeout !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(timeout))}m`;
     for (const name of FORWARDED) {
       const v = ctx.requestHeader.get(name);
       if (v) headers[name] = v;
@@ -45,7 +40,7 @@ export function frameAttempt(tracer: Tracer, maxBytes: number): Attempt<Buffer> 
     worker.acquire();
     try {
       const body = frame(toBinary(GenerateRequestSchema, { ...req, model: target.model }));
-      for await (const m of workerFrames(session, GENERATE_PATH, headers, body, ctx.signal, maxBytes)) {
+      for await (const m of grpcStreamCall(session, { path: GENERATE_PATH, headers, body, signal: ctx.signal, maxBytes, peer: 'the worker' })) {
         if (sent === 0) {
           ctx.responseHeader.set(VARIANT_HEADER, target.variant);
           ctx.responseHeader.set(WORKER_HEADER, worker.id);

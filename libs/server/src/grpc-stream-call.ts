@@ -1,9 +1,11 @@
 import http2, { type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 
 import { Code, ConnectError } from '@connectrpc/connect';
-import { FrameReader, type Http2SessionManager } from '@tokenmesh/server';
 
-/** Messages queued past this pause the worker's stream (HTTP/2 flow control then holds the rest). */
+import { FrameReader } from './grpc-frames';
+import type { Http2SessionManager } from './service-client';
+
+/** Messages queued past this pause the server's stream (HTTP/2 flow control then holds the rest). */
 const HIGH_WATER = 16;
 
 /** gRPC's mapping of an HTTP status that is not 200 to a status code. */
@@ -54,20 +56,37 @@ function statusOf(h: IncomingHttpHeaders): ConnectError | undefined {
   return new ConnectError(grpcMessage(h), code as Code, metadata);
 }
 
+/** One server-streaming gRPC call: where it goes and what it sends. */
+export interface GrpcStreamCall {
+  /** `/package.Service/Method`. */
+  readonly path: string;
+  /** Request headers: content-type, te, grpc-timeout, traceparent, metadata. */
+  readonly headers: OutgoingHttpHeaders;
+  /** The request message, framed (`frame(toBinary(...))`). */
+  readonly body: Buffer;
+  /** Aborting it resets the stream and fails a pending read with its reason. */
+  readonly signal: AbortSignal;
+  /** A response message larger than this fails the call with RESOURCE_EXHAUSTED. */
+  readonly maxBytes: number;
+  /** Who answers, in error messages: "the worker", "the router". */
+  readonly peer: string;
+}
+
+/** The headers every gRPC call sends, and `grpc-timeout` when the call has a deadline. */
+export function grpcRequestHeaders(timeoutMs: number | undefined): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { 'content-type': 'application/grpc+proto', te: 'trailers', 'grpc-accept-encoding': 'identity' };
+  if (timeoutMs !== undefined) headers['grpc-timeout'] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
+  return headers;
+}
+
 /**
  * One server-streaming gRPC call on `session`, its response messages handed out as they arrive,
- * undecoded: the frame relay's worker call. A hand-written iterator over the HTTP/2 stream's
- * events (no async-generator layers per message); ends with the call's status, which it throws
- * when not OK. Aborting `signal` resets the stream and fails a pending read with its reason.
+ * undecoded: connect-es's client pipeline (several async-generator layers and promises per
+ * message) is the largest cost per token of a hop that relays or only reads messages. A
+ * hand-written iterator over the HTTP/2 stream's events; ends with the call's status, which it
+ * throws when not OK.
  */
-export function workerFrames(
-  session: Http2SessionManager,
-  path: string,
-  headers: OutgoingHttpHeaders,
-  body: Buffer,
-  signal: AbortSignal,
-  maxBytes: number,
-): AsyncIterable<Buffer> {
+export function grpcStreamCall(session: Http2SessionManager, { path, headers, body, signal, maxBytes, peer }: GrpcStreamCall): AsyncIterable<Buffer> {
   const queue: Buffer[] = [];
   const reader = new FrameReader(maxBytes);
   let stream: ClientHttp2Stream | undefined;
@@ -105,7 +124,7 @@ export function workerFrames(
     }
     s.on('response', (h) => {
       const code = h[':status'] ?? 0;
-      if (code !== 200) return finish(new ConnectError(`HTTP ${code} from the worker`, codeOfHttpStatus(code)));
+      if (code !== 200) return finish(new ConnectError(`HTTP ${code} from ${peer}`, codeOfHttpStatus(code)));
       if (h['grpc-status'] !== undefined) status = statusOf(h);
     });
     s.on('data', (chunk: Buffer) => {
@@ -123,17 +142,17 @@ export function workerFrames(
       notify();
     });
     s.on('trailers', (t) => (status = statusOf(t)));
-    s.on('error', (err) => finish(signal.aborted ? signal.reason : new ConnectError(`the worker's stream failed: ${err.message}`, Code.Unavailable)));
+    s.on('error', (err) => finish(signal.aborted ? signal.reason : new ConnectError(`the stream from ${peer} failed: ${err.message}`, Code.Unavailable)));
     s.on('close', () => {
-      if (status === null) return finish(signal.aborted ? signal.reason : new ConnectError('the worker closed the stream without a status', Code.Unavailable));
-      if (reader.pending > 0 && !status) return finish(new ConnectError('protocol error: the worker ended in the middle of a message', Code.Internal));
+      if (status === null) return finish(signal.aborted ? signal.reason : new ConnectError(`${peer} closed the stream without a status`, Code.Unavailable));
+      if (reader.pending > 0 && !status) return finish(new ConnectError(`protocol error: ${peer} ended the stream in the middle of a message`, Code.Internal));
       finish(status);
     });
     s.end(body);
   };
   session
     .request('POST', path, headers, {})
-    .then(attach, (err: unknown) => finish(new ConnectError(`cannot reach the worker: ${err instanceof Error ? err.message : String(err)}`, Code.Unavailable)));
+    .then(attach, (err: unknown) => finish(new ConnectError(`cannot reach ${peer}: ${err instanceof Error ? err.message : String(err)}`, Code.Unavailable)));
 
   const next = (): Promise<IteratorResult<Buffer>> => {
     const m = queue.shift();
