@@ -104,6 +104,22 @@ const perToken = (cpu: CpuByService, load: LoadResult) =>
     ]),
   );
 
+/** The protocols of the c=32 throughput targets: their runs are bracketed by the bare loop. */
+const TARGET_PROTOCOLS = new Set<Protocol>(['rest', 'sse']);
+
+/** The mesh's own prompts ("<prompt> <n>", n of three digits: the length most requests have). */
+const promptOf = (i: number) => [...Buffer.from(`${SETUP.prompt} ${100 + i}`)];
+
+/**
+ * The limit at batch 32 (the decode-step export where the model has one, else the Optimum
+ * export), tokens/s: measured again just before and after each target run, because this
+ * machine's speed drifts between sections minutes apart by more than the margins measured.
+ */
+async function limitLoop(dir: string): Promise<number> {
+  const run = hasExport(dir, DECODE_ONNX_FILE) ? await bareDecodeLoop(dir, 32, SETUP.tokens, promptOf) : await bareLoop(dir, 32, SETUP.tokens, promptOf);
+  return run.tokensPerS;
+}
+
 async function meshRuns(
   name: ModelName,
   dir: string,
@@ -118,8 +134,11 @@ async function meshRuns(
     try {
       for (const concurrency of concurrencies) {
         for (const protocol of protocols) {
+          const target = concurrency === 32 && TARGET_PROTOCOLS.has(protocol);
+          const before = target ? await limitLoop(dir) : undefined;
           const { load, cpu } = await loadWithCpu(mesh, spec(mesh, protocol, concurrency, m.meshSeconds, m.warmup));
-          const run = { topology, ...load, cpu: perToken(cpu, load) };
+          const after = before === undefined ? undefined : await limitLoop(dir);
+          const run = { topology, ...load, cpu: perToken(cpu, load), ...(before !== undefined && { bareBeside: round((before + after!) / 2) }) };
           runs.push(run);
           console.log(name, topology, protocol, concurrency, JSON.stringify(run));
         }
@@ -133,8 +152,6 @@ async function meshRuns(
 
 async function engineSection(name: ModelName, dir: string): Promise<Pick<ModelReport, 'bare' | 'engine' | 'peer'>> {
   const m = SETUP.models[name];
-  // The mesh's own prompts ("<prompt> <n>", n of three digits: the length most requests have).
-  const promptOf = (i: number) => [...Buffer.from(`${SETUP.prompt} ${100 + i}`)];
   const bare = {
     batch1: await bareLoop(dir, 1, SETUP.tokens, promptOf),
     batch32: await bareLoop(dir, 32, SETUP.tokens, promptOf),
