@@ -18,6 +18,7 @@ import { rpcMethodAttributes, spanEnder, toConnectError } from '@tokenmesh/telem
 import { deadlineExceeded, deadlineOrReason, grpcTimeoutMs } from './caller-deadline';
 import { frame, FrameReader } from './grpc-frames';
 import { encodeGrpcMessage } from './grpc-message';
+import { peerAddress } from './peer-address';
 import { rpcCodeName, type RpcOutcome } from './rpc-metrics';
 import type { PreHandler } from './start-server';
 
@@ -30,6 +31,8 @@ export interface StreamCallContext {
   readonly requestHeader: Headers;
   /** Sent with the first message (or with the error when none went out). */
   readonly responseHeader: Headers;
+  /** The caller's address as the socket saw it (PEER_ADDRESS of Connect's calls). */
+  readonly peerAddress: string;
 }
 
 export interface GrpcStreamHandlerOptions<I extends DescMessage> {
@@ -127,6 +130,7 @@ async function serve<I extends DescMessage>(
       timeoutMs: () => (timeoutMs === undefined ? undefined : Math.max(0, timeoutMs - elapsed())),
       requestHeader,
       responseHeader,
+      peerAddress: peerAddress(req),
     };
     await context.with(trace.setSpan(parent, span), async () => {
       // A pending read ends at the abort even if the handler never answers its signal.

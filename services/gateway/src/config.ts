@@ -66,6 +66,11 @@ export interface GatewayConfig {
    * the HTTP/2 connection, one decode per message, past connect-es's client pipeline.
    */
   readonly framedRouterCalls: boolean;
+  /**
+   * GATEWAY_FRAMED_STREAM_PREDICT (default true): gRPC callers' StreamPredict is served past
+   * Connect (libs/server's grpcStreamHandler), one encode per chunk.
+   */
+  readonly framedStreamPredict: boolean;
   /** The playground page at /playground (GATEWAY_PLAYGROUND, default true). */
   readonly playground: boolean;
   /** Jaeger's UI (GATEWAY_JAEGER_URL): the playground links each trace id to it; none = plain ids. */
@@ -106,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     shedWindowMs: e.int('GATEWAY_SHED_WINDOW_MS', { default: 100, min: 0, max: 10_000 }),
     edgeAdmission: e.bool('GATEWAY_EDGE_ADMISSION', true),
     framedRouterCalls: e.bool('GATEWAY_FRAMED_ROUTER_CALLS', true),
+    framedStreamPredict: e.bool('GATEWAY_FRAMED_STREAM_PREDICT', true),
     playground: e.bool('GATEWAY_PLAYGROUND', true),
     jaegerUrl: e.url('GATEWAY_JAEGER_URL', ['http', 'https']),
   };

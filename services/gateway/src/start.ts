@@ -11,12 +11,21 @@ import {
   TokenizerService,
   TrafficService,
 } from '@tokenmesh/proto';
-import { createServiceClient, framedServerStream, type RunningService, type ServiceRuntime, startService } from '@tokenmesh/server';
+import {
+  createServiceClient,
+  framedServerStream,
+  type PreHandler,
+  rpcServerOutcomes,
+  type RunningService,
+  type ServiceRuntime,
+  startService,
+} from '@tokenmesh/server';
 import { MemoryStore, RedisStore, type Store } from '@tokenmesh/store';
 import { TokenizerRepo } from '@tokenmesh/tokenizer';
 
 import { feedbackService } from './api/grpc/feedback-api';
 import { inferenceService } from './api/grpc/inference-api';
+import { streamPredictFrames } from './api/grpc/stream-predict-frames';
 import { restApi } from './api/rest/rest-api';
 import { restMetrics } from './api/rest/rest-metrics';
 import { startIdempotentReplays, startResponseCache } from './cache/start-cache';
@@ -39,6 +48,15 @@ import { registryOps, registryService } from './registry/registry-service';
 
 /** Largest message taken from the router: a long non-streamed answer with logprobs. */
 const ROUTER_MAX_BYTES = 64 * 1024 * 1024;
+
+/** CORS first (it only adds headers unless it answers a preflight), then the gRPC fast path. */
+function preHandlers(
+  ...handlers: (PreHandler | ((req: Parameters<PreHandler>[0], res: Parameters<PreHandler>[1]) => boolean) | undefined)[]
+): PreHandler | undefined {
+  const present = handlers.filter((h) => h !== undefined);
+  if (present.length === 0) return undefined;
+  return (req, res, shutdown) => present.some((h) => h(req, res, shutdown));
+}
 
 /**
  * The edge: InferenceService over gRPC, Connect and gRPC-Web on HTTP/2 (grpcPort) and the same
@@ -168,7 +186,17 @@ export async function start(config: GatewayConfig, rt: ServiceRuntime, deps: Gat
         // The page is public (it holds no data); what it calls is authenticated as any client.
         http: playground ? (req, res) => void (playground(req, res) || rest(req, res)) : rest,
         http1Timeouts: { headersTimeoutMs: config.headersTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
-        preHandler: corsHandler(config.corsOrigins),
+        preHandler: preHandlers(
+          corsHandler(config.corsOrigins),
+          config.framedStreamPredict
+            ? streamPredictFrames(upstreams, auth, {
+                requestTimeoutMs: config.requestTimeoutMs,
+                tracer: rt.tracer,
+                outcomes: rpcServerOutcomes(rt.metrics),
+                maxBytes: config.bodyLimitBytes,
+              })
+            : undefined,
+        ),
         // GATEWAY_BODY_LIMIT_BYTES for RPC messages too (RESOURCE_EXHAUSTED), as for REST bodies (413).
         router: { readMaxBytes: config.bodyLimitBytes },
         serving: false,

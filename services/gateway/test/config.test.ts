@@ -19,9 +19,11 @@ describe('gateway config', () => {
     expect(() => loadConfig({ GATEWAY_STORE_BREAKER_COOLDOWN_MS: '60000' })).toThrow(/GATEWAY_STORE_BREAKER_COOLDOWN_MS/);
   });
 
-  it('reads the router stream path (GATEWAY_FRAMED_ROUTER_CALLS): framed by default, the Connect client when false', () => {
+  it('reads the framed paths (GATEWAY_FRAMED_ROUTER_CALLS, GATEWAY_FRAMED_STREAM_PREDICT): on by default, Connect when false', () => {
     expect(loadConfig({}).framedRouterCalls).toBe(true);
     expect(loadConfig({ GATEWAY_FRAMED_ROUTER_CALLS: 'false' }).framedRouterCalls).toBe(false);
     expect(() => loadConfig({ GATEWAY_FRAMED_ROUTER_CALLS: 'maybe' })).toThrow(/GATEWAY_FRAMED_ROUTER_CALLS/);
+    expect(loadConfig({}).framedStreamPredict).toBe(true);
+    expect(loadConfig({ GATEWAY_FRAMED_STREAM_PREDICT: 'false' }).framedStreamPredict).toBe(false);
   });
 });
