@@ -1,10 +1,10 @@
 import { create, type DescMessage, type DescMethodServerStreaming, fromBinary, type MessageInitShape, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { type CallOptions, Code, ConnectError } from '@connectrpc/connect';
-import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
-import { rpcMethodAttributes, spanEnder, STREAM_ABANDONED } from '@tokenmesh/telemetry';
+import type { Tracer } from '@opentelemetry/api';
+import { STREAM_ABANDONED } from '@tokenmesh/telemetry';
 
 import { frame } from './grpc-frames';
-import { grpcRequestHeaders, grpcStreamCall } from './grpc-stream-call';
+import { clientCall, grpcMethod, grpcStreamCall } from './grpc-stream-call';
 import type { ServiceClient } from './service-client';
 
 type Call<I extends DescMessage, O extends DescMessage> = (input: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;
@@ -32,19 +32,13 @@ export function framedServerStream<I extends DescMessage, O extends DescMessage>
   connect: Call<I, O>,
   o: FramedStreamOptions,
 ): Call<I, O> {
-  const path = `/${method.parent.typeName}/${method.name}`;
-  const spanName = `${method.parent.typeName}/${method.name}`;
-  const attributes = rpcMethodAttributes('grpc', method.parent.typeName, method.name);
+  const m = grpcMethod(method);
   return (input, options = {}) => {
     const session = sc.session();
     if (!session || options.onHeader || options.onTrailer || options.contextValues) return connect(input, options);
-    const parent = context.active();
-    const span = o.tracer.startSpan(spanName, { kind: SpanKind.CLIENT, attributes }, parent);
-    const headers = grpcRequestHeaders(options.timeoutMs);
-    new Headers(options.headers).forEach((v, k) => (headers[k] = v));
-    propagation.inject(trace.setSpan(parent, span), headers);
     const { signal, clear } = callSignal(options);
-    const end = spanEnder(span, 'client', signal);
+    const { headers, end } = clientCall(o.tracer, m, options.timeoutMs, signal);
+    if (options.headers) new Headers(options.headers).forEach((v, k) => (headers[k] = v));
     const finish = (error?: unknown) => {
       clear();
       end(error);
@@ -52,7 +46,7 @@ export function framedServerStream<I extends DescMessage, O extends DescMessage>
     let it: AsyncIterator<Buffer>;
     try {
       const body = frame(toBinary(method.input, create(method.input, input)));
-      it = grpcStreamCall(session, { path, headers, body, signal, maxBytes: o.maxBytes, peer: o.peer })[Symbol.asyncIterator]();
+      it = grpcStreamCall(session, { path: m.path, headers, body, signal, maxBytes: o.maxBytes, peer: o.peer })[Symbol.asyncIterator]();
     } catch (err) {
       finish(err);
       throw err;

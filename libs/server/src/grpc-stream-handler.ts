@@ -13,11 +13,12 @@ import {
 import { Code, ConnectError } from '@connectrpc/connect';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Tracer } from '@opentelemetry/api';
 import { abortable } from '@tokenmesh/streams';
-import { rpcMethodAttributes, spanEnder, toConnectError } from '@tokenmesh/telemetry';
+import { spanEnder, toConnectError } from '@tokenmesh/telemetry';
 
 import { deadlineExceeded, deadlineOrReason, grpcTimeoutMs } from './caller-deadline';
 import { frame, FrameReader } from './grpc-frames';
 import { encodeGrpcMessage } from './grpc-message';
+import { type GrpcMethod, grpcMethod } from './grpc-stream-call';
 import { peerAddress } from './peer-address';
 import { rpcCodeName, type RpcOutcome } from './rpc-metrics';
 import type { PreHandler } from './start-server';
@@ -60,14 +61,14 @@ const TRAILER_SKIP = new Set(['grpc-status', 'grpc-message', 'content-type']);
  * are left to Connect (false); errors the handler throws reach the caller as Connect would send them.
  */
 export function grpcStreamHandler<I extends DescMessage>(o: GrpcStreamHandlerOptions<I>): PreHandler {
-  const path = `/${o.method.parent.typeName}/${o.method.name}`;
+  const method = grpcMethod(o.method);
   return (req, res, shutdown) => {
-    if (req.httpVersionMajor !== 2 || req.method !== 'POST' || req.url !== path) return false;
+    if (req.httpVersionMajor !== 2 || req.method !== 'POST' || req.url !== method.path) return false;
     const type = req.headers['content-type'];
     if (type !== 'application/grpc' && type !== 'application/grpc+proto') return false;
     const encoding = req.headers['grpc-encoding'];
     if (encoding !== undefined && encoding !== 'identity') return false;
-    void serve(o, req as Http2ServerRequest, res as Http2ServerResponse, shutdown);
+    void serve(o, method, req as Http2ServerRequest, res as Http2ServerResponse, shutdown);
     return true;
   };
 }
@@ -94,12 +95,12 @@ export function framed<O extends DescMessage>(schema: O, messages: AsyncIterable
 
 async function serve<I extends DescMessage>(
   o: GrpcStreamHandlerOptions<I>,
+  { name, attributes }: GrpcMethod,
   req: Http2ServerRequest,
   res: Http2ServerResponse,
   shutdown: AbortSignal,
 ): Promise<void> {
   const start = performance.now();
-  const name = `${o.method.parent.typeName}/${o.method.name}`;
   const grpcTimeout = req.headers['grpc-timeout'];
   const timeoutMs = typeof grpcTimeout === 'string' ? grpcTimeoutMs(grpcTimeout) : undefined;
   const elapsed = () => performance.now() - start;
@@ -115,7 +116,6 @@ async function serve<I extends DescMessage>(
 
   // A server parents on the caller's headers only (see serverTracingInterceptor).
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  const attributes = rpcMethodAttributes('grpc', o.method.parent.typeName, o.method.name);
   const span = o.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   const endSpan = spanEnder(span, 'server', call.signal);
   let headersSent = false;

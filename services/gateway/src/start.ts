@@ -50,9 +50,7 @@ import { registryOps, registryService } from './registry/registry-service';
 const ROUTER_MAX_BYTES = 64 * 1024 * 1024;
 
 /** CORS first (it only adds headers unless it answers a preflight), then the gRPC fast path. */
-function preHandlers(
-  ...handlers: (PreHandler | ((req: Parameters<PreHandler>[0], res: Parameters<PreHandler>[1]) => boolean) | undefined)[]
-): PreHandler | undefined {
+function preHandlers(...handlers: (PreHandler | undefined)[]): PreHandler | undefined {
   const present = handlers.filter((h) => h !== undefined);
   if (present.length === 0) return undefined;
   return (req, res, shutdown) => present.some((h) => h(req, res, shutdown));

@@ -1,18 +1,13 @@
 import { toBinary } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
-import { context, propagation, SpanKind, trace, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import { GenerateRequestSchema, GenerateResponseSchema, GenerationService } from '@tokenmesh/proto';
-import { frame, grpcRequestHeaders, grpcStreamCall } from '@tokenmesh/server';
-import { rpcMethodAttributes, spanEnder } from '@tokenmesh/telemetry';
+import { clientCall, frame, grpcMethod, grpcStreamCall } from '@tokenmesh/server';
 
 import { asWorkerFailure, type Attempt, attempt, FORWARDED, VARIANT_HEADER, WORKER_HEADER } from '../routing/attempt';
 import { variantField } from './variant-field';
 
-const GENERATE_METHOD = `${GenerationService.typeName}/Generate`;
-const GENERATE_PATH = `/${GENERATE_METHOD}`;
-
-/** The attributes of a Generate span, as the Connect interceptors write them for gRPC. */
-const GENERATE_SPAN_ATTRIBUTES = rpcMethodAttributes('grpc', GenerationService.typeName, GenerationService.method.generate.name);
+const GENERATE = grpcMethod(GenerationService.method.generate);
 
 /**
  * The frame relay's attempt: one Generate call to one worker whose response messages go to the
@@ -25,11 +20,7 @@ export function frameAttempt(tracer: Tracer, maxBytes: number): Attempt<Buffer> 
   return async function* relayed(worker, req, target, ctx) {
     const session = worker.session();
     if (!session) return yield* encoded(attempt(worker, req, target, ctx));
-    const parent = context.active();
-    const span = tracer.startSpan(GENERATE_METHOD, { kind: SpanKind.CLIENT, attributes: GENERATE_SPAN_ATTRIBUTES }, parent);
-    const end = spanEnder(span, 'client', ctx.signal);
-    const headers = grpcRequestHeaders(ctx.timeoutMs());
-    propagation.inject(trace.setSpan(parent, span), headers);
+    const { headers, end } = clientCall(tracer, GENERATE, ctx.timeoutMs(), ctx.signal);
     for (const name of FORWARDED) {
       const v = ctx.requestHeader.get(name);
       if (v) headers[name] = v;
@@ -40,7 +31,7 @@ export function frameAttempt(tracer: Tracer, maxBytes: number): Attempt<Buffer> 
     worker.acquire();
     try {
       const body = frame(toBinary(GenerateRequestSchema, { ...req, model: target.model }));
-      for await (const m of grpcStreamCall(session, { path: GENERATE_PATH, headers, body, signal: ctx.signal, maxBytes, peer: 'the worker' })) {
+      for await (const m of grpcStreamCall(session, { path: GENERATE.path, headers, body, signal: ctx.signal, maxBytes, peer: 'the worker' })) {
         if (sent === 0) {
           ctx.responseHeader.set(VARIANT_HEADER, target.variant);
           ctx.responseHeader.set(WORKER_HEADER, worker.id);

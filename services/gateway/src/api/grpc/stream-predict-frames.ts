@@ -1,9 +1,9 @@
-import { Code, ConnectError } from '@connectrpc/connect';
 import type { Tracer } from '@opentelemetry/api';
 import { InferenceService, StreamPredictResponseSchema } from '@tokenmesh/proto';
 import { framed, grpcStreamHandler, type PreHandler, type RpcOutcome } from '@tokenmesh/server';
 
 import type { ApiKeyAuth } from '../../edge/auth/api-key-auth';
+import { rpcCaller } from '../../edge/auth/auth-interceptor';
 import type { Upstreams } from '../../pipeline/generate-text';
 import { streamPredictResponses } from './inference-api';
 
@@ -21,8 +21,7 @@ export interface StreamPredictFramesOptions {
  * Connect by libs/server's grpcStreamHandler: every text chunk is encoded once and written, where
  * Connect sent it through the handler's, each interceptor's and serialization's async iterables.
  * The handler does what the tracing, deadline and metrics interceptors do; the API key is checked
- * here, as the auth interceptor does for Connect's calls (same headers, same UNAUTHENTICATED with
- * `www-authenticate: Bearer`). Connect, gRPC-Web and compressed calls are left to Connect.
+ * here by the auth interceptor's own check (`rpcCaller`). Connect, gRPC-Web and compressed calls are left to Connect.
  */
 export function streamPredictFrames(up: Upstreams, auth: ApiKeyAuth, o: StreamPredictFramesOptions): PreHandler {
   const responses = streamPredictResponses(up, { requestTimeoutMs: o.requestTimeoutMs });
@@ -38,11 +37,7 @@ export function streamPredictFrames(up: Upstreams, auth: ApiKeyAuth, o: StreamPr
           signal: ctx.signal,
           requestHeader: ctx.requestHeader,
           responseHeader: ctx.responseHeader,
-          caller: async () => {
-            const result = await auth.authenticate((name) => ctx.requestHeader.get(name) ?? undefined, ctx.peerAddress);
-            if (result.failure) throw new ConnectError(result.failure.message, Code.Unauthenticated, { 'www-authenticate': 'Bearer' });
-            return result.caller;
-          },
+          caller: () => rpcCaller(auth, ctx.requestHeader, ctx.peerAddress),
         }),
       ),
   });

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { Health, ModelRegistryService } from '@tokenmesh/proto';
 import { PEER_ADDRESS } from '@tokenmesh/server';
 
+import type { Caller } from '../edge-policy';
 import type { ApiKeyAuth } from './api-key-auth';
 import { CALLER } from './request-caller';
 
@@ -16,9 +17,17 @@ export function authInterceptor(auth: ApiKeyAuth): Interceptor {
     if (req.service.typeName === Health.typeName) return next(req);
     // Operators' calls carry the admin token, checked by the workers and routers, not an API key.
     if (req.service.typeName === ModelRegistryService.typeName) return next(req);
-    const result = await auth.authenticate((name) => req.header.get(name) ?? undefined, req.contextValues.get(PEER_ADDRESS));
-    if (result.failure) throw new ConnectError(result.failure.message, Code.Unauthenticated, { 'www-authenticate': 'Bearer' });
-    req.contextValues.set(CALLER, result.caller);
+    req.contextValues.set(CALLER, await rpcCaller(auth, req.header, req.contextValues.get(PEER_ADDRESS)));
     return next(req);
   };
+}
+
+/**
+ * The caller an RPC's headers authenticate, for this interceptor and for handlers served past
+ * Connect (gRPC StreamPredict); @throws UNAUTHENTICATED with `www-authenticate: Bearer`.
+ */
+export async function rpcCaller(auth: ApiKeyAuth, header: Headers, peerAddress: string): Promise<Caller> {
+  const result = await auth.authenticate((name) => header.get(name) ?? undefined, peerAddress);
+  if (result.failure) throw new ConnectError(result.failure.message, Code.Unauthenticated, { 'www-authenticate': 'Bearer' });
+  return result.caller;
 }
